@@ -1,0 +1,132 @@
+# bitmon — one non-recursive Makefile.
+#
+# The service is a static library (build/libbitmon.a) with a thin main
+# (build/bitmon); every test links the library. Sources are found by folder, so
+# adding a file to a module needs no edit here.
+#
+#   make            build/bitmon and build/bitrise-sim
+#   make test       install what is missing, start the local stack, run every test
+#   make demo       the monitor pipeline end to end on the local stack
+#   make asan|tsan  the same suite in a sanitizer tree (build-asan/, build-tsan/)
+#   make fuzz       libFuzzer targets (clang), build-fuzz/
+#   make format     clang-format in place; make style checks it
+
+BUILD     ?= build
+CC        ?= cc
+WERROR    ?= $(if $(CI),-Werror,)
+OPT       ?= -O2 -g
+SAN       ?=
+
+PKGS      := rdkafka libcurl libcjson hiredis openssl libuv
+SIM_PKGS  := libmicrohttpd libcjson openssl
+
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wvla -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wcast-qual \
+             -Wwrite-strings -Wundef -Wnull-dereference $(WERROR)
+CPPFLAGS  += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS) 2>/dev/null)
+CFLAGS    += -std=c11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
+LDFLAGS   += $(SAN) -pthread
+LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis -lssl -lcrypto -luv) -lm
+SIM_LIBS  := $(shell pkg-config --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto) -lm
+
+MODULES   := common bitrise cache consumer workers producer
+LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(MODULES)))
+CMD_SRCS  := $(wildcard cmd/*.c)
+SIM_SRCS  := $(wildcard tests/sim/*.c)
+SUPPORT_SRCS := $(wildcard tests/support/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+ITEST_SRCS:= $(wildcard tests/integration/itest_*.c)
+BENCH_SRCS:= $(wildcard bench/bench_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj        = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB        := $(BUILD)/libbitmon.a
+SUPPORT    := $(BUILD)/libtestsupport.a
+BITMON     := $(BUILD)/bitmon
+SIM        := $(BUILD)/bitrise-sim
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools
+.DEFAULT_GOAL := all
+
+all: $(BITMON) $(if $(SIM_SRCS),$(SIM))
+tools: all $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(SUPPORT): $(call obj,$(SUPPORT_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BITMON): $(call obj,$(CMD_SRCS)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(SIM): $(call obj,$(SIM_SRCS)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(SUPPORT) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The suite: installs what is missing, starts the local stack, runs every
+# unit and integration test, stops the stack, ends with "N passed, N failed".
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory tools
+	@BUILD=$(BUILD) tests/run.sh
+
+unit: tools
+	@BUILD=$(BUILD) tests/run.sh --unit
+
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+bench: tools
+	@BUILD=$(BUILD) bench/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+
+tsan:
+	@$(MAKE) --no-print-directory test BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread"
+
+FUZZ_BUILD := build-fuzz
+fuzz:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS)) \
+		BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link,address,undefined"
+	@BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libbitmon.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+style:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "style: ok"
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+/* cmd/main.c — the bitmon binary: global initialisation, then dispatch to a
+ * subcommand. Everything else lives in the library. */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+        const char *help;
+} commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: bitmon COMMAND [options]\n\ncommands:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+            strcmp(argv[1], "--help") == 0) {
+                usage(argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        /* Global inits before any thread starts (STYLE: threads). */
+        signal(SIGPIPE, SIG_IGN);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                fprintf(stderr, "bitmon: cannot initialise libcurl\n");
+                return 1;
+        }
+        int rc = 2;
+        size_t i;
+        for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(argv[1], commands[i].name) == 0)
+                        break;
+        if (i == sizeof(commands) / sizeof(commands[0])) {
+                fprintf(stderr, "bitmon: unknown command '%s'\n", argv[1]);
+                usage(stderr);
+        } else {
+                rc = commands[i].fn(argc - 1, argv + 1);
+        }
+        curl_global_cleanup();
+        return rc;
+}

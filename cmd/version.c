@@ -1,0 +1,18 @@
+/* cmd/version.c — `bitmon version`. */
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+
+#include "cmd/cmd.h"
+
+#ifndef BITMON_VERSION
+#define BITMON_VERSION "0.1.0"
+#endif
+
+int cmd_version(int argc, char **argv) {
+        (void)argc;
+        (void)argv;
+        printf("bitmon %s (librdkafka %s, %s)\n", BITMON_VERSION,
+               rd_kafka_version_str(), curl_version());
+        return 0;
+}
