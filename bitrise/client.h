@@ -233,10 +233,14 @@ bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c,
                                    const char *token, const char *app_slug,
                                    char *errstr, size_t errstr_size);
 
-/* Streams the archived raw log at url (https only, no Authorization, no
- * cookies; redirects followed without credentials) into lp, which the caller
- * owns and must keep alive until the request is destroyed. Bytes beyond the
- * parser's byte cap stop the transfer. */
+/* Streams the archived raw log at url (http or https; no Authorization, no
+ * cookies; up to 3 redirects followed, without credentials) into lp, which
+ * the caller owns and must keep alive until the request is destroyed. Bytes
+ * beyond the parser's byte cap stop the transfer (still BITRISE_OK, the
+ * parser says truncated). On BITRISE_OK, bitrise_req_finish has called
+ * logparse_finish(lp). On any other class the parser holds a partial log:
+ * destroy it and start over with a new one. An error answer (403 when the
+ * URL expired, 404) never reaches the parser. */
 bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url,
                                    logparse_t *lp, char *errstr,
                                    size_t errstr_size);
@@ -292,6 +296,10 @@ int bitrise_log_info_parse(const char *body, size_t len,
                            bitrise_log_info_t *out, char *errstr,
                            size_t errstr_size);
 void bitrise_log_info_release(bitrise_log_info_t *li);
+
+int bitrise_app_parse(const char *body, size_t len, bitrise_app_t *out,
+                      char *errstr, size_t errstr_size);
+void bitrise_app_release(bitrise_app_t *a);
 
 int bitrise_apps_page_parse(const char *body, size_t len,
                             bitrise_apps_page_t *out, char *errstr,
