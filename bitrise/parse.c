@@ -32,6 +32,16 @@ static cJSON *body_parse(const char *body, size_t len, char *errstr, size_t errs
                 snprintf(errstr, errstr_size, "invalid JSON at byte %zu of %zu", at, len);
                 return NULL;
         }
+        size_t at = (size_t)(end - body);
+        while (at < len && (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' ||
+                            body[at] == '\n' || body[at] == '\0'))
+                at++;
+        if (at < len) {
+                snprintf(errstr, errstr_size, "invalid JSON at byte %zu of %zu (trailing data)",
+                         at, len);
+                cJSON_Delete(root);
+                return NULL;
+        }
         if (!cJSON_IsObject(root)) {
                 snprintf(errstr, errstr_size, "JSON body is not an object");
                 cJSON_Delete(root);
@@ -40,10 +50,11 @@ static cJSON *body_parse(const char *body, size_t len, char *errstr, size_t errs
         return root;
 }
 
-/* A string field, or NULL when absent, null, not a string or "null". */
+/* A string field, or NULL when absent, null, not a string, "" or "null". */
 static const char *field_str(const cJSON *o, const char *key) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        if (!cJSON_IsString(v) || !v->valuestring || !strcmp(v->valuestring, "null"))
+        if (!cJSON_IsString(v) || !v->valuestring || !*v->valuestring ||
+            !strcmp(v->valuestring, "null"))
                 return NULL;
         return v->valuestring;
 }
