@@ -111,7 +111,7 @@ static void test_build_parse_bad_bodies(void) {
                 {"{\"data\": {}}", "build has no valid \"status\""},
                 {"{\"message\":\"Not found\"}", "build has no valid \"status\""},
                 {"{\"data\": {\"status\": \"x\"}}", "build has no valid \"status\""},
-                {"{\"data\": {\"status\": 1}} trailing", "invalid JSON at byte 25 of 34 (trailing data)"},
+                {"{\"data\": {\"status\": 1}} trailing", "invalid JSON at byte 24 of 32 (trailing data)"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 bitrise_build_t b;
