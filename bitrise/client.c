@@ -427,8 +427,9 @@ static void parse_payload(bitrise_req_t *req, bitrise_result_t *res) {
         char desc[160];
         bitrise_body_describe(req->hdrs.content_type, b, n, desc, sizeof(desc));
         res->cls = BITRISE_PERMANENT;
-        snprintf(res->message, sizeof(res->message), "cannot %s: HTTP %ld with a bad body: %s (%s)",
-                 req->what, res->http_status, err, desc);
+        snprintf(res->message, sizeof(res->message),
+                 "cannot %.80s: HTTP %ld with a bad body: %.120s (%.60s)", req->what,
+                 res->http_status, err, desc);
 }
 
 bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code, bitrise_result_t *res) {
