@@ -23,7 +23,7 @@ config_t *cmd_config_load(const char *file, char *const *xargs,
                 file = getenv("BITMON_CONFIG");
         if (file && *file)
                 config_load_file(cfg, file);
-        config_load_env(cfg, environ);
+        config_load_env(cfg, (const char *const *)environ);
         for (size_t i = 0; i < n_xargs; i++)
                 config_set_arg(cfg, xargs[i]);
         if (config_check(cfg) > 0) {

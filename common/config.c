@@ -539,7 +539,7 @@ static int env_one(config_t *cfg, const char *entry) {
         return unknown_key(cfg, pre, key, suggest(name, true));
 }
 
-int config_load_env(config_t *cfg, char *const *envp) {
+int config_load_env(config_t *cfg, const char *const *envp) {
         int rc = 0;
         for (; envp && *envp; envp++)
                 if (strncmp(*envp, "BITMON_", 7) == 0 &&

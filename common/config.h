@@ -93,7 +93,7 @@ int config_load_file(config_t *cfg, const char *path);
  * (BITMON_WORKERS_THREADS = workers.threads). BITMON_KAFKA_X_Y that is not a
  * table row sets kafka.x.y (librdkafka's names contain no '_'). Returns 0 or
  * -1 when anything was wrong (recorded). */
-int config_load_env(config_t *cfg, char *const *envp);
+int config_load_env(config_t *cfg, const char *const *envp);
 
 /* Sets one key from a source. `origin` says where: the file name for FILE
  * (with `line`), the variable name for ENV, NULL otherwise. A value from a

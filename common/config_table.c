@@ -96,6 +96,7 @@ STR("tokens.key_file", "", "AES-256 key file for tokens.store=redis"),
 STR("tokens.key_id", "1", "identifier of the AES key, stored with each token for rotation"),
 SECRET("tokens.fingerprint_key_file", "", "HMAC key file for token fingerprints"),
 
+BOOL("http.enabled", "true", "serve /metrics, /healthz and /readyz"),
 STR_CK("http.listen", "0.0.0.0:9090", check_listen, "address of /metrics, /healthz, /readyz (HOST:PORT, [IPV6]:PORT)"),
 INT("shutdown.timeout_s", "25", 1, 300, "time allowed for a clean shutdown after SIGTERM"),
 };
