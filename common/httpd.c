@@ -128,7 +128,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         size_t n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
-        LOG_WARN("httpd", "libmicrohttpd: %s", msg);
+        /* Mostly clients misbehaving; start failures surface in httpd_new. */
+        LOG_DEBUG("httpd", "libmicrohttpd: %s", msg);
 }
 
 /* Splits "host:port" / "[v6]:port" and resolves it (numeric port). */
@@ -206,12 +207,13 @@ int httpd_new(const httpd_opts_t *opts, httpd_t **out, char *errstr,
                 goto done;
         h->d = MHD_start_daemon(
             MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+            on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+            MHD_OPTION_LISTEN_SOCKET, fd,
             MHD_OPTION_CONNECTION_LIMIT,
             (unsigned)(opts->conn_limit > 0 ? opts->conn_limit : 32),
             MHD_OPTION_CONNECTION_TIMEOUT,
             (unsigned)(opts->conn_timeout_s > 0 ? opts->conn_timeout_s : 10),
-            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+            MHD_OPTION_END);
         if (!h->d) {
                 snprintf(errstr, errstr_size,
                          "cannot start the HTTP server on %s", opts->listen);

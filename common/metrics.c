@@ -444,6 +444,10 @@ static void fmt_double(double v, char *out, size_t size) {
                 snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
                 return;
         }
+        if (v == floor(v) && fabs(v) < 1e15) { /* integers as integers */
+                snprintf(out, size, "%.0f", v);
+                return;
+        }
         for (int prec = 1; prec <= 17; prec++) {
                 snprintf(out, size, "%.*g", prec, v);
                 if (strtod(out, NULL) == v)
