@@ -488,7 +488,8 @@ int config_load_file(config_t *cfg, const char *path) {
                         rc = -1;
         }
         if (ferror(f)) {
-                config_error_add(cfg, "%s: read error", path);
+                config_error_add(cfg, "%s: cannot read: %s", path,
+                                 log_errno_str(errno, ebuf, sizeof(ebuf)));
                 rc = -1;
         }
         fclose(f);

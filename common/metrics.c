@@ -210,7 +210,8 @@ static family_t *family_create(metrics_t *m, const char *name,
                 family_free(f);
                 return NULL;
         }
-        memcpy(f->bounds, bounds, n_bounds * sizeof(double));
+        if (n_bounds > 0)
+                memcpy(f->bounds, bounds, n_bounds * sizeof(double));
         f->n_bounds = n_bounds;
         if (m->last)
                 m->last->next = f;

@@ -444,6 +444,12 @@ static void test_file_syntax(void) {
         config_destroy(cfg);
 
         cfg = config_new();
+        T_EQ_INT(config_load_file(cfg, tmpdir), -1); /* a directory */
+        T_EQ_INT(config_error_count(cfg), 1);
+        T_ASSERT(strstr(config_error(cfg, 0), ": cannot read: Is a directory"));
+        config_destroy(cfg);
+
+        cfg = config_new();
         T_EQ_INT(config_load_file(cfg, "/nonexistent/bitmon.conf"), -1);
         T_EQ_STR(config_error(cfg, 0),
                  "/nonexistent/bitmon.conf: cannot open: No such file or directory");
