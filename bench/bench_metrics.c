@@ -43,11 +43,13 @@ static void bench_threads(const char *name, int threads) {
 }
 
 int main(void) {
-        metrics_t *m = metrics_new();
-        const double b[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-        counter = metrics_counter(m, "bench_total", "b", "ws", "a1b2c3d4e5f60718", NULL);
-        gauge   = metrics_gauge(m, "bench_gauge", "b", NULL);
-        hist    = metrics_histogram(m, "bench_seconds", "b", b, 11, NULL);
+        metrics_t *m     = metrics_new();
+        const double b[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                            0.5,   1,    2.5,   5,    10};
+        counter          = metrics_counter(m, "bench_total", "b", "ws",
+                                           "a1b2c3d4e5f60718", NULL);
+        gauge            = metrics_gauge(m, "bench_gauge", "b", NULL);
+        hist = metrics_histogram(m, "bench_seconds", "b", b, 11, NULL);
         if (!counter || !gauge || !hist)
                 return 1;
 
@@ -57,7 +59,8 @@ int main(void) {
         double t0 = now_ns();
         for (int i = 0; i < OPS; i++)
                 metrics_gauge_add(gauge, 1);
-        printf("%-40s %8.2f ns/op\n", "gauge_add 1 thread", (now_ns() - t0) / OPS);
+        printf("%-40s %8.2f ns/op\n", "gauge_add 1 thread",
+               (now_ns() - t0) / OPS);
 
         t0 = now_ns();
         for (int i = 0; i < OPS; i++)
@@ -68,12 +71,13 @@ int main(void) {
         char ws[32];
         for (int i = 0; i < 1000; i++) {
                 snprintf(ws, sizeof(ws), "%016x", i);
-                metrics_counter_inc(metrics_counter(m, "bench_ws_total", "b", "ws", ws,
-                                                    "event", "finished", NULL));
+                metrics_counter_inc(metrics_counter(m, "bench_ws_total", "b",
+                                                    "ws", ws, "event",
+                                                    "finished", NULL));
         }
         enum { RENDERS = 200 };
         size_t bytes = 0;
-        t0 = now_ns();
+        t0           = now_ns();
         for (int i = 0; i < RENDERS; i++) {
                 buf_t out;
                 buf_init(&out, 0);

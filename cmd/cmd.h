@@ -15,7 +15,6 @@ int cmd_config(int argc, char **argv);
  * (the -X arguments), then the cross-key checks. On any error prints all of
  * them to stderr and returns NULL. Caller frees with config_destroy. Call
  * from main's thread before other threads start. */
-config_t *cmd_config_load(const char *file, char *const *xargs,
-                          size_t n_xargs);
+config_t *cmd_config_load(const char *file, char *const *xargs, size_t n_xargs);
 
 #endif

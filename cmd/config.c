@@ -54,15 +54,15 @@ static void usage(FILE *f) {
 enum action { ACT_NONE, ACT_DUMP, ACT_CHECK, ACT_REFERENCE };
 
 int cmd_config(int argc, char **argv) {
-        enum action act = ACT_NONE;
+        enum action act  = ACT_NONE;
         const char *file = NULL;
-        char **xargs = calloc((size_t)argc + 1, sizeof(*xargs));
-        size_t nx = 0;
-        int rc = 2;
+        char **xargs     = calloc((size_t)argc + 1, sizeof(*xargs));
+        size_t nx        = 0;
+        int rc           = 2;
         if (!xargs)
                 return 1;
         for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
+                const char *a    = argv[i];
                 enum action next = ACT_NONE;
                 if (strcmp(a, "--dump") == 0)
                         next = ACT_DUMP;

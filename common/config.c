@@ -127,7 +127,7 @@ static size_t edit_distance(const char *a, const char *b) {
  * NULL when none is close. */
 static const char *suggest(const char *key, bool as_env) {
         const char *best = NULL;
-        size_t best_d = SIZE_MAX;
+        size_t best_d    = SIZE_MAX;
         for (size_t i = 0; i < config_table_len; i++) {
                 char env[160];
                 const char *cand = config_table[i].name;
@@ -138,7 +138,7 @@ static const char *suggest(const char *key, bool as_env) {
                 size_t d = edit_distance(key, cand);
                 if (d < best_d) {
                         best_d = d;
-                        best = config_table[i].name;
+                        best   = config_table[i].name;
                 }
         }
         size_t len = strlen(key);
@@ -148,8 +148,8 @@ static const char *suggest(const char *key, bool as_env) {
 /* ---- parsing values ---- */
 
 static int parse_int(const char *s, int64_t *out) {
-        char *end = NULL;
-        errno = 0;
+        char *end   = NULL;
+        errno       = 0;
         long long v = strtoll(s, &end, 10);
         if (end == s || *end || errno == ERANGE || isspace((unsigned char)*s))
                 return -1;
@@ -161,13 +161,13 @@ static int parse_size(const char *s, int64_t *out) {
         static const struct {
                 const char *suffix;
                 int64_t mult;
-        } units[] = {{"", 1},
-                     {"B", 1},
-                     {"KiB", 1024},
-                     {"MiB", 1024 * 1024},
-                     {"GiB", 1024LL * 1024 * 1024}};
-        char *end = NULL;
-        errno = 0;
+        } units[]   = {{"", 1},
+                       {"B", 1},
+                       {"KiB", 1024},
+                       {"MiB", 1024 * 1024},
+                       {"GiB", 1024LL * 1024 * 1024}};
+        char *end   = NULL;
+        errno       = 0;
         long long v = strtoll(s, &end, 10);
         if (end == s || errno == ERANGE || isspace((unsigned char)*s))
                 return -1;
@@ -185,8 +185,8 @@ static int parse_size(const char *s, int64_t *out) {
 
 static int parse_double(const char *s, double *out) {
         char *end = NULL;
-        errno = 0;
-        double v = strtod(s, &end);
+        errno     = 0;
+        double v  = strtod(s, &end);
         if (end == s || *end || errno == ERANGE || !isfinite(v) ||
             isspace((unsigned char)*s))
                 return -1;
@@ -210,7 +210,7 @@ static bool enum_has(const char *choices, const char *s) {
         size_t n = strlen(s);
         for (const char *p = choices; *p;) {
                 const char *bar = strchr(p, '|');
-                size_t len = bar ? (size_t)(bar - p) : strlen(p);
+                size_t len      = bar ? (size_t)(bar - p) : strlen(p);
                 if (len == n && strncmp(p, s, n) == 0)
                         return true;
                 p += len + (bar ? 1 : 0);
@@ -220,7 +220,7 @@ static bool enum_has(const char *choices, const char *s) {
 
 void config_size_format(int64_t v, char *out, size_t size) {
         static const char *const units[] = {"GiB", "MiB", "KiB"};
-        int64_t mult = 1024LL * 1024 * 1024;
+        int64_t mult                     = 1024LL * 1024 * 1024;
         for (size_t i = 0; i < 3; i++, mult /= 1024) {
                 if (v != 0 && v % mult == 0) {
                         snprintf(out, size, "%lld%s", (long long)(v / mult),
@@ -328,7 +328,7 @@ static config_val_t *extra_slot(config_t *cfg, const char *key) {
                 if (strcmp(cfg->extra[i].key, key) == 0)
                         return &cfg->extra[i];
         if (cfg->extra_len == cfg->extra_cap) {
-                size_t cap = cfg->extra_cap ? cfg->extra_cap * 2 : 16;
+                size_t cap      = cfg->extra_cap ? cfg->extra_cap * 2 : 16;
                 config_val_t *n = realloc(cfg->extra, cap * sizeof(*n));
                 if (!n)
                         return NULL;
@@ -365,9 +365,9 @@ int config_set(config_t *cfg, const char *key, const char *value,
                config_source_t src, const char *origin, int line) {
         char pre[600], why[256], got[80];
         where(pre, sizeof(pre), src, origin, line);
-        size_t idx = 0;
+        size_t idx            = 0;
         const config_key_t *k = row_find(key, &idx);
-        config_val_t nv = {.src = src};
+        config_val_t nv       = {.src = src};
         if (strlen(value) > CONFIG_MAX_VALUE) {
                 config_error_add(cfg, "%s%s: value longer than %d bytes", pre,
                                  key, CONFIG_MAX_VALUE);
@@ -446,7 +446,7 @@ static int file_line(config_t *cfg, const char *path, int lineno, char *line) {
                                  lineno);
                 return -1;
         }
-        *eq = '\0';
+        *eq       = '\0';
         char *key = trim(s), *value = trim(eq + 1);
         size_t n = strlen(value);
         if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
@@ -475,8 +475,9 @@ int config_load_file(config_t *cfg, const char *path) {
                 lineno++;
                 size_t n = strlen(line);
                 if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
-                        config_error_add(cfg, "%s:%d: line longer than %d "
-                                              "bytes",
+                        config_error_add(cfg,
+                                         "%s:%d: line longer than %d "
+                                         "bytes",
                                          path, lineno, CONFIG_MAX_LINE);
                         rc = -1;
                         int c;
@@ -499,7 +500,7 @@ int config_load_file(config_t *cfg, const char *path) {
 static bool env_reserved(const char *name, size_t n) {
         for (size_t i = 0; config_env_reserved[i]; i++) {
                 const char *r = config_env_reserved[i];
-                size_t rl = strlen(r);
+                size_t rl     = strlen(r);
                 if (rl > 0 && r[rl - 1] == '*') {
                         if (n >= rl - 1 && strncmp(name, r, rl - 1) == 0)
                                 return true;
@@ -558,8 +559,8 @@ size_t config_check(config_t *cfg) {
 
 config_t *config_new(void) {
         config_t *cfg = calloc(1, sizeof(*cfg));
-        if (!cfg || !(cfg->vals = calloc(config_table_len,
-                                         sizeof(*cfg->vals)))) {
+        if (!cfg ||
+            !(cfg->vals = calloc(config_table_len, sizeof(*cfg->vals)))) {
                 free(cfg);
                 return NULL;
         }
@@ -595,7 +596,7 @@ static const config_val_t *get(const config_t *cfg, const char *key,
                                config_type_t want, const char *fn) {
         size_t idx;
         const config_key_t *k = row_find(key, &idx);
-        bool ok = k && (k->type == want ||
+        bool ok               = k && (k->type == want ||
                         (want == CONFIG_INT && k->type == CONFIG_SIZE) ||
                         (want == CONFIG_STRING && k->type == CONFIG_ENUM));
         if (!ok) {

@@ -47,8 +47,8 @@ typedef enum {
 
 /* Checks a string value beyond its type; returns 0, or -1 with a reason
  * ("expected dir:PATH or redis") in errstr. */
-typedef int (config_check_fn)(const char *value, char *errstr,
-                              size_t errstr_size);
+typedef int(config_check_fn)(const char *value, char *errstr,
+                             size_t errstr_size);
 
 /* One row of the table. Rows are made with the CONFIG_ROW_* macros of
  * common/config_table.c. */
@@ -136,8 +136,8 @@ config_source_t config_source_of(const config_t *cfg, const char *key);
  * (table rows and kafka passthrough keys), sorted by key. `key` is the full
  * name: for "kafka." the librdkafka property is key + 6. Stops at the first
  * non-zero return of cb and returns it; 0 otherwise. */
-typedef int (config_foreach_cb)(const char *key, const char *value,
-                                void *opaque);
+typedef int(config_foreach_cb)(const char *key, const char *value,
+                               void *opaque);
 int config_foreach_prefix(const config_t *cfg, const char *prefix,
                           config_foreach_cb *cb, void *opaque);
 

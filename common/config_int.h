@@ -9,17 +9,18 @@
 
 /* The value of one key: a table row (index = row) or a kafka.* passthrough. */
 typedef struct config_val {
-        char *key;    /* passthrough only (table rows use the table's name) */
-        char *text;   /* the value as given, trimmed; owned, never NULL once set */
-        int64_t i;    /* INT, SIZE */
-        double d;     /* DOUBLE */
-        bool b;       /* BOOL */
+        char *key; /* passthrough only (table rows use the table's name) */
+        char
+            *text; /* the value as given, trimmed; owned, never NULL once set */
+        int64_t i; /* INT, SIZE */
+        double d;  /* DOUBLE */
+        bool b;    /* BOOL */
         config_source_t src;
         char *origin; /* "bitmon.conf:12", "BITMON_X" or NULL; owned */
 } config_val_t;
 
 struct config {
-        config_val_t *vals; /* config_table_len entries */
+        config_val_t *vals;  /* config_table_len entries */
         config_val_t *extra; /* kafka.* keys not in the table */
         size_t extra_len, extra_cap;
         char *errors[CONFIG_MAX_ERRORS];

@@ -22,8 +22,8 @@ static int entry_cmp(const void *a, const void *b) {
 
 bool config_kafka_key_is_secret(const char *key) {
         static const char *const words[] = {
-            "password", "secret", "key.pem", "sasl.jaas", "oauthbearer.config",
-            "sasl.username"};
+            "password",           "secret",       "key.pem", "sasl.jaas",
+            "oauthbearer.config", "sasl.username"};
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
                 if (strstr(key, words[i]))
                         return true;
@@ -32,7 +32,7 @@ bool config_kafka_key_is_secret(const char *key) {
 
 /* Every set value whose key starts with prefix, sorted; caller frees. */
 static entry_t *entries(const config_t *cfg, const char *prefix, size_t *n) {
-        entry_t *e = calloc(config_table_len + cfg->extra_len + 1, sizeof(*e));
+        entry_t *e  = calloc(config_table_len + cfg->extra_len + 1, sizeof(*e));
         size_t plen = strlen(prefix), k = 0;
         if (!e)
                 return NULL;
@@ -40,19 +40,18 @@ static entry_t *entries(const config_t *cfg, const char *prefix, size_t *n) {
                 if (!cfg->vals[i].text ||
                     strncmp(config_table[i].name, prefix, plen) != 0)
                         continue;
-                e[k++] = (entry_t){config_table[i].name, &cfg->vals[i],
-                                   config_table[i].secret ||
-                                       (strncmp(config_table[i].name, "kafka.",
-                                                6) == 0 &&
-                                        config_kafka_key_is_secret(
-                                            config_table[i].name))};
+                e[k++] = (entry_t){
+                    config_table[i].name, &cfg->vals[i],
+                    config_table[i].secret ||
+                        (strncmp(config_table[i].name, "kafka.", 6) == 0 &&
+                         config_kafka_key_is_secret(config_table[i].name))};
         }
         for (size_t i = 0; i < cfg->extra_len; i++) {
                 if (strncmp(cfg->extra[i].key, prefix, plen) != 0)
                         continue;
-                e[k++] = (entry_t){cfg->extra[i].key, &cfg->extra[i],
-                                   config_kafka_key_is_secret(
-                                       cfg->extra[i].key)};
+                e[k++] =
+                    (entry_t){cfg->extra[i].key, &cfg->extra[i],
+                              config_kafka_key_is_secret(cfg->extra[i].key)};
         }
         qsort(e, k, sizeof(*e), entry_cmp);
         *n = k;
@@ -61,8 +60,8 @@ static entry_t *entries(const config_t *cfg, const char *prefix, size_t *n) {
 
 int config_foreach_prefix(const config_t *cfg, const char *prefix,
                           config_foreach_cb *cb, void *opaque) {
-        size_t n = 0;
-        int rc = 0;
+        size_t n   = 0;
+        int rc     = 0;
         entry_t *e = entries(cfg, prefix, &n);
         if (!e)
                 return -1;
@@ -83,7 +82,7 @@ static void print_source(FILE *f, const config_val_t *v) {
 }
 
 void config_dump(const config_t *cfg, FILE *f) {
-        size_t n = 0;
+        size_t n   = 0;
         entry_t *e = entries(cfg, "", &n);
         if (!e) {
                 fprintf(f, "# out of memory\n");
@@ -210,14 +209,14 @@ static const char intro[] =
 void config_reference_md(FILE *f) {
         fputs(intro, f);
         const char *section = "";
-        size_t slen = 0;
+        size_t slen         = 0;
         for (size_t i = 0; i < config_table_len; i++) {
                 const config_key_t *k = &config_table[i];
-                const char *dot = strchr(k->name, '.');
+                const char *dot       = strchr(k->name, '.');
                 size_t len = dot ? (size_t)(dot - k->name) : strlen(k->name);
                 if (len != slen || strncmp(section, k->name, len) != 0) {
                         section = k->name;
-                        slen = len;
+                        slen    = len;
                         fprintf(f, "\n## %.*s\n\n", (int)len, k->name);
                         fprintf(f, "| key | type | default | range | "
                                    "environment | description |\n"

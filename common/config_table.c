@@ -105,7 +105,7 @@ INT("shutdown.timeout_s", "25", 1, 300, "time allowed for a clean shutdown after
 const size_t config_table_len = sizeof(config_table) / sizeof(config_table[0]);
 
 const char *const config_env_reserved[] = {
-    "BITMON_CONFIG", "BITMON_TEST_*", "BITMON_BIN",  "BITMON_SIM",
+    "BITMON_CONFIG", "BITMON_TEST_*", "BITMON_BIN",     "BITMON_SIM",
     "BITMON_SHARED", "BITMON_BUILD",  "BITMON_BENCH_*", NULL,
 };
 
@@ -154,8 +154,7 @@ static int check_listen(const char *v, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-static int check_tokens_store(const char *v, char *errstr,
-                              size_t errstr_size) {
+static int check_tokens_store(const char *v, char *errstr, size_t errstr_size) {
         if (strcmp(v, "redis") == 0)
                 return 0;
         if (strncmp(v, "dir:", 4) == 0 && v[4] == '/')
@@ -168,17 +167,17 @@ static int check_tokens_store(const char *v, char *errstr,
 static int check_overrides(const char *v, char *errstr, size_t errstr_size) {
         const char *p = v;
         while (*p) {
-                const char *eq = strchr(p, '=');
+                const char *eq  = strchr(p, '=');
                 const char *end = strchr(p, ',');
                 if (!end)
                         end = p + strlen(p);
                 if (!eq || eq >= end || eq == p)
                         goto bad;
-                char *e = NULL;
+                char *e     = NULL;
                 double rate = strtod(eq + 1, &e);
                 if (e == eq + 1 || *e != ':' || !isfinite(rate) || rate <= 0)
                         goto bad;
-                const char *b = e + 1;
+                const char *b   = e + 1;
                 long long burst = strtoll(b, &e, 10);
                 if (e == b || e != end || burst < 1)
                         goto bad;
@@ -201,7 +200,7 @@ void config_table_check(config_t *cfg) {
                                  "job.default_deadline_s (%lld) must not "
                                  "exceed job.max_deadline_s (%lld)",
                                  (long long)def, (long long)max);
-        int64_t resume = config_int(cfg, "workers.resume_watches");
+        int64_t resume  = config_int(cfg, "workers.resume_watches");
         int64_t watches = config_int(cfg, "workers.max_watches");
         if (resume >= watches)
                 config_error_add(cfg,

@@ -105,7 +105,7 @@ bool health_ready(health_t *h) {
 bool health_render(health_t *h, buf_t *out, int *err) {
         pthread_mutex_lock(&h->lock);
         bool ready = ready_locked(h);
-        int e = buf_printf(out, "%s\n", ready ? "ready" : "not ready");
+        int e      = buf_printf(out, "%s\n", ready ? "ready" : "not ready");
         for (size_t i = 0; i < h->n && e == 0; i++) {
                 const component_t *c = &h->comp[i];
                 if (c->state != HEALTH_OK)

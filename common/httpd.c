@@ -86,8 +86,7 @@ static enum MHD_Result serve_ready(httpd_t *h, struct MHD_Connection *conn) {
                 buf_release(&b);
                 return MHD_NO;
         }
-        return reply(conn,
-                     ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+        return reply(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
                      "text/plain; charset=utf-8", &b);
 }
 
@@ -137,26 +136,26 @@ static int resolve(const char *listen, struct addrinfo **res, char *errstr,
                    size_t errstr_size) {
         char host[256];
         const char *colon = strrchr(listen, ':');
-        size_t hl = colon ? (size_t)(colon - listen) : 0;
+        size_t hl         = colon ? (size_t)(colon - listen) : 0;
         if (!colon || hl == 0 || hl >= sizeof(host) || !colon[1]) {
                 snprintf(errstr, errstr_size,
                          "cannot listen on %s: expected HOST:PORT", listen);
                 return -1;
         }
         memcpy(host, listen, hl);
-        host[hl] = '\0';
+        host[hl]         = '\0';
         const char *node = host;
         if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
                 host[hl - 1] = '\0';
-                node = host + 1;
+                node         = host + 1;
         }
-        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+        struct addrinfo hints = {.ai_family   = AF_UNSPEC,
                                  .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-        int rc = getaddrinfo(node, colon + 1, &hints, res);
+                                 .ai_flags    = AI_PASSIVE | AI_NUMERICSERV};
+        int rc                = getaddrinfo(node, colon + 1, &hints, res);
         if (rc != 0) {
-                snprintf(errstr, errstr_size, "cannot listen on %s: %s",
-                         listen, gai_strerror(rc));
+                snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen,
+                         gai_strerror(rc));
                 return -1;
         }
         return 0;
@@ -167,8 +166,8 @@ static int listen_socket(const char *listen_addr, const struct addrinfo *ai,
                          int *port, char *errstr, size_t errstr_size) {
         char ebuf[128];
         int one = 1;
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+        int fd  = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                         ai->ai_protocol);
         if (fd < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
             bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
@@ -180,7 +179,7 @@ static int listen_socket(const char *listen_addr, const struct addrinfo *ai,
         }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        *port = 0;
+        *port        = 0;
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
                 *port = ntohs(ss.ss_family == AF_INET6
                                   ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -191,7 +190,7 @@ static int listen_socket(const char *listen_addr, const struct addrinfo *ai,
 int httpd_new(const httpd_opts_t *opts, httpd_t **out, char *errstr,
               size_t errstr_size) {
         struct addrinfo *ai = NULL;
-        httpd_t *h = NULL;
+        httpd_t *h          = NULL;
         int err = -1, fd = -1;
         *out = NULL;
         if (resolve(opts->listen, &ai, errstr, errstr_size) < 0)
@@ -208,8 +207,7 @@ int httpd_new(const httpd_opts_t *opts, httpd_t **out, char *errstr,
         h->d = MHD_start_daemon(
             MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
             on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-            MHD_OPTION_LISTEN_SOCKET, fd,
-            MHD_OPTION_CONNECTION_LIMIT,
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
             (unsigned)(opts->conn_limit > 0 ? opts->conn_limit : 32),
             MHD_OPTION_CONNECTION_TIMEOUT,
             (unsigned)(opts->conn_timeout_s > 0 ? opts->conn_timeout_s : 10),

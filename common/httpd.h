@@ -20,11 +20,11 @@
 #include "common/metrics.h"
 
 typedef struct httpd_opts {
-        const char *listen;  /* "HOST:PORT" or "[IPV6]:PORT"; port 0 = any */
-        metrics_t *metrics;  /* borrowed; NULL serves an empty /metrics */
-        health_t *health;    /* borrowed; NULL = always ready */
-        int conn_limit;      /* simultaneous connections; 0 = 32 */
-        int conn_timeout_s;  /* idle connection timeout; 0 = 10 */
+        const char *listen; /* "HOST:PORT" or "[IPV6]:PORT"; port 0 = any */
+        metrics_t *metrics; /* borrowed; NULL serves an empty /metrics */
+        health_t *health;   /* borrowed; NULL = always ready */
+        int conn_limit;     /* simultaneous connections; 0 = 32 */
+        int conn_timeout_s; /* idle connection timeout; 0 = 10 */
 } httpd_opts_t;
 
 typedef struct httpd httpd_t;

@@ -42,8 +42,8 @@ struct metrics_gauge {
 
 struct metrics_histogram {
         series_t s;
-        _Atomic uint64_t sum_bits;   /* a double */
-        _Atomic uint64_t counts[];   /* per bucket (not cumulative), +Inf last */
+        _Atomic uint64_t sum_bits; /* a double */
+        _Atomic uint64_t counts[]; /* per bucket (not cumulative), +Inf last */
 };
 
 struct family {
@@ -118,7 +118,7 @@ static bool name_ok(const char *s, bool colon) {
                                     "OPQRSTUVWXYZ_:"
                                   : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
                                     "OPQRSTUVWXYZ_";
-        size_t n = strlen(s);
+        size_t n          = strlen(s);
         if (n == 0 || n > 200 || !strchr(first, s[0]))
                 return false;
         for (size_t i = 1; i < n; i++)
@@ -164,8 +164,9 @@ static int labels_read(const char *metric, va_list ap, labels_t *l) {
         while ((name = va_arg(ap, const char *)) != NULL) {
                 const char *value = va_arg(ap, const char *);
                 if (l->n == METRICS_MAX_LABELS || !value) {
-                        LOG_ERROR("metrics", "%s: too many labels or a label "
-                                             "without value",
+                        LOG_ERROR("metrics",
+                                  "%s: too many labels or a label "
+                                  "without value",
                                   metric);
                         return -1;
                 }
@@ -175,8 +176,9 @@ static int labels_read(const char *metric, va_list ap, labels_t *l) {
                         return -1;
                 }
                 if (value_refused(value)) {
-                        LOG_ERROR("metrics", "%s: label %s refused (longer than "
-                                             "%d bytes or token-like)",
+                        LOG_ERROR("metrics",
+                                  "%s: label %s refused (longer than "
+                                  "%d bytes or token-like)",
                                   metric, name, METRICS_MAX_LABEL_VALUE);
                         return -1;
                 }
@@ -193,10 +195,9 @@ static family_t *family_find(metrics_t *m, const char *name) {
         return NULL;
 }
 
-static family_t *family_create(metrics_t *m, const char *name,
-                               const char *help, kind_t kind,
-                               const labels_t *l, const double *bounds,
-                               size_t n_bounds) {
+static family_t *family_create(metrics_t *m, const char *name, const char *help,
+                               kind_t kind, const labels_t *l,
+                               const double *bounds, size_t n_bounds) {
         family_t *f = calloc(1, sizeof(*f));
         if (!f)
                 return NULL;
@@ -235,8 +236,9 @@ static family_t *family_get(metrics_t *m, const char *name, const char *help,
         for (size_t i = 0; same && i < l->n; i++)
                 same = strcmp(f->label_names[i], l->names[i]) == 0;
         if (!same) {
-                LOG_ERROR("metrics", "%s: registered again with another type, "
-                                     "labels or buckets",
+                LOG_ERROR("metrics",
+                          "%s: registered again with another type, "
+                          "labels or buckets",
                           name);
                 return NULL;
         }
@@ -275,8 +277,9 @@ static series_t *series_get(family_t *f, const labels_t *l, size_t size) {
         }
         if (f->n_series >= METRICS_MAX_SERIES) {
                 if (!f->warned_full)
-                        LOG_WARN("metrics", "%s: more than %d series, new ones "
-                                            "dropped",
+                        LOG_WARN("metrics",
+                                 "%s: more than %d series, new ones "
+                                 "dropped",
                                  f->name, METRICS_MAX_SERIES);
                 f->warned_full = true;
                 free(labels);
@@ -334,8 +337,8 @@ metrics_counter_t *metrics_counter(metrics_t *m, const char *name,
         return (metrics_counter_t *)s;
 }
 
-metrics_gauge_t *metrics_gauge(metrics_t *m, const char *name,
-                               const char *help, ...) {
+metrics_gauge_t *metrics_gauge(metrics_t *m, const char *name, const char *help,
+                               ...) {
         va_list ap;
         va_start(ap, help);
         series_t *s = reg(m, name, help, KIND_GAUGE, NULL, 0, ap);
@@ -369,9 +372,11 @@ metrics_histogram_t *metrics_histogram(metrics_t *m, const char *name,
                 return NULL;
         }
         for (size_t i = 0; i < n_bounds; i++) {
-                if (!isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
-                        LOG_ERROR("metrics", "%s: bucket bounds must be finite "
-                                             "and rising",
+                if (!isfinite(bounds[i]) ||
+                    (i > 0 && bounds[i] <= bounds[i - 1])) {
+                        LOG_ERROR("metrics",
+                                  "%s: bucket bounds must be finite "
+                                  "and rising",
                                   name);
                         return NULL;
                 }
@@ -425,7 +430,7 @@ void metrics_histogram_observe(metrics_histogram_t *h, double v) {
         if (!h || isnan(v))
                 return;
         const family_t *f = h->s.fam;
-        size_t i = 0;
+        size_t i          = 0;
         while (i < f->n_bounds && v > f->bounds[i])
                 i++;
         atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
@@ -471,10 +476,10 @@ static int render_histogram(buf_t *b, const family_t *f,
                             metrics_histogram_t *h) {
         char v[40], le[64], bound[40];
         uint64_t cum = 0;
-        int err = 0;
+        int err      = 0;
         for (size_t i = 0; i <= f->n_bounds && err == 0; i++) {
-                cum += atomic_load_explicit(&h->counts[i],
-                                            memory_order_relaxed);
+                cum +=
+                    atomic_load_explicit(&h->counts[i], memory_order_relaxed);
                 if (i < f->n_bounds)
                         fmt_double(f->bounds[i], bound, sizeof(bound));
                 snprintf(le, sizeof(le), "le=\"%s\"",
@@ -482,9 +487,9 @@ static int render_histogram(buf_t *b, const family_t *f,
                 snprintf(v, sizeof(v), "%llu", (unsigned long long)cum);
                 err = series_line(b, f->name, "_bucket", h->s.labels, le, v);
         }
-        fmt_double(u2d(atomic_load_explicit(&h->sum_bits,
-                                            memory_order_relaxed)),
-                   v, sizeof(v));
+        fmt_double(
+            u2d(atomic_load_explicit(&h->sum_bits, memory_order_relaxed)), v,
+            sizeof(v));
         if (err == 0)
                 err = series_line(b, f->name, "_sum", h->s.labels, NULL, v);
         snprintf(v, sizeof(v), "%llu", (unsigned long long)cum);

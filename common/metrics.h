@@ -54,17 +54,15 @@ void metrics_destroy(metrics_t *m);
 metrics_counter_t *metrics_counter(metrics_t *m, const char *name,
                                    const char *help, ...)
     __attribute__((sentinel));
-metrics_gauge_t *metrics_gauge(metrics_t *m, const char *name,
-                               const char *help, ...)
-    __attribute__((sentinel));
+metrics_gauge_t *metrics_gauge(metrics_t *m, const char *name, const char *help,
+                               ...) __attribute__((sentinel));
 
 /* A gauge whose value is computed at each scrape by fn(opaque), called on the
  * HTTP thread with the registry's mutex held: fn must be thread-safe and
  * quick, and must not call back into the registry. */
 metrics_gauge_t *metrics_gauge_fn(metrics_t *m, const char *name,
                                   const char *help, double (*fn)(void *),
-                                  void *opaque, ...)
-    __attribute__((sentinel));
+                                  void *opaque, ...) __attribute__((sentinel));
 
 /* `bounds` are the bucket upper bounds, strictly rising, finite, at most
  * METRICS_MAX_BUCKETS (the +Inf bucket is implicit); copied. Every series of

@@ -25,7 +25,7 @@ typedef struct resp {
 
 static long timeout_s(void) {
         const char *s = getenv("BITMON_TEST_TIMEOUT_SCALE");
-        long scale = s ? strtol(s, NULL, 10) : 1;
+        long scale    = s ? strtol(s, NULL, 10) : 1;
         return 5 * (scale > 0 ? scale : 1);
 }
 
@@ -35,15 +35,17 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
 }
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-        resp_t *r = ud;
+        resp_t *r  = ud;
         size_t len = sz * n;
         if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0)
-                snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(len - 9), p + 7);
+                snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(len - 9),
+                         p + 7);
         return len;
 }
 
 /* One request; returns the curl code. The caller releases r->body. */
-static CURLcode fetch(int port, const char *method, const char *path, resp_t *r) {
+static CURLcode fetch(int port, const char *method, const char *path,
+                      resp_t *r) {
         char url[256];
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
         memset(r, 0, sizeof(*r));
@@ -61,7 +63,7 @@ static CURLcode fetch(int port, const char *method, const char *path, resp_t *r)
         else if (strcmp(method, "POST") == 0)
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
         CURLcode rc = curl_easy_perform(c);
-        char *ct = NULL;
+        char *ct    = NULL;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
         if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
                 snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
@@ -77,11 +79,13 @@ typedef struct fixture {
 } fixture_t;
 
 static void setup(fixture_t *f) {
-        char err[256] = "";
-        f->m = metrics_new();
-        f->h = health_new(f->m);
-        httpd_opts_t o = {.listen = "127.0.0.1:0", .metrics = f->m, .health = f->h};
-        T_ASSERTF(httpd_new(&o, &f->d, err, sizeof(err)) == 0, "httpd_new: %s", err);
+        char err[256]  = "";
+        f->m           = metrics_new();
+        f->h           = health_new(f->m);
+        httpd_opts_t o = {
+            .listen = "127.0.0.1:0", .metrics = f->m, .health = f->h};
+        T_ASSERTF(httpd_new(&o, &f->d, err, sizeof(err)) == 0, "httpd_new: %s",
+                  err);
         f->port = httpd_port(f->d);
         T_ASSERTF(f->port > 0, "port %d", f->port);
 }
@@ -109,7 +113,8 @@ static void test_readyz_follows_health(void) {
         setup(&f);
         T_EQ_INT(fetch(f.port, "GET", "/readyz", &r), CURLE_OK);
         T_EQ_INT(r.status, 503);
-        T_EQ_STR(buf_cstr(&r.body), "not ready\nprocess: not ready: starting\n");
+        T_EQ_STR(buf_cstr(&r.body),
+                 "not ready\nprocess: not ready: starting\n");
         buf_release(&r.body);
 
         health_set(f.h, "process", HEALTH_OK, NULL);
@@ -127,8 +132,9 @@ static void test_readyz_follows_health(void) {
         health_set(f.h, "consumer", HEALTH_NOT_READY, "consumer not assigned");
         T_EQ_INT(fetch(f.port, "GET", "/readyz", &r), CURLE_OK);
         T_EQ_INT(r.status, 503);
-        T_EQ_STR(buf_cstr(&r.body), "not ready\nredis: degraded: redis degraded\n"
-                                    "consumer: not ready: consumer not assigned\n");
+        T_EQ_STR(buf_cstr(&r.body),
+                 "not ready\nredis: degraded: redis degraded\n"
+                 "consumer: not ready: consumer not assigned\n");
         buf_release(&r.body);
 
         health_set(f.h, "consumer", HEALTH_OK, NULL);
@@ -188,9 +194,9 @@ static void test_metrics_scrape_during_updates(void) {
         fixture_t f;
         resp_t r;
         setup(&f);
-        const double b[] = {0.1, 1};
-        metrics_counter_t *c = metrics_counter(f.m, "bitmon_jobs_total", "Jobs taken.",
-                                               "outcome", "ok", NULL);
+        const double b[]     = {0.1, 1};
+        metrics_counter_t *c = metrics_counter(
+            f.m, "bitmon_jobs_total", "Jobs taken.", "outcome", "ok", NULL);
         metrics_histogram_t *h = metrics_histogram(f.m, "bitmon_poll_seconds",
                                                    "Poll latency.", b, 2, NULL);
         metrics_histogram_observe(h, 0.5);
@@ -251,9 +257,10 @@ static void test_idle_client_does_not_block(void) {
         resp_t r;
         setup(&f);
         /* a client that connects and sends half a request, then waits */
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int fd                = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port   = htons((uint16_t)f.port)};
+        sa.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
         T_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         T_ASSERT(write(fd, "GET /metr", 9) == 9);
         T_EQ_INT(fetch(f.port, "GET", "/healthz", &r), CURLE_OK);
@@ -272,14 +279,16 @@ static void test_listen_errors(void) {
         httpd_opts_t o = {.listen = listen};
         T_ASSERT(httpd_new(&o, &d, err, sizeof(err)) < 0);
         T_ASSERT(d == NULL);
-        snprintf(want, sizeof(want), "cannot listen on %s: Address already in use", listen);
+        snprintf(want, sizeof(want),
+                 "cannot listen on %s: Address already in use", listen);
         T_EQ_STR(err, want);
         o.listen = "9090";
         T_ASSERT(httpd_new(&o, &d, err, sizeof(err)) < 0);
         T_EQ_STR(err, "cannot listen on 9090: expected HOST:PORT");
         o.listen = "no.such.host.invalid:0";
         T_ASSERT(httpd_new(&o, &d, err, sizeof(err)) < 0);
-        T_ASSERT(strncmp(err, "cannot listen on no.such.host.invalid:0: ", 41) == 0);
+        T_ASSERT(
+            strncmp(err, "cannot listen on no.such.host.invalid:0: ", 41) == 0);
         httpd_destroy(NULL);
         teardown(&f);
 }

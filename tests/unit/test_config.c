@@ -25,9 +25,9 @@ static const char *write_file(const char *name, const char *text) {
 
 /* The dump as a string; caller frees. */
 static char *dump(const config_t *cfg) {
-        char *s = NULL;
+        char *s  = NULL;
         size_t n = 0;
-        FILE *f = open_memstream(&s, &n);
+        FILE *f  = open_memstream(&s, &n);
         config_dump(cfg, f);
         fclose(f);
         return s;
@@ -37,18 +37,22 @@ static void test_table_is_well_formed(void) {
         char env[160], env2[160];
         for (size_t i = 0; i < config_table_len; i++) {
                 const config_key_t *k = &config_table[i];
-                size_t n = strlen(k->name);
-                T_ASSERTF(strspn(k->name, "abcdefghijklmnopqrstuvwxyz0123456789._") == n,
+                size_t n              = strlen(k->name);
+                T_ASSERTF(strspn(k->name,
+                                 "abcdefghijklmnopqrstuvwxyz0123456789._") == n,
                           "bad key name %s", k->name);
-                T_ASSERTF(strchr(k->name, '.') != NULL, "%s has no section", k->name);
+                T_ASSERTF(strchr(k->name, '.') != NULL, "%s has no section",
+                          k->name);
                 T_ASSERTF(k->doc && *k->doc, "%s has no doc", k->name);
                 T_ASSERTF(k->min <= k->max, "%s: min > max", k->name);
-                T_ASSERTF(k->type != CONFIG_ENUM || k->choices, "%s: no choices", k->name);
+                T_ASSERTF(k->type != CONFIG_ENUM || k->choices,
+                          "%s: no choices", k->name);
                 config_env_name(k->name, env, sizeof(env));
                 for (size_t j = i + 1; j < config_table_len; j++) {
                         T_ASSERTF(strcmp(k->name, config_table[j].name) != 0,
                                   "duplicate key %s", k->name);
-                        config_env_name(config_table[j].name, env2, sizeof(env2));
+                        config_env_name(config_table[j].name, env2,
+                                        sizeof(env2));
                         T_ASSERTF(strcmp(env, env2) != 0, "%s and %s share %s",
                                   k->name, config_table[j].name, env);
                 }
@@ -96,17 +100,22 @@ static const struct {
     {"workers.threads", "", "expected an integer (got \"\")", 0, 0, 0},
     {"workers.threads", " 3", "expected an integer (got  3)", 0, 0, 0},
     {"workers.threads", "1.5", "expected an integer (got 1.5)", 0, 0, 0},
-    {"workers.threads", "99999999999999999999", "expected an integer (got 99999999999999999999)", 0, 0, 0},
+    {"workers.threads", "99999999999999999999",
+     "expected an integer (got 99999999999999999999)", 0, 0, 0},
     {"topics.retention_ms", "315360000000", NULL, 315360000000LL, 0, 0},
     {"job.max_bytes", "65536", NULL, 65536, 0, 0},
     {"job.max_bytes", "64KiB", NULL, 65536, 0, 0},
     {"job.max_bytes", "1MiB", NULL, 1048576, 0, 0},
     {"job.max_bytes", "2048B", NULL, 2048, 0, 0},
     {"job.max_bytes", "16MiB", NULL, 16 * 1048576, 0, 0},
-    {"job.max_bytes", "17MiB", "must be between 1KiB and 16MiB (got 17MiB)", 0, 0, 0},
-    {"job.max_bytes", "512", "must be between 1KiB and 16MiB (got 512)", 0, 0, 0},
-    {"job.max_bytes", "1KB", "expected bytes, e.g. 65536 or 64KiB (got 1KB)", 0, 0, 0},
-    {"job.max_bytes", "9999999999999GiB", "expected bytes, e.g. 65536 or 64KiB (got 9999999999999GiB)", 0, 0, 0},
+    {"job.max_bytes", "17MiB", "must be between 1KiB and 16MiB (got 17MiB)", 0,
+     0, 0},
+    {"job.max_bytes", "512", "must be between 1KiB and 16MiB (got 512)", 0, 0,
+     0},
+    {"job.max_bytes", "1KB", "expected bytes, e.g. 65536 or 64KiB (got 1KB)", 0,
+     0, 0},
+    {"job.max_bytes", "9999999999999GiB",
+     "expected bytes, e.g. 65536 or 64KiB (got 9999999999999GiB)", 0, 0, 0},
     {"bitrise.log_max_bytes", "16GiB", NULL, 16LL << 30, 0, 0},
     {"poll.jitter", "0", NULL, 0, 0.0, 0},
     {"poll.jitter", "1", NULL, 0, 1.0, 0},
@@ -126,39 +135,66 @@ static const struct {
     {"http.enabled", "0", NULL, 0, 0, 0},
     {"http.enabled", "maybe", "expected true or false (got maybe)", 0, 0, 0},
     {"log.level", "debug", NULL, 0, 0, 0},
-    {"log.level", "loud", "expected one of debug|info|warn|error|off (got loud)", 0, 0, 0},
-    {"log.level", "debu", "expected one of debug|info|warn|error|off (got debu)", 0, 0, 0},
+    {"log.level", "loud",
+     "expected one of debug|info|warn|error|off (got loud)", 0, 0, 0},
+    {"log.level", "debu",
+     "expected one of debug|info|warn|error|off (got debu)", 0, 0, 0},
     {"log.format", "json", NULL, 0, 0, 0},
     {"log.format", "xml", "expected one of auto|json|text (got xml)", 0, 0, 0},
     {"tokens.store", "redis", NULL, 0, 0, 0},
     {"tokens.store", "dir:/var/tokens", NULL, 0, 0, 0},
-    {"tokens.store", "dir:tokens", "expected dir:/ABSOLUTE/PATH or redis (got dir:tokens)", 0, 0, 0},
-    {"tokens.store", "vault", "expected dir:/ABSOLUTE/PATH or redis (got vault)", 0, 0, 0},
+    {"tokens.store", "dir:tokens",
+     "expected dir:/ABSOLUTE/PATH or redis (got dir:tokens)", 0, 0, 0},
+    {"tokens.store", "vault",
+     "expected dir:/ABSOLUTE/PATH or redis (got vault)", 0, 0, 0},
     {"http.listen", "127.0.0.1:0", NULL, 0, 0, 0},
     {"http.listen", "[::1]:9090", NULL, 0, 0, 0},
     {"http.listen", "9090", "expected HOST:PORT (got 9090)", 0, 0, 0},
-    {"http.listen", "host:70000", "expected a port between 0 and 65535 (got host:70000)", 0, 0, 0},
-    {"http.listen", "host:", "expected a port between 0 and 65535 (got host:)", 0, 0, 0},
+    {"http.listen", "host:70000",
+     "expected a port between 0 and 65535 (got host:70000)", 0, 0, 0},
+    {"http.listen", "host:", "expected a port between 0 and 65535 (got host:)",
+     0, 0, 0},
     {"budget.overrides", "ws1=2:40,ws2=0.5:10", NULL, 0, 0, 0},
     {"budget.overrides", "", NULL, 0, 0, 0},
-    {"budget.overrides", "ws1=2", "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got ws1=2)", 0, 0, 0},
-    {"budget.overrides", "ws1=0:4", "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got ws1=0:4)", 0, 0, 0},
-    {"budget.overrides", "ws1=1:4,", "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got ws1=1:4,)", 0, 0, 0},
-    {"budget.overrides", "=1:4", "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got =1:4)", 0, 0, 0},
-    {"budget.overrides", "a=1:4x", "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got a=1:4x)", 0, 0, 0},
+    {"budget.overrides", "ws1=2",
+     "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got "
+     "ws1=2)",
+     0, 0, 0},
+    {"budget.overrides", "ws1=0:4",
+     "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got "
+     "ws1=0:4)",
+     0, 0, 0},
+    {"budget.overrides", "ws1=1:4,",
+     "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got "
+     "ws1=1:4,)",
+     0, 0, 0},
+    {"budget.overrides", "=1:4",
+     "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got "
+     "=1:4)",
+     0, 0, 0},
+    {"budget.overrides", "a=1:4x",
+     "expected WORKSPACE=RATE:BURST[,...] with RATE > 0 and BURST >= 1 (got "
+     "a=1:4x)",
+     0, 0, 0},
     {"bitrise.base_url", "http://127.0.0.1:8080/v0.1", NULL, 0, 0, 0},
-    {"bitrise.base_url", "ftp://x", "expected an http:// or https:// URL (got ftp://x)", 0, 0, 0},
-    {"bitrise.base_url", "https://api.bitrise.io/v0.1/", "must not end with '/' (e.g. https://api.bitrise.io/v0.1) (got https://api.bitrise.io/v0.1/)", 0, 0, 0},
-    {"topics.jobs", "my jobs", "expected 1-249 characters of a-z A-Z 0-9 . _ - (got my jobs)", 0, 0, 0},
+    {"bitrise.base_url", "ftp://x",
+     "expected an http:// or https:// URL (got ftp://x)", 0, 0, 0},
+    {"bitrise.base_url", "https://api.bitrise.io/v0.1/",
+     "must not end with '/' (e.g. https://api.bitrise.io/v0.1) (got "
+     "https://api.bitrise.io/v0.1/)",
+     0, 0, 0},
+    {"topics.jobs", "my jobs",
+     "expected 1-249 characters of a-z A-Z 0-9 . _ - (got my jobs)", 0, 0, 0},
     {"consumer.group", "", "must not be empty (got \"\")", 0, 0, 0},
     {"redis.password", "", NULL, 0, 0, 0},
 };
 
 static void test_types_and_bounds(void) {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                config_t *cfg = config_new();
+                config_t *cfg   = config_new();
                 const char *key = cases[i].key;
-                int rc = config_set(cfg, key, cases[i].value, CONFIG_SRC_CLI, NULL, 0);
+                int rc = config_set(cfg, key, cases[i].value, CONFIG_SRC_CLI,
+                                    NULL, 0);
                 if (!cases[i].err) {
                         T_ASSERTF(rc == 0 && config_error_count(cfg) == 0,
                                   "%s=%s rejected: %s", key, cases[i].value,
@@ -181,24 +217,26 @@ static void test_types_and_bounds(void) {
                         T_EQ_INT(config_source_of(cfg, key), CONFIG_SRC_CLI);
                 } else {
                         char want[240];
-                        snprintf(want, sizeof(want), "command line -X: %s: %s", key,
-                                 cases[i].err);
+                        snprintf(want, sizeof(want), "command line -X: %s: %s",
+                                 key, cases[i].err);
                         T_EQ_INT(rc, -1);
                         T_EQ_INT(config_error_count(cfg), 1);
                         T_EQ_STR(config_error(cfg, 0), want);
                         /* the default stays */
-                        T_EQ_INT(config_source_of(cfg, key), CONFIG_SRC_DEFAULT);
+                        T_EQ_INT(config_source_of(cfg, key),
+                                 CONFIG_SRC_DEFAULT);
                 }
                 config_destroy(cfg);
         }
 }
 
 static void test_precedence_file_env_cli(void) {
-        const char *path = write_file("prec.conf", "workers.threads = 3\n"
-                                                   "poll.running_s = 7\n"
-                                                   "redis.db = 4\n");
-        const char *envp[] = {"BITMON_WORKERS_THREADS=4", "BITMON_POLL_RUNNING_S=8", NULL};
-        config_t *cfg = config_new();
+        const char *path   = write_file("prec.conf", "workers.threads = 3\n"
+                                                       "poll.running_s = 7\n"
+                                                       "redis.db = 4\n");
+        const char *envp[] = {"BITMON_WORKERS_THREADS=4",
+                              "BITMON_POLL_RUNNING_S=8", NULL};
+        config_t *cfg      = config_new();
         /* strongest first: the order of the calls must not matter */
         T_EQ_INT(config_set_arg(cfg, "workers.threads=5"), 0);
         T_EQ_INT(config_load_env(cfg, envp), 0);
@@ -220,8 +258,9 @@ static void test_precedence_file_env_cli(void) {
         config_destroy(cfg);
 
         /* the usual order gives the same answer; a later line wins in a file */
-        cfg = config_new();
-        path = write_file("prec2.conf", "workers.threads = 3\nworkers.threads = 6\n");
+        cfg  = config_new();
+        path = write_file("prec2.conf",
+                          "workers.threads = 3\nworkers.threads = 6\n");
         config_load_file(cfg, path);
         T_EQ_INT(config_int(cfg, "workers.threads"), 6);
         config_load_env(cfg, envp);
@@ -243,8 +282,8 @@ static void test_weaker_source_is_still_checked(void) {
 }
 
 static void test_all_errors_collected_with_lines(void) {
-        const char *path = write_file("bitmon.conf",
-                                      "# a comment\n"
+        const char *path =
+            write_file("bitmon.conf", "# a comment\n"
                                       "\n"
                                       "workers.threads = 0\n"
                                       "   # indented comment\n"
@@ -255,8 +294,10 @@ static void test_all_errors_collected_with_lines(void) {
                                       "workers.resume_watches = 100\n"
                                       "log.level = loud\r\n"
                                       "kafka. = x\n");
-        const char *envp[] = {"BITMON_FOO=1", "BITMON_POLL_JITTER=2", "HOME=/root",
-                        "BITMON_TEST_REDIS=127.0.0.1:1", "BITMON_NOEQUALS", NULL};
+        const char *envp[] = {
+            "BITMON_FOO=1",    "BITMON_POLL_JITTER=2",
+            "HOME=/root",      "BITMON_TEST_REDIS=127.0.0.1:1",
+            "BITMON_NOEQUALS", NULL};
         config_t *cfg = config_new();
         T_EQ_INT(config_load_file(cfg, path), -1);
         T_EQ_INT(config_load_env(cfg, envp), -1);
@@ -268,22 +309,26 @@ static void test_all_errors_collected_with_lines(void) {
             "%s:5: unknown key foo.bar",
             "%s:6: expected key = value",
             "%s:7: missing key before '='",
-            "%s:10: log.level: expected one of debug|info|warn|error|off (got loud)",
+            "%s:10: log.level: expected one of debug|info|warn|error|off (got "
+            "loud)",
             "%s:11: kafka.: expected kafka.<librdkafka property>",
             "env BITMON_FOO: unknown key foo",
-            "env BITMON_POLL_JITTER: poll.jitter: must be between 0 and 1 (got 2)",
-            "command line -X: shutdown.timeout_s: must be between 1 and 300 (got 301)",
+            "env BITMON_POLL_JITTER: poll.jitter: must be between 0 and 1 (got "
+            "2)",
+            "command line -X: shutdown.timeout_s: must be between 1 and 300 "
+            "(got 301)",
             "command line -X: expected key=value (got an argument without '=')",
-            "workers.resume_watches (100) must be below workers.max_watches (100)",
+            "workers.resume_watches (100) must be below workers.max_watches "
+            "(100)",
         };
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
                 char w[240];
                 snprintf(w, sizeof(w), want[i], path);
                 T_EQ_STR(config_error(cfg, i), w);
         }
-        char *s = NULL;
+        char *s  = NULL;
         size_t n = 0;
-        FILE *f = open_memstream(&s, &n);
+        FILE *f  = open_memstream(&s, &n);
         config_errors_print(cfg, f, "bitmon: ");
         fclose(f);
         T_ASSERT(strstr(s, "bitmon: env BITMON_FOO: unknown key foo\n"));
@@ -299,9 +344,9 @@ static void test_error_cap(void) {
         T_EQ_STR(config_error(cfg, CONFIG_MAX_ERRORS - 1),
                  "x.conf:100: unknown key nope");
         T_ASSERT(config_error(cfg, CONFIG_MAX_ERRORS) == NULL);
-        char *s = NULL;
+        char *s  = NULL;
         size_t n = 0;
-        FILE *f = open_memstream(&s, &n);
+        FILE *f  = open_memstream(&s, &n);
         config_errors_print(cfg, f, "");
         fclose(f);
         T_ASSERT(strstr(s, "... and 50 more errors\n"));
@@ -311,18 +356,21 @@ static void test_error_cap(void) {
 
 static void test_did_you_mean(void) {
         const char *envp[] = {"BITMON_WORKER_THREADS=3", NULL};
-        config_t *cfg = config_new();
-        config_set(cfg, "redis.pasword", "hunter2", CONFIG_SRC_FILE, "a.conf", 2);
+        config_t *cfg      = config_new();
+        config_set(cfg, "redis.pasword", "hunter2", CONFIG_SRC_FILE, "a.conf",
+                   2);
         config_set(cfg, "workers.thread", "3", CONFIG_SRC_CLI, NULL, 0);
         config_set(cfg, "zzzzzz", "3", CONFIG_SRC_CLI, NULL, 0);
         config_load_env(cfg, envp);
-        T_EQ_STR(config_error(cfg, 0),
-                 "a.conf:2: unknown key redis.pasword (did you mean redis.password?)");
-        T_EQ_STR(config_error(cfg, 1), "command line -X: unknown key workers.thread "
-                                       "(did you mean workers.threads?)");
+        T_EQ_STR(config_error(cfg, 0), "a.conf:2: unknown key redis.pasword "
+                                       "(did you mean redis.password?)");
+        T_EQ_STR(config_error(cfg, 1),
+                 "command line -X: unknown key workers.thread "
+                 "(did you mean workers.threads?)");
         T_EQ_STR(config_error(cfg, 2), "command line -X: unknown key zzzzzz");
-        T_EQ_STR(config_error(cfg, 3), "env BITMON_WORKER_THREADS: unknown key "
-                                       "worker.threads (did you mean workers.threads?)");
+        T_EQ_STR(config_error(cfg, 3),
+                 "env BITMON_WORKER_THREADS: unknown key "
+                 "worker.threads (did you mean workers.threads?)");
         config_destroy(cfg);
 }
 
@@ -333,13 +381,15 @@ static void test_env_name_mapping(void) {
         config_env_name("bitrise.connect_timeout_ms", env, sizeof(env));
         T_EQ_STR(env, "BITMON_BITRISE_CONNECT_TIMEOUT_MS");
         const char *envp[] = {"BITMON_BITRISE_CONNECT_TIMEOUT_MS=777",
-                        "BITMON_REDIS_PREFIX=a=b:",
-                        "BITMON_KAFKA_SASL_MECHANISM=PLAIN",
-                        "BITMON_KAFKA_BOOTSTRAP_SERVERS=k1:9092,k2:9092",
-                        "BITMON_CONFIG=/etc/bitmon.conf",
-                        "BITMON_TEST_KAFKA=127.0.0.1:1",
-                        "BITMON_BIN=/x", "PATH=/bin", NULL};
-        config_t *cfg = config_new();
+                              "BITMON_REDIS_PREFIX=a=b:",
+                              "BITMON_KAFKA_SASL_MECHANISM=PLAIN",
+                              "BITMON_KAFKA_BOOTSTRAP_SERVERS=k1:9092,k2:9092",
+                              "BITMON_CONFIG=/etc/bitmon.conf",
+                              "BITMON_TEST_KAFKA=127.0.0.1:1",
+                              "BITMON_BIN=/x",
+                              "PATH=/bin",
+                              NULL};
+        config_t *cfg      = config_new();
         T_EQ_INT(config_load_env(cfg, envp), 0);
         T_EQ_INT(config_error_count(cfg), 0);
         T_EQ_INT(config_int(cfg, "bitrise.connect_timeout_ms"), 777);
@@ -356,19 +406,19 @@ typedef struct {
 
 static int collect_cb(const char *key, const char *value, void *opaque) {
         collect_t *c = opaque;
-        size_t n = strlen(c->text);
+        size_t n     = strlen(c->text);
         snprintf(c->text + n, sizeof(c->text) - n, "%s=%s;", key, value);
         return ++c->calls == c->stop_at ? 42 : 0;
 }
 
 static void test_kafka_passthrough(void) {
-        const char *path = write_file("kafka.conf",
-                                      "kafka.security.protocol = SASL_SSL\n"
-                                      "kafka.sasl.password = pw-from-file\n"
-                                      "kafka.linger.ms = 5\n");
+        const char *path =
+            write_file("kafka.conf", "kafka.security.protocol = SASL_SSL\n"
+                                     "kafka.sasl.password = pw-from-file\n"
+                                     "kafka.linger.ms = 5\n");
         const char *envp[] = {"BITMON_KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
-                        "BITMON_KAFKA_LINGER_MS=10", NULL};
-        config_t *cfg = config_new();
+                              "BITMON_KAFKA_LINGER_MS=10", NULL};
+        config_t *cfg      = config_new();
         config_load_file(cfg, path);
         config_load_env(cfg, envp);
         config_set_arg(cfg, "kafka.client.id=bitmon-test");
@@ -394,29 +444,35 @@ static void test_kafka_passthrough(void) {
         char *d = dump(cfg);
         T_ASSERT(!strstr(d, "pw-from-file"));
         T_ASSERT(strstr(d, "kafka.sasl.password = ****** (file "));
-        T_ASSERT(strstr(d, "kafka.linger.ms = 10 (env BITMON_KAFKA_LINGER_MS)\n"));
+        T_ASSERT(
+            strstr(d, "kafka.linger.ms = 10 (env BITMON_KAFKA_LINGER_MS)\n"));
         free(d);
         config_destroy(cfg);
         T_ASSERT(config_kafka_key_is_secret("kafka.ssl.key.password"));
-        T_ASSERT(config_kafka_key_is_secret("kafka.sasl.oauthbearer.client.secret"));
+        T_ASSERT(
+            config_kafka_key_is_secret("kafka.sasl.oauthbearer.client.secret"));
         T_ASSERT(config_kafka_key_is_secret("kafka.ssl.key.pem"));
         T_ASSERT(!config_kafka_key_is_secret("kafka.ssl.ca.location"));
 }
 
 static void test_secret_masking(void) {
-        const char *envp[] = {"BITMON_REDIS_PASSWORD=hunter2-very-secret", NULL};
-        config_t *cfg = config_new();
+        const char *envp[] = {"BITMON_REDIS_PASSWORD=hunter2-very-secret",
+                              NULL};
+        config_t *cfg      = config_new();
         config_load_env(cfg, envp);
-        config_set(cfg, "tokens.fingerprint_key_file", "/secret/fp-path", CONFIG_SRC_FILE,
-                   "b.conf", 1);
+        config_set(cfg, "tokens.fingerprint_key_file", "/secret/fp-path",
+                   CONFIG_SRC_FILE, "b.conf", 1);
         /* an unknown key never echoes its value */
-        config_set(cfg, "redis.passwd", "hunter2-very-secret", CONFIG_SRC_CLI, NULL, 0);
+        config_set(cfg, "redis.passwd", "hunter2-very-secret", CONFIG_SRC_CLI,
+                   NULL, 0);
         T_EQ_STR(config_str(cfg, "redis.password"), "hunter2-very-secret");
         char *d = dump(cfg);
         T_ASSERTF(!strstr(d, "hunter2"), "secret in dump:\n%s", d);
         T_ASSERT(!strstr(d, "fp-path"));
-        T_ASSERT(strstr(d, "redis.password = ****** (env BITMON_REDIS_PASSWORD)\n"));
-        T_ASSERT(strstr(d, "tokens.fingerprint_key_file = ****** (file b.conf:1)\n"));
+        T_ASSERT(
+            strstr(d, "redis.password = ****** (env BITMON_REDIS_PASSWORD)\n"));
+        T_ASSERT(strstr(
+            d, "tokens.fingerprint_key_file = ****** (file b.conf:1)\n"));
         T_ASSERT(strstr(d, "redis.user = \"\" (default)\n"));
         free(d);
         T_EQ_INT(config_error_count(cfg), 1);
@@ -425,8 +481,8 @@ static void test_secret_masking(void) {
 }
 
 static void test_file_syntax(void) {
-        const char *path = write_file("syntax.conf",
-                                      "  redis.prefix=\"  spaced: \"  \n"
+        const char *path =
+            write_file("syntax.conf", "  redis.prefix=\"  spaced: \"  \n"
                                       "redis.user = name # not a comment\n"
                                       "budget.overrides = ws1=2:40\r\n"
                                       "bitrise.ca_file =\n"
@@ -451,8 +507,9 @@ static void test_file_syntax(void) {
 
         cfg = config_new();
         T_EQ_INT(config_load_file(cfg, "/nonexistent/bitmon.conf"), -1);
-        T_EQ_STR(config_error(cfg, 0),
-                 "/nonexistent/bitmon.conf: cannot open: No such file or directory");
+        T_EQ_STR(
+            config_error(cfg, 0),
+            "/nonexistent/bitmon.conf: cannot open: No such file or directory");
         config_destroy(cfg);
 
         char *big = malloc(20000);
@@ -460,7 +517,7 @@ static void test_file_syntax(void) {
         memcpy(big, "redis.user = ", 13);
         big[19998] = '\n';
         big[19999] = '\0';
-        path = write_file("long.conf", big);
+        path       = write_file("long.conf", big);
         free(big);
         FILE *f = fopen(path, "a");
         fputs("workers.threads = 9\n", f);
@@ -468,7 +525,8 @@ static void test_file_syntax(void) {
         cfg = config_new();
         T_EQ_INT(config_load_file(cfg, path), -1);
         T_EQ_INT(config_error_count(cfg), 1);
-        T_ASSERT(strstr(config_error(cfg, 0), ":1: line longer than 8192 bytes"));
+        T_ASSERT(
+            strstr(config_error(cfg, 0), ":1: line longer than 8192 bytes"));
         T_EQ_INT(config_int(cfg, "workers.threads"), 9);
         config_destroy(cfg);
 }
@@ -480,7 +538,7 @@ static void test_getter_misuse_is_harmless(void) {
         T_EQ_INT(config_bool(cfg, "log.level"), 0);
         T_ASSERT(config_double(cfg, "redis.host") == 0);
         T_EQ_INT(config_int(cfg, "job.max_bytes"), 65536); /* SIZE via int */
-        T_EQ_STR(config_str(cfg, "log.format"), "auto");    /* ENUM via str */
+        T_EQ_STR(config_str(cfg, "log.format"), "auto");   /* ENUM via str */
         T_EQ_INT(config_source_of(cfg, "no.such.key"), CONFIG_SRC_DEFAULT);
         config_destroy(cfg);
 }
@@ -492,18 +550,21 @@ static void test_cross_key_checks(void) {
         config_set_arg(cfg, "poll.backoff_base_ms=60000");
         config_set_arg(cfg, "poll.backoff_max_s=59");
         T_EQ_INT(config_check(cfg), 3);
-        T_EQ_STR(config_error(cfg, 0), "job.default_deadline_s (90000) must not exceed "
-                                       "job.max_deadline_s (86400)");
-        T_EQ_STR(config_error(cfg, 1), "poll.backoff_base_ms must not exceed poll.backoff_max_s");
-        T_EQ_STR(config_error(cfg, 2), "tokens.key_file: required when tokens.store is redis");
+        T_EQ_STR(config_error(cfg, 0),
+                 "job.default_deadline_s (90000) must not exceed "
+                 "job.max_deadline_s (86400)");
+        T_EQ_STR(config_error(cfg, 1),
+                 "poll.backoff_base_ms must not exceed poll.backoff_max_s");
+        T_EQ_STR(config_error(cfg, 2),
+                 "tokens.key_file: required when tokens.store is redis");
         config_destroy(cfg);
 }
 
 /* docs/configuration.md is the output of `bitmon config --reference`. */
 static void test_reference_doc_is_current(void) {
         char *gen = NULL;
-        size_t n = 0;
-        FILE *f = open_memstream(&gen, &n);
+        size_t n  = 0;
+        FILE *f   = open_memstream(&gen, &n);
         config_reference_md(f);
         fclose(f);
         T_ASSERT(strstr(gen, "| `workers.threads` | int | `2` | 1 – 256 | "
@@ -511,19 +572,22 @@ static void test_reference_doc_is_current(void) {
         T_ASSERT(strstr(gen, "`debug\\|info\\|warn\\|error\\|off`"));
         char path[512];
         const char *b = getenv("BITMON_BUILD");
-        snprintf(path, sizeof(path), "%s/../docs/configuration.md", b ? b : "build");
+        snprintf(path, sizeof(path), "%s/../docs/configuration.md",
+                 b ? b : "build");
         FILE *d = fopen(path, "r");
         if (!d)
                 d = fopen("docs/configuration.md", "r");
-        T_ASSERTF(d != NULL, "docs/configuration.md not found (run from the repo root)");
+        T_ASSERTF(d != NULL,
+                  "docs/configuration.md not found (run from the repo root)");
         char *have = calloc(1, n + 2);
         size_t got = fread(have, 1, n + 1, d);
         fclose(d);
         bool same = got == n && memcmp(have, gen, n) == 0;
         free(have);
         free(gen);
-        T_ASSERTF(same, "docs/configuration.md is stale: run "
-                        "build/bitmon config --reference > docs/configuration.md");
+        T_ASSERTF(same,
+                  "docs/configuration.md is stale: run "
+                  "build/bitmon config --reference > docs/configuration.md");
 }
 
 int main(void) {

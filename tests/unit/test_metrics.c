@@ -33,16 +33,17 @@ static char *render(metrics_t *m) {
 
 static void test_counter_and_gauge_text(void) {
         metrics_t *m = metrics_new();
-        metrics_counter_t *fin = metrics_counter(m, "bitmon_results_total",
-                                                 "Results published.", "event",
-                                                 "finished", NULL);
-        metrics_counter_t *err = metrics_counter(m, "bitmon_results_total",
-                                                 "Results published.", "event",
-                                                 "error", NULL);
-        metrics_gauge_t *w = metrics_gauge(m, "bitmon_watches", "Active watches.", NULL);
+        metrics_counter_t *fin =
+            metrics_counter(m, "bitmon_results_total", "Results published.",
+                            "event", "finished", NULL);
+        metrics_counter_t *err =
+            metrics_counter(m, "bitmon_results_total", "Results published.",
+                            "event", "error", NULL);
+        metrics_gauge_t *w =
+            metrics_gauge(m, "bitmon_watches", "Active watches.", NULL);
         T_ASSERT(fin && err && w && fin != err);
-        T_ASSERT(metrics_counter(m, "bitmon_results_total", "x", "event", "finished",
-                                 NULL) == fin);
+        T_ASSERT(metrics_counter(m, "bitmon_results_total", "x", "event",
+                                 "finished", NULL) == fin);
         metrics_counter_inc(fin);
         metrics_counter_add(fin, 41);
         metrics_counter_inc(err);
@@ -50,12 +51,12 @@ static void test_counter_and_gauge_text(void) {
         metrics_gauge_add(w, -2.5);
         char *t = render(m);
         T_EQ_TEXT(t, "# HELP bitmon_results_total Results published.\n"
-                    "# TYPE bitmon_results_total counter\n"
-                    "bitmon_results_total{event=\"finished\"} 42\n"
-                    "bitmon_results_total{event=\"error\"} 1\n"
-                    "# HELP bitmon_watches Active watches.\n"
-                    "# TYPE bitmon_watches gauge\n"
-                    "bitmon_watches 7.5\n");
+                     "# TYPE bitmon_results_total counter\n"
+                     "bitmon_results_total{event=\"finished\"} 42\n"
+                     "bitmon_results_total{event=\"error\"} 1\n"
+                     "# HELP bitmon_watches Active watches.\n"
+                     "# TYPE bitmon_watches gauge\n"
+                     "bitmon_watches 7.5\n");
         free(t);
         T_EQ_INT(metrics_counter_value(fin), 42);
         T_ASSERT(metrics_gauge_value(w) == 7.5);
@@ -64,76 +65,95 @@ static void test_counter_and_gauge_text(void) {
 }
 
 static void test_histogram_buckets(void) {
-        metrics_t *m = metrics_new();
-        const double b[] = {0.05, 0.1, 0.5, 1, 10};
+        metrics_t *m           = metrics_new();
+        const double b[]       = {0.05, 0.1, 0.5, 1, 10};
         metrics_histogram_t *h = metrics_histogram(
-            m, "bitmon_bitrise_request_seconds", "Bitrise API call latency.", b, 5,
-            "endpoint", "build", NULL);
+            m, "bitmon_bitrise_request_seconds", "Bitrise API call latency.", b,
+            5, "endpoint", "build", NULL);
         T_ASSERT(h != NULL);
         const double obs[] = {0.01, 0.05, 0.07, 0.1, 0.3, 2, 100, NAN};
         for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
                 metrics_histogram_observe(h, obs[i]);
         char *t = render(m);
-        T_EQ_TEXT(t, "# HELP bitmon_bitrise_request_seconds Bitrise API call latency.\n"
-                    "# TYPE bitmon_bitrise_request_seconds histogram\n"
-                    "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"0.05\"} 2\n"
-                    "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"0.1\"} 4\n"
-                    "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"0.5\"} 5\n"
-                    "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"1\"} 5\n"
-                    "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"10\"} 6\n"
-                    "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"+Inf\"} 7\n"
-                    "bitmon_bitrise_request_seconds_sum{endpoint=\"build\"} 102.53\n"
-                    "bitmon_bitrise_request_seconds_count{endpoint=\"build\"} 7\n");
+        T_EQ_TEXT(
+            t,
+            "# HELP bitmon_bitrise_request_seconds Bitrise API call latency.\n"
+            "# TYPE bitmon_bitrise_request_seconds histogram\n"
+            "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"0."
+            "05\"} 2\n"
+            "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"0."
+            "1\"} 4\n"
+            "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"0."
+            "5\"} 5\n"
+            "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"1\"}"
+            " 5\n"
+            "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le="
+            "\"10\"} 6\n"
+            "bitmon_bitrise_request_seconds_bucket{endpoint=\"build\",le=\"+"
+            "Inf\"} 7\n"
+            "bitmon_bitrise_request_seconds_sum{endpoint=\"build\"} 102.53\n"
+            "bitmon_bitrise_request_seconds_count{endpoint=\"build\"} 7\n");
         free(t);
         /* no labels */
-        metrics_histogram_t *h2 = metrics_histogram(m, "x_seconds", "x", b, 1, NULL);
+        metrics_histogram_t *h2 =
+            metrics_histogram(m, "x_seconds", "x", b, 1, NULL);
         metrics_histogram_observe(h2, 1);
         t = render(m);
-        T_ASSERT(strstr(t, "x_seconds_bucket{le=\"0.05\"} 0\nx_seconds_bucket{le=\"+Inf\"} 1\n"
-                           "x_seconds_sum 1\nx_seconds_count 1\n"));
+        T_ASSERT(strstr(
+            t,
+            "x_seconds_bucket{le=\"0.05\"} 0\nx_seconds_bucket{le=\"+Inf\"} 1\n"
+            "x_seconds_sum 1\nx_seconds_count 1\n"));
         free(t);
         metrics_destroy(m);
 }
 
 static void test_label_escaping(void) {
         metrics_t *m = metrics_new();
-        metrics_counter_t *c = metrics_counter(m, "esc_total", "Help with \\ and\nnewline.",
-                                               "a", "q\"uote", "b", "back\\slash\nnl",
-                                               NULL);
+        metrics_counter_t *c =
+            metrics_counter(m, "esc_total", "Help with \\ and\nnewline.", "a",
+                            "q\"uote", "b", "back\\slash\nnl", NULL);
         metrics_counter_inc(c);
         char *t = render(m);
         T_EQ_TEXT(t, "# HELP esc_total Help with \\\\ and\\nnewline.\n"
-                    "# TYPE esc_total counter\n"
-                    "esc_total{a=\"q\\\"uote\",b=\"back\\\\slash\\nnl\"} 1\n");
+                     "# TYPE esc_total counter\n"
+                     "esc_total{a=\"q\\\"uote\",b=\"back\\\\slash\\nnl\"} 1\n");
         free(t);
         metrics_destroy(m);
 }
 
 static void test_misuse_is_refused(void) {
         log_setup(LOG_LVL_OFF, LOG_FMT_TEXT, 2); /* the errors are expected */
-        metrics_t *m = metrics_new();
+        metrics_t *m     = metrics_new();
         const double b[] = {1, 2}, bad[] = {2, 1};
-        metrics_counter_t *ok = metrics_counter(m, "ok_total", "ok", "ws", "a1b2c3d4e5f60718", NULL);
+        metrics_counter_t *ok = metrics_counter(m, "ok_total", "ok", "ws",
+                                                "a1b2c3d4e5f60718", NULL);
         T_ASSERT(ok != NULL);
         T_ASSERT(metrics_counter(m, "1bad", "x", NULL) == NULL);
         T_ASSERT(metrics_counter(m, "bad-name", "x", NULL) == NULL);
         T_ASSERT(metrics_counter(m, "", "x", NULL) == NULL);
-        T_ASSERT(metrics_counter(m, "l_total", "x", "bad-label", "v", NULL) == NULL);
-        T_ASSERT(metrics_counter(m, "l_total", "x", "__reserved", "v", NULL) == NULL);
+        T_ASSERT(metrics_counter(m, "l_total", "x", "bad-label", "v", NULL) ==
+                 NULL);
+        T_ASSERT(metrics_counter(m, "l_total", "x", "__reserved", "v", NULL) ==
+                 NULL);
         T_ASSERT(metrics_counter(m, "l_total", "x", "le", "v", NULL) == NULL);
         /* other labels or type than the family's */
-        T_ASSERT(metrics_counter(m, "ok_total", "ok", "other", "a", NULL) == NULL);
+        T_ASSERT(metrics_counter(m, "ok_total", "ok", "other", "a", NULL) ==
+                 NULL);
         T_ASSERT(metrics_counter(m, "ok_total", "ok", NULL) == NULL);
         T_ASSERT(metrics_gauge(m, "ok_total", "ok", "ws", "a", NULL) == NULL);
         /* tokens and long values never become labels */
-        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", "bitwat_abcdef", NULL) == NULL);
-        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", "bitpat_abcdef", NULL) == NULL);
+        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", "bitwat_abcdef",
+                                 NULL) == NULL);
+        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", "bitpat_abcdef",
+                                 NULL) == NULL);
         char longv[METRICS_MAX_LABEL_VALUE + 2];
         memset(longv, 'a', sizeof(longv) - 1);
         longv[sizeof(longv) - 1] = '\0';
-        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", longv, NULL) == NULL);
+        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", longv, NULL) ==
+                 NULL);
         longv[METRICS_MAX_LABEL_VALUE] = '\0';
-        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", longv, NULL) != NULL);
+        T_ASSERT(metrics_counter(m, "ok_total", "ok", "ws", longv, NULL) !=
+                 NULL);
         /* histograms */
         T_ASSERT(metrics_histogram(m, "h", "h", bad, 2, NULL) == NULL);
         T_ASSERT(metrics_histogram(m, "h", "h", b, 0, NULL) == NULL);
@@ -163,17 +183,21 @@ static void test_series_cap(void) {
         char v[32];
         for (int i = 0; i < METRICS_MAX_SERIES; i++) {
                 snprintf(v, sizeof(v), "w%d", i);
-                T_ASSERT(metrics_counter(m, "cap_total", "c", "ws", v, NULL) != NULL);
+                T_ASSERT(metrics_counter(m, "cap_total", "c", "ws", v, NULL) !=
+                         NULL);
         }
-        T_ASSERT(metrics_counter(m, "cap_total", "c", "ws", "one-more", NULL) == NULL);
-        T_ASSERT(metrics_counter(m, "cap_total", "c", "ws", "w0", NULL) != NULL);
+        T_ASSERT(metrics_counter(m, "cap_total", "c", "ws", "one-more", NULL) ==
+                 NULL);
+        T_ASSERT(metrics_counter(m, "cap_total", "c", "ws", "w0", NULL) !=
+                 NULL);
         metrics_destroy(m);
         log_setup(LOG_LVL_INFO, LOG_FMT_TEXT, 2);
 }
 
 static void test_render_cap(void) {
         metrics_t *m = metrics_new();
-        metrics_counter_inc(metrics_counter(m, "a_total", "a fairly long help text", NULL));
+        metrics_counter_inc(
+            metrics_counter(m, "a_total", "a fairly long help text", NULL));
         buf_t b;
         buf_init(&b, 16);
         T_EQ_INT(metrics_render(m, &b), BUF_ERR_CAP);
@@ -187,10 +211,10 @@ static double answer(void *opaque) {
 
 static void test_gauge_fn_and_values(void) {
         metrics_t *m = metrics_new();
-        double x = 1e21;
+        double x     = 1e21;
         metrics_gauge_fn(m, "fn_gauge", "computed", answer, &x, NULL);
         metrics_gauge_t *g = metrics_gauge(m, "g", "g", NULL);
-        char *t = render(m);
+        char *t            = render(m);
         T_ASSERT(strstr(t, "fn_gauge 1e+21\n"));
         T_ASSERT(strstr(t, "g 0\n"));
         free(t);
@@ -228,11 +252,11 @@ static void *hammer(void *arg) {
 }
 
 static void test_concurrent_updates_are_exact(void) {
-        metrics_t *m = metrics_new();
+        metrics_t *m     = metrics_new();
         const double b[] = {1};
-        hot_t hot = {metrics_counter(m, "hot_total", "h", NULL),
-                     metrics_gauge(m, "hot_gauge", "h", NULL),
-                     metrics_histogram(m, "hot_seconds", "h", b, 1, NULL)};
+        hot_t hot        = {metrics_counter(m, "hot_total", "h", NULL),
+                            metrics_gauge(m, "hot_gauge", "h", NULL),
+                            metrics_histogram(m, "hot_seconds", "h", b, 1, NULL)};
         pthread_t th[THREADS];
         for (int i = 0; i < THREADS; i++)
                 T_EQ_INT(pthread_create(&th[i], NULL, hammer, &hot), 0);
@@ -247,10 +271,11 @@ static void test_concurrent_updates_are_exact(void) {
         char *t = render(m);
         char want[200];
         snprintf(want, sizeof(want),
-                 "hot_seconds_bucket{le=\"1\"} %d\nhot_seconds_bucket{le=\"+Inf\"} %d\n"
+                 "hot_seconds_bucket{le=\"1\"} "
+                 "%d\nhot_seconds_bucket{le=\"+Inf\"} %d\n"
                  "hot_seconds_sum %d\nhot_seconds_count %d\n",
-                 THREADS * ROUNDS / 2, THREADS * ROUNDS, THREADS * ROUNDS / 2 * 11 / 2,
-                 THREADS * ROUNDS);
+                 THREADS * ROUNDS / 2, THREADS * ROUNDS,
+                 THREADS * ROUNDS / 2 * 11 / 2, THREADS * ROUNDS);
         T_ASSERTF(strstr(t, want), "want:\n%s\ngot:\n%s", want, t);
         free(t);
         metrics_destroy(m);
@@ -259,7 +284,7 @@ static void test_concurrent_updates_are_exact(void) {
 static void test_health_components(void) {
         log_setup(LOG_LVL_OFF, LOG_FMT_TEXT, 2);
         metrics_t *m = metrics_new();
-        health_t *h = health_new(m);
+        health_t *h  = health_new(m);
         buf_t b;
         int err = -1;
         buf_init(&b, 0);
@@ -269,16 +294,19 @@ static void test_health_components(void) {
         T_EQ_TEXT(buf_cstr(&b), "not ready\nprocess: not ready: starting\n");
         health_set(h, "process", HEALTH_OK, NULL);
         health_set(h, "consumer", HEALTH_NOT_READY, "consumer not assigned");
-        health_set(h, "redis", HEALTH_DEGRADED, "redis degraded:\nlocal budget");
+        health_set(h, "redis", HEALTH_DEGRADED,
+                   "redis degraded:\nlocal budget");
         buf_reset(&b);
         T_ASSERT(!health_render(h, &b, &err));
-        T_EQ_TEXT(buf_cstr(&b), "not ready\nconsumer: not ready: consumer not assigned\n"
-                               "redis: degraded: redis degraded: local budget\n");
+        T_EQ_TEXT(buf_cstr(&b),
+                  "not ready\nconsumer: not ready: consumer not assigned\n"
+                  "redis: degraded: redis degraded: local budget\n");
         health_set(h, "consumer", HEALTH_OK, "");
         buf_reset(&b);
         T_ASSERT(health_render(h, &b, &err));
         T_ASSERT(health_ready(h));
-        T_EQ_TEXT(buf_cstr(&b), "ready\nredis: degraded: redis degraded: local budget\n");
+        T_EQ_TEXT(buf_cstr(&b),
+                  "ready\nredis: degraded: redis degraded: local budget\n");
         buf_release(&b);
         char *t = render(m);
         T_ASSERT(strstr(t, "bitmon_health_state{component=\"process\"} 0\n"));
