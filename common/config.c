@@ -365,6 +365,10 @@ int config_set(config_t *cfg, const char *key, const char *value,
                config_source_t src, const char *origin, int line) {
         char pre[600], why[256], got[80];
         where(pre, sizeof(pre), src, origin, line);
+        if (!key || !value) {
+                config_error_add(cfg, "%s%s: no value", pre, key ? key : "?");
+                return -1;
+        }
         size_t idx            = 0;
         const config_key_t *k = row_find(key, &idx);
         config_val_t nv       = {.src = src};

@@ -3,6 +3,7 @@
  * with key and line (all collected), env names, kafka passthrough, secret
  * masking, and that docs/configuration.md matches the table.
  */
+#include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -455,6 +456,39 @@ static void test_kafka_passthrough(void) {
         T_ASSERT(!config_kafka_key_is_secret("kafka.ssl.ca.location"));
 }
 
+static int to_rdkafka(const char *key, const char *value, void *opaque) {
+        char errstr[256];
+        rd_kafka_conf_t *conf = opaque;
+        if (rd_kafka_conf_set(conf, key + 6, value, errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK) {
+                fprintf(stderr, "  librdkafka: %s: %s\n", key, errstr);
+                return -1;
+        }
+        return 0;
+}
+
+/* The passthrough feeds rd_kafka_conf_set; librdkafka judges the names. */
+static void test_kafka_keys_reach_librdkafka(void) {
+        config_t *cfg         = config_new();
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char v[64];
+        size_t vn = sizeof(v);
+        config_set_arg(cfg, "kafka.linger.ms=7");
+        config_set_arg(cfg, "kafka.client.id=cfg-test");
+        T_EQ_INT(config_foreach_prefix(cfg, "kafka.", to_rdkafka, conf), 0);
+        T_EQ_INT(rd_kafka_conf_get(conf, "linger.ms", v, &vn),
+                 RD_KAFKA_CONF_OK);
+        T_EQ_STR(v, "7");
+        vn = sizeof(v);
+        rd_kafka_conf_get(conf, "bootstrap.servers", v, &vn);
+        T_EQ_STR(v, "localhost:9092");
+        config_set_arg(cfg, "kafka.no.such.property=1");
+        T_EQ_INT(config_error_count(cfg), 0); /* not ours to judge */
+        T_EQ_INT(config_foreach_prefix(cfg, "kafka.", to_rdkafka, conf), -1);
+        rd_kafka_conf_destroy(conf);
+        config_destroy(cfg);
+}
+
 static void test_secret_masking(void) {
         const char *envp[] = {"BITMON_REDIS_PASSWORD=hunter2-very-secret",
                               NULL};
@@ -605,6 +639,7 @@ int main(void) {
         T_RUN(test_did_you_mean);
         T_RUN(test_env_name_mapping);
         T_RUN(test_kafka_passthrough);
+        T_RUN(test_kafka_keys_reach_librdkafka);
         T_RUN(test_secret_masking);
         T_RUN(test_file_syntax);
         T_RUN(test_getter_misuse_is_harmless);
