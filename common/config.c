@@ -489,7 +489,10 @@ int config_load_file(config_t *cfg, const char *path) {
                                 ;
                         continue;
                 }
-                if (file_line(cfg, path, lineno, line) < 0)
+                char *start = line;
+                if (lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+                        start += 3; /* a UTF-8 byte order mark */
+                if (file_line(cfg, path, lineno, start) < 0)
                         rc = -1;
         }
         if (ferror(f)) {
