@@ -515,12 +515,12 @@ static void test_secret_masking(void) {
 }
 
 static void test_file_syntax(void) {
-        const char *path =
-            write_file("syntax.conf", "  redis.prefix=\"  spaced: \"  \n"
-                                      "redis.user = name # not a comment\n"
-                                      "budget.overrides = ws1=2:40\r\n"
-                                      "bitrise.ca_file =\n"
-                                      "redis.host = \"\n");
+        const char *path = write_file(
+            "syntax.conf", "\xEF\xBB\xBF  redis.prefix=\"  spaced: \"  \n"
+                           "redis.user = name # not a comment\n"
+                           "budget.overrides = ws1=2:40\r\n"
+                           "bitrise.ca_file =\n"
+                           "redis.host = \"\n");
         config_t *cfg = config_new();
         T_EQ_INT(config_load_file(cfg, path), 0);
         T_EQ_STR(config_str(cfg, "redis.prefix"), "  spaced: ");
