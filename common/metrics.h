@@ -88,6 +88,12 @@ void metrics_histogram_observe(metrics_histogram_t *h, double v);
  * Returns 0 or a BUF_ERR_* when out's cap is reached or memory runs out. */
 int metrics_render(metrics_t *m, buf_t *out);
 
+/* Registers the usual process series: bitmon_build_info{version} 1,
+ * process_start_time_seconds (now: call it at startup),
+ * process_resident_memory_bytes and process_open_fds (read from /proc at each
+ * scrape). Returns 0, or -1 when a series could not be registered. */
+int metrics_process_register(metrics_t *m, const char *version);
+
 /* The content type of the rendering, for the HTTP response. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

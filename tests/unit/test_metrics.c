@@ -233,6 +233,21 @@ static void test_gauge_fn_and_values(void) {
         metrics_destroy(m);
 }
 
+static void test_process_series(void) {
+        metrics_t *m = metrics_new();
+        T_EQ_INT(metrics_process_register(m, "1.2.3"), 0);
+        char *t = render(m);
+        T_ASSERT(strstr(t, "bitmon_build_info{version=\"1.2.3\"} 1\n"));
+        const char *p = strstr(t, "\nprocess_start_time_seconds ");
+        T_ASSERT(p && strtod(p + 28, NULL) > 1.7e9);
+        p = strstr(t, "\nprocess_resident_memory_bytes ");
+        T_ASSERT(p && strtod(p + 31, NULL) > 100000);
+        p = strstr(t, "\nprocess_open_fds ");
+        T_ASSERT(p && strtod(p + 18, NULL) >= 3);
+        free(t);
+        metrics_destroy(m);
+}
+
 enum { THREADS = 4, ROUNDS = 100000 };
 
 typedef struct {
@@ -335,6 +350,7 @@ int main(void) {
         T_RUN(test_series_cap);
         T_RUN(test_render_cap);
         T_RUN(test_gauge_fn_and_values);
+        T_RUN(test_process_series);
         T_RUN(test_concurrent_updates_are_exact);
         T_RUN(test_health_components);
         return t_done();
