@@ -22,12 +22,13 @@ void bitrise_hdrs_line(bitrise_hdrs_t *h, const char *line, size_t n);
 
 /* A short description of an error body: "\"Not found\"", "HTML page from a
  * gateway", "empty body", "body is not JSON (12 bytes)". */
-void bitrise_body_describe(const char *content_type, const char *body, size_t len, char *out,
-                           size_t size);
+void bitrise_body_describe(const char *content_type, const char *body,
+                           size_t len, char *out, size_t size);
 
-bitrise_class_t bitrise_classify_ex(CURLcode code, long http_status, const bitrise_hdrs_t *h,
-                                    const char *body, size_t body_len, int body_too_large,
-                                    size_t body_cap, int64_t now_ms, const char *what,
-                                    bitrise_result_t *res);
+bitrise_class_t bitrise_classify_ex(CURLcode code, long http_status,
+                                    const bitrise_hdrs_t *h, const char *body,
+                                    size_t body_len, int body_too_large,
+                                    size_t body_cap, int64_t now_ms,
+                                    const char *what, bitrise_result_t *res);
 
 #endif

@@ -36,13 +36,13 @@ struct bitrise_req {
         bitrise_req_kind_t kind;
         CURL *easy;
         struct curl_slist *headers;
-        char *auth;           /* "Authorization: <token>", wiped on destroy */
+        char *auth; /* "Authorization: <token>", wiped on destroy */
         size_t token_len;
-        char *url;            /* wiped on destroy (raw log URL is a secret) */
-        char what[96];        /* "get build 1a2b3c4d…" for messages */
+        char *url;     /* wiped on destroy (raw log URL is a secret) */
+        char what[96]; /* "get build 1a2b3c4d…" for messages */
         buf_t body;
         int body_too_large;
-        logparse_t *lp;       /* raw log only; borrowed */
+        logparse_t *lp; /* raw log only; borrowed */
         int log_full;
         bitrise_hdrs_t hdrs;
         void *opaque;
@@ -58,20 +58,22 @@ static char *dup_trimmed_url(const char *s) {
         return strndup(s, n);
 }
 
-bitrise_client_t *bitrise_client_new(const bitrise_client_opts_t *opts, char *errstr,
-                                     size_t errstr_size) {
+bitrise_client_t *bitrise_client_new(const bitrise_client_opts_t *opts,
+                                     char *errstr, size_t errstr_size) {
         bitrise_client_opts_t o = {0};
         if (opts)
                 o = *opts;
         const char *base = o.base_url ? o.base_url : DEFAULT_BASE_URL;
         if (strncmp(base, "https://", 8) && strncmp(base, "http://", 7)) {
-                snprintf(errstr, errstr_size, "bitrise base URL must start with https://");
+                snprintf(errstr, errstr_size,
+                         "bitrise base URL must start with https://");
                 return NULL;
         }
         if (o.ca_file) {
                 FILE *f = fopen(o.ca_file, "r");
                 if (!f) {
-                        snprintf(errstr, errstr_size, "cannot read CA bundle %s", o.ca_file);
+                        snprintf(errstr, errstr_size,
+                                 "cannot read CA bundle %s", o.ca_file);
                         return NULL;
                 }
                 fclose(f);
@@ -80,16 +82,18 @@ bitrise_client_t *bitrise_client_new(const bitrise_client_opts_t *opts, char *er
         if (!c)
                 goto oom;
         c->base_url = dup_trimmed_url(base);
-        c->ca_file = o.ca_file ? strdup(o.ca_file) : NULL;
-        c->user_agent = strdup(o.user_agent ? o.user_agent : DEFAULT_USER_AGENT);
+        c->ca_file  = o.ca_file ? strdup(o.ca_file) : NULL;
+        c->user_agent =
+            strdup(o.user_agent ? o.user_agent : DEFAULT_USER_AGENT);
         if (!c->base_url || !c->user_agent || (o.ca_file && !c->ca_file))
                 goto oom;
-        c->connect_timeout_ms = o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 10000;
-        c->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 30000;
-        c->log_timeout_ms = o.log_timeout_ms > 0 ? o.log_timeout_ms : 300000;
-        c->low_speed_bytes = o.low_speed_bytes > 0 ? o.low_speed_bytes : 1;
+        c->connect_timeout_ms =
+            o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 10000;
+        c->timeout_ms       = o.timeout_ms > 0 ? o.timeout_ms : 30000;
+        c->log_timeout_ms   = o.log_timeout_ms > 0 ? o.log_timeout_ms : 300000;
+        c->low_speed_bytes  = o.low_speed_bytes > 0 ? o.low_speed_bytes : 1;
         c->low_speed_time_s = o.low_speed_time_s > 0 ? o.low_speed_time_s : 30;
-        c->max_body_bytes = o.max_body_bytes ? o.max_body_bytes : 8u << 20;
+        c->max_body_bytes   = o.max_body_bytes ? o.max_body_bytes : 8u << 20;
         return c;
 oom:
         bitrise_client_destroy(c);
@@ -146,7 +150,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
         bitrise_req_t *req = ud;
-        size_t len = size * n;
+        size_t len         = size * n;
         if (req->kind == BITRISE_REQ_RAW_LOG) {
                 long st = 0;
                 curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &st);
@@ -171,9 +175,9 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 
 static int easy_setup(bitrise_req_t *req, int with_auth) {
         const bitrise_client_t *c = req->c;
-        CURL *e = req->easy;
-        int raw = req->kind == BITRISE_REQ_RAW_LOG;
-        CURLcode rc = CURLE_OK;
+        CURL *e                   = req->easy;
+        int raw                   = req->kind == BITRISE_REQ_RAW_LOG;
+        CURLcode rc               = CURLE_OK;
 #define SET(opt, val)                                                          \
         do {                                                                   \
                 if (rc == CURLE_OK)                                            \
@@ -211,8 +215,9 @@ static int easy_setup(bitrise_req_t *req, int with_auth) {
         return rc == CURLE_OK ? 0 : -1;
 }
 
-static bitrise_req_t *req_new(const bitrise_client_t *c, bitrise_req_kind_t kind,
-                              const char *token, char *url, const char *what, char *errstr,
+static bitrise_req_t *req_new(const bitrise_client_t *c,
+                              bitrise_req_kind_t kind, const char *token,
+                              char *url, const char *what, char *errstr,
                               size_t errstr_size) {
         bitrise_req_t *req = calloc(1, sizeof(*req));
         if (!req || !url) {
@@ -221,23 +226,25 @@ static bitrise_req_t *req_new(const bitrise_client_t *c, bitrise_req_kind_t kind
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        req->c = c;
+        req->c    = c;
         req->kind = kind;
-        req->url = url;
+        req->url  = url;
         snprintf(req->what, sizeof(req->what), "%s", what);
-        buf_init(&req->body, kind == BITRISE_REQ_RAW_LOG ? ERROR_BODY_MAX : c->max_body_bytes);
+        buf_init(&req->body, kind == BITRISE_REQ_RAW_LOG ? ERROR_BODY_MAX
+                                                         : c->max_body_bytes);
         req->easy = curl_easy_init();
         if (!req->easy)
                 goto fail;
         if (token) {
                 req->token_len = strlen(token);
-                size_t n = req->token_len + sizeof("Authorization: ");
-                req->auth = malloc(n);
+                size_t n       = req->token_len + sizeof("Authorization: ");
+                req->auth      = malloc(n);
                 if (!req->auth)
                         goto fail;
                 snprintf(req->auth, n, "Authorization: %s", token);
                 struct curl_slist *l = curl_slist_append(NULL, req->auth);
-                struct curl_slist *l2 = l ? curl_slist_append(l, "Accept: application/json") : NULL;
+                struct curl_slist *l2 =
+                    l ? curl_slist_append(l, "Accept: application/json") : NULL;
                 if (!l2) {
                         curl_slist_free_all(l);
                         goto fail;
@@ -248,12 +255,14 @@ static bitrise_req_t *req_new(const bitrise_client_t *c, bitrise_req_kind_t kind
                 goto fail;
         return req;
 fail:
-        snprintf(errstr, errstr_size, "cannot %s: cannot set up the request", what);
+        snprintf(errstr, errstr_size, "cannot %s: cannot set up the request",
+                 what);
         bitrise_req_destroy(req);
         return NULL;
 }
 
-static char *url_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *url_printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 static char *url_printf(const char *fmt, ...) {
         buf_t b;
         buf_init(&b, 0);
@@ -268,93 +277,112 @@ static char *url_printf(const char *fmt, ...) {
         return buf_detach(&b);
 }
 
-static int args_check(const char *token, const char *app, const char *build, const char *what,
-                      char *errstr, size_t errstr_size) {
+static int args_check(const char *token, const char *app, const char *build,
+                      const char *what, char *errstr, size_t errstr_size) {
         if (!token_ok(token)) {
                 snprintf(errstr, errstr_size,
-                         "cannot %s: the token is empty or has spaces or control characters",
+                         "cannot %s: the token is empty or has spaces or "
+                         "control characters",
                          what);
                 return -1;
         }
         if ((app && !slug_ok(app)) || (build && !slug_ok(build))) {
-                snprintf(errstr, errstr_size, "cannot %s: invalid app or build slug", what);
+                snprintf(errstr, errstr_size,
+                         "cannot %s: invalid app or build slug", what);
                 return -1;
         }
         return 0;
 }
 
-bitrise_req_t *bitrise_req_build_get(const bitrise_client_t *c, const char *token,
-                                     const char *app_slug, const char *build_slug,
-                                     char *errstr, size_t errstr_size) {
+bitrise_req_t *bitrise_req_build_get(const bitrise_client_t *c,
+                                     const char *token, const char *app_slug,
+                                     const char *build_slug, char *errstr,
+                                     size_t errstr_size) {
         char what[64], s[32];
         slug_short(build_slug ? build_slug : "", s, sizeof(s));
         snprintf(what, sizeof(what), "get build %s", s);
-        if (args_check(token, app_slug ? app_slug : "", build_slug ? build_slug : "", what,
-                       errstr, errstr_size))
+        if (args_check(token, app_slug ? app_slug : "",
+                       build_slug ? build_slug : "", what, errstr, errstr_size))
                 return NULL;
         return req_new(c, BITRISE_REQ_BUILD_GET, token,
-                       url_printf("%s/apps/%s/builds/%s", c->base_url, app_slug, build_slug),
+                       url_printf("%s/apps/%s/builds/%s", c->base_url, app_slug,
+                                  build_slug),
                        what, errstr, errstr_size);
 }
 
-bitrise_req_t *bitrise_req_log_info(const bitrise_client_t *c, const char *token,
-                                    const char *app_slug, const char *build_slug,
+bitrise_req_t *bitrise_req_log_info(const bitrise_client_t *c,
+                                    const char *token, const char *app_slug,
+                                    const char *build_slug,
                                     const char *after_timestamp, char *errstr,
                                     size_t errstr_size) {
         char what[64], s[32];
         slug_short(build_slug ? build_slug : "", s, sizeof(s));
         snprintf(what, sizeof(what), "get the log of build %s", s);
-        if (args_check(token, app_slug ? app_slug : "", build_slug ? build_slug : "", what,
-                       errstr, errstr_size))
+        if (args_check(token, app_slug ? app_slug : "",
+                       build_slug ? build_slug : "", what, errstr, errstr_size))
                 return NULL;
         char *ts = after_timestamp && *after_timestamp
-                           ? curl_easy_escape(NULL, after_timestamp, 0)
-                           : NULL;
-        char *url = url_printf("%s/apps/%s/builds/%s/log%s%s", c->base_url, app_slug,
-                               build_slug, ts ? "?after_timestamp=" : "", ts ? ts : "");
+                       ? curl_easy_escape(NULL, after_timestamp, 0)
+                       : NULL;
+        char *url =
+            url_printf("%s/apps/%s/builds/%s/log%s%s", c->base_url, app_slug,
+                       build_slug, ts ? "?after_timestamp=" : "", ts ? ts : "");
         curl_free(ts);
-        return req_new(c, BITRISE_REQ_LOG_INFO, token, url, what, errstr, errstr_size);
+        return req_new(c, BITRISE_REQ_LOG_INFO, token, url, what, errstr,
+                       errstr_size);
 }
 
-bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c, const char *token, int limit,
-                                     const char *next, char *errstr, size_t errstr_size) {
+bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c,
+                                     const char *token, int limit,
+                                     const char *next, char *errstr,
+                                     size_t errstr_size) {
         const char *what = "list apps";
-        if (args_check(token, NULL, next && *next ? next : NULL, what, errstr, errstr_size))
+        if (args_check(token, NULL, next && *next ? next : NULL, what, errstr,
+                       errstr_size))
                 return NULL;
         if (limit <= 0 || limit > 50)
                 limit = 50;
         char *url = next && *next
-                            ? url_printf("%s/apps?limit=%d&next=%s", c->base_url, limit, next)
-                            : url_printf("%s/apps?limit=%d", c->base_url, limit);
-        return req_new(c, BITRISE_REQ_APPS_LIST, token, url, what, errstr, errstr_size);
-}
-
-bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c, const char *token,
-                                   const char *app_slug, char *errstr, size_t errstr_size) {
-        char what[64], s[32];
-        slug_short(app_slug ? app_slug : "", s, sizeof(s));
-        snprintf(what, sizeof(what), "get app %s", s);
-        if (args_check(token, app_slug ? app_slug : "", NULL, what, errstr, errstr_size))
-                return NULL;
-        return req_new(c, BITRISE_REQ_APP_GET, token,
-                       url_printf("%s/apps/%s", c->base_url, app_slug), what, errstr,
+                        ? url_printf("%s/apps?limit=%d&next=%s", c->base_url,
+                                     limit, next)
+                        : url_printf("%s/apps?limit=%d", c->base_url, limit);
+        return req_new(c, BITRISE_REQ_APPS_LIST, token, url, what, errstr,
                        errstr_size);
 }
 
-bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url, logparse_t *lp,
-                                   char *errstr, size_t errstr_size) {
+bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c, const char *token,
+                                   const char *app_slug, char *errstr,
+                                   size_t errstr_size) {
+        char what[64], s[32];
+        slug_short(app_slug ? app_slug : "", s, sizeof(s));
+        snprintf(what, sizeof(what), "get app %s", s);
+        if (args_check(token, app_slug ? app_slug : "", NULL, what, errstr,
+                       errstr_size))
+                return NULL;
+        return req_new(c, BITRISE_REQ_APP_GET, token,
+                       url_printf("%s/apps/%s", c->base_url, app_slug), what,
+                       errstr, errstr_size);
+}
+
+bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url,
+                                   logparse_t *lp, char *errstr,
+                                   size_t errstr_size) {
         const char *what = "download the raw log";
-        if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) || !lp) {
-                snprintf(errstr, errstr_size, "cannot %s: not an http(s) URL", what);
+        if (!url ||
+            (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) ||
+            !lp) {
+                snprintf(errstr, errstr_size, "cannot %s: not an http(s) URL",
+                         what);
                 return NULL;
         }
         for (const char *p = url; *p; p++)
                 if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-                        snprintf(errstr, errstr_size, "cannot %s: malformed URL", what);
+                        snprintf(errstr, errstr_size,
+                                 "cannot %s: malformed URL", what);
                         return NULL;
                 }
-        bitrise_req_t *req = req_new(c, BITRISE_REQ_RAW_LOG, NULL, strdup(url), what, errstr,
-                                     errstr_size);
+        bitrise_req_t *req = req_new(c, BITRISE_REQ_RAW_LOG, NULL, strdup(url),
+                                     what, errstr, errstr_size);
         if (req)
                 req->lp = lp;
         return req;
@@ -362,10 +390,18 @@ bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url, l
 
 /* ---- accessors ----------------------------------------------------------- */
 
-CURL *bitrise_req_easy(bitrise_req_t *req) { return req->easy; }
-void bitrise_req_set_opaque(bitrise_req_t *req, void *opaque) { req->opaque = opaque; }
-void *bitrise_req_opaque(const bitrise_req_t *req) { return req->opaque; }
-bitrise_req_kind_t bitrise_req_kind(const bitrise_req_t *req) { return req->kind; }
+CURL *bitrise_req_easy(bitrise_req_t *req) {
+        return req->easy;
+}
+void bitrise_req_set_opaque(bitrise_req_t *req, void *opaque) {
+        req->opaque = opaque;
+}
+void *bitrise_req_opaque(const bitrise_req_t *req) {
+        return req->opaque;
+}
+bitrise_req_kind_t bitrise_req_kind(const bitrise_req_t *req) {
+        return req->kind;
+}
 
 bitrise_req_t *bitrise_req_from_easy(CURL *easy) {
         char *p = NULL;
@@ -395,7 +431,8 @@ void bitrise_req_destroy(bitrise_req_t *req) {
         free(req);
 }
 
-/* ---- completion ----------------------------------------------------------- */
+/* ---- completion -----------------------------------------------------------
+ */
 
 /* Replaces any copy of the token in the message (a server could echo it). */
 static void message_scrub(const bitrise_req_t *req, char *msg) {
@@ -406,21 +443,36 @@ static void message_scrub(const bitrise_req_t *req, char *msg) {
         while ((hit = strstr(msg, tok)) != NULL) {
                 memset(hit, '*', req->token_len);
                 if (req->token_len > 3)
-                        memmove(hit + 3, hit + req->token_len, strlen(hit + req->token_len) + 1);
+                        memmove(hit + 3, hit + req->token_len,
+                                strlen(hit + req->token_len) + 1);
         }
 }
 
 static void parse_payload(bitrise_req_t *req, bitrise_result_t *res) {
         char err[160] = "";
         const char *b = req->body.data;
-        size_t n = req->body.len;
-        int rc = 0;
+        size_t n      = req->body.len;
+        int rc        = 0;
         switch (req->kind) {
-        case BITRISE_REQ_BUILD_GET: rc = bitrise_build_parse(b, n, &res->build, err, sizeof(err)); break;
-        case BITRISE_REQ_LOG_INFO: rc = bitrise_log_info_parse(b, n, &res->log_info, err, sizeof(err)); break;
-        case BITRISE_REQ_APPS_LIST: rc = bitrise_apps_page_parse(b, n, &res->apps, err, sizeof(err)); break;
-        case BITRISE_REQ_APP_GET: rc = bitrise_app_parse(b, n, &res->app, err, sizeof(err)); break;
-        case BITRISE_REQ_RAW_LOG: rc = logparse_finish(req->lp); if (rc) snprintf(err, sizeof(err), "out of memory"); break;
+        case BITRISE_REQ_BUILD_GET:
+                rc = bitrise_build_parse(b, n, &res->build, err, sizeof(err));
+                break;
+        case BITRISE_REQ_LOG_INFO:
+                rc = bitrise_log_info_parse(b, n, &res->log_info, err,
+                                            sizeof(err));
+                break;
+        case BITRISE_REQ_APPS_LIST:
+                rc =
+                    bitrise_apps_page_parse(b, n, &res->apps, err, sizeof(err));
+                break;
+        case BITRISE_REQ_APP_GET:
+                rc = bitrise_app_parse(b, n, &res->app, err, sizeof(err));
+                break;
+        case BITRISE_REQ_RAW_LOG:
+                rc = logparse_finish(req->lp);
+                if (rc)
+                        snprintf(err, sizeof(err), "out of memory");
+                break;
         }
         if (!rc)
                 return;
@@ -428,26 +480,29 @@ static void parse_payload(bitrise_req_t *req, bitrise_result_t *res) {
         bitrise_body_describe(req->hdrs.content_type, b, n, desc, sizeof(desc));
         res->cls = BITRISE_PERMANENT;
         snprintf(res->message, sizeof(res->message),
-                 "cannot %.80s: HTTP %ld with a bad body: %.120s (%.60s)", req->what,
-                 res->http_status, err, desc);
+                 "cannot %.80s: HTTP %ld with a bad body: %.120s (%.60s)",
+                 req->what, res->http_status, err, desc);
 }
 
-bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code, bitrise_result_t *res) {
+bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code,
+                                   bitrise_result_t *res) {
         memset(res, 0, sizeof(*res));
         res->kind = req->kind;
-        long st = 0;
+        long st   = 0;
         curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &st);
         if (req->finished) {
                 res->cls = BITRISE_PERMANENT;
-                snprintf(res->message, sizeof(res->message), "cannot %s: request finished twice",
-                         req->what);
+                snprintf(res->message, sizeof(res->message),
+                         "cannot %s: request finished twice", req->what);
                 return res->cls;
         }
         req->finished = 1;
-        if (req->kind == BITRISE_REQ_RAW_LOG && req->log_full && code == CURLE_WRITE_ERROR)
+        if (req->kind == BITRISE_REQ_RAW_LOG && req->log_full &&
+            code == CURLE_WRITE_ERROR)
                 code = CURLE_OK; /* we stopped it at the byte cap */
         bitrise_classify_ex(code, st, &req->hdrs, req->body.data, req->body.len,
-                            req->body_too_large, req->body.max, time_wall_ms(), req->what, res);
+                            req->body_too_large, req->body.max, time_wall_ms(),
+                            req->what, res);
         if (res->cls == BITRISE_OK)
                 parse_payload(req, res);
         message_scrub(req, res->message);
@@ -477,31 +532,33 @@ static int apps_append(bitrise_apps_page_t *all, bitrise_apps_page_t *page) {
         char **s = realloc(all->slugs, (n ? n : 1) * sizeof(char *));
         if (s)
                 all->slugs = s;
-        char **t = s ? realloc(all->titles, (n ? n : 1) * sizeof(char *)) : NULL;
+        char **t =
+            s ? realloc(all->titles, (n ? n : 1) * sizeof(char *)) : NULL;
         if (t)
                 all->titles = t;
         if (!s || !t)
                 return -1;
         memcpy(all->slugs + all->n, page->slugs, page->n * sizeof(char *));
         memcpy(all->titles + all->n, page->titles, page->n * sizeof(char *));
-        all->n = n;
+        all->n  = n;
         page->n = 0;
         free(all->next);
-        all->next = page->next;
+        all->next  = page->next;
         page->next = NULL;
         return 0;
 }
 
-bitrise_class_t bitrise_apps_list_all(const bitrise_client_t *c, const char *token,
-                                      int max_pages, bitrise_result_t *res) {
+bitrise_class_t bitrise_apps_list_all(const bitrise_client_t *c,
+                                      const char *token, int max_pages,
+                                      bitrise_result_t *res) {
         bitrise_apps_page_t all = {0};
         memset(res, 0, sizeof(*res));
         if (max_pages <= 0)
                 max_pages = 100;
         for (int i = 0; i < max_pages; i++) {
                 char err[160];
-                bitrise_req_t *req = bitrise_req_apps_list(c, token, 50, all.next, err,
-                                                           sizeof(err));
+                bitrise_req_t *req = bitrise_req_apps_list(
+                    c, token, 50, all.next, err, sizeof(err));
                 if (!req) {
                         res->cls = BITRISE_PERMANENT;
                         snprintf(res->message, sizeof(res->message), "%s", err);
@@ -512,10 +569,12 @@ bitrise_class_t bitrise_apps_list_all(const bitrise_client_t *c, const char *tok
                 bitrise_req_destroy(req);
                 if (res->cls != BITRISE_OK)
                         goto fail;
-                if (res->apps.next && all.next && !strcmp(res->apps.next, all.next)) {
+                if (res->apps.next && all.next &&
+                    !strcmp(res->apps.next, all.next)) {
                         res->cls = BITRISE_PERMANENT;
-                        snprintf(res->message, sizeof(res->message),
-                                 "cannot list apps: paging.next repeats itself");
+                        snprintf(
+                            res->message, sizeof(res->message),
+                            "cannot list apps: paging.next repeats itself");
                         goto fail;
                 }
                 if (apps_append(&all, &res->apps)) {

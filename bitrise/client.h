@@ -38,18 +38,18 @@
 /* Client                                                                   */
 
 typedef struct bitrise_client_opts {
-        const char *base_url;      /* NULL = "https://api.bitrise.io/v0.1";
-                                    * no trailing slash needed */
-        const char *ca_file;       /* PEM bundle; NULL = libcurl's default.
-                                    * Peer and host verification are always
-                                    * on, whatever this says. */
-        long connect_timeout_ms;   /* 0 = 10000 */
-        long timeout_ms;           /* whole API call; 0 = 30000 */
-        long log_timeout_ms;       /* whole raw log download; 0 = 300000 */
-        long low_speed_bytes;      /* abort below this many bytes/s ... */
-        long low_speed_time_s;     /* ... for this long; 0 = 1 B/s for 30 s */
-        size_t max_body_bytes;     /* cap on an API answer; 0 = 8 MiB */
-        const char *user_agent;    /* NULL = "bitmon/<version>" */
+        const char *base_url;    /* NULL = "https://api.bitrise.io/v0.1";
+                                  * no trailing slash needed */
+        const char *ca_file;     /* PEM bundle; NULL = libcurl's default.
+                                  * Peer and host verification are always
+                                  * on, whatever this says. */
+        long connect_timeout_ms; /* 0 = 10000 */
+        long timeout_ms;         /* whole API call; 0 = 30000 */
+        long log_timeout_ms;     /* whole raw log download; 0 = 300000 */
+        long low_speed_bytes;    /* abort below this many bytes/s ... */
+        long low_speed_time_s;   /* ... for this long; 0 = 1 B/s for 30 s */
+        size_t max_body_bytes;   /* cap on an API answer; 0 = 8 MiB */
+        const char *user_agent;  /* NULL = "bitmon/<version>" */
 } bitrise_client_opts_t;
 
 typedef struct bitrise_client bitrise_client_t;
@@ -101,23 +101,23 @@ typedef struct bitrise_ratelimit {
  * epoch ms, 0 when absent/null/zero time. */
 typedef struct bitrise_build {
         char *slug;
-        long number;           /* build_number */
-        int status;            /* 0 running/on-hold, 1 success, 2 error,
-                                * 3 aborted, 4 aborted-with-success */
+        long number; /* build_number */
+        int status;  /* 0 running/on-hold, 1 success, 2 error,
+                      * 3 aborted, 4 aborted-with-success */
         char *status_text;
         int is_on_hold;
-        char *workflow;        /* triggered_workflow */
+        char *workflow; /* triggered_workflow */
         char *branch;
         char *commit_hash;
-        long pull_request_id;  /* 0 when not a PR */
+        long pull_request_id; /* 0 when not a PR */
         int64_t triggered_at;
-        int64_t started_at;    /* started_on_worker_at */
+        int64_t started_at; /* started_on_worker_at */
         int64_t finished_at;
-        double queued_s;       /* started - triggered; -1 when unknown */
-        double duration_s;     /* finished - started; -1 when unknown */
+        double queued_s;   /* started - triggered; -1 when unknown */
+        double duration_s; /* finished - started; -1 when unknown */
         char *abort_reason;
-        char *machine_type;    /* machine_type_id */
-        char *stack;           /* stack_identifier */
+        char *machine_type; /* machine_type_id */
+        char *stack;        /* stack_identifier */
 } bitrise_build_t;
 
 /* A build is finished exactly when status != 0. */
@@ -136,13 +136,13 @@ typedef struct bitrise_log_info {
         bitrise_log_chunk_t *chunks; /* owned array */
         size_t nchunks;
         int is_archived;
-        char *raw_log_url;           /* expiring_raw_log_url, NULL when absent
-                                      * or "null". A 10-minute secret: never
-                                      * log, store or publish it. */
-        char *next_after_timestamp;  /* as sent (RFC 3339), NULL when absent
-                                      * or the zero time: pass it back as the
-                                      * after_timestamp of the next call */
-        int64_t next_after_ms;       /* the same, parsed; 0 = none */
+        char *raw_log_url;          /* expiring_raw_log_url, NULL when absent
+                                     * or "null". A 10-minute secret: never
+                                     * log, store or publish it. */
+        char *next_after_timestamp; /* as sent (RFC 3339), NULL when absent
+                                     * or the zero time: pass it back as the
+                                     * after_timestamp of the next call */
+        int64_t next_after_ms;      /* the same, parsed; 0 = none */
 } bitrise_log_info_t;
 
 /* Feeds the chunks in order into a log parser (the fallback when there is no
@@ -154,7 +154,7 @@ typedef struct bitrise_apps_page {
         char **slugs;  /* owned array of owned strings */
         char **titles; /* same length; an entry may be NULL */
         size_t n;
-        char *next;    /* paging.next, NULL on the last page */
+        char *next; /* paging.next, NULL on the last page */
 } bitrise_apps_page_t;
 
 /* GET /apps/{app}. */
@@ -178,21 +178,21 @@ typedef enum {
 
 typedef struct bitrise_result {
         bitrise_class_t cls;
-        long http_status;        /* 0 when no HTTP answer arrived */
-        CURLcode curl_code;      /* CURLE_OK when the transfer completed */
-        int64_t retry_after_ms;  /* from Retry-After (seconds or HTTP date),
-                                  * relative to now, >= 0; -1 when absent */
+        long http_status;       /* 0 when no HTTP answer arrived */
+        CURLcode curl_code;     /* CURLE_OK when the transfer completed */
+        int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date),
+                                 * relative to now, >= 0; -1 when absent */
         bitrise_ratelimit_t rl;
-        char message[320];       /* "" on OK; else what failed and why, e.g.
-                                  * "cannot get build 1a2b…: HTTP 502 (HTML
-                                  * page from a gateway)". Never a token or
-                                  * the raw log URL. */
+        char message[320]; /* "" on OK; else what failed and why, e.g.
+                            * "cannot get build 1a2b…: HTTP 502 (HTML
+                            * page from a gateway)". Never a token or
+                            * the raw log URL. */
         bitrise_req_kind_t kind;
         /* Payload, filled on BITRISE_OK only, per kind (zeroed otherwise). */
-        bitrise_build_t build;        /* BITRISE_REQ_BUILD_GET */
-        bitrise_log_info_t log_info;  /* BITRISE_REQ_LOG_INFO */
-        bitrise_apps_page_t apps;     /* BITRISE_REQ_APPS_LIST */
-        bitrise_app_t app;            /* BITRISE_REQ_APP_GET */
+        bitrise_build_t build;       /* BITRISE_REQ_BUILD_GET */
+        bitrise_log_info_t log_info; /* BITRISE_REQ_LOG_INFO */
+        bitrise_apps_page_t apps;    /* BITRISE_REQ_APPS_LIST */
+        bitrise_app_t app;           /* BITRISE_REQ_APP_GET */
         /* BITRISE_REQ_RAW_LOG: the bytes went to the caller's logparse_t;
          * reaching its byte cap stops the download and is still OK (the
          * parser reports truncated). */
@@ -229,9 +229,9 @@ bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c,
                                      const char *next, char *errstr,
                                      size_t errstr_size);
 
-bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c,
-                                   const char *token, const char *app_slug,
-                                   char *errstr, size_t errstr_size);
+bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c, const char *token,
+                                   const char *app_slug, char *errstr,
+                                   size_t errstr_size);
 
 /* Streams the archived raw log at url (http or https; no Authorization, no
  * cookies; up to 3 redirects followed, without credentials) into lp, which
@@ -268,8 +268,7 @@ bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code,
 
 /* Blocking: runs the transfer on a private multi, then bitrise_req_finish.
  * For bitmon connect and tests; workers use their own multi. */
-bitrise_class_t bitrise_req_perform(bitrise_req_t *req,
-                                    bitrise_result_t *res);
+bitrise_class_t bitrise_req_perform(bitrise_req_t *req, bitrise_result_t *res);
 
 /* Frees the request and its easy handle (it must not be in a multi) and
  * wipes the token. NULL is a no-op. */

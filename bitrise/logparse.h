@@ -23,15 +23,15 @@ typedef struct logparse_opts {
 } logparse_opts_t;
 
 typedef struct logparse_step {
-        char *title;        /* as in the step header/summary row, without the
-                             * "(exit code: N)" suffix */
-        char *step_id;      /* "| id: x |" line, NULL when not seen */
-        int index;          /* the (N) of the header, -1 when unknown */
-        int exit_code;      /* -1 when unknown */
-        double duration_s;  /* -1 when unknown */
-        int interrupted;    /* the log ended inside this step (aborted or
-                             * timed-out build: no footer, no summary) */
-        char **last_lines;  /* oldest first, ANSI stripped */
+        char *title;       /* as in the step header/summary row, without the
+                            * "(exit code: N)" suffix */
+        char *step_id;     /* "| id: x |" line, NULL when not seen */
+        int index;         /* the (N) of the header, -1 when unknown */
+        int exit_code;     /* -1 when unknown */
+        double duration_s; /* -1 when unknown */
+        int interrupted;   /* the log ended inside this step (aborted or
+                            * timed-out build: no footer, no summary) */
+        char **last_lines; /* oldest first, ANSI stripped */
         size_t nlast;
 } logparse_step_t;
 

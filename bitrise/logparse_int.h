@@ -32,11 +32,11 @@ typedef struct lp_step {
         int index;
         char title[128];
         char step_id[128];
-        int exit_line_code;     /* from an "exit code: N" line, -1 */
-        int in_header;          /* still inside the header box */
-        int nested;             /* a nested `bitrise run` opened inside */
-        uint64_t summaries;     /* summaries completed when it opened */
-        lp_ring_t ring;         /* its last output lines */
+        int exit_line_code; /* from an "exit code: N" line, -1 */
+        int in_header;      /* still inside the header box */
+        int nested;         /* a nested `bitrise run` opened inside */
+        uint64_t summaries; /* summaries completed when it opened */
+        lp_ring_t ring;     /* its last output lines */
 } lp_step_t;
 
 typedef struct lp_failed {
@@ -67,7 +67,7 @@ struct logparse {
         /* line layer */
         enum lp_kind prev_kind;
         int in_summary;
-        int after_footer;       /* rows after a footer belong to it */
+        int after_footer; /* rows after a footer belong to it */
         uint64_t summaries;
         size_t summary_rows;
         int build_ok;
@@ -75,7 +75,7 @@ struct logparse {
         size_t depth;
         lp_step_t unresolved[LP_UNRESOLVED_MAX];
         size_t nunresolved;
-        lp_ring_t orphan;       /* output seen while no step is open */
+        lp_ring_t orphan; /* output seen while no step is open */
         int orphan_exit_code;
         lp_failed_t *failed;
         size_t nfailed;

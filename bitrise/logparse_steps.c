@@ -70,7 +70,7 @@ static size_t row_split(const char *s, size_t len, cell_t *cells) {
                 if (n == MAX_CELLS)
                         return 0;
                 cells[n++] = cell_trim(s + start, i - start);
-                start = i + 1;
+                start      = i + 1;
         }
         return n;
 }
@@ -97,9 +97,11 @@ static size_t line_clean(char *s, size_t len) {
                 unsigned char c = (unsigned char)s[i];
                 if (c == '[') {
                         size_t j = i + 1;
-                        while (j < len && j - i < 16 && (isdigit((unsigned char)s[j]) || s[j] == ';'))
+                        while (j < len && j - i < 16 &&
+                               (isdigit((unsigned char)s[j]) || s[j] == ';'))
                                 j++;
-                        if (j < len && s[j] == 'm' && j > i + 1 && isdigit((unsigned char)s[i + 1])) {
+                        if (j < len && s[j] == 'm' && j > i + 1 &&
+                            isdigit((unsigned char)s[i + 1])) {
                                 i = j + 1;
                                 continue;
                         }
@@ -110,9 +112,13 @@ static size_t line_clean(char *s, size_t len) {
                         i++;
                         continue;
                 }
-                size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-                size_t k = 1;
-                while (need && k < need && i + k < len && ((unsigned char)s[i + k] & 0xc0) == 0x80)
+                size_t need = c >= 0xf0 && c <= 0xf4  ? 4
+                              : c >= 0xe0             ? 3
+                              : c >= 0xc2 && c < 0xe0 ? 2
+                                                      : 0;
+                size_t k    = 1;
+                while (need && k < need && i + k < len &&
+                       ((unsigned char)s[i + k] & 0xc0) == 0x80)
                         k++;
                 if (!need || k != need) {
                         s[o++] = '?';
@@ -131,7 +137,7 @@ static size_t line_clean(char *s, size_t len) {
 
 int lp_duration_parse(const char *s, double *out) {
         char *end = NULL;
-        double v = strtod(s, &end);
+        double v  = strtod(s, &end);
         if (end == s || v < 0 || v != v)
                 return -1;
         while (*end == '+' || *end == ' ')
@@ -155,7 +161,7 @@ int lp_duration_parse(const char *s, double *out) {
  * red above a failed step's footer). Returns N or -1. */
 static int exit_code_line(const char *s, size_t len) {
         static const char key[] = "exit code: ";
-        const char *hit = NULL;
+        const char *hit         = NULL;
         for (const char *p = s; (p = strstr(p, key)) != NULL; p++)
                 hit = p;
         if (!hit)
@@ -167,7 +173,7 @@ static int exit_code_line(const char *s, size_t len) {
         if (!isdigit((unsigned char)*d) || (size_t)(s + len - d) > 6)
                 return -1;
         char *end = NULL;
-        long v = strtol(d, &end, 10);
+        long v    = strtol(d, &end, 10);
         return *end == '\0' ? (int)v : -1;
 }
 
@@ -175,8 +181,8 @@ static int exit_code_line(const char *s, size_t len) {
 
 static void step_swap(lp_step_t *a, lp_step_t *b) {
         lp_step_t t = *a;
-        *a = *b;
-        *b = t;
+        *a          = *b;
+        *b          = t;
 }
 
 int lp_steps_init(logparse_t *lp) {
@@ -238,13 +244,13 @@ static void step_open(logparse_t *lp, int index, cell_t title) {
                 lp->depth--;
         }
         lp_step_t *st = &lp->stack[lp->depth++];
-        st->index = index;
+        st->index     = index;
         cell_copy(title, st->title, sizeof(st->title));
-        st->step_id[0] = '\0';
+        st->step_id[0]     = '\0';
         st->exit_line_code = -1;
-        st->in_header = 1;
-        st->nested = 0;
-        st->summaries = lp->summaries;
+        st->in_header      = 1;
+        st->nested         = 0;
+        st->summaries      = lp->summaries;
         lp_ring_clear(&st->ring);
         lp->after_footer = 0;
         orphan_reset(lp);
@@ -255,17 +261,18 @@ static char *dup_or_null(const char *s) {
 }
 
 /* Records a failed step; ring may be NULL. */
-static lp_failed_t *failed_add(logparse_t *lp, const row_t *r, const lp_step_t *st,
-                               const lp_ring_t *ring, int exit_code, int interrupted) {
+static lp_failed_t *failed_add(logparse_t *lp, const row_t *r,
+                               const lp_step_t *st, const lp_ring_t *ring,
+                               int exit_code, int interrupted) {
         if (lp->nfailed == lp->failed_max)
                 return NULL;
         lp_failed_t *f = &lp->failed[lp->nfailed];
         memset(f, 0, sizeof(*f));
-        f->pub.title = strdup(r->title);
-        f->pub.step_id = dup_or_null(st ? st->step_id : NULL);
-        f->pub.index = st ? st->index : -1;
-        f->pub.exit_code = exit_code;
-        f->pub.duration_s = r->duration;
+        f->pub.title       = strdup(r->title);
+        f->pub.step_id     = dup_or_null(st ? st->step_id : NULL);
+        f->pub.index       = st ? st->index : -1;
+        f->pub.exit_code   = exit_code;
+        f->pub.duration_s  = r->duration;
         f->pub.interrupted = interrupted;
         if (!f->pub.title || (st && st->step_id[0] && !f->pub.step_id) ||
             (ring && lp_ring_copy(ring, &f->pub.last_lines, &f->pub.nlast))) {
@@ -282,7 +289,8 @@ static lp_failed_t *failed_add(logparse_t *lp, const row_t *r, const lp_step_t *
 /* ---- rows ------------------------------------------------------------ */
 
 static enum step_status icon_status(cell_t c) {
-        if (cell_eq(c, "x") || cell_eq(c, "/") || cell_starts(c, "\xf0\x9f\x9a\xab"))
+        if (cell_eq(c, "x") || cell_eq(c, "/") ||
+            cell_starts(c, "\xf0\x9f\x9a\xab"))
                 return ST_FAILED; /* x, / (timed out), 🚫 */
         if (cell_eq(c, "!") || cell_starts(c, "\xe2\x9a\xa0"))
                 return ST_FAILED_OK; /* !, ⚠️ */
@@ -304,10 +312,12 @@ static void title_strip(char *t, int *exit_code, int *failed, int *skipped) {
                 if (!open)
                         break;
                 const char *in = open + 1;
-                if (!strncmp(in, "exit code: ", 11) && isdigit((unsigned char)in[11])) {
+                if (!strncmp(in, "exit code: ", 11) &&
+                    isdigit((unsigned char)in[11])) {
                         *exit_code = (int)strtol(in + 11, NULL, 10);
-                        *failed = 1;
-                } else if (!strcmp(in, "Failed)") || !strncmp(in, "timed out", 9)) {
+                        *failed    = 1;
+                } else if (!strcmp(in, "Failed)") ||
+                           !strncmp(in, "timed out", 9)) {
                         *failed = 1;
                 } else if (!strcmp(in, "Skipped)")) {
                         *skipped = 1;
@@ -377,18 +387,22 @@ static void summary_failed(logparse_t *lp, const row_t *r) {
                         step_swap(st, &lp->unresolved[--lp->nunresolved]);
                         st = &lp->unresolved[lp->nunresolved];
                 }
-        if (!st && lp->depth && !strcmp(lp->stack[lp->depth - 1].title, r->title))
+        if (!st && lp->depth &&
+            !strcmp(lp->stack[lp->depth - 1].title, r->title))
                 st = &lp->stack[--lp->depth];
-        int code = r->exit_code >= 0 ? r->exit_code : st ? st->exit_line_code : -1;
+        int code       = r->exit_code >= 0 ? r->exit_code
+                         : st              ? st->exit_line_code
+                                           : -1;
         lp_failed_t *f = failed_add(lp, r, st, st ? &st->ring : NULL, code, 0);
         if (f)
                 f->summary_seen = 1;
 }
 
 /* Rows and rules; returns 1 when the line was structure (not output). */
-static int structure_handle(logparse_t *lp, const char *s, size_t len, int rule) {
+static int structure_handle(logparse_t *lp, const char *s, size_t len,
+                            int rule) {
         cell_t cells[MAX_CELLS];
-        size_t n = rule ? 0 : row_split(s, len, cells);
+        size_t n       = rule ? 0 : row_split(s, len, cells);
         lp_step_t *top = lp->depth ? &lp->stack[lp->depth - 1] : NULL;
         if (rule)
                 return 1;
@@ -402,32 +416,38 @@ static int structure_handle(logparse_t *lp, const char *s, size_t len, int rule)
                 return 1;
         }
         if (lp->prev_kind == LP_RULE1 && n == 1) {
-                if (cell_eq(cells[0], "bitrise summary") || cell_starts(cells[0], "bitrise summary:")) {
+                if (cell_eq(cells[0], "bitrise summary") ||
+                    cell_starts(cells[0], "bitrise summary:")) {
                         lp->in_summary = 1;
                         return 1;
                 }
                 const char *p = cells[0].p;
-                if (cells[0].n > 3 && p[0] == '(' && isdigit((unsigned char)p[1])) {
+                if (cells[0].n > 3 && p[0] == '(' &&
+                    isdigit((unsigned char)p[1])) {
                         char *end = NULL;
-                        long idx = strtol(p + 1, &end, 10);
+                        long idx  = strtol(p + 1, &end, 10);
                         if (*end == ')' && idx < 100000) {
                                 const char *t = end + 1;
-                                step_open(lp, (int)idx, cell_trim(t, (size_t)(cells[0].p + cells[0].n - t)));
+                                step_open(
+                                    lp, (int)idx,
+                                    cell_trim(t, (size_t)(cells[0].p +
+                                                          cells[0].n - t)));
                                 return 1;
                         }
                 }
         }
         if (lp->after_footer)
                 return 1; /* "Update available", "Issue tracker", ... rows */
-        if (n == 1 && lp->in_summary && cell_starts(cells[0], "Total runtime:")) {
+        if (n == 1 && lp->in_summary &&
+            cell_starts(cells[0], "Total runtime:")) {
                 lp->in_summary = 0;
                 lp->summaries++;
                 return 1;
         }
         if (top && top->in_header && n == 1) {
                 if (cell_starts(cells[0], "id:"))
-                        cell_copy(cell_trim(cells[0].p + 3, cells[0].n - 3), top->step_id,
-                                  sizeof(top->step_id));
+                        cell_copy(cell_trim(cells[0].p + 3, cells[0].n - 3),
+                                  top->step_id, sizeof(top->step_id));
                 return 1;
         }
         row_t r;
@@ -454,10 +474,10 @@ void lp_line_process(logparse_t *lp, char *s, size_t len) {
         len = line_clean(s, len);
         if (lp_ring_push(&lp->tail, s, len))
                 lp->oom = 1;
-        int rc = rule_cells(s, len);
+        int rc            = rule_cells(s, len);
         enum lp_kind kind = rc == 1 ? LP_RULE1 : rc == 3 ? LP_RULE3 : LP_OTHER;
-        int structure = structure_handle(lp, s, len, rc != 0);
-        lp->prev_kind = kind;
+        int structure     = structure_handle(lp, s, len, rc != 0);
+        lp->prev_kind     = kind;
         if (structure)
                 return;
         lp_step_t *top = lp->depth ? &lp->stack[lp->depth - 1] : NULL;
@@ -485,7 +505,7 @@ void lp_steps_finish(logparse_t *lp) {
         if (!lp->depth || lp->stack[0].summaries != lp->summaries)
                 return;
         lp_step_t *st = &lp->stack[lp->depth - 1];
-        row_t r = {.status = ST_FAILED, .exit_code = -1, .duration = -1};
+        row_t r       = {.status = ST_FAILED, .exit_code = -1, .duration = -1};
         memcpy(r.title, st->title, sizeof(r.title));
         failed_add(lp, &r, st, &st->ring, st->exit_line_code, 1);
 }

@@ -20,7 +20,8 @@
 
 /* ---- field helpers --------------------------------------------------- */
 
-static cJSON *body_parse(const char *body, size_t len, char *errstr, size_t errstr_size) {
+static cJSON *body_parse(const char *body, size_t len, char *errstr,
+                         size_t errstr_size) {
         const char *end = NULL;
         if (!body || !len) {
                 snprintf(errstr, errstr_size, "empty body");
@@ -29,16 +30,19 @@ static cJSON *body_parse(const char *body, size_t len, char *errstr, size_t errs
         cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
         if (!root) {
                 size_t at = end && end >= body ? (size_t)(end - body) : 0;
-                snprintf(errstr, errstr_size, "invalid JSON at byte %zu of %zu", at, len);
+                snprintf(errstr, errstr_size, "invalid JSON at byte %zu of %zu",
+                         at, len);
                 return NULL;
         }
         size_t at = (size_t)(end - body);
-        while (at < len && (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' ||
-                            body[at] == '\n' || body[at] == '\0'))
+        while (at < len &&
+               (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' ||
+                body[at] == '\n' || body[at] == '\0'))
                 at++;
         if (at < len) {
-                snprintf(errstr, errstr_size, "invalid JSON at byte %zu of %zu (trailing data)",
-                         at, len);
+                snprintf(errstr, errstr_size,
+                         "invalid JSON at byte %zu of %zu (trailing data)", at,
+                         len);
                 cJSON_Delete(root);
                 return NULL;
         }
@@ -61,7 +65,7 @@ static const char *field_str(const cJSON *o, const char *key) {
 
 static int field_dup(const cJSON *o, const char *key, char **out) {
         const char *s = field_str(o, key);
-        *out = s ? strdup(s) : NULL;
+        *out          = s ? strdup(s) : NULL;
         return s && !*out ? -1 : 0;
 }
 
@@ -70,7 +74,8 @@ static long field_long(const cJSON *o, const char *key, long def, int *found) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
         if (found)
                 *found = 0;
-        if (cJSON_IsNumber(v) && v->valuedouble >= -9e15 && v->valuedouble <= 9e15) {
+        if (cJSON_IsNumber(v) && v->valuedouble >= -9e15 &&
+            v->valuedouble <= 9e15) {
                 if (found)
                         *found = 1;
                 return (long)v->valuedouble;
@@ -78,8 +83,8 @@ static long field_long(const cJSON *o, const char *key, long def, int *found) {
         const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
         if (s && *s) {
                 char *end = NULL;
-                errno = 0;
-                long n = strtol(s, &end, 10);
+                errno     = 0;
+                long n    = strtol(s, &end, 10);
                 if (!errno && *end == '\0') {
                         if (found)
                                 *found = 1;
@@ -100,7 +105,7 @@ static int field_bool(const cJSON *o, const char *key) {
 
 static int64_t field_time(const cJSON *o, const char *key) {
         const char *s = field_str(o, key);
-        int64_t ms = 0;
+        int64_t ms    = 0;
         if (!s || time_rfc3339_parse(s, &ms))
                 return 0;
         return ms;
@@ -135,38 +140,43 @@ static int build_fill(const cJSON *d, bitrise_build_t *b) {
         b->status = (int)field_long(d, "status", -1, &found);
         if (!found || b->status < 0 || b->status > 99)
                 return -2;
-        b->number = field_long(d, "build_number", 0, NULL);
+        b->number          = field_long(d, "build_number", 0, NULL);
         b->pull_request_id = field_long(d, "pull_request_id", 0, NULL);
-        b->is_on_hold = field_bool(d, "is_on_hold");
-        b->triggered_at = field_time(d, "triggered_at");
-        b->started_at = field_time(d, "started_on_worker_at");
-        b->finished_at = field_time(d, "finished_at");
-        b->queued_s = b->triggered_at && b->started_at && b->started_at >= b->triggered_at
-                          ? (double)(b->started_at - b->triggered_at) / 1000.0
-                          : -1;
-        b->duration_s = b->started_at && b->finished_at && b->finished_at >= b->started_at
-                            ? (double)(b->finished_at - b->started_at) / 1000.0
-                            : -1;
-        if (field_dup(d, "slug", &b->slug) || field_dup(d, "status_text", &b->status_text) ||
+        b->is_on_hold      = field_bool(d, "is_on_hold");
+        b->triggered_at    = field_time(d, "triggered_at");
+        b->started_at      = field_time(d, "started_on_worker_at");
+        b->finished_at     = field_time(d, "finished_at");
+        b->queued_s =
+            b->triggered_at && b->started_at && b->started_at >= b->triggered_at
+                ? (double)(b->started_at - b->triggered_at) / 1000.0
+                : -1;
+        b->duration_s =
+            b->started_at && b->finished_at && b->finished_at >= b->started_at
+                ? (double)(b->finished_at - b->started_at) / 1000.0
+                : -1;
+        if (field_dup(d, "slug", &b->slug) ||
+            field_dup(d, "status_text", &b->status_text) ||
             field_dup(d, "triggered_workflow", &b->workflow) ||
-            field_dup(d, "branch", &b->branch) || field_dup(d, "commit_hash", &b->commit_hash) ||
+            field_dup(d, "branch", &b->branch) ||
+            field_dup(d, "commit_hash", &b->commit_hash) ||
             field_dup(d, "abort_reason", &b->abort_reason) ||
             field_dup(d, "machine_type_id", &b->machine_type) ||
             field_dup(d, "stack_identifier", &b->stack))
                 return -1;
         /* Older answers name the machine "stack_config_type". */
-        if (!b->machine_type && field_dup(d, "stack_config_type", &b->machine_type))
+        if (!b->machine_type &&
+            field_dup(d, "stack_config_type", &b->machine_type))
                 return -1;
         return 0;
 }
 
-int bitrise_build_parse(const char *body, size_t len, bitrise_build_t *out, char *errstr,
-                        size_t errstr_size) {
+int bitrise_build_parse(const char *body, size_t len, bitrise_build_t *out,
+                        char *errstr, size_t errstr_size) {
         memset(out, 0, sizeof(*out));
         cJSON *root = body_parse(body, len, errstr, errstr_size);
         if (!root)
                 return -1;
-        int err = 0;
+        int err        = 0;
         const cJSON *d = data_object(root);
         if (!d) {
                 snprintf(errstr, errstr_size, "\"data\" is not an object");
@@ -212,19 +222,20 @@ static int chunk_ref_cmp(const void *a, const void *b) {
 
 /* Collects string chunks; a chunk without a position takes the previous
  * one's (it sorts right after it and is never merged away). */
-static size_t chunks_collect(const cJSON *arr, chunk_ref_t *refs, int *has_pos) {
-        size_t n = 0;
+static size_t chunks_collect(const cJSON *arr, chunk_ref_t *refs,
+                             int *has_pos) {
+        size_t n  = 0;
         long prev = -1;
         const cJSON *c;
         cJSON_ArrayForEach(c, arr) {
                 const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "chunk");
                 if (!cJSON_IsString(t) || n == MAX_CHUNKS)
                         continue;
-                int found = 0;
-                long pos = field_long(c, "position", prev, &found);
-                refs[n] = (chunk_ref_t){found ? pos : prev, n, t};
+                int found  = 0;
+                long pos   = field_long(c, "position", prev, &found);
+                refs[n]    = (chunk_ref_t){found ? pos : prev, n, t};
                 has_pos[n] = found;
-                prev = refs[n].pos;
+                prev       = refs[n].pos;
                 n++;
         }
         return n;
@@ -235,22 +246,22 @@ static int log_chunks_fill(const cJSON *arr, bitrise_log_info_t *li) {
         if (!cap)
                 return 0;
         chunk_ref_t *refs = calloc(cap, sizeof(*refs));
-        int *has_pos = calloc(cap, sizeof(*has_pos));
-        li->chunks = calloc(cap, sizeof(*li->chunks));
-        int err = refs && has_pos && li->chunks ? 0 : -1;
-        size_t n = err ? 0 : chunks_collect(arr, refs, has_pos);
+        int *has_pos      = calloc(cap, sizeof(*has_pos));
+        li->chunks        = calloc(cap, sizeof(*li->chunks));
+        int err           = refs && has_pos && li->chunks ? 0 : -1;
+        size_t n          = err ? 0 : chunks_collect(arr, refs, has_pos);
         for (size_t i = 0; i < n; i++) /* idx → has_pos survives the sort */
                 refs[i].idx = i * 2 + (size_t)has_pos[i];
         qsort(refs, n, sizeof(*refs), chunk_ref_cmp);
         for (size_t i = 0; i < n && !err; i++) {
                 /* same explicit position again: the later copy wins */
-                if (i + 1 < n && refs[i + 1].pos == refs[i].pos && (refs[i].idx & 1) &&
-                    (refs[i + 1].idx & 1))
+                if (i + 1 < n && refs[i + 1].pos == refs[i].pos &&
+                    (refs[i].idx & 1) && (refs[i + 1].idx & 1))
                         continue;
                 bitrise_log_chunk_t *ch = &li->chunks[li->nchunks];
-                ch->position = refs[i].pos;
-                ch->len = strlen(refs[i].text->valuestring);
-                ch->chunk = strdup(refs[i].text->valuestring);
+                ch->position            = refs[i].pos;
+                ch->len                 = strlen(refs[i].text->valuestring);
+                ch->chunk               = strdup(refs[i].text->valuestring);
                 if (!ch->chunk)
                         err = -1;
                 else
@@ -261,13 +272,14 @@ static int log_chunks_fill(const cJSON *arr, bitrise_log_info_t *li) {
         return err;
 }
 
-int bitrise_log_info_parse(const char *body, size_t len, bitrise_log_info_t *out, char *errstr,
+int bitrise_log_info_parse(const char *body, size_t len,
+                           bitrise_log_info_t *out, char *errstr,
                            size_t errstr_size) {
         memset(out, 0, sizeof(*out));
         cJSON *root = body_parse(body, len, errstr, errstr_size);
         if (!root)
                 return -1;
-        int err = 0;
+        int err          = 0;
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "log_chunks");
         if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr)) {
                 snprintf(errstr, errstr_size, "\"log_chunks\" is not an array");
@@ -275,7 +287,7 @@ int bitrise_log_info_parse(const char *body, size_t len, bitrise_log_info_t *out
                 goto out;
         }
         out->is_archived = field_bool(root, "is_archived");
-        const char *ts = field_str(root, "next_after_timestamp");
+        const char *ts   = field_str(root, "next_after_timestamp");
         if (!ts)
                 ts = field_str(root, "timestamp"); /* the 2019 envelope */
         int64_t ms = 0;
@@ -297,7 +309,8 @@ out:
 
 void bitrise_log_info_feed(const bitrise_log_info_t *li, logparse_t *lp) {
         for (size_t i = 0; i < li->nchunks; i++)
-                if (logparse_feed(lp, li->chunks[i].chunk, li->chunks[i].len) != 0)
+                if (logparse_feed(lp, li->chunks[i].chunk, li->chunks[i].len) !=
+                    0)
                         break;
 }
 
@@ -316,13 +329,14 @@ void bitrise_apps_page_release(bitrise_apps_page_t *p) {
         memset(p, 0, sizeof(*p));
 }
 
-int bitrise_apps_page_parse(const char *body, size_t len, bitrise_apps_page_t *out,
-                            char *errstr, size_t errstr_size) {
+int bitrise_apps_page_parse(const char *body, size_t len,
+                            bitrise_apps_page_t *out, char *errstr,
+                            size_t errstr_size) {
         memset(out, 0, sizeof(*out));
         cJSON *root = body_parse(body, len, errstr, errstr_size);
         if (!root)
                 return -1;
-        int err = 0;
+        int err           = 0;
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
         size_t cap = cJSON_IsArray(data) ? (size_t)cJSON_GetArraySize(data) : 0;
         if (!cJSON_IsArray(data)) {
@@ -330,8 +344,8 @@ int bitrise_apps_page_parse(const char *body, size_t len, bitrise_apps_page_t *o
                 err = -1;
                 goto out;
         }
-        out->slugs = calloc(cap ? cap : 1, sizeof(char *));
-        out->titles = calloc(cap ? cap : 1, sizeof(char *));
+        out->slugs          = calloc(cap ? cap : 1, sizeof(char *));
+        out->titles         = calloc(cap ? cap : 1, sizeof(char *));
         const cJSON *paging = cJSON_GetObjectItemCaseSensitive(root, "paging");
         if (!out->slugs || !out->titles ||
             (cJSON_IsObject(paging) && field_dup(paging, "next", &out->next)))
@@ -342,7 +356,8 @@ int bitrise_apps_page_parse(const char *body, size_t len, bitrise_apps_page_t *o
                 if (err || !slug || out->n == cap)
                         continue;
                 out->slugs[out->n] = strdup(slug);
-                if (!out->slugs[out->n] || field_dup(app, "title", &out->titles[out->n])) {
+                if (!out->slugs[out->n] ||
+                    field_dup(app, "title", &out->titles[out->n])) {
                         free(out->slugs[out->n]);
                         err = -1;
                         continue;
@@ -367,18 +382,19 @@ void bitrise_app_release(bitrise_app_t *a) {
         memset(a, 0, sizeof(*a));
 }
 
-int bitrise_app_parse(const char *body, size_t len, bitrise_app_t *out, char *errstr,
-                      size_t errstr_size) {
+int bitrise_app_parse(const char *body, size_t len, bitrise_app_t *out,
+                      char *errstr, size_t errstr_size) {
         memset(out, 0, sizeof(*out));
         cJSON *root = body_parse(body, len, errstr, errstr_size);
         if (!root)
                 return -1;
-        int err = 0;
+        int err        = 0;
         const cJSON *d = data_object(root);
         if (!d || !field_str(d, "slug")) {
                 snprintf(errstr, errstr_size, "no app object with a \"slug\"");
                 err = -1;
-        } else if (field_dup(d, "slug", &out->slug) || field_dup(d, "title", &out->title) ||
+        } else if (field_dup(d, "slug", &out->slug) ||
+                   field_dup(d, "title", &out->title) ||
                    field_dup(d, "project_type", &out->project_type)) {
                 snprintf(errstr, errstr_size, "out of memory");
                 err = -1;

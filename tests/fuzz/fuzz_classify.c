@@ -16,25 +16,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         long status = 100 + (data[0] << 8 | data[1]) % 500;
         data += 2;
         size -= 2;
-        const uint8_t *nul = memchr(data, 0, size);
-        size_t hlen = nul ? (size_t)(nul - data) : size;
-        char *hcopy = malloc(hlen + 1);
+        const uint8_t *nul    = memchr(data, 0, size);
+        size_t hlen           = nul ? (size_t)(nul - data) : size;
+        char *hcopy           = malloc(hlen + 1);
         const char *lines[17] = {0};
         if (!hcopy)
                 return 0;
         memcpy(hcopy, data, hlen);
         hcopy[hlen] = '\0';
-        size_t n = 0;
+        size_t n    = 0;
         for (char *p = hcopy; p && *p && n < 16;) {
                 lines[n++] = p;
-                p = strchr(p, '\n');
+                p          = strchr(p, '\n');
                 if (p)
                         *p++ = '\0';
         }
         const char *body = nul ? (const char *)nul + 1 : "";
-        size_t blen = nul ? size - hlen - 1 : 0;
+        size_t blen      = nul ? size - hlen - 1 : 0;
         bitrise_result_t res;
-        bitrise_classify(CURLE_OK, status, lines, body, blen, 1764331200000LL, "fuzz", &res);
+        bitrise_classify(CURLE_OK, status, lines, body, blen, 1764331200000LL,
+                         "fuzz", &res);
         if (res.cls != BITRISE_OK && !res.message[0])
                 abort();
         for (const char *m = res.message; *m; m++)

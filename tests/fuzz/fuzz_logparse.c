@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size < 2)
                 return 0;
-        size_t chunk = 1 + data[0] % 64;
+        size_t chunk      = 1 + data[0] % 64;
         logparse_opts_t o = {0};
         if (data[1] & 1)
                 o.max_bytes = 1 + data[1] * 16u;
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t fed = 0;
         for (size_t off = 0; off < size; off += chunk) {
                 size_t n = size - off < chunk ? size - off : chunk;
-                int rc = logparse_feed(lp, data + off, n);
+                int rc   = logparse_feed(lp, data + off, n);
                 if (rc < 0)
                         abort();
                 fed += n;
@@ -50,15 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         if (strlen(logparse_sha256(lp)) != 64)
                 abort();
-        size_t limit = o.max_line_bytes ? o.max_line_bytes : 2048;
-        size_t n = 0;
+        size_t limit            = o.max_line_bytes ? o.max_line_bytes : 2048;
+        size_t n                = 0;
         const char *const *tail = logparse_tail(lp, &n);
         for (size_t i = 0; i < n; i++)
                 if (strlen(tail[i]) > limit)
                         abort();
         for (size_t i = 0; i < logparse_failed_count(lp); i++) {
                 const logparse_step_t *st = logparse_failed_step(lp, i);
-                if (!st->title || st->nlast > (o.step_lines ? o.step_lines : 20))
+                if (!st->title ||
+                    st->nlast > (o.step_lines ? o.step_lines : 20))
                         abort();
                 for (size_t j = 0; j < st->nlast; j++)
                         if (strlen(st->last_lines[j]) > limit)

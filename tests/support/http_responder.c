@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HEAD_MAX    8192
-#define LOG_MAX     256
+#define HEAD_MAX 8192
+#define LOG_MAX  256
 
 typedef struct hr_seen {
         char target[512];
@@ -75,7 +75,8 @@ static void close_reset(int fd) {
 }
 
 static void stall(http_responder_t *r, int ms) {
-        for (int waited = 0; waited < ms && !atomic_load(&r->stop); waited += 20)
+        for (int waited = 0; waited < ms && !atomic_load(&r->stop);
+             waited += 20)
                 usleep(20000);
 }
 
@@ -89,18 +90,21 @@ static void answer(http_responder_t *r, int fd, const hr_route_t *rt) {
                 close(fd);
                 return;
         }
-        size_t blen = rt->body ? (rt->body_len ? rt->body_len : strlen(rt->body)) : 0;
-        size_t reps = rt->repeat ? rt->repeat : 1;
+        size_t blen =
+            rt->body ? (rt->body_len ? rt->body_len : strlen(rt->body)) : 0;
+        size_t reps  = rt->repeat ? rt->repeat : 1;
         size_t total = blen * reps;
         char head[1024];
         int hn = snprintf(head, sizeof(head),
-                          "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                          "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: "
+                          "close\r\n%s\r\n",
                           rt->status, total, rt->headers ? rt->headers : "");
         write_all(fd, head, (size_t)hn);
         size_t limit = rt->fault == HR_FAULT_NONE ? total : total / 2;
         for (size_t sent = 0; sent < limit && !atomic_load(&r->stop);) {
                 size_t off = sent % blen;
-                size_t n = blen - off < limit - sent ? blen - off : limit - sent;
+                size_t n =
+                    blen - off < limit - sent ? blen - off : limit - sent;
                 write_all(fd, rt->body + off, n);
                 sent += n;
         }
@@ -124,8 +128,8 @@ static void serve_one(http_responder_t *r, int fd) {
                 return;
         }
         char target[512] = "";
-        const char *sp = strchr(head, ' ');
-        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        const char *sp   = strchr(head, ' ');
+        const char *sp2  = sp ? strchr(sp + 1, ' ') : NULL;
         if (sp && sp2 && (size_t)(sp2 - sp - 1) < sizeof(target))
                 memcpy(target, sp + 1, (size_t)(sp2 - sp - 1));
         pthread_mutex_lock(&r->mu);
@@ -133,9 +137,15 @@ static void serve_one(http_responder_t *r, int fd) {
         snprintf(s->target, sizeof(s->target), "%s", target);
         snprintf(s->head, sizeof(s->head), "%s", head);
         pthread_mutex_unlock(&r->mu);
-        static const hr_route_t not_found = {"", 404, "Content-Type: application/json\r\n",
-                                             "{\"message\":\"Not found\"}", 0, 0,
-                                             HR_FAULT_NONE, 0};
+        static const hr_route_t not_found = {
+            "",
+            404,
+            "Content-Type: application/json\r\n",
+            "{\"message\":\"Not found\"}",
+            0,
+            0,
+            HR_FAULT_NONE,
+            0};
         const hr_route_t *rt = &not_found;
         for (size_t i = 0; i < r->nroutes; i++)
                 if (target_match(r->routes[i].target, target)) {
@@ -158,24 +168,27 @@ static void *serve(void *arg) {
         return NULL;
 }
 
-http_responder_t *http_responder_start(const hr_route_t *routes, size_t nroutes, char *errstr,
-                                       size_t errstr_size) {
+http_responder_t *http_responder_start(const hr_route_t *routes, size_t nroutes,
+                                       char *errstr, size_t errstr_size) {
         http_responder_t *r = calloc(1, sizeof(*r));
         if (!r || !(r->seen = calloc(LOG_MAX, sizeof(*r->seen)))) {
                 free(r);
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        r->routes = routes;
+        r->routes  = routes;
         r->nroutes = nroutes;
         pthread_mutex_init(&r->mu, NULL);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t alen = sizeof(a);
-        r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family      = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t alen       = sizeof(a);
+        r->fd                = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (r->fd < 0 || bind(r->fd, (struct sockaddr *)&a, sizeof(a)) ||
-            listen(r->fd, 128) || getsockname(r->fd, (struct sockaddr *)&a, &alen) ||
+            listen(r->fd, 128) ||
+            getsockname(r->fd, (struct sockaddr *)&a, &alen) ||
             pthread_create(&r->thread, NULL, serve, r)) {
-                snprintf(errstr, errstr_size, "cannot start the HTTP responder: errno %d", errno);
+                snprintf(errstr, errstr_size,
+                         "cannot start the HTTP responder: errno %d", errno);
                 if (r->fd >= 0)
                         close(r->fd);
                 pthread_mutex_destroy(&r->mu);
@@ -201,7 +214,8 @@ unsigned http_responder_hits(http_responder_t *r, const char *target) {
         return n;
 }
 
-int http_responder_last_head(http_responder_t *r, const char *target, char *out, size_t size) {
+int http_responder_last_head(http_responder_t *r, const char *target, char *out,
+                             size_t size) {
         int rc = -1;
         pthread_mutex_lock(&r->mu);
         size_t have = r->nseen < LOG_MAX ? r->nseen : LOG_MAX;

@@ -24,13 +24,14 @@ typedef enum {
 } hr_fault_t;
 
 typedef struct hr_route {
-        const char *target;  /* request target to match ("/v0.1/apps?limit=50");
-                              * a trailing '*' matches any rest */
-        int status;          /* e.g. 200 */
-        const char *headers; /* extra header lines, each ending in "\r\n", or NULL */
-        const char *body;    /* may be NULL */
-        size_t body_len;     /* 0 = strlen(body) */
-        size_t repeat;       /* send the body this many times (0 = once) */
+        const char *target; /* request target to match ("/v0.1/apps?limit=50");
+                             * a trailing '*' matches any rest */
+        int status;         /* e.g. 200 */
+        const char
+            *headers; /* extra header lines, each ending in "\r\n", or NULL */
+        const char *body; /* may be NULL */
+        size_t body_len;  /* 0 = strlen(body) */
+        size_t repeat;    /* send the body this many times (0 = once) */
         hr_fault_t fault;
         int stall_ms;
 } hr_route_t;
@@ -50,7 +51,8 @@ unsigned http_responder_hits(http_responder_t *r, const char *target);
 
 /* Copies the head (request line + headers) of the last request whose target
  * matched, NUL-terminated; returns 0, or -1 when there was none. */
-int http_responder_last_head(http_responder_t *r, const char *target, char *out, size_t size);
+int http_responder_last_head(http_responder_t *r, const char *target, char *out,
+                             size_t size);
 
 /* Stops the thread, closes the socket, frees. NULL is a no-op. */
 void http_responder_stop(http_responder_t *r);

@@ -9,98 +9,131 @@
 
 #include <stdint.h>
 
-#define APP   "669403bffbe35909"
-#define BUILD "1a2b3c4d5e6f7a8b"
-#define TOKEN "bitwat_s3cr3t-token-value"
+#define APP        "669403bffbe35909"
+#define BUILD      "1a2b3c4d5e6f7a8b"
+#define TOKEN      "bitwat_s3cr3t-token-value"
 #define BUILD_PATH "/v0.1/apps/" APP "/builds/" BUILD
 
 static char *fx_build, *fx_log, *fx_html;
 static size_t fx_build_len, fx_log_len, fx_html_len;
 
-static const char page1[] = "{\"data\":[{\"slug\":\"a1\",\"title\":\"One\"},{\"slug\":\"a2\"}],"
-                            "\"paging\":{\"next\":\"a3\"}}";
+static const char page1[] =
+    "{\"data\":[{\"slug\":\"a1\",\"title\":\"One\"},{\"slug\":\"a2\"}],"
+    "\"paging\":{\"next\":\"a3\"}}";
 static const char page2[] = "{\"data\":[{\"slug\":\"a3\"},{\"slug\":\"a4\"}],"
                             "\"paging\":{\"next\":\"a5\"}}";
-static const char page3[] = "{\"data\":[{\"slug\":\"a5\",\"title\":\"Five\"}],\"paging\":{}}";
-static const char loop_page[] = "{\"data\":[{\"slug\":\"x\"}],\"paging\":{\"next\":\"x\"}}";
+static const char page3[] =
+    "{\"data\":[{\"slug\":\"a5\",\"title\":\"Five\"}],\"paging\":{}}";
+static const char loop_page[] =
+    "{\"data\":[{\"slug\":\"x\"}],\"paging\":{\"next\":\"x\"}}";
 static const char log_info[] =
-    "{\"log_chunks\":[{\"chunk\":\"three\\n\",\"position\":3},{\"chunk\":\"one\\n\",\"position\":1},"
-    "{\"chunk\":\"two\\n\",\"position\":2},{\"chunk\":\"three\\n\",\"position\":3}],"
+    "{\"log_chunks\":[{\"chunk\":\"three\\n\",\"position\":3},{\"chunk\":"
+    "\"one\\n\",\"position\":1},"
+    "{\"chunk\":\"two\\n\",\"position\":2},{\"chunk\":\"three\\n\","
+    "\"position\":3}],"
     "\"next_after_timestamp\":\"2026-04-03T17:28:24Z\",\"is_archived\":false,"
     "\"expiring_raw_log_url\":null}";
-static const char echo_token[] = "{\"message\":\"token " TOKEN " is not valid\"}";
-static const char kb[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+static const char echo_token[] =
+    "{\"message\":\"token " TOKEN " is not valid\"}";
+static const char kb[] =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 static hr_route_t routes[32];
 static size_t nroutes;
 static http_responder_t *srv;
 
-
-
-static void route(const char *target, int status, const char *headers, const char *body,
-                  size_t len, size_t repeat, hr_fault_t fault, int stall_ms) {
-        routes[nroutes++] = (hr_route_t){target, status, headers, body, len, repeat, fault, stall_ms};
+static void route(const char *target, int status, const char *headers,
+                  const char *body, size_t len, size_t repeat, hr_fault_t fault,
+                  int stall_ms) {
+        routes[nroutes++] = (hr_route_t){target, status, headers, body,
+                                         len,    repeat, fault,   stall_ms};
 }
 
 static void setup_routes(void) {
         const char *json = "Content-Type: application/json\r\n";
-        route(BUILD_PATH, 200, json, fx_build, fx_build_len, 0, HR_FAULT_NONE, 0);
-        route("/v0.1/apps/" APP "/builds/" BUILD "/log*", 200, json, log_info, 0, 0, HR_FAULT_NONE, 0);
+        route(BUILD_PATH, 200, json, fx_build, fx_build_len, 0, HR_FAULT_NONE,
+              0);
+        route("/v0.1/apps/" APP "/builds/" BUILD "/log*", 200, json, log_info,
+              0, 0, HR_FAULT_NONE, 0);
         route("/v0.1/apps?limit=50", 200, json, page1, 0, 0, HR_FAULT_NONE, 0);
-        route("/v0.1/apps?limit=50&next=a3", 200, json, page2, 0, 0, HR_FAULT_NONE, 0);
-        route("/v0.1/apps?limit=50&next=a5", 200, json, page3, 0, 0, HR_FAULT_NONE, 0);
-        route("/v0.1/apps/" APP, 200, json, "{\"data\":{\"slug\":\"" APP "\",\"title\":\"My app\","
-              "\"project_type\":\"ios\",\"is_disabled\":false}}", 0, 0, HR_FAULT_NONE, 0);
+        route("/v0.1/apps?limit=50&next=a3", 200, json, page2, 0, 0,
+              HR_FAULT_NONE, 0);
+        route("/v0.1/apps?limit=50&next=a5", 200, json, page3, 0, 0,
+              HR_FAULT_NONE, 0);
+        route("/v0.1/apps/" APP, 200, json,
+              "{\"data\":{\"slug\":\"" APP "\",\"title\":\"My app\","
+              "\"project_type\":\"ios\",\"is_disabled\":false}}",
+              0, 0, HR_FAULT_NONE, 0);
         route("/loop/v0.1/apps*", 200, json, loop_page, 0, 0, HR_FAULT_NONE, 0);
-        route("/401" BUILD_PATH, 401, json, "{\"message\":\"Unauthorized\"}", 0, 0, HR_FAULT_NONE, 0);
-        route("/403" BUILD_PATH, 403, json, "{\"message\":\"Forbidden\"}", 0, 0, HR_FAULT_NONE, 0);
-        route("/429" BUILD_PATH, 429, "Retry-After: 7\r\nX-RateLimit-Limit: 100\r\n"
-              "X-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 30\r\n", "", 0, 0, HR_FAULT_NONE, 0);
-        route("/503" BUILD_PATH, 503, json, "{\"message\":\"Internal Server Error\"}", 0, 0,
+        route("/401" BUILD_PATH, 401, json, "{\"message\":\"Unauthorized\"}", 0,
+              0, HR_FAULT_NONE, 0);
+        route("/403" BUILD_PATH, 403, json, "{\"message\":\"Forbidden\"}", 0, 0,
               HR_FAULT_NONE, 0);
-        route("/502" BUILD_PATH, 502, "Content-Type: text/html\r\n", fx_html, fx_html_len, 0,
-              HR_FAULT_NONE, 0);
-        route("/400" BUILD_PATH, 400, json, "{\"error_msg\":\"bad request\"}", 0, 0, HR_FAULT_NONE, 0);
-        route("/html200" BUILD_PATH, 200, "Content-Type: text/html\r\n", fx_html, fx_html_len, 0,
-              HR_FAULT_NONE, 0);
-        route("/badjson" BUILD_PATH, 200, json, "{\"data\":{\"status\":1,", 0, 0, HR_FAULT_NONE, 0);
+        route("/429" BUILD_PATH, 429,
+              "Retry-After: 7\r\nX-RateLimit-Limit: 100\r\n"
+              "X-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 30\r\n",
+              "", 0, 0, HR_FAULT_NONE, 0);
+        route("/503" BUILD_PATH, 503, json,
+              "{\"message\":\"Internal Server Error\"}", 0, 0, HR_FAULT_NONE,
+              0);
+        route("/502" BUILD_PATH, 502, "Content-Type: text/html\r\n", fx_html,
+              fx_html_len, 0, HR_FAULT_NONE, 0);
+        route("/400" BUILD_PATH, 400, json, "{\"error_msg\":\"bad request\"}",
+              0, 0, HR_FAULT_NONE, 0);
+        route("/html200" BUILD_PATH, 200, "Content-Type: text/html\r\n",
+              fx_html, fx_html_len, 0, HR_FAULT_NONE, 0);
+        route("/badjson" BUILD_PATH, 200, json, "{\"data\":{\"status\":1,", 0,
+              0, HR_FAULT_NONE, 0);
         route("/empty" BUILD_PATH, 200, json, "", 0, 0, HR_FAULT_NONE, 0);
         route("/big" BUILD_PATH, 200, json, kb, 0, 200, HR_FAULT_NONE, 0);
-        route("/short" BUILD_PATH, 200, json, fx_build, fx_build_len, 0, HR_FAULT_SHORT_BODY, 0);
-        route("/reset" BUILD_PATH, 200, json, fx_build, fx_build_len, 0, HR_FAULT_RESET, 0);
-        route("/midreset" BUILD_PATH, 200, json, kb, 0, 64, HR_FAULT_RESET_MIDBODY, 0);
-        route("/stall" BUILD_PATH, 200, json, "", 0, 0, HR_FAULT_STALL, 1500);
-        route("/redirect" BUILD_PATH, 302, "Location: /elsewhere\r\n", "", 0, 0, HR_FAULT_NONE, 0);
-        route("/echo" BUILD_PATH, 401, json, echo_token, 0, 0, HR_FAULT_NONE, 0);
-        route("/raw/log.txt", 200, "Content-Type: text/plain\r\n", fx_log, fx_log_len, 0,
-              HR_FAULT_NONE, 0);
-        route("/raw/expired.txt", 403, "Content-Type: application/xml\r\n",
-              "<Error><Code>AccessDenied</Code></Error>", 0, 0, HR_FAULT_NONE, 0);
-        route("/raw/cut.txt", 200, "Content-Type: text/plain\r\n", fx_log, fx_log_len, 0,
+        route("/short" BUILD_PATH, 200, json, fx_build, fx_build_len, 0,
+              HR_FAULT_SHORT_BODY, 0);
+        route("/reset" BUILD_PATH, 200, json, fx_build, fx_build_len, 0,
+              HR_FAULT_RESET, 0);
+        route("/midreset" BUILD_PATH, 200, json, kb, 0, 64,
               HR_FAULT_RESET_MIDBODY, 0);
-        route("/raw/redirect.txt", 302, "Location: /raw/log.txt\r\n", "", 0, 0, HR_FAULT_NONE, 0);
+        route("/stall" BUILD_PATH, 200, json, "", 0, 0, HR_FAULT_STALL, 1500);
+        route("/redirect" BUILD_PATH, 302, "Location: /elsewhere\r\n", "", 0, 0,
+              HR_FAULT_NONE, 0);
+        route("/echo" BUILD_PATH, 401, json, echo_token, 0, 0, HR_FAULT_NONE,
+              0);
+        route("/raw/log.txt", 200, "Content-Type: text/plain\r\n", fx_log,
+              fx_log_len, 0, HR_FAULT_NONE, 0);
+        route("/raw/expired.txt", 403, "Content-Type: application/xml\r\n",
+              "<Error><Code>AccessDenied</Code></Error>", 0, 0, HR_FAULT_NONE,
+              0);
+        route("/raw/cut.txt", 200, "Content-Type: text/plain\r\n", fx_log,
+              fx_log_len, 0, HR_FAULT_RESET_MIDBODY, 0);
+        route("/raw/redirect.txt", 302, "Location: /raw/log.txt\r\n", "", 0, 0,
+              HR_FAULT_NONE, 0);
 }
 
-static bitrise_client_t *client_at(const char *prefix, size_t max_body, long timeout_ms) {
+static bitrise_client_t *client_at(const char *prefix, size_t max_body,
+                                   long timeout_ms) {
         char url[256], err[160];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s/v0.1/", http_responder_port(srv), prefix);
-        bitrise_client_opts_t o = {.base_url = url, .max_body_bytes = max_body,
-                                   .timeout_ms = timeout_ms, .connect_timeout_ms = 2000};
-        bitrise_client_t *c = bitrise_client_new(&o, err, sizeof(err));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s/v0.1/",
+                 http_responder_port(srv), prefix);
+        bitrise_client_opts_t o = {.base_url           = url,
+                                   .max_body_bytes     = max_body,
+                                   .timeout_ms         = timeout_ms,
+                                   .connect_timeout_ms = 2000};
+        bitrise_client_t *c     = bitrise_client_new(&o, err, sizeof(err));
         T_ASSERTF(c != NULL, "%s", err);
         return c;
 }
 
-static bitrise_class_t get_build(const char *prefix, size_t max_body, long timeout_ms,
-                                 bitrise_result_t *res) {
+static bitrise_class_t get_build(const char *prefix, size_t max_body,
+                                 long timeout_ms, bitrise_result_t *res) {
         char err[160];
         bitrise_client_t *c = client_at(prefix, max_body, timeout_ms);
-        bitrise_req_t *req = bitrise_req_build_get(c, TOKEN, APP, BUILD, err, sizeof(err));
+        bitrise_req_t *req =
+            bitrise_req_build_get(c, TOKEN, APP, BUILD, err, sizeof(err));
         T_ASSERTF(req != NULL, "%s", err);
         bitrise_class_t cls = bitrise_req_perform(req, res);
         bitrise_req_destroy(req);
         bitrise_client_destroy(c);
-        T_ASSERTF(!strstr(res->message, TOKEN), "token in message: %s", res->message);
+        T_ASSERTF(!strstr(res->message, TOKEN), "token in message: %s",
+                  res->message);
         return cls;
 }
 
@@ -116,8 +149,10 @@ static void test_client_build_get_ok(void) {
         T_EQ_INT(res.retry_after_ms, -1);
         bitrise_result_release(&res);
         char head[8192];
-        T_EQ_INT(http_responder_last_head(srv, BUILD_PATH, head, sizeof(head)), 0);
-        T_ASSERTF(strstr(head, "\r\nAuthorization: " TOKEN "\r\n") != NULL, "%.300s", head);
+        T_EQ_INT(http_responder_last_head(srv, BUILD_PATH, head, sizeof(head)),
+                 0);
+        T_ASSERTF(strstr(head, "\r\nAuthorization: " TOKEN "\r\n") != NULL,
+                  "%.300s", head);
         T_ASSERT(strstr(head, "\r\nAccept: application/json\r\n") != NULL);
         T_ASSERT(strstr(head, "User-Agent: bitmon/") != NULL);
 }
@@ -129,28 +164,36 @@ static void test_client_classifications(void) {
                 long status;
                 const char *message;
         } cases[] = {
-                {"/401", BITRISE_TOKEN_INVALID, 401,
-                 "cannot get build " BUILD ": HTTP 401 (\"Unauthorized\")"},
-                {"/403", BITRISE_INSUFFICIENT_ROLE, 403,
-                 "cannot get build " BUILD ": HTTP 403 (\"Forbidden\")"},
-                {"/404", BITRISE_NOT_FOUND, 404, "cannot get build " BUILD ": HTTP 404 (\"Not found\")"},
-                {"/429", BITRISE_RATE_LIMITED, 429, "cannot get build " BUILD ": HTTP 429 (empty body)"},
-                {"/503", BITRISE_TRANSIENT, 503,
-                 "cannot get build " BUILD ": HTTP 503 (\"Internal Server Error\")"},
-                {"/502", BITRISE_TRANSIENT, 502,
-                 "cannot get build " BUILD ": HTTP 502 (HTML page from a gateway)"},
-                {"/400", BITRISE_PERMANENT, 400, "cannot get build " BUILD ": HTTP 400 (\"bad request\")"},
-                {"/html200", BITRISE_PERMANENT, 200,
-                 "cannot get build " BUILD ": HTTP 200 with a bad body: invalid JSON at byte 0 of 507 "
-                 "(HTML page from a gateway)"},
-                {"/badjson", BITRISE_PERMANENT, 200,
-                 "cannot get build " BUILD ": HTTP 200 with a bad body: invalid JSON at byte 19 of 20 "
-                 "(body is not JSON (20 bytes))"},
-                {"/empty", BITRISE_PERMANENT, 200,
-                 "cannot get build " BUILD ": HTTP 200 with a bad body: empty body (empty body)"},
-                {"/short", BITRISE_TRANSIENT, 200, "cannot get build " BUILD ": HTTP 200, truncated body"},
-                {"/redirect", BITRISE_PERMANENT, 302, NULL},
-                {"/echo", BITRISE_TOKEN_INVALID, 401, NULL},
+            {"/401", BITRISE_TOKEN_INVALID, 401,
+             "cannot get build " BUILD ": HTTP 401 (\"Unauthorized\")"},
+            {"/403", BITRISE_INSUFFICIENT_ROLE, 403,
+             "cannot get build " BUILD ": HTTP 403 (\"Forbidden\")"},
+            {"/404", BITRISE_NOT_FOUND, 404,
+             "cannot get build " BUILD ": HTTP 404 (\"Not found\")"},
+            {"/429", BITRISE_RATE_LIMITED, 429,
+             "cannot get build " BUILD ": HTTP 429 (empty body)"},
+            {"/503", BITRISE_TRANSIENT, 503,
+             "cannot get build " BUILD
+             ": HTTP 503 (\"Internal Server Error\")"},
+            {"/502", BITRISE_TRANSIENT, 502,
+             "cannot get build " BUILD ": HTTP 502 (HTML page from a gateway)"},
+            {"/400", BITRISE_PERMANENT, 400,
+             "cannot get build " BUILD ": HTTP 400 (\"bad request\")"},
+            {"/html200", BITRISE_PERMANENT, 200,
+             "cannot get build " BUILD
+             ": HTTP 200 with a bad body: invalid JSON at byte 0 of 507 "
+             "(HTML page from a gateway)"},
+            {"/badjson", BITRISE_PERMANENT, 200,
+             "cannot get build " BUILD
+             ": HTTP 200 with a bad body: invalid JSON at byte 19 of 20 "
+             "(body is not JSON (20 bytes))"},
+            {"/empty", BITRISE_PERMANENT, 200,
+             "cannot get build " BUILD
+             ": HTTP 200 with a bad body: empty body (empty body)"},
+            {"/short", BITRISE_TRANSIENT, 200,
+             "cannot get build " BUILD ": HTTP 200, truncated body"},
+            {"/redirect", BITRISE_PERMANENT, 302, NULL},
+            {"/echo", BITRISE_TOKEN_INVALID, 401, NULL},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 bitrise_result_t res;
@@ -174,14 +217,16 @@ static void test_client_classifications(void) {
         /* the echoed token is masked */
         bitrise_result_t res;
         get_build("/echo", 0, 0, &res);
-        T_ASSERTF(strstr(res.message, "(\"token *** is not valid\")") != NULL, "%s", res.message);
+        T_ASSERTF(strstr(res.message, "(\"token *** is not valid\")") != NULL,
+                  "%s", res.message);
 }
 
 static void test_client_network_faults(void) {
         bitrise_result_t res;
         T_EQ_INT(get_build("/reset", 0, 0, &res), BITRISE_TRANSIENT);
         T_EQ_INT(res.http_status, 0);
-        T_ASSERT(strstr(res.message, "cannot get build " BUILD ": ") == res.message);
+        T_ASSERT(strstr(res.message, "cannot get build " BUILD ": ") ==
+                 res.message);
         T_EQ_INT(get_build("/midreset", 0, 0, &res), BITRISE_TRANSIENT);
         T_EQ_INT(res.http_status, 200);
         T_EQ_INT(get_build("/stall", 0, 300, &res), BITRISE_TRANSIENT);
@@ -189,9 +234,11 @@ static void test_client_network_faults(void) {
         T_EQ_INT(res.curl_code, CURLE_OPERATION_TIMEDOUT);
         /* nobody listening */
         char err[160];
-        bitrise_client_opts_t o = {.base_url = "http://127.0.0.1:1/v0.1", .connect_timeout_ms = 1000};
-        bitrise_client_t *c = bitrise_client_new(&o, err, sizeof(err));
-        bitrise_req_t *req = bitrise_req_build_get(c, TOKEN, APP, BUILD, err, sizeof(err));
+        bitrise_client_opts_t o = {.base_url = "http://127.0.0.1:1/v0.1",
+                                   .connect_timeout_ms = 1000};
+        bitrise_client_t *c     = bitrise_client_new(&o, err, sizeof(err));
+        bitrise_req_t *req =
+            bitrise_req_build_get(c, TOKEN, APP, BUILD, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_TRANSIENT);
         T_EQ_STR(res.message, "cannot get build " BUILD ": cannot connect");
         bitrise_req_destroy(req);
@@ -201,8 +248,10 @@ static void test_client_network_faults(void) {
 static void test_client_body_cap(void) {
         bitrise_result_t res;
         T_EQ_INT(get_build("/big", 1024, 0, &res), BITRISE_PERMANENT);
-        T_EQ_STR(res.message, "cannot get build " BUILD ": HTTP 200 body larger than 1024 bytes");
-        T_EQ_INT(get_build("/big", 64 * 200, 0, &res), BITRISE_PERMANENT); /* fits, not JSON */
+        T_EQ_STR(res.message, "cannot get build " BUILD
+                              ": HTTP 200 body larger than 1024 bytes");
+        T_EQ_INT(get_build("/big", 64 * 200, 0, &res),
+                 BITRISE_PERMANENT); /* fits, not JSON */
         T_ASSERT(strstr(res.message, "bad body") != NULL);
 }
 
@@ -224,7 +273,8 @@ static void test_client_paging_and_app(void) {
         T_EQ_STR(res.apps.next, "a5");
         bitrise_result_release(&res);
 
-        bitrise_req_t *req = bitrise_req_app_get(c, TOKEN, APP, err, sizeof(err));
+        bitrise_req_t *req =
+            bitrise_req_app_get(c, TOKEN, APP, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
         T_EQ_STR(res.app.title, "My app");
         T_EQ_STR(res.app.project_type, "ios");
@@ -247,8 +297,8 @@ static void test_client_log_info(void) {
         char err[160];
         bitrise_client_t *c = client_at("", 0, 0);
         bitrise_result_t res;
-        bitrise_req_t *req = bitrise_req_log_info(c, TOKEN, APP, BUILD, "2026-04-03T17:28:24.5Z",
-                                                  err, sizeof(err));
+        bitrise_req_t *req = bitrise_req_log_info(
+            c, TOKEN, APP, BUILD, "2026-04-03T17:28:24.5Z", err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
         T_EQ_INT(res.log_info.nchunks, 3);
         T_EQ_STR(res.log_info.chunks[0].chunk, "one\n");
@@ -257,10 +307,17 @@ static void test_client_log_info(void) {
         bitrise_result_release(&res);
         bitrise_req_destroy(req);
         char head[8192];
-        T_EQ_INT(http_responder_last_head(srv, BUILD_PATH "/log*", head, sizeof(head)), 0);
-        T_ASSERTF(!strncmp(head, "GET " BUILD_PATH "/log?after_timestamp=2026-04-03T17%3A28%3A24.5Z ",
-                           strlen("GET " BUILD_PATH "/log?after_timestamp=2026-04-03T17%3A28%3A24.5Z ")),
-                  "%.120s", head);
+        T_EQ_INT(http_responder_last_head(srv, BUILD_PATH "/log*", head,
+                                          sizeof(head)),
+                 0);
+        T_ASSERTF(
+            !strncmp(
+                head,
+                "GET " BUILD_PATH
+                "/log?after_timestamp=2026-04-03T17%3A28%3A24.5Z ",
+                strlen("GET " BUILD_PATH
+                       "/log?after_timestamp=2026-04-03T17%3A28%3A24.5Z ")),
+            "%.120s", head);
         bitrise_client_destroy(c);
 }
 
@@ -268,22 +325,25 @@ static void test_client_raw_log(void) {
         char err[160], url[256], head[8192];
         bitrise_client_t *c = client_at("", 0, 0);
         bitrise_result_t res;
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/log.txt", http_responder_port(srv));
-        logparse_t *lp = logparse_new(NULL);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/log.txt",
+                 http_responder_port(srv));
+        logparse_t *lp     = logparse_new(NULL);
         bitrise_req_t *req = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
         bitrise_req_destroy(req);
         T_EQ_INT(logparse_bytes(lp), fx_log_len);
         T_EQ_INT(logparse_failed_count(lp), 1);
         T_EQ_STR(logparse_failed_step(lp, 0)->title, "xcode-test");
-        T_EQ_INT(http_responder_last_head(srv, "/raw/log.txt", head, sizeof(head)), 0);
+        T_EQ_INT(
+            http_responder_last_head(srv, "/raw/log.txt", head, sizeof(head)),
+            0);
         T_ASSERTF(!strcasestr(head, "Authorization"), "%.300s", head);
         logparse_destroy(lp);
 
         /* the byte cap stops the download and is still OK */
         logparse_opts_t o = {.max_bytes = 1000};
-        lp = logparse_new(&o);
-        req = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
+        lp                = logparse_new(&o);
+        req               = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
         bitrise_req_destroy(req);
         T_EQ_INT(logparse_bytes(lp), 1000);
@@ -291,34 +351,39 @@ static void test_client_raw_log(void) {
         logparse_destroy(lp);
 
         /* an expired URL: 403, and the error page never reaches the parser */
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/expired.txt", http_responder_port(srv));
-        lp = logparse_new(NULL);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/expired.txt",
+                 http_responder_port(srv));
+        lp  = logparse_new(NULL);
         req = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_INSUFFICIENT_ROLE);
-        T_EQ_STR(res.message, "cannot download the raw log: HTTP 403 (body is not JSON (40 bytes))");
+        T_EQ_STR(res.message, "cannot download the raw log: HTTP 403 (body is "
+                              "not JSON (40 bytes))");
         T_ASSERT(!strstr(res.message, "raw/expired")); /* never the URL */
         T_EQ_INT(logparse_bytes(lp), 0);
         bitrise_req_destroy(req);
         logparse_destroy(lp);
 
         /* cut in the middle: transient, start over */
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/cut.txt", http_responder_port(srv));
-        lp = logparse_new(NULL);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/cut.txt",
+                 http_responder_port(srv));
+        lp  = logparse_new(NULL);
         req = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_TRANSIENT);
         bitrise_req_destroy(req);
         logparse_destroy(lp);
 
         /* redirects are followed for the raw log, without credentials */
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/redirect.txt", http_responder_port(srv));
-        lp = logparse_new(NULL);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/redirect.txt",
+                 http_responder_port(srv));
+        lp  = logparse_new(NULL);
         req = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
         T_EQ_INT(logparse_bytes(lp), fx_log_len);
         bitrise_req_destroy(req);
         logparse_destroy(lp);
 
-        T_ASSERT(bitrise_req_raw_log(c, "ftp://x/y", lp, err, sizeof(err)) == NULL);
+        T_ASSERT(bitrise_req_raw_log(c, "ftp://x/y", lp, err, sizeof(err)) ==
+                 NULL);
         T_EQ_STR(err, "cannot download the raw log: not an http(s) URL");
         bitrise_client_destroy(c);
 }
@@ -326,13 +391,19 @@ static void test_client_raw_log(void) {
 static void test_client_bad_arguments(void) {
         char err[160];
         bitrise_client_t *c = client_at("", 0, 0);
-        T_ASSERT(bitrise_req_build_get(c, "", APP, BUILD, err, sizeof(err)) == NULL);
-        T_EQ_STR(err, "cannot get build " BUILD ": the token is empty or has spaces or control characters");
-        T_ASSERT(bitrise_req_build_get(c, "tok\r\nX-Evil: 1", APP, BUILD, err, sizeof(err)) == NULL);
+        T_ASSERT(bitrise_req_build_get(c, "", APP, BUILD, err, sizeof(err)) ==
+                 NULL);
+        T_EQ_STR(err,
+                 "cannot get build " BUILD
+                 ": the token is empty or has spaces or control characters");
+        T_ASSERT(bitrise_req_build_get(c, "tok\r\nX-Evil: 1", APP, BUILD, err,
+                                       sizeof(err)) == NULL);
         T_ASSERT(!strstr(err, "Evil"));
-        T_ASSERT(bitrise_req_build_get(c, TOKEN, "../etc", BUILD, err, sizeof(err)) == NULL);
+        T_ASSERT(bitrise_req_build_get(c, TOKEN, "../etc", BUILD, err,
+                                       sizeof(err)) == NULL);
         T_EQ_STR(err, "cannot get build " BUILD ": invalid app or build slug");
-        T_ASSERT(bitrise_req_build_get(c, TOKEN, APP, NULL, err, sizeof(err)) == NULL);
+        T_ASSERT(bitrise_req_build_get(c, TOKEN, APP, NULL, err, sizeof(err)) ==
+                 NULL);
         bitrise_client_destroy(c);
         bitrise_client_opts_t o = {.base_url = "ftp://x"};
         T_ASSERT(bitrise_client_new(&o, err, sizeof(err)) == NULL);
@@ -349,16 +420,19 @@ static void test_client_multi_many(void) {
         enum { N = 64 };
         char err[160];
         bitrise_client_t *c = client_at("", 0, 0);
-        CURLM *m = curl_multi_init();
+        CURLM *m            = curl_multi_init();
         int ids[N];
         for (int i = 0; i < N; i++) {
-                bitrise_req_t *req = i % 2 ? bitrise_req_build_get(c, TOKEN, APP, BUILD, err, sizeof(err))
-                                           : bitrise_req_log_info(c, TOKEN, APP, BUILD, NULL, err,
-                                                                  sizeof(err));
+                bitrise_req_t *req =
+                    i % 2 ? bitrise_req_build_get(c, TOKEN, APP, BUILD, err,
+                                                  sizeof(err))
+                          : bitrise_req_log_info(c, TOKEN, APP, BUILD, NULL,
+                                                 err, sizeof(err));
                 T_ASSERT(req != NULL);
                 ids[i] = i;
                 bitrise_req_set_opaque(req, &ids[i]);
-                T_EQ_INT(curl_multi_add_handle(m, bitrise_req_easy(req)), CURLM_OK);
+                T_EQ_INT(curl_multi_add_handle(m, bitrise_req_easy(req)),
+                         CURLM_OK);
         }
         int running = 1, done = 0, ok = 0;
         int64_t deadline = 20000;
@@ -369,7 +443,8 @@ static void test_client_multi_many(void) {
                 while ((msg = curl_multi_info_read(m, &left))) {
                         if (msg->msg != CURLMSG_DONE)
                                 continue;
-                        bitrise_req_t *req = bitrise_req_from_easy(msg->easy_handle);
+                        bitrise_req_t *req =
+                            bitrise_req_from_easy(msg->easy_handle);
                         T_ASSERT(req != NULL);
                         CURLcode code = msg->data.result;
                         curl_multi_remove_handle(m, msg->easy_handle);
@@ -377,7 +452,8 @@ static void test_client_multi_many(void) {
                         int id = *(int *)bitrise_req_opaque(req);
                         bitrise_req_finish(req, code, &res);
                         T_EQ_INT(bitrise_req_kind(req),
-                                 id % 2 ? BITRISE_REQ_BUILD_GET : BITRISE_REQ_LOG_INFO);
+                                 id % 2 ? BITRISE_REQ_BUILD_GET
+                                        : BITRISE_REQ_LOG_INFO);
                         ok += res.cls == BITRISE_OK;
                         bitrise_result_release(&res);
                         bitrise_req_destroy(req);
@@ -395,8 +471,9 @@ static void test_client_multi_many(void) {
 int main(void) {
         curl_global_init(CURL_GLOBAL_ALL);
         fx_build = fixture_read("mcp_before_get_build.json", &fx_build_len);
-        fx_log = fixture_read("bitrisedebugtool_failure_xcode_test.log.txt", &fx_log_len);
-        fx_html = fixture_read("gitrise_html_response.html", &fx_html_len);
+        fx_log   = fixture_read("bitrisedebugtool_failure_xcode_test.log.txt",
+                                &fx_log_len);
+        fx_html  = fixture_read("gitrise_html_response.html", &fx_html_len);
         if (!fx_build || !fx_log || !fx_html) {
                 printf("FAIL fixtures: set BITMON_SHARED\n");
                 return 1;

@@ -25,8 +25,8 @@ static int replay_dir(const char *name, fuzz_fn fn) {
         char dir[512];
         const char *build = getenv("BITMON_BUILD");
         /* tests/run.sh runs from the repository root; BITMON_BUILD is set */
-        snprintf(dir, sizeof(dir), "%s%stests/fuzz/corpus/%s", build ? build : ".",
-                 build ? "/../" : "/", name);
+        snprintf(dir, sizeof(dir), "%s%stests/fuzz/corpus/%s",
+                 build ? build : ".", build ? "/../" : "/", name);
         DIR *d = opendir(dir);
         T_ASSERTF(d != NULL, "cannot open %.400s", dir);
         int n = 0;

@@ -14,9 +14,9 @@ static int64_t t_ms(const char *s) {
 }
 
 static void build_from_fixture(const char *file, bitrise_build_t *b) {
-        size_t len = 0;
+        size_t len    = 0;
         char err[160] = "";
-        char *body = fixture_read(file, &len);
+        char *body    = fixture_read(file, &len);
         T_ASSERTF(body != NULL, "cannot read %s", file);
         int rc = bitrise_build_parse(body, len, b, err, sizeof(err));
         free(body);
@@ -53,8 +53,8 @@ static void test_build_parse_aborted_and_old_fields(void) {
         build_from_fixture("devcenter_get_build_aborted_by_user.json", &b);
         T_EQ_INT(b.status, 3);
         T_EQ_STR(b.status_text, "aborted");
-        T_EQ_STR(b.abort_reason,
-                 "User api-demo requested to abort this build with reason: This is an example abort build");
+        T_EQ_STR(b.abort_reason, "User api-demo requested to abort this build "
+                                 "with reason: This is an example abort build");
         T_ASSERT(b.commit_hash == NULL);
         T_ASSERT(b.machine_type == NULL && b.stack == NULL);
         T_ASSERT(b.queued_s == 0.0);
@@ -73,7 +73,8 @@ static void test_build_parse_aborted_and_old_fields(void) {
 
 static void test_build_parse_running_nulls_and_null_strings(void) {
         bitrise_build_t b;
-        build_from_fixture("bituncle_build_in_progress_waiting_for_worker.json", &b);
+        build_from_fixture("bituncle_build_in_progress_waiting_for_worker.json",
+                           &b);
         /* a bare build object, no "data" envelope */
         T_EQ_INT(b.status, 0);
         T_EQ_STR(b.status_text, "in-progress");
@@ -85,7 +86,7 @@ static void test_build_parse_running_nulls_and_null_strings(void) {
         bitrise_build_release(&b);
 
         build_from_fixture("gitrise_wait_for_worker_build_status.json", &b);
-        T_EQ_INT(b.status, 1); /* inconsistent on purpose: taken as sent */
+        T_EQ_INT(b.status, 1);     /* inconsistent on purpose: taken as sent */
         T_EQ_INT(b.started_at, 0); /* "null" as a string */
         T_EQ_INT(b.finished_at, 0);
         T_ASSERT(b.commit_hash == NULL);
@@ -103,28 +104,33 @@ static void test_build_parse_bad_bodies(void) {
                 const char *body;
                 const char *err;
         } cases[] = {
-                {"", "empty body"},
-                {"{\"data\": {\"status\": 1", "invalid JSON at byte 20 of 21"},
-                {"[]", "JSON body is not an object"},
-                {"<!DOCTYPE html><html></html>", "invalid JSON at byte 0 of 28"},
-                {"{\"data\": []}", "\"data\" is not an object"},
-                {"{\"data\": {}}", "build has no valid \"status\""},
-                {"{\"message\":\"Not found\"}", "build has no valid \"status\""},
-                {"{\"data\": {\"status\": \"x\"}}", "build has no valid \"status\""},
-                {"{\"data\": {\"status\": 1}} trailing", "invalid JSON at byte 24 of 32 (trailing data)"},
+            {"", "empty body"},
+            {"{\"data\": {\"status\": 1", "invalid JSON at byte 20 of 21"},
+            {"[]", "JSON body is not an object"},
+            {"<!DOCTYPE html><html></html>", "invalid JSON at byte 0 of 28"},
+            {"{\"data\": []}", "\"data\" is not an object"},
+            {"{\"data\": {}}", "build has no valid \"status\""},
+            {"{\"message\":\"Not found\"}", "build has no valid \"status\""},
+            {"{\"data\": {\"status\": \"x\"}}",
+             "build has no valid \"status\""},
+            {"{\"data\": {\"status\": 1}} trailing",
+             "invalid JSON at byte 24 of 32 (trailing data)"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 bitrise_build_t b;
                 char err[160] = "";
-                T_EQ_INT(bitrise_build_parse(cases[i].body, strlen(cases[i].body), &b, err,
+                T_EQ_INT(bitrise_build_parse(cases[i].body,
+                                             strlen(cases[i].body), &b, err,
                                              sizeof(err)),
                          -1);
                 T_EQ_STR(err, cases[i].err);
                 T_ASSERT(b.slug == NULL && b.status_text == NULL);
         }
         /* unknown fields and odd types are ignored */
-        const char *ok = "{\"data\": {\"status\": \"2\", \"build_number\": \"7\", \"branch\": 5,"
-                         " \"new_field\": {\"x\": [1,2]}, \"triggered_at\": \"garbage\"}}";
+        const char *ok =
+            "{\"data\": {\"status\": \"2\", \"build_number\": \"7\", "
+            "\"branch\": 5,"
+            " \"new_field\": {\"x\": [1,2]}, \"triggered_at\": \"garbage\"}}";
         bitrise_build_t b;
         char err[160];
         T_EQ_INT(bitrise_build_parse(ok, strlen(ok), &b, err, sizeof(err)), 0);
@@ -136,9 +142,9 @@ static void test_build_parse_bad_bodies(void) {
 }
 
 static void log_info_from_fixture(const char *file, bitrise_log_info_t *li) {
-        size_t len = 0;
+        size_t len    = 0;
         char err[160] = "";
-        char *body = fixture_read(file, &len);
+        char *body    = fixture_read(file, &len);
         T_ASSERTF(body != NULL, "cannot read %s", file);
         int rc = bitrise_log_info_parse(body, len, li, err, sizeof(err));
         free(body);
@@ -171,7 +177,8 @@ static void test_log_info_archived_and_not(void) {
                 T_ASSERT(li.chunks[i].position > li.chunks[i - 1].position);
         bitrise_log_info_release(&li);
 
-        log_info_from_fixture("gitrise_not_archived_log_info_response.json", &li);
+        log_info_from_fixture("gitrise_not_archived_log_info_response.json",
+                              &li);
         T_EQ_INT(li.is_archived, 0);
         T_ASSERT(li.raw_log_url == NULL); /* the string "null" */
         T_EQ_INT(li.nchunks, 4);
@@ -179,30 +186,38 @@ static void test_log_info_archived_and_not(void) {
         bitrise_log_info_release(&li);
 
         /* a chunk without a position keeps its place before position 5 */
-        log_info_from_fixture("gitrise_not_archived_log_info_response_v2019.json", &li);
+        log_info_from_fixture(
+            "gitrise_not_archived_log_info_response_v2019.json", &li);
         T_EQ_INT(li.nchunks, 10);
         T_ASSERT(!strncmp(li.chunks[0].chunk, "+-------", 8));
         T_EQ_INT(li.chunks[1].position, 5);
         T_EQ_INT(li.chunks[9].position, 14);
         bitrise_log_info_release(&li);
 
-        log_info_from_fixture("devcenter_log_info_aborted_build_archived_6_chunks.json", &li);
+        log_info_from_fixture(
+            "devcenter_log_info_aborted_build_archived_6_chunks.json", &li);
         T_EQ_INT(li.nchunks, 6);
         T_EQ_INT(li.chunks[0].position, 0);
         T_ASSERT(li.next_after_timestamp == NULL);
-        T_ASSERT(li.raw_log_url != NULL && !strncmp(li.raw_log_url, "https://bitrise-build-log", 25));
+        T_ASSERT(li.raw_log_url != NULL &&
+                 !strncmp(li.raw_log_url, "https://bitrise-build-log", 25));
         bitrise_log_info_release(&li);
 }
 
 static void test_log_info_dedup_and_zero_time(void) {
-        const char *body = "{\"log_chunks\":[{\"chunk\":\"c\",\"position\":3},"
-                           "{\"chunk\":\"a\",\"position\":1},{\"chunk\":\"b-old\",\"position\":2},"
-                           "{\"chunk\":\"b\",\"position\":2},{\"chunk\":7,\"position\":4},"
-                           "{\"position\":5},{\"chunk\":\"c\",\"position\":3}],"
-                           "\"next_after_timestamp\":\"0001-01-01T00:00:00Z\",\"is_archived\":false}";
+        const char *body =
+            "{\"log_chunks\":[{\"chunk\":\"c\",\"position\":3},"
+            "{\"chunk\":\"a\",\"position\":1},{\"chunk\":\"b-old\","
+            "\"position\":2},"
+            "{\"chunk\":\"b\",\"position\":2},{\"chunk\":7,\"position\":4},"
+            "{\"position\":5},{\"chunk\":\"c\",\"position\":3}],"
+            "\"next_after_timestamp\":\"0001-01-01T00:00:00Z\",\"is_archived\":"
+            "false}";
         bitrise_log_info_t li;
         char err[160];
-        T_EQ_INT(bitrise_log_info_parse(body, strlen(body), &li, err, sizeof(err)), 0);
+        T_EQ_INT(
+            bitrise_log_info_parse(body, strlen(body), &li, err, sizeof(err)),
+            0);
         T_EQ_INT(li.nchunks, 3);
         T_EQ_STR(li.chunks[0].chunk, "a");
         T_EQ_STR(li.chunks[1].chunk, "b"); /* the later copy wins */
@@ -212,13 +227,18 @@ static void test_log_info_dedup_and_zero_time(void) {
         bitrise_log_info_release(&li);
 
         const char *bad = "{\"log_chunks\": {}}";
-        T_EQ_INT(bitrise_log_info_parse(bad, strlen(bad), &li, err, sizeof(err)), -1);
+        T_EQ_INT(
+            bitrise_log_info_parse(bad, strlen(bad), &li, err, sizeof(err)),
+            -1);
         T_EQ_STR(err, "\"log_chunks\" is not an array");
         const char *empty = "{\"log_chunks\": [], \"is_archived\": true}";
-        T_EQ_INT(bitrise_log_info_parse(empty, strlen(empty), &li, err, sizeof(err)), 0);
+        T_EQ_INT(
+            bitrise_log_info_parse(empty, strlen(empty), &li, err, sizeof(err)),
+            0);
         T_EQ_INT(li.nchunks, 0);
         T_EQ_INT(li.is_archived, 1);
-        T_ASSERT(li.raw_log_url == NULL); /* archived without URL: log deleted */
+        T_ASSERT(li.raw_log_url ==
+                 NULL); /* archived without URL: log deleted */
         bitrise_log_info_release(&li);
 }
 
@@ -229,19 +249,22 @@ static void test_apps_page_parse(void) {
                 const char *first;
                 const char *next;
         } cases[] = {
-                {"zolee_list_builds_all_apps_aborted_error_success.json", 50, "25aad1db523294f4",
-                 "f5c70e531269157f"},
-                {"mcp_before_list_builds.json", 3, "a165162b-17ea-4f4f-b992-952d25b9280a",
-                 "d4aea743-5f69-4f01-86a0-33c5522be391"},
-                {"zolee_list_builds_empty.json", 0, NULL, NULL},
+            {"zolee_list_builds_all_apps_aborted_error_success.json", 50,
+             "25aad1db523294f4", "f5c70e531269157f"},
+            {"mcp_before_list_builds.json", 3,
+             "a165162b-17ea-4f4f-b992-952d25b9280a",
+             "d4aea743-5f69-4f01-86a0-33c5522be391"},
+            {"zolee_list_builds_empty.json", 0, NULL, NULL},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                size_t len = 0;
+                size_t len    = 0;
                 char err[160] = "";
-                char *body = fixture_read(cases[i].file, &len);
+                char *body    = fixture_read(cases[i].file, &len);
                 T_ASSERT(body != NULL);
                 bitrise_apps_page_t p;
-                T_EQ_INT(bitrise_apps_page_parse(body, len, &p, err, sizeof(err)), 0);
+                T_EQ_INT(
+                    bitrise_apps_page_parse(body, len, &p, err, sizeof(err)),
+                    0);
                 free(body);
                 T_EQ_INT(p.n, cases[i].n);
                 if (cases[i].first)
@@ -254,7 +277,9 @@ static void test_apps_page_parse(void) {
         }
         bitrise_apps_page_t p;
         char err[160];
-        T_EQ_INT(bitrise_apps_page_parse("{\"data\":{}}", 11, &p, err, sizeof(err)), -1);
+        T_EQ_INT(
+            bitrise_apps_page_parse("{\"data\":{}}", 11, &p, err, sizeof(err)),
+            -1);
         T_EQ_STR(err, "\"data\" is not an array");
 }
 
@@ -272,57 +297,152 @@ static void test_classify_table(void) {
                 int64_t retry_after_ms;
                 const char *message;
         } cases[] = {
-                {CURLE_OK, 200, {0}, "{}", BITRISE_OK, -1, ""},
-                {CURLE_OK, 204, {0}, "", BITRISE_OK, -1, ""},
-                {CURLE_OK, 401, {0}, "{\"message\":\"Unauthorized\"}", BITRISE_TOKEN_INVALID, -1,
-                 "cannot get build 1a2b: HTTP 401 (\"Unauthorized\")"},
-                {CURLE_OK, 403, {0}, "{\"message\":\"Forbidden\"}", BITRISE_INSUFFICIENT_ROLE, -1,
-                 "cannot get build 1a2b: HTTP 403 (\"Forbidden\")"},
-                {CURLE_OK, 404, {0}, "{\n\t\"message\":\"Not found\"\n}", BITRISE_NOT_FOUND, -1,
-                 "cannot get build 1a2b: HTTP 404 (\"Not found\")"},
-                {CURLE_OK, 429, {"Retry-After: 30\r\n"}, "", BITRISE_RATE_LIMITED, 30000,
-                 "cannot get build 1a2b: HTTP 429 (empty body)"},
-                {CURLE_OK, 429, {"retry-after:  Fri, 28 Nov 2025 12:01:40 GMT\r\n"}, "{}",
-                 BITRISE_RATE_LIMITED, 100000, "cannot get build 1a2b: HTTP 429 (JSON without a message)"},
-                {CURLE_OK, 429, {"Retry-After: Fri, 28 Nov 2025 11:00:00 GMT"}, "{}",
-                 BITRISE_RATE_LIMITED, 0, NULL}, /* a date in the past: now */
-                {CURLE_OK, 429, {"Retry-After: soon"}, "{}", BITRISE_RATE_LIMITED, -1, NULL},
-                {CURLE_OK, 429, {0}, "", BITRISE_RATE_LIMITED, -1, NULL},
-                {CURLE_OK, 502, {"Content-Type: text/html; charset=utf-8"}, "<html>bad gateway</html>",
-                 BITRISE_TRANSIENT, -1, "cannot get build 1a2b: HTTP 502 (HTML page from a gateway)"},
-                {CURLE_OK, 503, {0}, "\n\t<!DOCTYPE html>\n<html>", BITRISE_TRANSIENT, -1,
-                 "cannot get build 1a2b: HTTP 503 (HTML page from a gateway)"},
-                {CURLE_OK, 500, {0}, "{\n\t\"message\":\"Internal Server Error\"\n}", BITRISE_TRANSIENT,
-                 -1, "cannot get build 1a2b: HTTP 500 (\"Internal Server Error\")"},
-                {CURLE_OK, 503, {"Retry-After: 5"}, "oops", BITRISE_TRANSIENT, 5000,
-                 "cannot get build 1a2b: HTTP 503 (body is not JSON (4 bytes))"},
-                {CURLE_OK, 400, {0}, "{\"error_msg\":\"Build already finished, can't abort it.\"}",
-                 BITRISE_PERMANENT, -1,
-                 "cannot get build 1a2b: HTTP 400 (\"Build already finished, can't abort it.\")"},
-                {CURLE_OK, 408, {0}, "", BITRISE_TRANSIENT, -1, NULL},
-                {CURLE_OK, 410, {0}, "", BITRISE_PERMANENT, -1, NULL},
-                {CURLE_OK, 302, {"Location: https://elsewhere/"}, "", BITRISE_PERMANENT, -1, NULL},
-                {CURLE_OPERATION_TIMEDOUT, 0, {0}, "", BITRISE_TRANSIENT, -1,
-                 "cannot get build 1a2b: timed out"},
-                {CURLE_PARTIAL_FILE, 200, {0}, "{\"da", BITRISE_TRANSIENT, -1,
-                 "cannot get build 1a2b: HTTP 200, truncated body"},
-                {CURLE_RECV_ERROR, 0, {0}, "", BITRISE_TRANSIENT, -1,
-                 "cannot get build 1a2b: connection reset while receiving"},
-                {CURLE_COULDNT_CONNECT, 0, {0}, "", BITRISE_TRANSIENT, -1,
-                 "cannot get build 1a2b: cannot connect"},
-                {CURLE_PEER_FAILED_VERIFICATION, 0, {0}, "", BITRISE_TRANSIENT, -1,
-                 "cannot get build 1a2b: TLS certificate verification failed"},
-                {CURLE_URL_MALFORMAT, 0, {0}, "", BITRISE_PERMANENT, -1, NULL},
+            {CURLE_OK, 200, {0}, "{}", BITRISE_OK, -1, ""},
+            {CURLE_OK, 204, {0}, "", BITRISE_OK, -1, ""},
+            {CURLE_OK,
+             401,
+             {0},
+             "{\"message\":\"Unauthorized\"}",
+             BITRISE_TOKEN_INVALID,
+             -1,
+             "cannot get build 1a2b: HTTP 401 (\"Unauthorized\")"},
+            {CURLE_OK,
+             403,
+             {0},
+             "{\"message\":\"Forbidden\"}",
+             BITRISE_INSUFFICIENT_ROLE,
+             -1,
+             "cannot get build 1a2b: HTTP 403 (\"Forbidden\")"},
+            {CURLE_OK,
+             404,
+             {0},
+             "{\n\t\"message\":\"Not found\"\n}",
+             BITRISE_NOT_FOUND,
+             -1,
+             "cannot get build 1a2b: HTTP 404 (\"Not found\")"},
+            {CURLE_OK,
+             429,
+             {"Retry-After: 30\r\n"},
+             "",
+             BITRISE_RATE_LIMITED,
+             30000,
+             "cannot get build 1a2b: HTTP 429 (empty body)"},
+            {CURLE_OK,
+             429,
+             {"retry-after:  Fri, 28 Nov 2025 12:01:40 GMT\r\n"},
+             "{}",
+             BITRISE_RATE_LIMITED,
+             100000,
+             "cannot get build 1a2b: HTTP 429 (JSON without a message)"},
+            {CURLE_OK,
+             429,
+             {"Retry-After: Fri, 28 Nov 2025 11:00:00 GMT"},
+             "{}",
+             BITRISE_RATE_LIMITED,
+             0,
+             NULL}, /* a date in the past: now */
+            {CURLE_OK,
+             429,
+             {"Retry-After: soon"},
+             "{}",
+             BITRISE_RATE_LIMITED,
+             -1,
+             NULL},
+            {CURLE_OK, 429, {0}, "", BITRISE_RATE_LIMITED, -1, NULL},
+            {CURLE_OK,
+             502,
+             {"Content-Type: text/html; charset=utf-8"},
+             "<html>bad gateway</html>",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: HTTP 502 (HTML page from a gateway)"},
+            {CURLE_OK,
+             503,
+             {0},
+             "\n\t<!DOCTYPE html>\n<html>",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: HTTP 503 (HTML page from a gateway)"},
+            {CURLE_OK,
+             500,
+             {0},
+             "{\n\t\"message\":\"Internal Server Error\"\n}",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: HTTP 500 (\"Internal Server Error\")"},
+            {CURLE_OK,
+             503,
+             {"Retry-After: 5"},
+             "oops",
+             BITRISE_TRANSIENT,
+             5000,
+             "cannot get build 1a2b: HTTP 503 (body is not JSON (4 bytes))"},
+            {CURLE_OK,
+             400,
+             {0},
+             "{\"error_msg\":\"Build already finished, can't abort it.\"}",
+             BITRISE_PERMANENT,
+             -1,
+             "cannot get build 1a2b: HTTP 400 (\"Build already finished, can't "
+             "abort it.\")"},
+            {CURLE_OK, 408, {0}, "", BITRISE_TRANSIENT, -1, NULL},
+            {CURLE_OK, 410, {0}, "", BITRISE_PERMANENT, -1, NULL},
+            {CURLE_OK,
+             302,
+             {"Location: https://elsewhere/"},
+             "",
+             BITRISE_PERMANENT,
+             -1,
+             NULL},
+            {CURLE_OPERATION_TIMEDOUT,
+             0,
+             {0},
+             "",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: timed out"},
+            {CURLE_PARTIAL_FILE,
+             200,
+             {0},
+             "{\"da",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: HTTP 200, truncated body"},
+            {CURLE_RECV_ERROR,
+             0,
+             {0},
+             "",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: connection reset while receiving"},
+            {CURLE_COULDNT_CONNECT,
+             0,
+             {0},
+             "",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: cannot connect"},
+            {CURLE_PEER_FAILED_VERIFICATION,
+             0,
+             {0},
+             "",
+             BITRISE_TRANSIENT,
+             -1,
+             "cannot get build 1a2b: TLS certificate verification failed"},
+            {CURLE_URL_MALFORMAT, 0, {0}, "", BITRISE_PERMANENT, -1, NULL},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 bitrise_result_t res;
                 memset(&res, 0, sizeof(res));
-                bitrise_class_t cls =
-                    bitrise_classify(cases[i].code, cases[i].status, cases[i].hdrs, cases[i].body,
-                                     strlen(cases[i].body), NOW_MS, "get build 1a2b", &res);
-                T_ASSERTF(cls == cases[i].want, "case %zu: %s != %s", i, bitrise_class_name(cls),
+                bitrise_class_t cls = bitrise_classify(
+                    cases[i].code, cases[i].status, cases[i].hdrs,
+                    cases[i].body, strlen(cases[i].body), NOW_MS,
+                    "get build 1a2b", &res);
+                T_ASSERTF(cls == cases[i].want, "case %zu: %s != %s", i,
+                          bitrise_class_name(cls),
                           bitrise_class_name(cases[i].want));
-                T_ASSERTF(res.retry_after_ms == cases[i].retry_after_ms, "case %zu: retry %lld", i,
+                T_ASSERTF(res.retry_after_ms == cases[i].retry_after_ms,
+                          "case %zu: retry %lld", i,
                           (long long)res.retry_after_ms);
                 T_EQ_INT(res.http_status, cases[i].status);
                 if (cases[i].message)
@@ -339,23 +459,40 @@ static void test_classify_ratelimit_headers(void) {
                 long limit, remaining;
                 int64_t reset_at_ms;
         } cases[] = {
-                {{0}, 0, -1, -1, 0},
-                {{"X-RateLimit-Limit: 5000", "X-RateLimit-Remaining: 42", "X-RateLimit-Reset: 60"},
-                 1, 5000, 42, NOW_MS + 60000},
-                {{"x-ratelimit-reset: 1764331500"}, 1, -1, -1, 1764331500000LL},
-                {{"X-RateLimit-Remaining: 0\r\n"}, 1, -1, 0, 0},
-                {{"X-RateLimit-Limit: lots", "X-RateLimit-Reset: -5"}, 0, -1, -1, 0},
-                /* a second response (after a 100 or a redirect) starts afresh */
-                {{"X-RateLimit-Limit: 10", "HTTP/1.1 200 OK", "X-RateLimit-Remaining: 3"}, 1, -1, 3,
-                 0},
+            {{0}, 0, -1, -1, 0},
+            {{"X-RateLimit-Limit: 5000", "X-RateLimit-Remaining: 42",
+              "X-RateLimit-Reset: 60"},
+             1,
+             5000,
+             42,
+             NOW_MS + 60000},
+            {{"x-ratelimit-reset: 1764331500"}, 1, -1, -1, 1764331500000LL},
+            {{"X-RateLimit-Remaining: 0\r\n"}, 1, -1, 0, 0},
+            {{"X-RateLimit-Limit: lots", "X-RateLimit-Reset: -5"},
+             0,
+             -1,
+             -1,
+             0},
+            /* a second response (after a 100 or a redirect) starts afresh */
+            {{"X-RateLimit-Limit: 10", "HTTP/1.1 200 OK",
+              "X-RateLimit-Remaining: 3"},
+             1,
+             -1,
+             3,
+             0},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 bitrise_result_t res;
-                bitrise_classify(CURLE_OK, 200, cases[i].hdrs, "{}", 2, NOW_MS, "list apps", &res);
-                T_ASSERTF(res.rl.present == cases[i].present, "case %zu present", i);
-                T_ASSERTF(res.rl.limit == cases[i].limit, "case %zu limit %ld", i, res.rl.limit);
-                T_ASSERTF(res.rl.remaining == cases[i].remaining, "case %zu remaining", i);
-                T_ASSERTF(res.rl.reset_at_ms == cases[i].reset_at_ms, "case %zu reset %lld", i,
+                bitrise_classify(CURLE_OK, 200, cases[i].hdrs, "{}", 2, NOW_MS,
+                                 "list apps", &res);
+                T_ASSERTF(res.rl.present == cases[i].present,
+                          "case %zu present", i);
+                T_ASSERTF(res.rl.limit == cases[i].limit, "case %zu limit %ld",
+                          i, res.rl.limit);
+                T_ASSERTF(res.rl.remaining == cases[i].remaining,
+                          "case %zu remaining", i);
+                T_ASSERTF(res.rl.reset_at_ms == cases[i].reset_at_ms,
+                          "case %zu reset %lld", i,
                           (long long)res.rl.reset_at_ms);
         }
 }
@@ -366,19 +503,20 @@ static void test_classify_real_error_bodies(void) {
                 long status;
                 const char *message;
         } cases[] = {
-                {"gitrise_html_response.html", 503,
-                 "cannot list apps: HTTP 503 (HTML page from a gateway)"},
-                {"dotanuki_error_404.json", 404, "cannot list apps: HTTP 404 (\"Not found\")"},
-                {"dotanuki_error_5xx.json", 500,
-                 "cannot list apps: HTTP 500 (\"Internal Server Error\")"},
+            {"gitrise_html_response.html", 503,
+             "cannot list apps: HTTP 503 (HTML page from a gateway)"},
+            {"dotanuki_error_404.json", 404,
+             "cannot list apps: HTTP 404 (\"Not found\")"},
+            {"dotanuki_error_5xx.json", 500,
+             "cannot list apps: HTTP 500 (\"Internal Server Error\")"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 size_t len = 0;
                 char *body = fixture_read(cases[i].file, &len);
                 T_ASSERT(body != NULL);
                 bitrise_result_t res;
-                bitrise_classify(CURLE_OK, cases[i].status, NULL, body, len, NOW_MS, "list apps",
-                                 &res);
+                bitrise_classify(CURLE_OK, cases[i].status, NULL, body, len,
+                                 NOW_MS, "list apps", &res);
                 free(body);
                 T_EQ_STR(res.message, cases[i].message);
         }
