@@ -97,8 +97,10 @@ typedef struct bitrise_ratelimit {
 /* Parsed payloads                                                          */
 
 /* One build (GET /apps/{app}/builds/{build}). Strings are owned by the
- * struct (NULL when the field was absent, null or not a string); times are
- * epoch ms, 0 when absent/null/zero time. */
+ * struct (NULL when the field was absent, null, "", "null" or not a string);
+ * times are epoch ms, 0 when absent/null/zero time/unparsable. Numbers that
+ * arrive as strings ("7") are accepted; unknown fields are ignored. Only a
+ * missing or non-numeric "status" makes the answer invalid. */
 typedef struct bitrise_build {
         char *slug;
         long number; /* build_number */
@@ -184,9 +186,11 @@ typedef struct bitrise_result {
                                  * relative to now, >= 0; -1 when absent */
         bitrise_ratelimit_t rl;
         char message[320]; /* "" on OK; else what failed and why, e.g.
-                            * "cannot get build 1a2b…: HTTP 502 (HTML
-                            * page from a gateway)". Never a token or
-                            * the raw log URL. */
+                            * "cannot get build 1a2b3c4d5e6f7a8b: HTTP
+                            * 502 (HTML page from a gateway)"; UUID slugs
+                            * are cut to 8 chars and "…". Never a token
+                            * (an echoed one is masked as "***") or the
+                            * raw log URL. */
         bitrise_req_kind_t kind;
         /* Payload, filled on BITRISE_OK only, per kind (zeroed otherwise). */
         bitrise_build_t build;       /* BITRISE_REQ_BUILD_GET */
