@@ -7,7 +7,11 @@
 #include "tests/support/http_responder.h"
 #include "tests/unit/test_bitrise_fixtures.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define APP        "669403bffbe35909"
 #define BUILD      "1a2b3c4d5e6f7a8b"
@@ -415,6 +419,99 @@ static void test_client_bad_arguments(void) {
         bitrise_result_release(NULL);
 }
 
+/* ---- TLS: a custom CA works, an unknown one is refused ------------------ */
+
+/* Runs `openssl s_server -www` with a fresh self-signed certificate for
+ * 127.0.0.1; returns its pid and port, the cert path in ca (a temp dir). */
+static pid_t tls_server_start(char *dir, char *ca, size_t ca_size, int *port) {
+        char cmd[1024];
+        snprintf(ca, ca_size, "%s/cert.pem", dir);
+        snprintf(cmd, sizeof(cmd),
+                 "openssl req -x509 -newkey ec -pkeyopt "
+                 "ec_paramgen_curve:prime256v1 "
+                 "-nodes -keyout %s/key.pem -out %s -subj /CN=127.0.0.1 "
+                 "-addext subjectAltName=IP:127.0.0.1 -days 1 >/dev/null 2>&1",
+                 dir, ca);
+        if (system(cmd) != 0)
+                return -1;
+        int fds[2];
+        if (pipe(fds))
+                return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+                char key[600];
+                snprintf(key, sizeof(key), "%s/key.pem", dir);
+                int null = open("/dev/null", O_WRONLY);
+                dup2(fds[1], 1);
+                if (null >= 0)
+                        dup2(null, 2);
+                close(fds[0]);
+                execlp("openssl", "openssl", "s_server", "-accept",
+                       "127.0.0.1:0", "-cert", ca, "-key", key, "-www",
+                       "-naccept", "4", (char *)NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        FILE *f = fdopen(fds[0], "r");
+        char line[256];
+        *port = 0;
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, "ACCEPT ", 7)) {
+                        const char *colon = strrchr(line, ':');
+                        *port = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
+                        break;
+                }
+        if (f)
+                fclose(f);
+        if (*port <= 0) {
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+                return -1;
+        }
+        return pid;
+}
+
+static bitrise_class_t tls_get(int port, const char *ca,
+                               bitrise_result_t *res) {
+        char url[128], err[160];
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d/v0.1", port);
+        bitrise_client_opts_t o = {
+            .base_url = url, .ca_file = ca, .timeout_ms = 5000};
+        bitrise_client_t *c = bitrise_client_new(&o, err, sizeof(err));
+        T_ASSERTF(c != NULL, "%s", err);
+        bitrise_req_t *req =
+            bitrise_req_build_get(c, TOKEN, APP, BUILD, err, sizeof(err));
+        bitrise_class_t cls = bitrise_req_perform(req, res);
+        bitrise_req_destroy(req);
+        bitrise_client_destroy(c);
+        return cls;
+}
+
+static void test_client_tls_verification(void) {
+        char dir[] = "/tmp/bitmon-tls.XXXXXX", ca[600], cmd[700];
+        T_ASSERT(mkdtemp(dir) != NULL);
+        int port  = 0;
+        pid_t pid = tls_server_start(dir, ca, sizeof(ca), &port);
+        T_ASSERTF(pid > 0, "cannot start openssl s_server");
+        bitrise_result_t untrusted, trusted;
+        bitrise_class_t c1 = tls_get(port, NULL, &untrusted);
+        bitrise_class_t c2 = tls_get(port, ca, &trusted);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        T_EQ_INT(system(cmd), 0);
+        /* the system CAs do not know the certificate: refused */
+        T_EQ_INT(c1, BITRISE_TRANSIENT);
+        T_EQ_INT(untrusted.http_status, 0);
+        T_EQ_STR(untrusted.message, "cannot get build " BUILD
+                                    ": TLS certificate verification failed");
+        /* with our CA the handshake works and s_server's HTML page arrives */
+        T_EQ_INT(c2, BITRISE_PERMANENT);
+        T_EQ_INT(trusted.http_status, 200);
+        T_ASSERTF(strstr(trusted.message, "(HTML page from a gateway)") != NULL,
+                  "%s", trusted.message);
+}
+
 /* The worker's way: many requests on one multi, finished as they complete. */
 static void test_client_multi_many(void) {
         enum { N = 64 };
@@ -495,6 +592,7 @@ int main(void) {
         T_RUN(test_client_raw_log);
         T_RUN(test_client_bad_arguments);
         T_RUN(test_client_multi_many);
+        T_RUN(test_client_tls_verification);
         http_responder_stop(srv);
         free(fx_build);
         free(fx_log);
