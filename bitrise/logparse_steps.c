@@ -502,7 +502,8 @@ void lp_line_process(logparse_t *lp, char *s, size_t len) {
  * report that step as interrupted, unless a summary closed the run after
  * it opened. */
 void lp_steps_finish(logparse_t *lp) {
-        if (!lp->depth || lp->stack[0].summaries != lp->summaries)
+        if (!lp->depth || lp->stack[0].summaries != lp->summaries ||
+            lp->truncated) /* cut by our cap: we cannot tell */
                 return;
         lp_step_t *st = &lp->stack[lp->depth - 1];
         row_t r       = {.status = ST_FAILED, .exit_code = -1, .duration = -1};

@@ -409,6 +409,102 @@ static void test_logparse_from_log_info_chunks(void) {
         }
 }
 
+#define RULE1                                                                  \
+        "+-------------------------------------------------------------------" \
+        "-----------+\n"
+#define RULE3                                                                  \
+        "+---+---------------------------------------------------------------" \
+        "+----------+\n"
+#define BLANK                                                                  \
+        "|                                                                   " \
+        "           |\n"
+#define HEADER(n, title, id)                                                   \
+        RULE1 "| (" #n ") " title " |\n" RULE1 "| id: " id " |\n"              \
+              "| version: 1.0.0 |\n" RULE1 BLANK
+
+/* A step that runs `bitrise run` and fails inside: both the inner and the
+ * outer step are reported, each with its own id and lines, and the two
+ * summaries confirm them without duplicates. */
+static void test_logparse_nested_run_failure(void) {
+        const char *log =
+            HEADER(0, "script", "script") "+ bitrise run inner\n" HEADER(
+                0, "inner-fail",
+                "inner") "inner boom\n" BLANK RULE3
+                         "| x | inner-fail (exit code: 5) | 1.0 sec |\n" RULE3
+                         "\n" RULE1 "| bitrise summary |\n" RULE3
+                         "| | title | time (s) |\n" RULE3
+                         "| x | inner-fail (exit code: 5) | 1.0 sec |\n" RULE3
+                         "| Total runtime: 1.0 sec |\n" RULE1
+                         "Bitrise build failed (exit code: 1)\n"
+                         "outer after\n" BLANK RULE3
+                         "| x | script (exit code: 1) | 2.0 sec |\n" RULE3
+                         "\n" RULE1 "| bitrise summary: primary |\n" RULE3
+                         "| | title | time (s) |\n" RULE3
+                         "| x | script (exit code: 1) | 2.0 sec |\n" RULE3
+                         "| Total runtime: 2.0 sec |\n" RULE1;
+        logparse_t *lp = parse_whole(log, strlen(log), NULL);
+        T_EQ_INT(logparse_failed_count(lp), 2);
+        const logparse_step_t *in  = logparse_failed_step(lp, 0);
+        const logparse_step_t *out = logparse_failed_step(lp, 1);
+        T_EQ_STR(in->title, "inner-fail");
+        T_EQ_STR(in->step_id, "inner");
+        T_EQ_INT(in->exit_code, 5);
+        T_EQ_INT(in->nlast, 1);
+        T_EQ_STR(in->last_lines[0], "inner boom");
+        T_EQ_STR(out->title, "script");
+        T_EQ_STR(out->step_id, "script");
+        T_EQ_INT(out->exit_code, 1);
+        T_EQ_STR(out->last_lines[0], "+ bitrise run inner");
+        T_EQ_STR(out->last_lines[out->nlast - 1], "outer after");
+        T_EQ_INT(logparse_summary_steps(lp), 2);
+        logparse_destroy(lp);
+}
+
+/* A step whose footer is missing (CLI 1.3 README copies): the summary row
+ * says it failed, and the parked step still gives its id and lines. */
+static void test_logparse_missing_footer_resolved_by_summary(void) {
+        const char *log =
+            HEADER(0, "first", "first-id") "first output\nfirst last\n" HEADER(
+                1, "second",
+                "second-id") "second output\n" BLANK RULE3
+                             "| \xe2\x9c\x93 | second | 3 sec |\n" RULE3
+                             "\n" RULE1 "| bitrise summary |\n" RULE3
+                             "| | title | time (s) |\n" RULE3
+                             "| x | first (exit code: 2) | 1.5 min |\n" RULE3
+                             "| \xe2\x9c\x93 | second | 3 sec |\n" RULE3
+                             "| Total runtime: 1.6 min |\n" RULE1;
+        logparse_t *lp = parse_whole(log, strlen(log), NULL);
+        T_EQ_INT(logparse_failed_count(lp), 1);
+        const logparse_step_t *st = logparse_failed_step(lp, 0);
+        T_EQ_STR(st->title, "first");
+        T_EQ_STR(st->step_id, "first-id");
+        T_EQ_INT(st->index, 0);
+        T_EQ_INT(st->exit_code, 2);
+        T_ASSERT(st->duration_s == 90.0);
+        T_EQ_INT(st->nlast, 2);
+        T_EQ_STR(st->last_lines[1], "first last");
+        T_EQ_INT(st->interrupted, 0);
+        logparse_destroy(lp);
+}
+
+/* Tables inside a step's output are output, not footers. */
+static void test_logparse_tables_in_output(void) {
+        const char *log = HEADER(0, "deliver", "deliver") "+----+----+\n"
+                                                          "| x | y | 3 sec |\n"
+                                                          "| a | b |\n"
+                                                          "+----+----+\n"
+                                                          "done\n";
+        logparse_t *lp  = parse_whole(log, strlen(log), NULL);
+        /* no footer recognised: the build ended inside the step */
+        T_EQ_INT(logparse_failed_count(lp), 1);
+        const logparse_step_t *st = logparse_failed_step(lp, 0);
+        T_EQ_INT(st->interrupted, 1);
+        T_EQ_STR(st->title, "deliver");
+        T_EQ_STR(st->last_lines[0], "| x | y | 3 sec |");
+        T_EQ_STR(st->last_lines[st->nlast - 1], "done");
+        logparse_destroy(lp);
+}
+
 static long rss_kb(void) {
         FILE *f = fopen("/proc/self/status", "r");
         char line[256];
@@ -530,6 +626,9 @@ int main(void) {
         T_RUN(test_logparse_line_cut_utf8);
         T_RUN(test_logparse_from_log_info_chunks);
         T_RUN(test_logparse_duration_units);
+        T_RUN(test_logparse_nested_run_failure);
+        T_RUN(test_logparse_missing_footer_resolved_by_summary);
+        T_RUN(test_logparse_tables_in_output);
         T_RUN(test_logparse_500mb_stream_flat_memory);
         return t_done();
 }
