@@ -30,7 +30,8 @@ typedef struct logparse_step {
         int exit_code;     /* -1 when unknown */
         double duration_s; /* -1 when unknown */
         int interrupted;   /* the log ended inside this step (aborted or
-                            * timed-out build: no footer, no summary) */
+                            * timed-out build: no footer, no summary);
+                            * never set when our byte cap cut the log */
         char **last_lines; /* oldest first, ANSI stripped */
         size_t nlast;
 } logparse_step_t;
