@@ -505,6 +505,22 @@ static void test_logparse_tables_in_output(void) {
         logparse_destroy(lp);
 }
 
+/* Our cap cutting a step is not the build being aborted. */
+static void test_logparse_cap_inside_step_not_interrupted(void) {
+        const char *log = HEADER(0, "long", "script") "line one\nline two\n";
+        logparse_opts_t o = {.max_bytes = strlen(log) - 5};
+        logparse_t *lp = logparse_new(&o);
+        T_EQ_INT(logparse_feed(lp, log, strlen(log)), LOGPARSE_FULL);
+        T_EQ_INT(logparse_finish(lp), 0);
+        T_EQ_INT(logparse_truncated(lp), 1);
+        T_EQ_INT(logparse_failed_count(lp), 0);
+        logparse_destroy(lp);
+        lp = parse_whole(log, strlen(log), NULL); /* whole: interrupted */
+        T_EQ_INT(logparse_failed_count(lp), 1);
+        T_EQ_INT(logparse_failed_step(lp, 0)->interrupted, 1);
+        logparse_destroy(lp);
+}
+
 static long rss_kb(void) {
         FILE *f = fopen("/proc/self/status", "r");
         char line[256];
@@ -629,6 +645,7 @@ int main(void) {
         T_RUN(test_logparse_nested_run_failure);
         T_RUN(test_logparse_missing_footer_resolved_by_summary);
         T_RUN(test_logparse_tables_in_output);
+        T_RUN(test_logparse_cap_inside_step_not_interrupted);
         T_RUN(test_logparse_500mb_stream_flat_memory);
         return t_done();
 }
