@@ -410,12 +410,13 @@ bitrise_req_t *bitrise_req_from_easy(CURL *easy) {
         return (bitrise_req_t *)(void *)p;
 }
 
+static void wipe(char *s) {
+        if (s)
+                explicit_bzero(s, strlen(s));
+}
+
 static void wipe_free(char *s) {
-        if (!s)
-                return;
-        volatile char *v = s;
-        while (*v)
-                *v++ = '\0';
+        wipe(s);
         free(s);
 }
 
@@ -424,7 +425,10 @@ void bitrise_req_destroy(bitrise_req_t *req) {
                 return;
         if (req->easy)
                 curl_easy_cleanup(req->easy);
-        curl_slist_free_all(req->headers); /* curl copied nothing: wipe ours */
+        /* curl_slist_append copied the header: wipe that copy too */
+        for (struct curl_slist *l = req->headers; l; l = l->next)
+                wipe(l->data);
+        curl_slist_free_all(req->headers);
         wipe_free(req->auth);
         wipe_free(req->url);
         buf_release(&req->body);

@@ -201,7 +201,7 @@ void bitrise_log_info_release(bitrise_log_info_t *li) {
                 free(li->chunks[i].chunk);
         free(li->chunks);
         if (li->raw_log_url) /* a credential of sorts: do not leave it around */
-                memset(li->raw_log_url, 0, strlen(li->raw_log_url));
+                explicit_bzero(li->raw_log_url, strlen(li->raw_log_url));
         free(li->raw_log_url);
         free(li->next_after_timestamp);
         memset(li, 0, sizeof(*li));
