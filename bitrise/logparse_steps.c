@@ -406,8 +406,9 @@ static int structure_handle(logparse_t *lp, const char *s, size_t len,
         lp_step_t *top = lp->depth ? &lp->stack[lp->depth - 1] : NULL;
         if (rule)
                 return 1;
-        if (!n) {
+        if (!n) { /* plain text ends a footer block or a cut summary */
                 lp->after_footer = 0;
+                lp->in_summary   = 0;
                 return 0;
         }
         if (n == 1 && cells[0].n == 0) { /* blank box row */
