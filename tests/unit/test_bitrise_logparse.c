@@ -507,9 +507,9 @@ static void test_logparse_tables_in_output(void) {
 
 /* Our cap cutting a step is not the build being aborted. */
 static void test_logparse_cap_inside_step_not_interrupted(void) {
-        const char *log = HEADER(0, "long", "script") "line one\nline two\n";
+        const char *log   = HEADER(0, "long", "script") "line one\nline two\n";
         logparse_opts_t o = {.max_bytes = strlen(log) - 5};
-        logparse_t *lp = logparse_new(&o);
+        logparse_t *lp    = logparse_new(&o);
         T_EQ_INT(logparse_feed(lp, log, strlen(log)), LOGPARSE_FULL);
         T_EQ_INT(logparse_finish(lp), 0);
         T_EQ_INT(logparse_truncated(lp), 1);
@@ -518,6 +518,22 @@ static void test_logparse_cap_inside_step_not_interrupted(void) {
         lp = parse_whole(log, strlen(log), NULL); /* whole: interrupted */
         T_EQ_INT(logparse_failed_count(lp), 1);
         T_EQ_INT(logparse_failed_step(lp, 0)->interrupted, 1);
+        logparse_destroy(lp);
+}
+
+/* A summary cut short (no "Total runtime") must not swallow what follows. */
+static void test_logparse_cut_summary_ends_at_text(void) {
+        const char *log = RULE1
+            "| bitrise summary |\n" RULE3 "| | title | time (s) |\n" RULE3
+            "| \xe2\x9c\x93 | a | 1 sec |\n"
+            "log goes on\n" HEADER(
+                1, "b", "b-id") "b failed\n" BLANK RULE3
+                                "| x | b (exit code: 3) | 2 sec |\n" RULE3;
+        logparse_t *lp = parse_whole(log, strlen(log), NULL);
+        T_EQ_INT(logparse_summary_steps(lp), 1);
+        T_EQ_INT(logparse_failed_count(lp), 1);
+        T_EQ_STR(logparse_failed_step(lp, 0)->step_id, "b-id");
+        T_EQ_INT(logparse_failed_step(lp, 0)->exit_code, 3);
         logparse_destroy(lp);
 }
 
@@ -646,6 +662,7 @@ int main(void) {
         T_RUN(test_logparse_missing_footer_resolved_by_summary);
         T_RUN(test_logparse_tables_in_output);
         T_RUN(test_logparse_cap_inside_step_not_interrupted);
+        T_RUN(test_logparse_cut_summary_ends_at_text);
         T_RUN(test_logparse_500mb_stream_flat_memory);
         return t_done();
 }
