@@ -350,6 +350,27 @@ bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c,
                        errstr_size);
 }
 
+bitrise_req_t *bitrise_req_builds_list(const bitrise_client_t *c,
+                                       const char *token, const char *app_slug,
+                                       int limit, const char *next,
+                                       char *errstr, size_t errstr_size) {
+        char what[64], s[32];
+        slug_short(app_slug ? app_slug : "", s, sizeof(s));
+        snprintf(what, sizeof(what), "list the builds of app %s", s);
+        if (args_check(token, app_slug ? app_slug : "",
+                       next && *next ? next : NULL, what, errstr, errstr_size))
+                return NULL;
+        if (limit <= 0 || limit > 50)
+                limit = 50;
+        char *url = next && *next
+                        ? url_printf("%s/apps/%s/builds?limit=%d&next=%s",
+                                     c->base_url, app_slug, limit, next)
+                        : url_printf("%s/apps/%s/builds?limit=%d", c->base_url,
+                                     app_slug, limit);
+        return req_new(c, BITRISE_REQ_BUILDS_LIST, token, url, what, errstr,
+                       errstr_size);
+}
+
 bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c, const char *token,
                                    const char *app_slug, char *errstr,
                                    size_t errstr_size) {
@@ -472,6 +493,10 @@ static void parse_payload(bitrise_req_t *req, bitrise_result_t *res) {
         case BITRISE_REQ_APP_GET:
                 rc = bitrise_app_parse(b, n, &res->app, err, sizeof(err));
                 break;
+        case BITRISE_REQ_BUILDS_LIST:
+                rc = bitrise_apps_page_parse(b, n, &res->builds, err,
+                                             sizeof(err));
+                break;
         case BITRISE_REQ_RAW_LOG:
                 rc = logparse_finish(req->lp);
                 if (rc)
@@ -524,6 +549,7 @@ void bitrise_result_release(bitrise_result_t *res) {
         bitrise_build_release(&res->build);
         bitrise_log_info_release(&res->log_info);
         bitrise_apps_page_release(&res->apps);
+        bitrise_apps_page_release(&res->builds);
         bitrise_app_release(&res->app);
         memset(res, 0, sizeof(*res));
 }

@@ -151,7 +151,9 @@ typedef struct bitrise_log_info {
  * archived raw log). */
 void bitrise_log_info_feed(const bitrise_log_info_t *li, logparse_t *lp);
 
-/* GET /apps: one page, or every page for bitrise_apps_list_all. */
+/* A page of a list answer ({"data": [{"slug": ...}], "paging": {...}}):
+ * GET /apps (one page, or every page for bitrise_apps_list_all) and
+ * GET /apps/{app}/builds. */
 typedef struct bitrise_apps_page {
         char **slugs;  /* owned array of owned strings */
         char **titles; /* same length; an entry may be NULL */
@@ -176,6 +178,7 @@ typedef enum {
         BITRISE_REQ_APPS_LIST,
         BITRISE_REQ_APP_GET,
         BITRISE_REQ_RAW_LOG,
+        BITRISE_REQ_BUILDS_LIST,
 } bitrise_req_kind_t;
 
 typedef struct bitrise_result {
@@ -197,6 +200,8 @@ typedef struct bitrise_result {
         bitrise_log_info_t log_info; /* BITRISE_REQ_LOG_INFO */
         bitrise_apps_page_t apps;    /* BITRISE_REQ_APPS_LIST */
         bitrise_app_t app;           /* BITRISE_REQ_APP_GET */
+        bitrise_apps_page_t builds;  /* BITRISE_REQ_BUILDS_LIST: build slugs
+                                      * (titles all NULL) and paging.next */
         /* BITRISE_REQ_RAW_LOG: the bytes went to the caller's logparse_t;
          * reaching its byte cap stops the download and is still OK (the
          * parser reports truncated). */
@@ -236,6 +241,14 @@ bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c,
 bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c, const char *token,
                                    const char *app_slug, char *errstr,
                                    size_t errstr_size);
+
+/* GET /apps/{app}/builds?limit=&next= (newest first): one page of build
+ * slugs, e.g. for `bitmon connect` to find a build whose log it can try.
+ * limit 1..50 (0 = 50). */
+bitrise_req_t *bitrise_req_builds_list(const bitrise_client_t *c,
+                                       const char *token, const char *app_slug,
+                                       int limit, const char *next,
+                                       char *errstr, size_t errstr_size);
 
 /* Streams the archived raw log at url (http or https; no Authorization, no
  * cookies; up to 3 redirects followed, without credentials) into lp, which
