@@ -18,8 +18,8 @@
 #define TOKEN      "bitwat_s3cr3t-token-value"
 #define BUILD_PATH "/v0.1/apps/" APP "/builds/" BUILD
 
-static char *fx_build, *fx_log, *fx_html;
-static size_t fx_build_len, fx_log_len, fx_html_len;
+static char *fx_build, *fx_log, *fx_html, *fx_list;
+static size_t fx_build_len, fx_log_len, fx_html_len, fx_list_len;
 
 static const char page1[] =
     "{\"data\":[{\"slug\":\"a1\",\"title\":\"One\"},{\"slug\":\"a2\"}],"
@@ -64,6 +64,8 @@ static void setup_routes(void) {
               HR_FAULT_NONE, 0);
         route("/v0.1/apps?limit=50&next=a5", 200, json, page3, 0, 0,
               HR_FAULT_NONE, 0);
+        route("/v0.1/apps/" APP "/builds?limit=1", 200, json, fx_list,
+              fx_list_len, 0, HR_FAULT_NONE, 0);
         route("/v0.1/apps/" APP, 200, json,
               "{\"data\":{\"slug\":\"" APP "\",\"title\":\"My app\","
               "\"project_type\":\"ios\",\"is_disabled\":false}}",
@@ -278,7 +280,16 @@ static void test_client_paging_and_app(void) {
         bitrise_result_release(&res);
 
         bitrise_req_t *req =
-            bitrise_req_app_get(c, TOKEN, APP, err, sizeof(err));
+            bitrise_req_builds_list(c, TOKEN, APP, 1, NULL, err, sizeof(err));
+        T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
+        T_EQ_INT(res.kind, BITRISE_REQ_BUILDS_LIST);
+        T_EQ_INT(res.builds.n, 3);
+        T_EQ_STR(res.builds.slugs[0], "53e40ec7fccecd8f");
+        T_EQ_STR(res.builds.next, "a38bec3ffe7bf674");
+        bitrise_result_release(&res);
+        bitrise_req_destroy(req);
+
+        req = bitrise_req_app_get(c, TOKEN, APP, err, sizeof(err));
         T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
         T_EQ_STR(res.app.title, "My app");
         T_EQ_STR(res.app.project_type, "ios");
@@ -571,7 +582,7 @@ int main(void) {
         fx_log   = fixture_read("bitrisedebugtool_failure_xcode_test.log.txt",
                                 &fx_log_len);
         fx_html  = fixture_read("gitrise_html_response.html", &fx_html_len);
-        if (!fx_build || !fx_log || !fx_html) {
+        if (!fx_build || !fx_log || !fx_html || !fx_list) {
                 printf("FAIL fixtures: set BITMON_SHARED\n");
                 return 1;
         }
@@ -597,6 +608,7 @@ int main(void) {
         free(fx_build);
         free(fx_log);
         free(fx_html);
+        free(fx_list);
         curl_global_cleanup();
         return t_done();
 }
