@@ -582,6 +582,8 @@ int main(void) {
         fx_log   = fixture_read("bitrisedebugtool_failure_xcode_test.log.txt",
                                 &fx_log_len);
         fx_html  = fixture_read("gitrise_html_response.html", &fx_html_len);
+        fx_list  = fixture_read(
+             "devcenter_list_builds_in_progress_and_success.json", &fx_list_len);
         if (!fx_build || !fx_log || !fx_html || !fx_list) {
                 printf("FAIL fixtures: set BITMON_SHARED\n");
                 return 1;
