@@ -4,8 +4,24 @@
  * requests at once. Each call is a request object that owns a configured easy
  * handle; the caller adds that handle to its own multi, and when the multi
  * reports it done, bitrise_req_finish() classifies the answer and parses the
- * body. bitrise_req_perform() is the same path driven by a private multi, for
- * blocking callers (bitmon connect, tests).
+ * body. bitrise_req_perform() is the same path driven by curl_easy_perform,
+ * for blocking callers (bitmon connect, tests).
+ *
+ *   bitrise_req_t *req = bitrise_req_build_get(c, token, app, build,
+ *                                              err, sizeof(err));
+ *   bitrise_req_set_opaque(req, watch);
+ *   curl_multi_add_handle(multi, bitrise_req_easy(req));
+ *   ...                             // later, from curl_multi_info_read():
+ *   bitrise_req_t *req = bitrise_req_from_easy(msg->easy_handle);
+ *   curl_multi_remove_handle(multi, msg->easy_handle);
+ *   bitrise_result_t res;
+ *   switch (bitrise_req_finish(req, msg->data.result, &res)) {
+ *   case BITRISE_OK: use res.build ...; break;
+ *   case BITRISE_RATE_LIMITED: wait res.retry_after_ms (or back off) ...
+ *   ...
+ *   }
+ *   bitrise_result_release(&res);
+ *   bitrise_req_destroy(req);
  *
  * Threads: a bitrise_client_t is immutable after bitrise_client_new and may
  * be shared by every thread. A bitrise_req_t belongs to one thread at a time
@@ -39,7 +55,8 @@
 
 typedef struct bitrise_client_opts {
         const char *base_url;    /* NULL = "https://api.bitrise.io/v0.1";
-                                  * no trailing slash needed */
+                                  * http:// is accepted for the simulator
+                                  * and tests */
         const char *ca_file;     /* PEM bundle; NULL = libcurl's default.
                                   * Peer and host verification are always
                                   * on, whatever this says. */
@@ -49,7 +66,7 @@ typedef struct bitrise_client_opts {
         long low_speed_bytes;    /* abort below this many bytes/s ... */
         long low_speed_time_s;   /* ... for this long; 0 = 1 B/s for 30 s */
         size_t max_body_bytes;   /* cap on an API answer; 0 = 8 MiB */
-        const char *user_agent;  /* NULL = "bitmon/<version>" */
+        const char *user_agent;  /* NULL = "bitmon/1" */
 } bitrise_client_opts_t;
 
 typedef struct bitrise_client bitrise_client_t;
@@ -72,7 +89,8 @@ typedef enum {
                                     * the raw log: the URL expired, ask /log
                                     * again */
         BITRISE_NOT_FOUND,         /* 404: unknown or not visible to token */
-        BITRISE_RATE_LIMITED,      /* 429: see retry_after_ms */
+        BITRISE_RATE_LIMITED,      /* 429: see retry_after_ms (a 503 may
+                                    * carry Retry-After too) */
         BITRISE_TRANSIENT,         /* 5xx, timeouts, resets, truncated bodies,
                                     * network errors: retry with backoff */
         BITRISE_PERMANENT,         /* other 4xx, 2xx whose body does not
