@@ -510,7 +510,8 @@ static void stop_setup(void *arg) {
         http_start_all(&s->http);
         for (int i = 0; i < 1000; i++) {
                 s->timers[i] = loop_timer_new(s->http.loop);
-                loop_timer_start(s->timers[i], 50 + i, stop_timer_fire, NULL);
+                loop_timer_start(s->timers[i], 60000 + i, stop_timer_fire,
+                                 NULL);
         }
         atomic_store(&s->ready, 1);
 }
