@@ -93,7 +93,8 @@ void watch_opts_defaults(watch_opts_t *o) {
         o->f = (v)
         WATCH_DEF(on_hold_ms, 30000);
         WATCH_DEF(running_ms, 15000);
-        WATCH_DEF(jitter, 0.1);
+        if (o->jitter == 0) /* < 0 stays: explicitly none */
+                o->jitter = 0.1;
         WATCH_DEF(backoff_base_ms, 1000);
         WATCH_DEF(backoff_max_ms, 60000);
         WATCH_DEF(retry_max, 8);
@@ -107,6 +108,10 @@ void watch_opts_defaults(watch_opts_t *o) {
                 o->jitter = 0.9;
 }
 
+static double watch_jitter(const watch_opts_t *o) {
+        return o->jitter > 0 ? o->jitter : 0;
+}
+
 int64_t watch_backoff_ms(const watch_opts_t *o, int attempt) {
         int64_t max = o->backoff_max_ms > 0 ? o->backoff_max_ms : 1;
         int64_t d   = o->backoff_base_ms > 0 ? o->backoff_base_ms : 1;
@@ -114,7 +119,7 @@ int64_t watch_backoff_ms(const watch_opts_t *o, int attempt) {
                 d *= 2;
         if (d > max)
                 d = max;
-        d = rand_jitter(d, o->jitter);
+        d = rand_jitter(d, watch_jitter(o));
         return d > max ? max : d < 1 ? 1 : d;
 }
 
@@ -133,7 +138,7 @@ static int64_t watch_interval_ms(const watch_t *w, watch_state_t st) {
         const watch_opts_t *o = &w->tbl->opts;
         return rand_jitter(st == WATCH_STATE_ON_HOLD ? o->on_hold_ms
                                                      : o->running_ms,
-                           o->jitter);
+                           watch_jitter(o));
 }
 
 static void watch_payload_free(watch_t *w, watch_req_kind_t kind, void **p) {
@@ -331,9 +336,9 @@ static void watch_step_build(watch_t *w) {
                         : -1;
                 if (lease == 0) { /* another pod refreshes: read it soon */
                         watch_wipe(tok, sizeof(tok));
-                        watch_schedule(w,
-                                       rand_jitter(w->tbl->opts.lease_wait_ms,
-                                                   w->tbl->opts.jitter));
+                        watch_schedule(
+                            w, rand_jitter(w->tbl->opts.lease_wait_ms,
+                                           watch_jitter(&w->tbl->opts)));
                         return;
                 }
                 w->lease_held = lease == 1;
@@ -423,11 +428,11 @@ static void watch_log_wait(watch_t *w, const char *why) {
         int64_t left          = w->log_since + o->log_archive_ms - watch_now(w);
         if (left <= 0) {
                 watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
-                           "log of build %s not available within %d s: %s",
-                           w->build_slug, o->log_archive_ms / 1000, why);
+                           "log of build %s not available within %.1f s: %s",
+                           w->build_slug, o->log_archive_ms / 1000.0, why);
                 return;
         }
-        int64_t d = rand_jitter(o->log_retry_ms, o->jitter);
+        int64_t d = rand_jitter(o->log_retry_ms, watch_jitter(o));
         watch_schedule(w, d < left ? d : left);
 }
 

@@ -213,7 +213,7 @@ typedef struct watch_seams {
 typedef struct watch_opts {
         int on_hold_ms;      /* poll.on_hold_s */
         int running_ms;      /* poll.running_s */
-        double jitter;       /* fraction, e.g. 0.1 = ±10 % */
+        double jitter;       /* fraction, e.g. 0.1 = ±10 %; < 0 = none */
         int backoff_base_ms; /* poll.backoff_base_ms */
         int backoff_max_ms;  /* poll.backoff_max_s */
         int retry_max;       /* transient failures in a row before
