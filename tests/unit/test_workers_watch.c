@@ -72,7 +72,7 @@ typedef struct scenario {
 
 typedef struct fake_job {
         const char *id;
-        char log[512];
+        char log[160];
         int done; /* job_done calls */
 } fake_job_t;
 
@@ -81,17 +81,22 @@ typedef struct fake {
         loop_t *loop;
         watch_table_t *tbl;
         watch_opts_t opts;
-        fake_job_t jobs[3];
+        fake_job_t jobs_small[4];
+        fake_job_t *jobs; /* jobs_small unless a test gives more */
         int njobs;
+        int latency_ms;   /* answers arrive after this; 0 = 1 */
+        int *auto_builds; /* when set: per build, RUN then DONE */
+        _Atomic long events;
         int pos; /* next step */
         int nreq;
         int budget_pos;
         int cache_calls;
         int payloads; /* live payloads */
-        char calls[512];
-        char errors[512];
+        char calls[200];
+        char errors[200];
         _Atomic long done;
         _Atomic long torn_down;
+        _Atomic long ready; /* f_setup ran */
 } fake_t;
 
 typedef struct payload {
@@ -224,10 +229,29 @@ static void f_deliver(void *arg) {
         }
 }
 
+static int f_answer_later(fake_t *f, loop_t *loop, watch_request_t *req,
+                          const step_t *st) {
+        pending_t *p = calloc(1, sizeof(*p));
+        p->f         = f;
+        p->req       = req;
+        p->step      = *st;
+        p->timer     = loop_timer_new(loop);
+        req->handle  = p;
+        loop_timer_start(p->timer, f->latency_ms > 0 ? f->latency_ms : 1,
+                         f_deliver, p);
+        return 0;
+}
+
 static int f_request_start(void *ctx, loop_t *loop, watch_request_t *req,
                            char *err, size_t err_size) {
         fake_t *f = ctx;
         f->nreq++;
+        if (f->auto_builds) {
+                static const step_t run = B_RUN, fin = B_DONE;
+                int i = (int)strtol(req->build_slug, NULL, 16);
+                return f_answer_later(f, loop, req,
+                                      f->auto_builds[i]++ ? &fin : &run);
+        }
         if (f->pos >= 12 || f->sc->steps[f->pos].kind == 0) {
                 cat(f->errors, sizeof(f->errors), "unscripted-request");
                 snprintf(err, err_size, "no more answers");
@@ -243,14 +267,7 @@ static int f_request_start(void *ctx, loop_t *loop, watch_request_t *req,
             (!req->log_info ||
              ((const payload_t *)req->log_info)->kind != WATCH_REQ_LOG_INFO))
                 cat(f->errors, sizeof(f->errors), "raw-without-log-info");
-        pending_t *p = calloc(1, sizeof(*p));
-        p->f         = f;
-        p->req       = req;
-        p->step      = *st;
-        p->timer     = loop_timer_new(loop);
-        req->handle  = p;
-        loop_timer_start(p->timer, 1, f_deliver, p);
-        return 0;
+        return f_answer_later(f, loop, req, st);
 }
 
 static void f_request_cancel(void *ctx, watch_request_t *req) {
@@ -296,6 +313,7 @@ static int f_publish(void *ctx, void *job, watch_event_t ev, int last,
         if (err && (!err->message || strstr(err->message, "bitwat_")))
                 cat(f->errors, sizeof(f->errors), "bad-message");
         cat(j->log, sizeof(j->log), s);
+        atomic_fetch_add(&f->events, 1);
         return 0;
 }
 
@@ -350,18 +368,22 @@ static watch_opts_t fast_opts(void) {
 /* ---- running a scenario
  * ------------------------------------------------------ */
 
-static void f_add_job(fake_t *f, const jobspec_t *js) {
+static void f_add_job_for(fake_t *f, const jobspec_t *js, const char *build) {
         fake_job_t *j  = &f->jobs[f->njobs++];
         j->id          = js->id;
         watch_job_t wj = {.job         = j,
                           .workspace   = "ws-1",
                           .app_slug    = "669403bffbe35909",
-                          .build_slug  = "1a2b3c4d5e6f7a8b",
+                          .build_slug  = build,
                           .follow      = js->follow,
                           .log         = js->log,
                           .deadline_ms = js->deadline_ms};
         if (watch_table_add(f->tbl, &wj) != 0)
                 cat(f->errors, sizeof(f->errors), "add-failed");
+}
+
+static void f_add_job(fake_t *f, const jobspec_t *js) {
+        f_add_job_for(f, js, "1a2b3c4d5e6f7a8b");
 }
 
 static void f_setup(void *arg) {
@@ -370,6 +392,7 @@ static void f_setup(void *arg) {
         f->tbl          = watch_table_new(f->loop, &f->opts, &s);
         for (int i = 0; i < 3 && f->sc->jobs[i].id; i++)
                 f_add_job(f, &f->sc->jobs[i]);
+        atomic_store(&f->ready, 1);
 }
 
 static void f_teardown(void *arg) {
@@ -414,6 +437,7 @@ static int run_scenario(const scenario_t *sc) {
         static fake_t f;
         int fails = 0;
         memset(&f, 0, sizeof(f));
+        f.jobs = f.jobs_small;
         f.sc   = sc;
         f.opts = fast_opts();
         f.loop = start_loop();
@@ -588,10 +612,191 @@ static void test_watch_scenarios(void) {
         T_EQ_INT(fails, 0);
 }
 
+static void test_watch_backoff_and_names(void) {
+        watch_opts_t o = {
+            .backoff_base_ms = 100, .backoff_max_ms = 1000, .jitter = -1};
+        watch_opts_defaults(&o);
+        static const int64_t want[] = {100, 200, 400, 800, 1000, 1000};
+        for (int i = 0; i < 6; i++)
+                T_EQ_INT(watch_backoff_ms(&o, i + 1), want[i]);
+        T_EQ_INT(watch_backoff_ms(&o, 1000), 1000); /* no overflow */
+        o.jitter = 0.5;
+        for (int i = 0; i < 200; i++) {
+                int64_t d1 = watch_backoff_ms(&o, 1);
+                int64_t d9 = watch_backoff_ms(&o, 9);
+                T_ASSERTF(d1 >= 50 && d1 <= 150, "attempt 1: %lld",
+                          (long long)d1);
+                T_ASSERTF(d9 >= 500 && d9 <= 1000, "attempt 9: %lld",
+                          (long long)d9);
+        }
+        watch_opts_t d = {0};
+        watch_opts_defaults(&d);
+        T_EQ_INT(d.running_ms, 15000);
+        T_EQ_INT(d.on_hold_ms, 30000);
+        T_EQ_INT(d.retry_max, 8);
+        T_ASSERT(d.jitter > 0.09 && d.jitter < 0.11);
+        static const char *names[] = {
+            "token_missing",     "token_invalid",        "insufficient_role",
+            "not_found",         "upstream_unavailable", "rate_limited",
+            "deadline_exceeded", "log_unavailable"};
+        for (int i = 0; i < 8; i++)
+                T_EQ_STR(watch_errcode_name((watch_errcode_t)i), names[i]);
+        T_EQ_STR(watch_errcode_name((watch_errcode_t)99), "unknown");
+}
+
+/* Jobs joining a watch that knows its build, then revoke and shutdown. */
+static const scenario_t join_sc    = {.name = "late joiners", .steps = {B_RUN}};
+static const jobspec_t join_jobs[] = {FOLLOW("a", 1, ""), ONCE("c", 1, ""),
+                                      FOLLOW("d", 1, "")};
+
+static void join_add_a(void *arg) {
+        fake_t *f       = arg;
+        watch_seams_t s = fake_seams(f);
+        f->tbl          = watch_table_new(f->loop, &f->opts, &s);
+        f_add_job(f, &join_jobs[0]);
+}
+
+static void join_add_cd(void *arg) {
+        fake_t *f = arg;
+        f_add_job(f, &join_jobs[1]);
+        f_add_job(f, &join_jobs[2]);
+}
+
+static int is_job_a(void *job, void *arg) {
+        (void)arg;
+        return strcmp(((fake_job_t *)job)->id, "a") == 0;
+}
+
+static size_t join_dropped, join_watches_after_drop, join_jobs_after_drop;
+
+static void join_drop_a(void *arg) {
+        fake_t *f               = arg;
+        join_dropped            = watch_table_drop(f->tbl, is_job_a, NULL);
+        join_watches_after_drop = watch_table_watches(f->tbl);
+        join_jobs_after_drop    = watch_table_jobs(f->tbl);
+        atomic_fetch_add(&f->events, 100);
+}
+
+static void test_watch_late_joiners_revoke_and_shutdown(void) {
+        static fake_t f;
+        memset(&f, 0, sizeof(f));
+        f.jobs            = f.jobs_small;
+        f.sc              = &join_sc;
+        f.opts            = fast_opts();
+        f.opts.running_ms = 60000; /* the watch idles after its poll */
+        f.loop            = start_loop();
+        loop_post(f.loop, join_add_a, &f);
+        wait_atomic(&f.events, 1, 3000); /* a: status:run */
+        loop_post(f.loop, join_add_cd, &f);
+        wait_atomic(&f.done, 1, 3000); /* c: its one report */
+        loop_post(f.loop, join_drop_a, &f);
+        wait_atomic(&f.events, 103, 3000);
+        loop_post(f.loop, f_teardown, &f);
+        wait_atomic(&f.torn_down, 1, 3000);
+        loop_destroy(f.loop);
+        T_EQ_STR(f.jobs[0].log, "status:run dropped");
+        T_EQ_STR(f.jobs[1].log, "status:run! done");
+        T_EQ_STR(f.jobs[2].log, "status:run dropped");
+        for (int i = 0; i < 3; i++)
+                T_EQ_INT(f.jobs[i].done, 1);
+        T_EQ_INT(f.nreq, 1); /* joiners cost no call */
+        T_EQ_INT(join_dropped, 1);
+        T_EQ_INT(join_watches_after_drop, 1);
+        T_EQ_INT(join_jobs_after_drop, 1);
+        T_EQ_INT(f.payloads, 0);
+        T_EQ_STR(f.errors, "");
+}
+
+/* Loop shutdown with a request in flight: the owner drops its table in
+ * on_thread_stop; the request is cancelled, the job handed back. */
+static void stop_hook(loop_t *loop, void *ud) {
+        (void)loop;
+        f_teardown(ud);
+}
+
+static void test_watch_dropped_on_loop_stop(void) {
+        static fake_t f;
+        static const scenario_t sc = {
+            .name = "stop", .steps = {B_RUN}, .jobs = {FOLLOW("a", 1, "")}};
+        memset(&f, 0, sizeof(f));
+        f.jobs         = f.jobs_small;
+        f.sc           = &sc;
+        f.opts         = fast_opts();
+        f.latency_ms   = 60000;
+        char err[256]  = "";
+        loop_opts_t lo = {.on_thread_stop = stop_hook, .ud = &f};
+        f.loop         = loop_new(&lo, err, sizeof(err));
+        T_ASSERT(f.loop && loop_start(f.loop, err, sizeof(err)) == 0);
+        loop_post(f.loop, f_setup, &f);
+        wait_atomic(&f.ready, 1, 3000);
+        usleep(20 * 1000); /* the first step runs on the next turn */
+        int64_t t0 = time_mono_ms();
+        loop_destroy(f.loop);
+        T_ASSERT(time_mono_ms() - t0 < 1000 * scale);
+        T_EQ_STR(f.jobs[0].log, "dropped");
+        T_EQ_INT(f.nreq, 1);
+        T_EQ_STR(f.calls, "cancel");
+        T_EQ_INT(f.payloads, 0);
+}
+
+/* Many builds on one loop, two jobs each: one poll sequence per build. */
+enum { MANY = 2000 };
+static const scenario_t many_sc = {.name = "many"};
+
+static void many_setup(void *arg) {
+        fake_t *f                 = arg;
+        watch_seams_t s           = fake_seams(f);
+        f->tbl                    = watch_table_new(f->loop, &f->opts, &s);
+        static const jobspec_t js = FOLLOW("m", WATCH_LOG_NONE, "");
+        for (int i = 0; i < MANY; i++) {
+                char slug[17];
+                snprintf(slug, sizeof(slug), "%016x", i);
+                f_add_job_for(f, &js, slug);
+                f_add_job_for(f, &js, slug);
+        }
+        atomic_store(&f->torn_down, (long)watch_table_watches(f->tbl));
+}
+
+static void test_watch_many_builds_share_polls(void) {
+        static fake_t f;
+        static fake_job_t jobs[2 * MANY];
+        static int per_build[MANY];
+        memset(&f, 0, sizeof(f));
+        memset(jobs, 0, sizeof(jobs));
+        memset(per_build, 0, sizeof(per_build));
+        f.jobs        = jobs;
+        f.sc          = &many_sc;
+        f.opts        = fast_opts();
+        f.opts.jitter = 0.5;
+        f.auto_builds = per_build;
+        f.loop        = start_loop();
+        loop_post(f.loop, many_setup, &f);
+        wait_atomic(&f.done, 2 * MANY, 10000);
+        long watches = atomic_load(&f.torn_down);
+        atomic_store(&f.torn_down, 0);
+        loop_post(f.loop, f_teardown, &f);
+        wait_atomic(&f.torn_down, 1, 3000);
+        loop_destroy(f.loop);
+        T_EQ_INT(watches, MANY);
+        T_EQ_INT(f.nreq, 2 * MANY);
+        for (int i = 0; i < MANY; i++)
+                T_EQ_INT(per_build[i], 2);
+        for (int i = 0; i < 2 * MANY; i++) {
+                T_EQ_STR(jobs[i].log, "status:run finished:done! done");
+                T_EQ_INT(jobs[i].done, 1);
+        }
+        T_EQ_INT(f.payloads, 0);
+        T_EQ_STR(f.errors, "");
+}
+
 int main(void) {
         const char *s = getenv("BITMON_TEST_TIMEOUT_SCALE");
         if (s && *s >= '1' && *s <= '9')
                 scale = *s - '0';
+        T_RUN(test_watch_backoff_and_names);
         T_RUN(test_watch_scenarios);
+        T_RUN(test_watch_late_joiners_revoke_and_shutdown);
+        T_RUN(test_watch_dropped_on_loop_stop);
+        T_RUN(test_watch_many_builds_share_polls);
         return t_done();
 }
