@@ -87,23 +87,24 @@ const char *watch_errcode_name(watch_errcode_t code) {
                    : "unknown";
 }
 
+static void watch_def(int *v, int def) {
+        if (*v <= 0)
+                *v = def;
+}
+
 void watch_opts_defaults(watch_opts_t *o) {
-#define WATCH_DEF(f, v)                                                        \
-        if (o->f <= 0)                                                         \
-        o->f = (v)
-        WATCH_DEF(on_hold_ms, 30000);
-        WATCH_DEF(running_ms, 15000);
+        watch_def(&o->on_hold_ms, 30000);
+        watch_def(&o->running_ms, 15000);
+        watch_def(&o->backoff_base_ms, 1000);
+        watch_def(&o->backoff_max_ms, 60000);
+        watch_def(&o->retry_max, 8);
+        watch_def(&o->lease_ms, 5000);
+        watch_def(&o->lease_wait_ms, 1000);
+        watch_def(&o->log_archive_ms, 300000);
+        watch_def(&o->log_retry_ms, 10000);
+        watch_def(&o->raw_log_retries, 3);
         if (o->jitter == 0) /* < 0 stays: explicitly none */
                 o->jitter = 0.1;
-        WATCH_DEF(backoff_base_ms, 1000);
-        WATCH_DEF(backoff_max_ms, 60000);
-        WATCH_DEF(retry_max, 8);
-        WATCH_DEF(lease_ms, 5000);
-        WATCH_DEF(lease_wait_ms, 1000);
-        WATCH_DEF(log_archive_ms, 300000);
-        WATCH_DEF(log_retry_ms, 10000);
-        WATCH_DEF(raw_log_retries, 3);
-#undef WATCH_DEF
         if (o->jitter > 0.9)
                 o->jitter = 0.9;
 }
@@ -123,8 +124,7 @@ int64_t watch_backoff_ms(const watch_opts_t *o, int attempt) {
         return d > max ? max : d < 1 ? 1 : d;
 }
 
-/* ---- helpers --------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static int64_t watch_now(const watch_t *w) {
         return loop_now_ms(w->tbl->loop);
@@ -228,8 +228,7 @@ static void watch_transient(watch_t *w, const char *why) {
         watch_schedule(w, watch_backoff_ms(o, w->attempts));
 }
 
-/* ---- steps ------------------------------------------------------------------
- */
+/* ---- steps --------------------------------------------------------------- */
 
 /* Token and cached validity. Returns 1 with tok/fp filled, or 0 when the
  * watch failed or was rescheduled. */
@@ -377,8 +376,7 @@ static void watch_step(watch_t *w) {
         }
 }
 
-/* ---- answers ----------------------------------------------------------------
- */
+/* ---- answers ------------------------------------------------------------- */
 
 /* Publishes the current status to every job (or only one). For a follow=0
  * job that is its one report, which ends it. */
@@ -641,8 +639,7 @@ static void watch_on_timer(void *arg) {
         watch_settle(w);
 }
 
-/* ---- table ------------------------------------------------------------------
- */
+/* ---- table --------------------------------------------------------------- */
 
 watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
                                const watch_seams_t *seams) {

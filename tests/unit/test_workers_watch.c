@@ -13,8 +13,7 @@
 
 static int scale = 1;
 
-/* ---- the fake world --------------------------------------------------------
- */
+/* ---- the fake world ------------------------------------------------------ */
 
 typedef struct step { /* one scripted answer */
         watch_req_kind_t kind;
@@ -365,8 +364,7 @@ static watch_opts_t fast_opts(void) {
                               .raw_log_retries = 2};
 }
 
-/* ---- running a scenario
- * ------------------------------------------------------ */
+/* ---- running a scenario ---------------------------------------------- */
 
 static void f_add_job_for(fake_t *f, const jobspec_t *js, const char *build) {
         fake_job_t *j  = &f->jobs[f->njobs++];
