@@ -87,6 +87,7 @@ struct loop {
         int has_self;
 
         _Atomic uint64_t posts_run;
+        _Atomic uint64_t wakeups;
         _Atomic uint64_t http_started;
         _Atomic uint64_t http_done;
         _Atomic int64_t http_active;
@@ -271,6 +272,7 @@ static void loop_stop_begin(loop_t *loop, int grace_ms) {
 
 static void loop_on_wake(uv_async_t *h) {
         loop_t *loop = h->data;
+        atomic_fetch_add_explicit(&loop->wakeups, 1, memory_order_relaxed);
         loop_posts_run(loop, 0);
         pthread_mutex_lock(&loop->lock);
         int stop  = loop->stop_requested;
@@ -721,6 +723,7 @@ void loop_stats_get(const loop_t *loop, loop_stats_t *out) {
         loop_t *l = (loop_t *)(uintptr_t)loop; /* atomics: no const */
         out->posts_run =
             atomic_load_explicit(&l->posts_run, memory_order_relaxed);
+        out->wakeups = atomic_load_explicit(&l->wakeups, memory_order_relaxed);
         out->http_started =
             atomic_load_explicit(&l->http_started, memory_order_relaxed);
         out->http_done =

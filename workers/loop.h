@@ -149,6 +149,7 @@ void *loop_ctx(const loop_t *loop);
 
 typedef struct loop_stats {
         uint64_t posts_run;    /* posted functions run */
+        uint64_t wakeups;      /* loop wakeups for posts/stop (coalesced) */
         uint64_t http_started; /* loop_http_add calls accepted */
         uint64_t http_done;    /* callbacks run (completed or cancelled) */
         int64_t http_active;   /* transfers in the multi now */

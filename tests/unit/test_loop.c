@@ -175,6 +175,29 @@ static void test_loop_posts_before_start_run_on_start(void) {
         loop_destroy(loop);
 }
 
+static void sleep_fn(void *arg) {
+        (void)arg;
+        usleep(100 * 1000);
+}
+
+/* Posts made while the loop is busy cost one wakeup, not one each. */
+static void test_loop_posts_coalesce_wakeups(void) {
+        static _Atomic long ran;
+        atomic_store(&ran, 0);
+        loop_t *loop = new_started_loop(NULL);
+        T_EQ_INT(loop_post(loop, sleep_fn, NULL), 0);
+        usleep(20 * 1000); /* the loop is inside sleep_fn now */
+        for (int i = 0; i < 10000; i++)
+                T_EQ_INT(loop_post(loop, count_fn, (void *)(uintptr_t)&ran), 0);
+        T_EQ_INT(wait_for(&ran, 10000, 5000), 10000);
+        loop_stats_t st;
+        loop_stats_get(loop, &st);
+        loop_destroy(loop);
+        T_ASSERTF(st.wakeups <= 3, "%llu wakeups for 10001 posts",
+                  (unsigned long long)st.wakeups);
+        T_EQ_INT(st.posts_run, 10001);
+}
+
 /* ---- thread hooks ------------------------------------------------------ */
 
 typedef struct hook_ctx {
@@ -708,6 +731,7 @@ int main(void) {
         T_RUN(test_loop_posts_from_threads_run_once_on_loop);
         T_RUN(test_loop_post_after_stop_is_refused);
         T_RUN(test_loop_posts_before_start_run_on_start);
+        T_RUN(test_loop_posts_coalesce_wakeups);
         T_RUN(test_loop_thread_hooks);
         T_RUN(test_loop_bad_options);
         T_RUN(test_loop_timers_order_and_delay);
