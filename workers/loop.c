@@ -647,6 +647,11 @@ void loop_stop_request(loop_t *loop, int grace_ms) {
 }
 
 int loop_join(loop_t *loop, int timeout_ms) {
+        if (loop_on_thread(loop)) {
+                LOG_ERROR(LOOP_FAC, "loop %d cannot wait for itself",
+                          loop->opts.id);
+                return LOOP_ERR_STATE;
+        }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         if (timeout_ms > 0) {

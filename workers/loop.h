@@ -76,7 +76,8 @@ int loop_start(loop_t *loop, char *errstr, size_t errstr_size);
 void loop_stop_request(loop_t *loop, int grace_ms);
 
 /* Waits up to timeout_ms (< 0 = forever) for the loop thread to exit.
- * Returns 0 (also when never started) or LOOP_ERR_TIMEOUT. */
+ * Returns 0 (also when never started), LOOP_ERR_TIMEOUT, or LOOP_ERR_STATE
+ * when called on the loop thread itself (it would wait forever). */
 int loop_join(loop_t *loop, int timeout_ms);
 
 /* loop_stop_request(loop, 0) + loop_join(loop, -1). Returns promptly. */

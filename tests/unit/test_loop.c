@@ -204,6 +204,7 @@ typedef struct hook_ctx {
         int started, stopped;
         int start_on_thread;
         int fail;
+        int self_join;
 } hook_ctx_t;
 
 static int hook_start(loop_t *loop, void *ud, char *errstr, size_t n) {
@@ -220,6 +221,7 @@ static int hook_start(loop_t *loop, void *ud, char *errstr, size_t n) {
 
 static void hook_stop(loop_t *loop, void *ud) {
         hook_ctx_t *h = ud;
+        h->self_join  = loop_join(loop, 0);
         if (loop_ctx(loop) == h && loop_on_thread(loop))
                 h->stopped++;
         loop_ctx_set(loop, NULL);
@@ -238,6 +240,7 @@ static void test_loop_thread_hooks(void) {
         T_EQ_INT(h.started, 1);
         T_EQ_INT(h.start_on_thread, 1);
         T_EQ_INT(h.stopped, 1);
+        T_EQ_INT(h.self_join, LOOP_ERR_STATE); /* no deadlock */
 
         hook_ctx_t f  = {.fail = 1};
         o.ud          = &f;
