@@ -7,6 +7,7 @@
 #include "workers/watch.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ struct watch_table {
         size_t nbuckets; /* power of two */
         size_t nwatches;
         size_t njobs;
+        _Atomic long *counter; /* watch_table_count_into */
 };
 
 static const char *const watch_errcode_names[] = {
@@ -175,6 +177,9 @@ static void watch_sub_unlink(watch_t *w, watch_sub_t **pp) {
         free(sub);
         w->nsubs--;
         w->tbl->njobs--;
+        if (w->tbl->counter)
+                atomic_fetch_sub_explicit(w->tbl->counter, 1,
+                                          memory_order_relaxed);
 }
 
 /* Ends every job for which `which` matches with one terminal event. */
@@ -760,6 +765,9 @@ int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
         w->subs          = sub;
         w->nsubs++;
         tbl->njobs++;
+        if (tbl->counter)
+                atomic_fetch_add_explicit(tbl->counter, 1,
+                                          memory_order_relaxed);
         watch_greet(w, sub);
         watch_settle(w);
         return 0;
@@ -799,6 +807,10 @@ void watch_table_destroy(watch_table_t *tbl) {
         watch_table_drop(tbl, NULL, NULL);
         free(tbl->buckets);
         free(tbl);
+}
+
+void watch_table_count_into(watch_table_t *tbl, _Atomic long *counter) {
+        tbl->counter = counter;
 }
 
 size_t watch_table_jobs(const watch_table_t *tbl) {

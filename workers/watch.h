@@ -267,6 +267,11 @@ int watch_table_add(watch_table_t *tbl, const watch_job_t *job);
 size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
                         void *arg);
 
+/* Keeps *counter (shared, atomic) up to date with the jobs in this table:
+ * +1 per added job, -1 per job_done, so other threads can read the total
+ * (back-pressure) without touching the table. NULL stops counting. */
+void watch_table_count_into(watch_table_t *tbl, _Atomic long *counter);
+
 /* Jobs and watches in the table. */
 size_t watch_table_jobs(const watch_table_t *tbl);
 size_t watch_table_watches(const watch_table_t *tbl);
