@@ -150,9 +150,7 @@ static void watch_payload_free(watch_t *w, watch_req_kind_t kind, void **p) {
 }
 
 static void watch_wipe(char *tok, size_t n) {
-        volatile char *p = tok;
-        while (n--)
-                *p++ = 0;
+        explicit_bzero(tok, n); /* not optimised away */
 }
 
 /* Publishes ev to sub; for a terminal (last) event also ends the job. */
@@ -242,6 +240,8 @@ static int watch_token(watch_t *w, char *tok, size_t tok_size) {
         char err[256]          = "";
         int rc = s->token_get(s->ctx, w->workspace, tok, tok_size, w->fp,
                               sizeof(w->fp), err, sizeof(err));
+        if (rc != 0)
+                watch_wipe(tok, tok_size);
         if (rc == 1) {
                 watch_fail(w, WATCH_ERR_TOKEN_MISSING,
                            "no token stored for workspace %s: connect it "
