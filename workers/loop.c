@@ -404,6 +404,8 @@ static void loop_on_user_timer(uv_timer_t *h) {
 
 void loop_timer_start(loop_timer_t *t, int64_t ms, loop_timer_cb_t *cb,
                       void *arg) {
+        if (t->orphaned)
+                return; /* the loop is gone */
         t->cb  = cb;
         t->arg = arg;
         uv_timer_start(&t->h, loop_on_user_timer, ms > 0 ? (uint64_t)ms : 0, 0);

@@ -104,7 +104,8 @@ int loop_post(loop_t *loop, loop_fn_t *fn, void *arg);
 int loop_http_add(loop_t *loop, CURL *easy, loop_http_cb_t *cb, void *arg);
 
 /* Removes a transfer added with loop_http_add; its callback will not run.
- * Returns 0, or LOOP_ERR_STATE when easy is not in this loop. */
+ * Not from inside one of the transfer's own libcurl callbacks (write,
+ * header). Returns 0, or LOOP_ERR_STATE when easy is not in this loop. */
 int loop_http_cancel(loop_t *loop, CURL *easy);
 
 /* A one-shot timer, unarmed. NULL on allocation failure. About 200 bytes. */
