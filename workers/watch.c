@@ -733,6 +733,11 @@ static void watch_greet(watch_t *w, watch_sub_t *sub) {
 }
 
 int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
+        const watch_seams_t *s = &tbl->seams;
+        if (s->done_check && s->done_check(s->ctx, job->job) == 1) {
+                s->job_done(s->ctx, job->job, WATCH_JOB_SKIPPED);
+                return 0;
+        }
         size_t lw = strlen(job->workspace), la = strlen(job->app_slug),
                lb        = strlen(job->build_slug);
         size_t len       = lw + la + lb + 3;

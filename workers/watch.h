@@ -4,7 +4,7 @@
  * job for that build on this worker subscribes to it, so N jobs cost one poll.
  * Each subscribed job sees every event from the moment it joined and exactly
  * one terminal event (finished or error), or is dropped (revoke, shutdown)
- * without one. The watch is driven only by its loop timer and by completions
+ * or skipped (its done marker says it was already reported) without one. The watch is driven only by its loop timer and by completions
  * of the requests it starts; nothing blocks except the short synchronous
  * seam calls (Redis round trips).
  *
@@ -145,6 +145,8 @@ typedef enum {
         WATCH_JOB_PUBLISHED = 0,  /* its terminal event was handed over */
         WATCH_JOB_PUBLISH_FAILED, /* publishing the terminal event failed */
         WATCH_JOB_DROPPED,        /* revoked or shut down: no terminal */
+        WATCH_JOB_SKIPPED,        /* done_check: its terminal result was
+                                   * already published (a redelivery) */
 } watch_job_end_t;
 
 /* Every call runs on the loop thread with `ctx` = watch_seams_t.ctx. The
@@ -207,6 +209,11 @@ typedef struct watch_seams {
                        const watch_error_t *err);
         /* The job leaves its watch; called exactly once per added job. */
         void (*job_done)(void *ctx, void *job, watch_job_end_t how);
+        /* 1 when the job's terminal result was already published (its
+         * done marker exists): the job ends at once, SKIPPED, nothing
+         * published. 0 or < 0 (unknown: Redis down) = watch it. May be
+         * NULL. */
+        int (*done_check)(void *ctx, void *job);
 } watch_seams_t;
 
 /* Timings (from the poll.* configuration). */

@@ -63,6 +63,7 @@ typedef struct scenario {
         watch_validity_t validity;
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
+        int already_done; /* done_check answers 1 */
         step_t steps[12];
         jobspec_t jobs[3];
         int want_requests;
@@ -323,8 +324,15 @@ static void f_job_done(void *ctx, void *job, watch_job_end_t how) {
         cat(j->log, sizeof(j->log),
             how == WATCH_JOB_PUBLISHED ? "done"
             : how == WATCH_JOB_DROPPED ? "dropped"
+            : how == WATCH_JOB_SKIPPED ? "skipped"
                                        : "publish-failed");
         atomic_fetch_add(&f->done, 1);
+}
+
+static int f_done_check(void *ctx, void *job) {
+        fake_t *f = ctx;
+        (void)job;
+        return f->sc->already_done;
 }
 
 static watch_seams_t fake_seams(fake_t *f) {
@@ -340,6 +348,7 @@ static watch_seams_t fake_seams(fake_t *f) {
             .payload_free    = f_payload_free,
             .publish         = f_publish,
             .job_done        = f_job_done,
+            .done_check      = f_done_check,
         };
         if (f->sc->cache != CACHE_NONE) {
                 s.cache_get     = f_cache_get;
@@ -585,6 +594,10 @@ static const scenario_t scenarios[] = {
                        FOLLOW("b", WATCH_LOG_NONE, "status:run finished:done! done"),
                        ONCE("c", WATCH_LOG_FULL, "status:run! done")},
      .want_requests = 5},
+    {.name          = "redelivered job already done: skipped, nothing sent",
+     .already_done  = 1,
+     .jobs          = {FOLLOW("a", 1, "skipped")},
+     .want_requests = 0},
     {.name          = "build cache hit: no Bitrise call",
      .cache         = CACHE_HIT_DONE,
      .jobs          = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
