@@ -4,9 +4,10 @@
  * job for that build on this worker subscribes to it, so N jobs cost one poll.
  * Each subscribed job sees every event from the moment it joined and exactly
  * one terminal event (finished or error), or is dropped (revoke, shutdown)
- * or skipped (its done marker says it was already reported) without one. The watch is driven only by its loop timer and by completions
- * of the requests it starts; nothing blocks except the short synchronous
- * seam calls (Redis round trips).
+ * or skipped (its done marker says it was already reported) without one.
+ * The watch is driven only by its loop timer and by completions of the
+ * requests it starts; nothing blocks except the short synchronous seam calls
+ * (Redis round trips).
  *
  *   NEW/BUILD: token → validity → build cache (hit: use it; lease held by
  *              someone else: look again shortly) → budget (wait W ms) →
@@ -21,7 +22,8 @@
  *              then upstream_unavailable; 429: wait Retry-After (shared
  *              block), rate_limited when that passes the job's deadline;
  *              a job's deadline: deadline_exceeded (rate_limited when the
- *              watch was waiting for budget).
+ *              watch was waiting for budget, log_unavailable when the build
+ *              had finished but its log was not read yet).
  *
  * Everything outside — token store, Redis, the Bitrise client, the producer,
  * the consumer — is reached through watch_seams_t, so the machine is tested
