@@ -426,13 +426,30 @@ static void watch_on_build(watch_t *w, watch_answer_t *ans) {
 }
 
 /* The log is not there (yet): ask /log again within the archive budget. */
+static void watch_log_give_up(watch_t *w, const char *why) {
+        const watch_seams_t *s = &w->tbl->seams;
+        void *log              = w->log_info && s->log_fallback
+                                     ? s->log_fallback(s->ctx, w->log_info)
+                                     : NULL;
+        if (log) { /* the chunks /log gave while not archived */
+                LOG_INFO(WATCH_FAC,
+                         "log not archived in time, reporting its chunks "
+                         "app=%s build=%s",
+                         w->app_slug, w->build_slug);
+                watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_FINISHED, log, NULL);
+                watch_payload_free(w, WATCH_REQ_RAW_LOG, &log);
+                return;
+        }
+        watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
+                   "log of build %s not available within %.1f s: %s",
+                   w->build_slug, w->tbl->opts.log_archive_ms / 1000.0, why);
+}
+
 static void watch_log_wait(watch_t *w, const char *why) {
         const watch_opts_t *o = &w->tbl->opts;
         int64_t left          = w->log_since + o->log_archive_ms - watch_now(w);
         if (left <= 0) {
-                watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
-                           "log of build %s not available within %.1f s: %s",
-                           w->build_slug, o->log_archive_ms / 1000.0, why);
+                watch_log_give_up(w, why);
                 return;
         }
         int64_t d = rand_jitter(o->log_retry_ms, watch_jitter(o));
@@ -440,11 +457,13 @@ static void watch_log_wait(watch_t *w, const char *why) {
 }
 
 static void watch_on_log_info(watch_t *w, watch_answer_t *ans) {
+        /* Keep the latest answer: the raw log link, or the chunks for
+         * watch_log_give_up. */
+        watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
+        w->log_info  = ans->payload;
+        ans->payload = NULL;
         if (ans->log_archived && ans->log_has_url) {
-                watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
-                w->log_info  = ans->payload;
-                ans->payload = NULL;
-                w->stage     = WATCH_STAGE_RAW_LOG;
+                w->stage = WATCH_STAGE_RAW_LOG;
                 watch_schedule(w, 0);
                 return;
         }

@@ -15,7 +15,8 @@
  *              not finished → next poll (on-hold/running interval, jitter)
  *              finished → jobs with log=none get `finished`; others:
  *   LOG_INFO:  token → budget → GET /log → not archived: retry within the
- *              archive budget, then `error log_unavailable`
+ *              archive budget, then `finished` from the chunks
+ *              (log_fallback) or `error log_unavailable`
  *   RAW_LOG:   stream + parse the raw log (no token) → `finished`
  *   errors:    401 token_invalid, 403 insufficient_role, 404 not_found,
  *              transient: backoff with jitter (capped) up to a retry budget,
@@ -211,6 +212,11 @@ typedef struct watch_seams {
                        const watch_error_t *err);
         /* The job leaves its watch; called exactly once per added job. */
         void (*job_done)(void *ctx, void *job, watch_job_end_t how);
+        /* The log is still not archived when the archive budget runs out:
+         * make a RAW_LOG payload from the last LOG_INFO payload's chunks
+         * (DESIGN: fall back to the chunks), or NULL for log_unavailable.
+         * May be NULL. */
+        void *(*log_fallback)(void *ctx, const void *log_info);
         /* 1 when the job's terminal result was already published (its
          * done marker exists): the job ends at once, SKIPPED, nothing
          * published. 0 or < 0 (unknown: Redis down) = watch it. May be

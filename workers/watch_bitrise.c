@@ -47,6 +47,19 @@ void watch_bitrise_payload_free(watch_req_kind_t kind, void *payload) {
         }
 }
 
+void *watch_bitrise_log_fallback(const watch_bitrise_t *wb,
+                                 const void *log_info) {
+        const bitrise_log_info_t *li = log_info;
+        if (!li || li->nchunks == 0)
+                return NULL;
+        logparse_t *lp = logparse_new(&wb->logparse);
+        if (!lp)
+                return NULL;
+        bitrise_log_info_feed(li, lp);
+        logparse_finish(lp);
+        return lp;
+}
+
 static void wb_req_free(wb_req_t *r) {
         bitrise_req_destroy(r->br);
         logparse_destroy(r->lp);

@@ -44,6 +44,11 @@ void watch_bitrise_request_cancel(watch_request_t *req);
 /* Frees an answer payload of the given kind. */
 void watch_bitrise_payload_free(watch_req_kind_t kind, void *payload);
 
+/* The log_fallback seam: a finished parser fed with the chunks of a
+ * not-archived LOG_INFO payload, or NULL when it has none (or no memory). */
+void *watch_bitrise_log_fallback(const watch_bitrise_t *wb,
+                                 const void *log_info);
+
 /* The class of a client answer as the watch sees it. */
 watch_ans_class_t watch_bitrise_class(bitrise_class_t cls);
 #endif

@@ -64,6 +64,7 @@ typedef struct scenario {
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
         int already_done; /* done_check answers 1 */
+        int fallback;     /* log_fallback makes a log from the chunks */
         step_t steps[12];
         jobspec_t jobs[3];
         int want_requests;
@@ -335,6 +336,14 @@ static int f_done_check(void *ctx, void *job) {
         return f->sc->already_done;
 }
 
+static void *f_log_fallback(void *ctx, const void *log_info) {
+        fake_t *f           = ctx;
+        const payload_t *li = log_info;
+        if (li->kind != WATCH_REQ_LOG_INFO)
+                cat(f->errors, sizeof(f->errors), "fallback-kind");
+        return f->sc->fallback ? payload_new(f, WATCH_REQ_RAW_LOG, 0, 0) : NULL;
+}
+
 static watch_seams_t fake_seams(fake_t *f) {
         watch_seams_t s = {
             .ctx             = f,
@@ -349,6 +358,7 @@ static watch_seams_t fake_seams(fake_t *f) {
             .publish         = f_publish,
             .job_done        = f_job_done,
             .done_check      = f_done_check,
+            .log_fallback    = f_log_fallback,
         };
         if (f->sc->cache != CACHE_NONE) {
                 s.cache_get     = f_cache_get;
@@ -570,6 +580,12 @@ static const scenario_t scenarios[] = {
      .steps = {B_DONE, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT,
                L_WAIT, L_WAIT, L_WAIT, L_WAIT},
      .jobs  = {FOLLOW("a", 1, "error:log_unavailable! done")},
+     .want_requests = -1},
+    {.name     = "log never archived, reported from its chunks",
+     .fallback = 1,
+     .steps = {B_DONE, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT,
+               L_WAIT, L_WAIT, L_WAIT, L_WAIT},
+     .jobs  = {FOLLOW("a", 1, "finished:done+log! done")},
      .want_requests = -1},
     {.name          = "log archived without a link -> log_unavailable",
      .steps         = {B_DONE, L_GONE},
