@@ -338,36 +338,6 @@ static void test_bitrise_log_fallback_from_chunks(void) {
         T_ASSERT(watch_bitrise_log_fallback(&wb, &empty) == NULL);
 }
 
-/* Not archived in time: the chunks of the last /log answer become the
- * log (gitrise's real not-archived answer: 4 chunks, 4 lines). */
-static void test_bitrise_log_fallback_from_chunks(void) {
-        const char *shared = getenv("BITMON_SHARED");
-        char path[400], err[256];
-        size_t len = 0;
-        snprintf(path, sizeof(path),
-                 "%s/bitrise-api/real/"
-                 "gitrise_not_archived_log_info_response.json",
-                 shared ? shared : "../shared");
-        char *json = read_file(path, &len);
-        T_ASSERTF(json, "cannot read %s", path);
-        bitrise_log_info_t li;
-        int rc = bitrise_log_info_parse(json, len, &li, err, sizeof(err));
-        free(json);
-        T_ASSERTF(rc == 0, "%s", err);
-        watch_bitrise_t wb = {0};
-        logparse_t *lp     = watch_bitrise_log_fallback(&wb, &li);
-        T_ASSERT(lp);
-        T_EQ_INT(logparse_lines(lp), 4);
-        size_t n                = 0;
-        const char *const *tail = logparse_tail(lp, &n);
-        T_EQ_INT(n, 4);
-        T_EQ_STR(tail[0], "Build started.");
-        watch_bitrise_payload_free(WATCH_REQ_RAW_LOG, lp);
-        bitrise_log_info_release(&li);
-        bitrise_log_info_t empty = {0};
-        T_ASSERT(watch_bitrise_log_fallback(&wb, &empty) == NULL);
-}
-
 int main(void) {
         const char *s = getenv("BITMON_TEST_TIMEOUT_SCALE");
         if (s && *s >= '1' && *s <= '9')
