@@ -275,6 +275,20 @@ long workers_jobs(const workers_t *w) {
         return atomic_load_explicit(&m->jobs, memory_order_relaxed);
 }
 
+void workers_stats_get(const workers_t *w, loop_stats_t *out) {
+        memset(out, 0, sizeof(*out));
+        for (int i = 0; i < pool_size(w->pool); i++) {
+                loop_stats_t st;
+                loop_stats_get(pool_loop(w->pool, i), &st);
+                out->posts_run += st.posts_run;
+                out->wakeups += st.wakeups;
+                out->http_started += st.http_started;
+                out->http_done += st.http_done;
+                out->http_active += st.http_active;
+                out->timers += st.timers;
+        }
+}
+
 int workers_stop(workers_t *w, int grace_ms, int timeout_ms) {
         return pool_stop(w->pool, grace_ms, timeout_ms);
 }

@@ -62,6 +62,10 @@ long workers_drop(workers_t *w, int (*pred)(void *job, void *arg), void *arg,
 /* Jobs accepted and not yet done, across all workers (for back-pressure). */
 long workers_jobs(const workers_t *w);
 
+/* The loops' counters summed over every worker (for /metrics). Any
+ * thread. */
+void workers_stats_get(const workers_t *w, loop_stats_t *out);
+
 /* Stops every worker: transfers in flight get grace_ms to finish, then every
  * remaining job is dropped (job_done DROPPED: its offset is not stored, the
  * next owner resumes it) and the threads exit, all within timeout_ms.

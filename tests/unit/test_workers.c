@@ -264,6 +264,11 @@ static void test_workers_revoke_then_shutdown_hand_back(void) {
         submit_all(w);
         wait_until(count_events, JOBS, 10000); /* each saw status:run */
         T_EQ_INT(workers_jobs(w), JOBS);
+        loop_stats_t st;
+        workers_stats_get(w, &st);
+        T_EQ_INT(st.timers, BUILDS); /* one per watch, all idle */
+        T_EQ_INT(st.http_active, 0);
+        T_ASSERT(st.posts_run >= JOBS);
         T_EQ_INT(workers_drop(w, is_odd, NULL, 5000 * scale), JOBS / 2);
         T_EQ_INT(workers_jobs(w), JOBS / 2);
         T_EQ_INT(workers_stop(w, 0, 5000 * scale), 0);
