@@ -1,8 +1,8 @@
-/* workers/watch.c — the watch state machine and the table of watches of one
- * loop (see watch.h). A watch acts only in its timer callback and in request
- * completions; each of those entry points ends in watch_settle, which frees
- * the watch once no job is left or arms its timer for the next moment that
- * matters (the next step or the earliest job deadline).
+/* workers/watch.c — the watch state machine (see watch.h; the table of
+ * watches is in watch_table.c). A watch acts only in its timer callback and
+ * in request completions; each of those entry points ends in watch_settle,
+ * which frees the watch once no job is left or arms its timer for the next
+ * moment that matters (the next step or the earliest job deadline).
  */
 #include "workers/watch.h"
 
@@ -14,67 +14,7 @@
 
 #include "common/log.h"
 #include "common/rand.h"
-#include "workers/pool.h"
-
-#define WATCH_FAC   "watch"
-#define WATCH_NEVER INT64_MAX
-
-typedef enum {
-        WATCH_STAGE_BUILD = 0,
-        WATCH_STAGE_LOG_INFO,
-        WATCH_STAGE_RAW_LOG,
-} watch_stage_t;
-
-typedef enum {
-        WATCH_STATE_ON_HOLD = 0,
-        WATCH_STATE_RUNNING,
-        WATCH_STATE_FINISHED,
-} watch_state_t;
-
-typedef struct watch_sub { /* one job subscribed to a watch */
-        void *job;
-        int follow;
-        watch_log_t log;
-        int64_t deadline_at; /* loop ms; WATCH_NEVER = none */
-        struct watch_sub *next;
-} watch_sub_t;
-
-typedef struct watch {
-        watch_table_t *tbl;
-        struct watch *hnext; /* bucket chain */
-        uint64_t hash;
-        char *key; /* "workspace\0app\0build\0", owned */
-        size_t key_len;
-        const char *workspace, *app_slug, *build_slug; /* into key */
-        watch_sub_t *subs;
-        size_t nsubs;
-        loop_timer_t *timer;
-        watch_stage_t stage;
-        int64_t next_at; /* loop ms of the next step */
-        int in_flight;   /* req is started */
-        watch_request_t req;
-        int attempts;   /* transient failures in a row */
-        int rate_wait;  /* waiting for budget or a 429 block */
-        int lease_held; /* build cache refresh lease */
-        int known;      /* state is known */
-        watch_state_t state;
-        void *build;    /* latest BUILD payload */
-        void *log_info; /* LOG_INFO payload for the raw log */
-        int64_t log_since;
-        int raw_tries;
-        char fp[WATCH_FP_MAX];
-} watch_t;
-
-struct watch_table {
-        loop_t *loop;
-        watch_opts_t opts;
-        watch_seams_t seams;
-        watch_t **buckets;
-        size_t nbuckets; /* power of two */
-        size_t nwatches;
-        size_t njobs;
-        _Atomic long *counter; /* watch_table_count_into */
-};
+#include "workers/watch_int.h"
 
 static const char *const watch_errcode_names[] = {
     "token_missing",     "token_invalid",        "insufficient_role",
@@ -169,7 +109,7 @@ static void watch_sub_publish(watch_t *w, watch_sub_t *sub, watch_event_t ev,
                                     : WATCH_JOB_PUBLISH_FAILED);
 }
 
-static void watch_sub_unlink(watch_t *w, watch_sub_t **pp) {
+void watch_sub_unlink(watch_t *w, watch_sub_t **pp) {
         watch_sub_t *sub = *pp;
         *pp              = sub->next;
         free(sub);
@@ -550,8 +490,6 @@ static void watch_cache_after(watch_t *w, const watch_answer_t *ans) {
         w->lease_held = 0;
 }
 
-static void watch_settle(watch_t *w);
-
 static void watch_on_answer(void *arg, watch_answer_t *ans) {
         watch_t *w             = arg;
         const watch_seams_t *s = &w->tbl->seams;
@@ -625,11 +563,7 @@ static void watch_free(watch_t *w) {
         watch_payload_free(w, WATCH_REQ_BUILD, &w->build);
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
         loop_timer_free(w->timer);
-        watch_t **pp = &tbl->buckets[w->hash & (tbl->nbuckets - 1)];
-        while (*pp != w)
-                pp = &(*pp)->hnext;
-        *pp = w->hnext;
-        tbl->nwatches--;
+        watch_table_unlink(tbl, w);
         free(w->key);
         free(w);
 }
@@ -638,7 +572,7 @@ static void watch_on_timer(void *arg);
 
 /* Frees the watch when no job is left, else arms its timer for the next
  * step or the earliest deadline. */
-static void watch_settle(watch_t *w) {
+void watch_settle(watch_t *w) {
         if (!w->subs) {
                 watch_free(w);
                 return;
@@ -663,83 +597,8 @@ static void watch_on_timer(void *arg) {
         watch_settle(w);
 }
 
-/* ---- table --------------------------------------------------------------- */
-
-watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
-                               const watch_seams_t *seams) {
-        watch_table_t *tbl = calloc(1, sizeof(*tbl));
-        if (!tbl)
-                return NULL;
-        tbl->loop  = loop;
-        tbl->seams = *seams;
-        if (opts)
-                tbl->opts = *opts;
-        watch_opts_defaults(&tbl->opts);
-        tbl->nbuckets = 256;
-        tbl->buckets  = calloc(tbl->nbuckets, sizeof(*tbl->buckets));
-        if (!tbl->buckets) {
-                free(tbl);
-                return NULL;
-        }
-        return tbl;
-}
-
-static void watch_table_grow(watch_table_t *tbl) {
-        size_t nb      = tbl->nbuckets * 2;
-        watch_t **nbkt = calloc(nb, sizeof(*nbkt));
-        if (!nbkt)
-                return; /* longer chains, still correct */
-        for (size_t i = 0; i < tbl->nbuckets; i++) {
-                watch_t *w = tbl->buckets[i];
-                while (w) {
-                        watch_t *next            = w->hnext;
-                        w->hnext                 = nbkt[w->hash & (nb - 1)];
-                        nbkt[w->hash & (nb - 1)] = w;
-                        w                        = next;
-                }
-        }
-        free(tbl->buckets);
-        tbl->buckets  = nbkt;
-        tbl->nbuckets = nb;
-}
-
-static watch_t *watch_lookup(watch_table_t *tbl, const char *key, size_t len,
-                             uint64_t hash) {
-        for (watch_t *w = tbl->buckets[hash & (tbl->nbuckets - 1)]; w;
-             w          = w->hnext)
-                if (w->hash == hash && w->key_len == len &&
-                    memcmp(w->key, key, len) == 0)
-                        return w;
-        return NULL;
-}
-
-static watch_t *watch_create(watch_table_t *tbl, char *key, size_t len,
-                             uint64_t hash) {
-        watch_t *w = calloc(1, sizeof(*w));
-        if (!w || !(w->timer = loop_timer_new(tbl->loop))) {
-                free(w);
-                return NULL;
-        }
-        w->tbl        = tbl;
-        w->key        = key;
-        w->key_len    = len;
-        w->hash       = hash;
-        w->workspace  = key;
-        w->app_slug   = w->workspace + strlen(w->workspace) + 1;
-        w->build_slug = w->app_slug + strlen(w->app_slug) + 1;
-        w->stage      = WATCH_STAGE_BUILD;
-        w->next_at    = loop_now_ms(tbl->loop); /* first step: next turn */
-        if (tbl->nwatches >= tbl->nbuckets)
-                watch_table_grow(tbl);
-        size_t b        = hash & (tbl->nbuckets - 1);
-        w->hnext        = tbl->buckets[b];
-        tbl->buckets[b] = w;
-        tbl->nwatches++;
-        return w;
-}
-
 /* What a job joining a watch that already knows its build gets at once. */
-static void watch_greet(watch_t *w, watch_sub_t *sub) {
+void watch_greet(watch_t *w, watch_sub_t *sub) {
         if (!w->known)
                 return;
         if (w->state != WATCH_STATE_FINISHED) {
@@ -749,98 +608,4 @@ static void watch_greet(watch_t *w, watch_sub_t *sub) {
         if (sub->log == WATCH_LOG_NONE)
                 watch_finish(w, WATCH_SUBS_LOG_NONE, WATCH_EV_FINISHED, NULL,
                              NULL);
-}
-
-int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
-        const watch_seams_t *s = &tbl->seams;
-        if (s->done_check && s->done_check(s->ctx, job->job) == 1) {
-                s->job_done(s->ctx, job->job, WATCH_JOB_SKIPPED);
-                return 0;
-        }
-        size_t lw = strlen(job->workspace), la = strlen(job->app_slug),
-               lb        = strlen(job->build_slug);
-        size_t len       = lw + la + lb + 3;
-        char *key        = malloc(len);
-        watch_sub_t *sub = calloc(1, sizeof(*sub));
-        if (!key || !sub) {
-                free(key);
-                free(sub);
-                return -1;
-        }
-        memcpy(key, job->workspace, lw + 1);
-        memcpy(key + lw + 1, job->app_slug, la + 1);
-        memcpy(key + lw + la + 2, job->build_slug, lb + 1);
-        uint64_t hash = pool_hash(key, len);
-        watch_t *w    = watch_lookup(tbl, key, len, hash);
-        if (w) {
-                free(key);
-        } else if (!(w = watch_create(tbl, key, len, hash))) {
-                free(key);
-                free(sub);
-                return -1;
-        }
-        sub->job         = job->job;
-        sub->follow      = job->follow;
-        sub->log         = job->log;
-        sub->deadline_at = job->deadline_ms > 0
-                               ? loop_now_ms(tbl->loop) + job->deadline_ms
-                               : WATCH_NEVER;
-        sub->next        = w->subs;
-        w->subs          = sub;
-        w->nsubs++;
-        tbl->njobs++;
-        if (tbl->counter)
-                atomic_fetch_add_explicit(tbl->counter, 1,
-                                          memory_order_relaxed);
-        watch_greet(w, sub);
-        watch_settle(w);
-        return 0;
-}
-
-size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
-                        void *arg) {
-        const watch_seams_t *s = &tbl->seams;
-        size_t dropped         = 0;
-        for (size_t b = 0; b < tbl->nbuckets; b++) {
-                watch_t *w = tbl->buckets[b];
-                while (w) {
-                        watch_t *next    = w->hnext;
-                        watch_sub_t **pp = &w->subs;
-                        size_t before    = dropped;
-                        while (*pp) {
-                                if (pred && !pred((*pp)->job, arg)) {
-                                        pp = &(*pp)->next;
-                                        continue;
-                                }
-                                s->job_done(s->ctx, (*pp)->job,
-                                            WATCH_JOB_DROPPED);
-                                watch_sub_unlink(w, pp);
-                                dropped++;
-                        }
-                        if (dropped != before)
-                                watch_settle(w);
-                        w = next;
-                }
-        }
-        return dropped;
-}
-
-void watch_table_destroy(watch_table_t *tbl) {
-        if (!tbl)
-                return;
-        watch_table_drop(tbl, NULL, NULL);
-        free(tbl->buckets);
-        free(tbl);
-}
-
-void watch_table_count_into(watch_table_t *tbl, _Atomic long *counter) {
-        tbl->counter = counter;
-}
-
-size_t watch_table_jobs(const watch_table_t *tbl) {
-        return tbl->njobs;
-}
-
-size_t watch_table_watches(const watch_table_t *tbl) {
-        return tbl->nwatches;
 }
