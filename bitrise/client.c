@@ -14,6 +14,7 @@
 
 #include "bitrise/classify_int.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 
 #define DEFAULT_BASE_URL   "https://api.bitrise.io/v0.1"
@@ -535,6 +536,17 @@ bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code,
         if (res->cls == BITRISE_OK)
                 parse_payload(req, res);
         message_scrub(req, res->message);
+        if (log_min_level <= LOG_LVL_DEBUG) {
+                curl_off_t us = 0, bytes = 0;
+                curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME_T, &us);
+                curl_easy_getinfo(req->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
+                /* what names the call by slug; never the token or a URL */
+                LOG_DEBUG(
+                    "bitrise",
+                    "%s done class=%s http=%ld curl=%d ms=%lld bytes=%lld",
+                    req->what, bitrise_class_name(res->cls), st, (int)code,
+                    (long long)(us / 1000), (long long)bytes);
+        }
         return res->cls;
 }
 
