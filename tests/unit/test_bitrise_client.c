@@ -3,6 +3,7 @@
  * ordering, body cap, HTML and truncated bodies, resets, timeouts, raw log
  * streaming without Authorization, and many requests on one curl multi. */
 #include "bitrise/client.h"
+#include "common/log.h"
 #include "tests/assert.h"
 #include "tests/support/http_responder.h"
 #include "tests/unit/test_bitrise_fixtures.h"
@@ -523,6 +524,41 @@ static void test_client_tls_verification(void) {
                   "%s", trusted.message);
 }
 
+/* The debug line per call names the call, never the token or the URL. */
+static void test_client_debug_log_has_no_secrets(void) {
+        char path[] = "/tmp/bitmon-log.XXXXXX", err[160], url[256];
+        int fd      = mkstemp(path);
+        T_ASSERT(fd >= 0);
+        log_setup(LOG_LVL_DEBUG, LOG_FMT_TEXT, fd);
+        bitrise_result_t res;
+        get_build("", 0, 0, &res);
+        bitrise_result_release(&res);
+        get_build("/echo", 0, 0, &res);
+        bitrise_client_t *c = client_at("", 0, 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/raw/log.txt",
+                 http_responder_port(srv));
+        logparse_t *lp     = logparse_new(NULL);
+        bitrise_req_t *req = bitrise_req_raw_log(c, url, lp, err, sizeof(err));
+        bitrise_req_perform(req, &res);
+        bitrise_req_destroy(req);
+        logparse_destroy(lp);
+        bitrise_client_destroy(c);
+        log_setup(LOG_LVL_INFO, LOG_FMT_AUTO, 2);
+        char buf[8192] = "";
+        ssize_t n      = pread(fd, buf, sizeof(buf) - 1, 0);
+        close(fd);
+        unlink(path);
+        T_ASSERT(n > 0);
+        buf[n] = '\0';
+        T_ASSERTF(strstr(buf, "get build " BUILD " done class=ok http=200"),
+                  "%.400s", buf);
+        T_ASSERT(strstr(buf, "download the raw log done class=ok"));
+        T_ASSERT(strstr(buf, "class=token_invalid http=401"));
+        T_ASSERTF(!strstr(buf, TOKEN) && !strstr(buf, "raw/log.txt") &&
+                      !strstr(buf, "127.0.0.1"),
+                  "%.400s", buf);
+}
+
 /* The worker's way: many requests on one multi, finished as they complete. */
 static void test_client_multi_many(void) {
         enum { N = 64 };
@@ -606,6 +642,7 @@ int main(void) {
         T_RUN(test_client_bad_arguments);
         T_RUN(test_client_multi_many);
         T_RUN(test_client_tls_verification);
+        T_RUN(test_client_debug_log_has_no_secrets);
         http_responder_stop(srv);
         free(fx_build);
         free(fx_log);
