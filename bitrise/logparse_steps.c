@@ -398,14 +398,51 @@ static void summary_failed(logparse_t *lp, const row_t *r) {
                 f->summary_seen = 1;
 }
 
+/* A one-cell row right under a one-cell rule: a step header "(N) title"
+ * or the summary's title. Returns 1 when it was one of them. */
+static int title_row_handle(logparse_t *lp, cell_t c) {
+        if (cell_eq(c, "bitrise summary") ||
+            cell_starts(c, "bitrise summary:")) {
+                lp->in_summary = 1;
+                return 1;
+        }
+        if (c.n < 4 || c.p[0] != '(' || !isdigit((unsigned char)c.p[1]))
+                return 0;
+        char *end = NULL;
+        long idx  = strtol(c.p + 1, &end, 10);
+        if (*end != ')' || idx >= 100000)
+                return 0;
+        const char *t = end + 1;
+        step_open(lp, (int)idx, cell_trim(t, (size_t)(c.p + c.n - t)));
+        return 1;
+}
+
+/* A three-cell row right under a three-cell rule: a summary row or a step
+ * footer. Returns 1 when it was structure. */
+static int status_row_handle(logparse_t *lp, const cell_t *cells, size_t n) {
+        row_t r;
+        int k = status_row_parse(cells, n, &r);
+        if (k <= 0)
+                return k == 0; /* the column titles, or not a status row */
+        if (lp->in_summary) {
+                lp->summary_rows++;
+                if (r.status == ST_FAILED)
+                        summary_failed(lp, &r);
+        } else {
+                footer_handle(lp, &r);
+                lp->after_footer = 1;
+        }
+        return 1;
+}
+
 /* Rows and rules; returns 1 when the line was structure (not output). */
 static int structure_handle(logparse_t *lp, const char *s, size_t len,
                             int rule) {
-        cell_t cells[MAX_CELLS];
-        size_t n       = rule ? 0 : row_split(s, len, cells);
-        lp_step_t *top = lp->depth ? &lp->stack[lp->depth - 1] : NULL;
         if (rule)
                 return 1;
+        cell_t cells[MAX_CELLS];
+        size_t n       = row_split(s, len, cells);
+        lp_step_t *top = lp->depth ? &lp->stack[lp->depth - 1] : NULL;
         if (!n) { /* plain text ends a footer block or a cut summary */
                 lp->after_footer = 0;
                 lp->in_summary   = 0;
@@ -416,27 +453,9 @@ static int structure_handle(logparse_t *lp, const char *s, size_t len,
                         top->in_header = 0;
                 return 1;
         }
-        if (lp->prev_kind == LP_RULE1 && n == 1) {
-                if (cell_eq(cells[0], "bitrise summary") ||
-                    cell_starts(cells[0], "bitrise summary:")) {
-                        lp->in_summary = 1;
-                        return 1;
-                }
-                const char *p = cells[0].p;
-                if (cells[0].n > 3 && p[0] == '(' &&
-                    isdigit((unsigned char)p[1])) {
-                        char *end = NULL;
-                        long idx  = strtol(p + 1, &end, 10);
-                        if (*end == ')' && idx < 100000) {
-                                const char *t = end + 1;
-                                step_open(
-                                    lp, (int)idx,
-                                    cell_trim(t, (size_t)(cells[0].p +
-                                                          cells[0].n - t)));
-                                return 1;
-                        }
-                }
-        }
+        if (lp->prev_kind == LP_RULE1 && n == 1 &&
+            title_row_handle(lp, cells[0]))
+                return 1;
         if (lp->after_footer)
                 return 1; /* "Update available", "Issue tracker", ... rows */
         if (n == 1 && lp->in_summary &&
@@ -451,23 +470,8 @@ static int structure_handle(logparse_t *lp, const char *s, size_t len,
                                   top->step_id, sizeof(top->step_id));
                 return 1;
         }
-        row_t r;
-        if (lp->prev_kind == LP_RULE3) {
-                int k = status_row_parse(cells, n, &r);
-                if (k == 0)
-                        return 1;
-                if (k == 1 && lp->in_summary) {
-                        lp->summary_rows++;
-                        if (r.status == ST_FAILED)
-                                summary_failed(lp, &r);
-                        return 1;
-                }
-                if (k == 1) {
-                        footer_handle(lp, &r);
-                        lp->after_footer = 1;
-                        return 1;
-                }
-        }
+        if (lp->prev_kind == LP_RULE3 && status_row_handle(lp, cells, n))
+                return 1;
         return lp->in_summary;
 }
 
