@@ -113,6 +113,14 @@ void bitrise_client_destroy(bitrise_client_t *c) {
 
 /* ---- argument checks --------------------------------------------------- */
 
+bitrise_token_kind_t bitrise_token_kind(const char *token) {
+        if (token && !strncmp(token, "bitwat_", 7))
+                return BITRISE_TOKEN_WORKSPACE;
+        if (token && !strncmp(token, "bitpat_", 7))
+                return BITRISE_TOKEN_PERSONAL;
+        return BITRISE_TOKEN_LEGACY;
+}
+
 static int token_ok(const char *t) {
         size_t n = t ? strlen(t) : 0;
         if (!n || n > TOKEN_MAX)

@@ -79,6 +79,18 @@ bitrise_client_t *bitrise_client_new(const bitrise_client_opts_t *opts,
                                      char *errstr, size_t errstr_size);
 void bitrise_client_destroy(bitrise_client_t *c);
 
+/* Token kinds, by prefix (BITRISE.md): a workspace API token ("bitwat_"),
+ * a personal access token ("bitpat_"), or an old personal token without a
+ * prefix. They authenticate the same way; `bitmon connect` uses the kind to
+ * say "a personal token was given where a workspace token is expected". */
+typedef enum {
+        BITRISE_TOKEN_WORKSPACE,
+        BITRISE_TOKEN_PERSONAL,
+        BITRISE_TOKEN_LEGACY,
+} bitrise_token_kind_t;
+
+bitrise_token_kind_t bitrise_token_kind(const char *token);
+
 /* ------------------------------------------------------------------------ */
 /* Classification of every answer                                           */
 

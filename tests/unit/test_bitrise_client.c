@@ -426,6 +426,10 @@ static void test_client_bad_arguments(void) {
         o = (bitrise_client_opts_t){.ca_file = "/nonexistent/ca.pem"};
         T_ASSERT(bitrise_client_new(&o, err, sizeof(err)) == NULL);
         T_EQ_STR(err, "cannot read CA bundle /nonexistent/ca.pem");
+        T_EQ_INT(bitrise_token_kind("bitwat_abc"), BITRISE_TOKEN_WORKSPACE);
+        T_EQ_INT(bitrise_token_kind("bitpat_abc"), BITRISE_TOKEN_PERSONAL);
+        T_EQ_INT(bitrise_token_kind("0123abcd"), BITRISE_TOKEN_LEGACY);
+        T_EQ_INT(bitrise_token_kind(NULL), BITRISE_TOKEN_LEGACY);
         bitrise_client_destroy(NULL);
         bitrise_req_destroy(NULL);
         bitrise_result_release(NULL);
