@@ -319,26 +319,44 @@ bitrise_req_t *bitrise_req_build_get(const bitrise_client_t *c,
                        what, errstr, errstr_size);
 }
 
-bitrise_req_t *bitrise_req_log_info(const bitrise_client_t *c,
-                                    const char *token, const char *app_slug,
-                                    const char *build_slug,
-                                    const char *after_timestamp, char *errstr,
-                                    size_t errstr_size) {
+bitrise_req_t *bitrise_req_log_info_page(
+    const bitrise_client_t *c, const char *token, const char *app_slug,
+    const char *build_slug, const char *after_timestamp,
+    const char *before_timestamp, char *errstr, size_t errstr_size) {
         char what[64], s[32];
         slug_short(build_slug ? build_slug : "", s, sizeof(s));
         snprintf(what, sizeof(what), "get the log of build %s", s);
         if (args_check(token, app_slug ? app_slug : "",
                        build_slug ? build_slug : "", what, errstr, errstr_size))
                 return NULL;
-        char *ts = after_timestamp && *after_timestamp
-                       ? curl_easy_escape(NULL, after_timestamp, 0)
-                       : NULL;
+        char *after  = after_timestamp && *after_timestamp
+                           ? curl_easy_escape(NULL, after_timestamp, 0)
+                           : NULL;
+        char *before = before_timestamp && *before_timestamp
+                           ? curl_easy_escape(NULL, before_timestamp, 0)
+                           : NULL;
         char *url =
-            url_printf("%s/apps/%s/builds/%s/log%s%s", c->base_url, app_slug,
-                       build_slug, ts ? "?after_timestamp=" : "", ts ? ts : "");
-        curl_free(ts);
+            url_printf("%s/apps/%s/builds/%s/log%s%s%s%s%s", c->base_url,
+                       app_slug, build_slug, after || before ? "?" : "",
+                       after ? "after_timestamp=" : "", after ? after : "",
+                       after && before ? "&before_timestamp="
+                       : before        ? "before_timestamp="
+                                       : "",
+                       before ? before : "");
+        curl_free(after);
+        curl_free(before);
         return req_new(c, BITRISE_REQ_LOG_INFO, token, url, what, errstr,
                        errstr_size);
+}
+
+bitrise_req_t *bitrise_req_log_info(const bitrise_client_t *c,
+                                    const char *token, const char *app_slug,
+                                    const char *build_slug,
+                                    const char *after_timestamp, char *errstr,
+                                    size_t errstr_size) {
+        return bitrise_req_log_info_page(c, token, app_slug, build_slug,
+                                         after_timestamp, NULL, errstr,
+                                         errstr_size);
 }
 
 bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c,

@@ -168,13 +168,17 @@ typedef struct bitrise_log_info {
         bitrise_log_chunk_t *chunks; /* owned array */
         size_t nchunks;
         int is_archived;
-        char *raw_log_url;          /* expiring_raw_log_url, NULL when absent
-                                     * or "null". A 10-minute secret: never
-                                     * log, store or publish it. */
-        char *next_after_timestamp; /* as sent (RFC 3339), NULL when absent
-                                     * or the zero time: pass it back as the
-                                     * after_timestamp of the next call */
-        int64_t next_after_ms;      /* the same, parsed; 0 = none */
+        char *raw_log_url;           /* expiring_raw_log_url, NULL when absent
+                                      * or "null". A 10-minute secret: never
+                                      * log, store or publish it. */
+        char *next_after_timestamp;  /* as sent (RFC 3339), NULL when absent
+                                      * or the zero time: pass it back as the
+                                      * after_timestamp of the next call */
+        int64_t next_after_ms;       /* the same, parsed; 0 = none */
+        char *next_before_timestamp; /* older chunks: pass it back as the
+                                      * before_timestamp to scroll back;
+                                      * NULL when none */
+        int64_t next_before_ms;
 } bitrise_log_info_t;
 
 /* Feeds the chunks in order into a log parser (the fallback when there is no
@@ -261,6 +265,14 @@ bitrise_req_t *bitrise_req_log_info(const bitrise_client_t *c,
                                     const char *build_slug,
                                     const char *after_timestamp, char *errstr,
                                     size_t errstr_size);
+
+/* The same, with both paging parameters (either may be NULL):
+ * before_timestamp = a previous answer's next_before_timestamp scrolls back
+ * to older chunks of a running build. */
+bitrise_req_t *bitrise_req_log_info_page(
+    const bitrise_client_t *c, const char *token, const char *app_slug,
+    const char *build_slug, const char *after_timestamp,
+    const char *before_timestamp, char *errstr, size_t errstr_size);
 
 /* limit 1..50 (0 = 50); next = previous page's next or NULL. */
 bitrise_req_t *bitrise_req_apps_list(const bitrise_client_t *c,

@@ -204,6 +204,7 @@ void bitrise_log_info_release(bitrise_log_info_t *li) {
                 explicit_bzero(li->raw_log_url, strlen(li->raw_log_url));
         free(li->raw_log_url);
         free(li->next_after_timestamp);
+        free(li->next_before_timestamp);
         memset(li, 0, sizeof(*li));
 }
 
@@ -293,10 +294,15 @@ int bitrise_log_info_parse(const char *body, size_t len,
         int64_t ms = 0;
         if (ts && !time_rfc3339_parse(ts, &ms) && ms)
                 out->next_after_ms = ms;
+        const char *bts = field_str(root, "next_before_timestamp");
+        if (bts && !time_rfc3339_parse(bts, &ms) && ms)
+                out->next_before_ms = ms;
         const char *url = field_str(root, "expiring_raw_log_url");
         if ((arr && log_chunks_fill(arr, out)) ||
             (url && *url && !(out->raw_log_url = strdup(url))) ||
-            (out->next_after_ms && !(out->next_after_timestamp = strdup(ts)))) {
+            (out->next_after_ms && !(out->next_after_timestamp = strdup(ts))) ||
+            (out->next_before_ms &&
+             !(out->next_before_timestamp = strdup(bts)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 err = -1;
         }

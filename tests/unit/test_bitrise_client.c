@@ -334,6 +334,28 @@ static void test_client_log_info(void) {
                 strlen("GET " BUILD_PATH
                        "/log?after_timestamp=2026-04-03T17%3A28%3A24.5Z ")),
             "%.120s", head);
+        req =
+            bitrise_req_log_info_page(c, TOKEN, APP, BUILD, NULL,
+                                      "2026-04-03T17:00:00Z", err, sizeof(err));
+        T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
+        bitrise_result_release(&res);
+        bitrise_req_destroy(req);
+        T_EQ_INT(http_responder_last_head(srv, BUILD_PATH "/log*", head,
+                                          sizeof(head)),
+                 0);
+        T_ASSERTF(
+            strstr(head, "/log?before_timestamp=2026-04-03T17%3A00%3A00Z "),
+            "%.120s", head);
+        req = bitrise_req_log_info_page(c, TOKEN, APP, BUILD, "a", "b", err,
+                                        sizeof(err));
+        T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
+        bitrise_result_release(&res);
+        bitrise_req_destroy(req);
+        T_EQ_INT(http_responder_last_head(srv, BUILD_PATH "/log*", head,
+                                          sizeof(head)),
+                 0);
+        T_ASSERTF(strstr(head, "/log?after_timestamp=a&before_timestamp=b "),
+                  "%.120s", head);
         bitrise_client_destroy(c);
 }
 

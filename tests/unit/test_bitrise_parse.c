@@ -173,6 +173,8 @@ static void test_log_info_archived_and_not(void) {
         T_EQ_INT(li.is_archived, 1);
         T_EQ_STR(li.raw_log_url, "https://bitrise_test_url.com");
         T_EQ_STR(li.next_after_timestamp, "2021-09-10T15:27:31.178Z");
+        T_EQ_STR(li.next_before_timestamp, "2021-09-10T15:27:15.345Z");
+        T_EQ_INT(li.next_before_ms, t_ms("2021-09-10T15:27:15.345Z"));
         for (size_t i = 1; i < li.nchunks; i++)
                 T_ASSERT(li.chunks[i].position > li.chunks[i - 1].position);
         bitrise_log_info_release(&li);
