@@ -290,6 +290,7 @@ cJSON *sim_build_json(const sim_build_t *b, const sim_state_t *st) {
         cJSON_AddStringToObject(o, "triggered_by", b->triggered_by);
         add_str_or_null(o, "machine_type_id", b->machine_type);
         add_str_or_null(o, "stack_identifier", b->stack);
+        cJSON_AddStringToObject(o, "stack_config_type", "standard1"); /* older responses */
         p = cJSON_AddObjectToObject(o, "original_build_params");
         cJSON_AddStringToObject(p, "branch", b->branch);
         if (b->commit_hash[0])

@@ -170,6 +170,11 @@ const char *sim_http_header(const sim_http_resp_t *resp, const char *name, char 
         return NULL;
 }
 
+cJSON *sim_http_resp_json(const sim_http_resp_t *resp) {
+        const char *end = NULL;
+        return cJSON_ParseWithOpts(buf_cstr(&resp->body), &end, 1);
+}
+
 static int write_file(const char *path, const char *data) {
         FILE *f = fopen(path, "w");
         if (!f)

@@ -101,6 +101,9 @@ void sim_http_resp_release(sim_http_resp_t *resp);
 const char *sim_http_header(const sim_http_resp_t *resp, const char *name, char *out,
                             size_t size);
 
+/* The body parsed as JSON, or NULL when it is not JSON. Caller cJSON_Deletes. */
+cJSON *sim_http_resp_json(const sim_http_resp_t *resp);
+
 /* $BITMON_TEST_TIMEOUT_SCALE (default 1). */
 double sim_proc_timeout_scale(void);
 

@@ -160,6 +160,10 @@ static int check(const swagger_t *sw, const cJSON *schema, const cJSON *v, int f
         return -1;
 }
 
+const cJSON *swagger_definition(const swagger_t *sw, const char *name) {
+        return cJSON_GetObjectItemCaseSensitive(sw->defs, name);
+}
+
 int swagger_check_definition(const swagger_t *sw, const char *name, const cJSON *value, int flags,
                              char *errstr, size_t errstr_size) {
         char path[1024] = "$";

@@ -34,6 +34,9 @@ typedef struct swagger swagger_t;
 swagger_t *swagger_load(const char *path, char *errstr, size_t errstr_size);
 void swagger_destroy(swagger_t *sw);
 
+/* The schema #/definitions/<name>, or NULL; borrowed until swagger_destroy. */
+const cJSON *swagger_definition(const swagger_t *sw, const char *name);
+
 /* Validates value against #/definitions/<name>. 0 ok; -1 with the path of
  * the first mismatch in errstr. */
 int swagger_check_definition(const swagger_t *sw, const char *name, const cJSON *value,
