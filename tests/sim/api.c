@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "common/buf.h"
 #include "common/timeutil.h"
 
 #define ZERO_TIME "0001-01-01T00:00:00Z"
@@ -252,9 +253,15 @@ void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path, s
         sim_build_state(sim, &b, now, &st);
         sim_build_effective(&b, &st);
         if (ep == SIM_EP_BUILD_GET) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddItemToObject(o, "data", sim_build_json(&b, &st));
-                sim_reply_json(r, 200, o);
+                buf_t o;
+                buf_init(&o, 0);
+                buf_append_str(&o, "{\"data\":");
+                sim_build_json_write(&o, &b, &st);
+                buf_append_str(&o, "}");
+                r->status = 200;
+                r->body_len = o.len;
+                r->body = buf_detach(&o);
+                r->content_type = "application/json";
                 return;
         }
         if (token_role(sim, t, &a) < SIM_ROLE_DEVELOPER) {

@@ -226,7 +226,10 @@ void sim_build_state(sim_t *sim, const sim_build_t *b, int64_t now, sim_state_t 
 /* Adjusts b's log to a status forced by the admin API (finish now). */
 void sim_build_effective(sim_build_t *b, const sim_state_t *st);
 cJSON *sim_app_json(const sim_app_t *app);
+/* The Build object; sim_build_json gives it as a raw cJSON item. */
 cJSON *sim_build_json(const sim_build_t *b, const sim_state_t *st);
+struct buf;
+void sim_build_json_write(struct buf *out, const sim_build_t *b, const sim_state_t *st);
 const char *sim_status_text(int status, bool on_hold);
 uint64_t sim_hash(uint64_t a, uint64_t b);
 
