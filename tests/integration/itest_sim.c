@@ -137,7 +137,7 @@ static void test_endpoints_match_swagger(void) {
         T_EQ_INT(get(p, "/apps?next=doesnotexist", "bitwat_dev", &b), 400);
         expect_valid("/apps", 400, b);
         cJSON_Delete(b);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static cJSON *load_json(const char *name) {
@@ -228,7 +228,7 @@ static void test_fields_cover_real_responses(void) {
         cJSON_Delete(sim_build);
         cJSON_Delete(sim_running);
         cJSON_Delete(sim_app);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_status_values(void) {
@@ -260,7 +260,7 @@ static void test_status_values(void) {
         get(p, cases[2].path, "bitwat_dev", &b);
         T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "data"), "started_on_worker_at")));
         cJSON_Delete(b);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_auth_forms(void) {
@@ -278,7 +278,7 @@ static void test_auth_forms(void) {
         }
         expect_message(get(p, "/apps?limit=1", NULL, &b), 401, b);
         cJSON_Delete(b);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_roles_and_reach(void) {
@@ -308,7 +308,7 @@ static void test_roles_and_reach(void) {
         /* unknown app, unknown path */
         T_EQ_INT(get(p, "/apps/0000000000000000", "bitwat_dev", NULL), 404);
         T_EQ_INT(get(p, "/nothing", "bitwat_dev", NULL), 404);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 /* Walks every page; returns the number of items, checks uniqueness. */
@@ -372,7 +372,7 @@ static void test_paging(void) {
         expect_message(get(p, path, "bitwat_dev", &b), 400, b);
         cJSON_Delete(b);
         cJSON_Delete(s);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_generated_scenario_is_lazy_and_deterministic(void) {
@@ -402,8 +402,8 @@ static void test_generated_scenario_is_lazy_and_deterministic(void) {
         cJSON_Delete(s);
         cJSON_Delete(b1);
         cJSON_Delete(b2);
-        sim_proc_stop(q);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(q), 0);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_bad_scenarios_are_refused(void) {

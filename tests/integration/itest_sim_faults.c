@@ -134,7 +134,7 @@ static void test_quota_429_and_headers(void) {
         /* the window slides: allowed again */
         usleep(2100 * 1000);
         T_EQ_INT(status_of(p, BUILD, "bitwat_q"), 200);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_max_window_count_slides(void) {
@@ -159,7 +159,7 @@ static void test_max_window_count_slides(void) {
         stats = admin_get(p, "/stats");
         T_EQ_INT(num(token_stats(stats, "bitwat_dev"), "max_window_count"), 4);
         cJSON_Delete(stats);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void set_fault(sim_proc_t *p, const char *scope, const char *faults) {
@@ -243,7 +243,7 @@ static void test_every_fault_type(void) {
         set_fault(p, "global", "null");
         T_EQ_INT(status_of(p, "/apps/" APP, "bitwat_dev"), 200);
         T_EQ_INT(sim_proc_admin_post(p, "/faults", "{\"scope\": \"nowhere\", \"faults\": {}}", NULL, v, sizeof(v)), -1);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_admin_counters_and_switches(void) {
@@ -316,7 +316,7 @@ static void test_admin_counters_and_switches(void) {
         fclose(f);
         T_ASSERTF(strstr(logbuf, "status=200") || strstr(logbuf, "\"status\":\"200\""), "no debug request lines in the log");
         T_ASSERT(!strstr(logbuf, "bitwat_"));
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_sigterm_stops_cleanly_with_suspended_requests(void) {
@@ -340,7 +340,7 @@ static void test_sigterm_stops_cleanly_with_suspended_requests(void) {
         T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d after %lld ms", status, (long long)ms);
         T_ASSERTF(ms < 3000, "took %lld ms to stop", (long long)ms);
         waitpid(pid, NULL, 0);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 int main(void) {

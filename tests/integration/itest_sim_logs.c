@@ -60,6 +60,32 @@ static const char *str(const cJSON *o, const char *k) {
         return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Adds the chunks of one /log answer to chunks[position]; counts repeats
+ * and out-of-order pairs. */
+static void collect(const cJSON *b, char **chunks, int *repeats, int *disorder) {
+        const cJSON *it;
+        int last = -1, n = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(b, "log_chunks")) {
+                int pos = (int)cJSON_GetObjectItem(it, "position")->valuedouble;
+                const char *text = str(it, "chunk");
+                T_ASSERTF(pos >= 0 && pos < 512 && text, "bad chunk at %d", pos);
+                if (chunks[pos]) {
+                        T_EQ_STR(chunks[pos], text); /* a repeat carries the same text */
+                        (*repeats)++;
+                } else {
+                        chunks[pos] = strdup(text);
+                }
+                *disorder += pos < last;
+                last = pos;
+                n++;
+        }
+        T_ASSERTF(n <= 10, "%d chunks in one answer (max 5 + repeats)", n);
+}
+
+static bool is_zero_time(const char *t) {
+        return !t || strcmp(t, "0001-01-01T00:00:00Z") == 0;
+}
+
 static void test_running_chunks_reassemble_to_raw_log(void) {
         sim_proc_t *p = start(
             "{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": \"developer\"}],"
@@ -69,7 +95,7 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
             "   \"triggered_at_s\": 0, \"running_s\": 3, \"status\": 2, \"log\": {\"bytes\": 30000,"
             "   \"steps\": 4, \"archive_lag_s\": 1.5}}]}]}");
         char *chunks[512] = {0}, after[64] = "", path[256], *raw = NULL;
-        int repeats = 0, disorder = 0, polls = 0, unarchived_finished = 0;
+        int repeats = 0, disorder = 0, polls = 0, unarchived_finished = 0, back_pages = 0;
         bool archived = false;
         int64_t deadline = time_mono_ms() + (int64_t)(20000 * sim_proc_timeout_scale());
         cJSON *b = NULL;
@@ -79,25 +105,26 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
                          after[0] ? "?after_timestamp=" : "", after);
                 cJSON_Delete(b);
                 T_EQ_INT(get(p, path, "bitwat_dev", &b), 200);
-                const cJSON *list = cJSON_GetObjectItem(b, "log_chunks"), *it;
-                int last = -1, n = 0;
                 archived = cJSON_IsTrue(cJSON_GetObjectItem(b, "is_archived"));
-                cJSON_ArrayForEach(it, list) {
-                        int pos = (int)cJSON_GetObjectItem(it, "position")->valuedouble;
-                        const char *text = str(it, "chunk");
-                        T_ASSERTF(pos >= 0 && pos < 512 && text, "bad chunk at %d", pos);
-                        if (chunks[pos]) {
-                                T_EQ_STR(chunks[pos], text); /* a repeat carries the same text */
-                                repeats++;
-                        } else {
-                                chunks[pos] = strdup(text);
-                        }
-                        disorder += pos < last;
-                        last = pos;
-                        n++;
+                collect(b, chunks, &repeats, &disorder);
+                /* first answer: the newest chunks; scroll back for the older ones */
+                char before[64] = "";
+                if (!after[0] && !is_zero_time(str(b, "next_before_timestamp")))
+                        snprintf(before, sizeof(before), "%s", str(b, "next_before_timestamp"));
+                while (before[0]) {
+                        cJSON *older = NULL;
+                        snprintf(path, sizeof(path), "/apps/" APP "/builds/b000000000000001/log?before_timestamp=%s", before);
+                        T_EQ_INT(get(p, path, "bitwat_dev", &older), 200);
+                        collect(older, chunks, &repeats, &disorder);
+                        const char *nb = str(older, "next_before_timestamp");
+                        if (is_zero_time(nb))
+                                before[0] = '\0';
+                        else
+                                snprintf(before, sizeof(before), "%s", nb);
+                        cJSON_Delete(older);
+                        T_ASSERT(++back_pages < 100);
                 }
-                T_ASSERTF(n <= 10, "%d chunks in one answer (max 5 + repeats)", n);
-                if (str(b, "next_after_timestamp") && strcmp(str(b, "next_after_timestamp"), "0001-01-01T00:00:00Z"))
+                if (!is_zero_time(str(b, "next_after_timestamp")))
                         snprintf(after, sizeof(after), "%s", str(b, "next_after_timestamp"));
                 cJSON *build = NULL;
                 get(p, "/apps/" APP "/builds/b000000000000001", "bitwat_dev", &build);
@@ -133,11 +160,11 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
         }
         T_EQ_INT(off, len);
         T_ASSERT(gaps > 0);
-        printf("# %d polls, %d repeated chunks, %d out-of-order pairs, %d gaps, %zu bytes\n", polls,
-               repeats, disorder, gaps, len);
+        printf("# %d polls, %d pages back, %d repeated chunks, %d out-of-order pairs, %d gaps, %zu bytes\n",
+               polls, back_pages, repeats, disorder, gaps, len);
         free(raw);
         cJSON_Delete(b);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_archive_lag_expiry_deleted_and_404(void) {
@@ -215,7 +242,7 @@ static void test_archive_lag_expiry_deleted_and_404(void) {
         free(raw);
         cJSON_Delete(b);
         cJSON_Delete(exp);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 /* The summary rows "x <title> (exit code: N)" between "bitrise summary" and
@@ -288,7 +315,7 @@ static void test_expected_results_match_the_log(void) {
                 cJSON_Delete(b);
                 cJSON_Delete(exp);
         }
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_500mb_log_streams_with_flat_rss(void) {
@@ -317,7 +344,7 @@ static void test_500mb_log_streams_with_flat_rss(void) {
         sim_http_resp_release(&r);
         cJSON_Delete(b);
         cJSON_Delete(exp);
-        sim_proc_stop(p);
+        T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 int main(void) {

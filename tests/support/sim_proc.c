@@ -44,18 +44,22 @@ double sim_proc_timeout_scale(void) {
         return s && *end == '\0' && v >= 1.0 ? v : 1.0;
 }
 
-static void kill_and_reap(pid_t pid) {
+/* SIGTERM, then SIGKILL after the grace time; returns the wait status, or
+ * -1 when the process was already reaped elsewhere. */
+static int kill_and_reap(pid_t pid) {
         int64_t deadline = time_mono_ms() + (int64_t)(5000 * sim_proc_timeout_scale());
-        int status;
+        int status = -1;
+        pid_t r;
         kill(pid, SIGTERM);
-        while (waitpid(pid, &status, WNOHANG) == 0) {
+        while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
                 if (time_mono_ms() > deadline) {
                         kill(pid, SIGKILL);
                         waitpid(pid, &status, 0);
-                        return;
+                        return status;
                 }
                 usleep(10000);
         }
+        return r == pid ? status : -1;
 }
 
 static void rm_dir(const char *dir) {
@@ -322,9 +326,10 @@ sim_proc_t *sim_proc_start(const char *scenario_json, const char *const *extra_a
         return p;
 }
 
-void sim_proc_stop(sim_proc_t *p) {
+int sim_proc_stop(sim_proc_t *p) {
+        int ret = 0;
         if (!p)
-                return;
+                return 0;
         pthread_mutex_lock(&reg_lock);
         for (sim_proc_t **pp = &reg_head; *pp; pp = &(*pp)->next)
                 if (*pp == p) {
@@ -332,10 +337,20 @@ void sim_proc_stop(sim_proc_t *p) {
                         break;
                 }
         pthread_mutex_unlock(&reg_lock);
-        if (p->pid > 0)
-                kill_and_reap(p->pid);
+        if (p->pid > 0) {
+                int status = kill_and_reap(p->pid);
+                if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                        /* a crash or a sanitizer report: show it before the log goes */
+                        char tail[2048];
+                        log_tail(p, tail, sizeof(tail));
+                        fprintf(stderr, "bitrise-sim (pid %d) ended badly (wait status %d):\n%s\n",
+                                (int)p->pid, status, tail);
+                        ret = -1;
+                }
+        }
         rm_dir(p->dir);
         free(p);
+        return ret;
 }
 
 const char *sim_proc_base_url(const sim_proc_t *p) {

@@ -54,8 +54,11 @@ sim_proc_t *sim_proc_start_file(const char *path, const char *const *extra_args,
                                 char *errstr, size_t errstr_size);
 
 /* Stops it: SIGTERM, waits up to 5 s (scaled), then SIGKILL; removes its temp
- * dir. NULL-safe. */
-void sim_proc_stop(sim_proc_t *p);
+ * dir. Returns 0 when the simulator exited cleanly (status 0), -1 when it
+ * crashed, was killed or a sanitizer reported at exit — then the tail of its
+ * log is printed to stderr. NULL-safe (returns 0). Assert on it at the end of
+ * a test: T_EQ_INT(sim_proc_stop(sim), 0). */
+int sim_proc_stop(sim_proc_t *p);
 
 /* "http://127.0.0.1:PORT/v0.1" — what a Bitrise client takes as base URL.
  * Borrowed until sim_proc_stop. */
