@@ -3,6 +3,7 @@
  * authentication forms, roles, paging, and scenario errors. Logs, faults,
  * quotas and the admin API: itest_sim_logs.c, itest_sim_faults.c.
  */
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +424,30 @@ static void test_bad_scenarios_are_refused(void) {
         }
 }
 
+/* Every sample scenario in tests/scenarios/ starts (run from the repo root,
+ * as tests/run.sh does). */
+static void test_sample_scenarios_start(void) {
+        DIR *d = opendir("tests/scenarios");
+        struct dirent *e;
+        int n = 0;
+        T_ASSERTF(d, "no tests/scenarios (run from the repository root)");
+        while ((e = readdir(d))) {
+                char path[512], err[2048];
+                size_t len = strlen(e->d_name);
+                if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+                        continue;
+                snprintf(path, sizeof(path), "tests/scenarios/%s", e->d_name);
+                sim_proc_t *p = sim_proc_start_file(path, NULL, err, sizeof(err));
+                if (!p)
+                        closedir(d);
+                T_ASSERTF(p, "%s: %s", path, err);
+                T_EQ_INT(sim_proc_stop(p), 0);
+                n++;
+        }
+        closedir(d);
+        T_ASSERT(n >= 3);
+}
+
 int main(void) {
         char err[512], path[1024];
         const char *s = getenv("BITMON_SHARED");
@@ -442,6 +467,7 @@ int main(void) {
         T_RUN(test_paging);
         T_RUN(test_generated_scenario_is_lazy_and_deterministic);
         T_RUN(test_bad_scenarios_are_refused);
+        T_RUN(test_sample_scenarios_start);
         swagger_destroy(sw);
         return t_done();
 }
