@@ -414,6 +414,8 @@ static void test_bad_scenarios_are_refused(void) {
             {"{\"faults\": {\"error_5xx\": 2}}", "faults.error_5xx"},
             {"{\"apps\": 5}", "apps: expected an array"},
             {"{\"tokens\": [", "invalid JSON"},
+            {"{\"workspaces\": [{\"slug\": \"a\"}], \"apps\": [{\"slug\": \"x\", \"workspace\": \"b\"}]}",
+             "app x: workspace b is not in workspaces"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 char err[2048];

@@ -163,8 +163,10 @@ void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64
                 char url[512], sig[33];
                 long long exp = (long long)((now + b->url_valid_ms) / 1000);
                 sim_raw_sign(sim, b->app, b->slug, exp, sig);
+                pthread_mutex_lock(&sim->lock);
                 snprintf(url, sizeof(url), "%s/raw/%s/%s?expires=%lld&sig=%s", sim->base_url, b->app,
                          b->slug, exp, sig);
+                pthread_mutex_unlock(&sim->lock);
                 cJSON_AddStringToObject(o, "expiring_raw_log_url", url);
         } else {
                 cJSON_AddNullToObject(o, "expiring_raw_log_url");

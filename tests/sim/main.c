@@ -175,7 +175,9 @@ int main(int argc, char **argv) {
                 LOG_ERROR("sim", "%s", err);
                 goto out;
         }
+        pthread_mutex_lock(&sim.lock); /* requests may already be running */
         snprintf(sim.base_url, sizeof(sim.base_url), "http://%s:%d", host, sim_server_port(srv));
+        pthread_mutex_unlock(&sim.lock);
         if (o.port_file && write_port_file(o.port_file, sim_server_port(srv)) < 0) {
                 LOG_ERROR("sim", "cannot write port file %s", o.port_file);
                 goto out;

@@ -551,6 +551,38 @@ static int load_tokens(sim_t *sim, const cJSON *root, char *errstr, size_t errst
         return 0;
 }
 
+static bool workspace_known(const cJSON *list, const char *ws) {
+        const cJSON *it;
+        if (!ws[0])
+                return true;
+        cJSON_ArrayForEach(it, list) {
+                const cJSON *slug = cJSON_GetObjectItemCaseSensitive(it, "slug");
+                if (cJSON_IsString(slug) && strcmp(slug->valuestring, ws) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* When the scenario lists workspaces, tokens and apps must name listed ones. */
+static int check_workspaces(const sim_t *sim, const cJSON *list, char *errstr, size_t errstr_size) {
+        if (!list)
+                return 0;
+        if (!cJSON_IsArray(list))
+                ERR("workspaces: expected an array of {\"slug\": ...}");
+        for (size_t i = 0; i < sim->n_tokens; i++)
+                if (!workspace_known(list, sim->tokens[i]->workspace))
+                        ERR("token %s: workspace %s is not in workspaces", sim->tokens[i]->fingerprint,
+                            sim->tokens[i]->workspace);
+        for (size_t i = 0; i < sim->n_apps; i++)
+                if (!workspace_known(list, sim->apps[i].workspace))
+                        ERR("app %s: workspace %s is not in workspaces", sim->apps[i].slug, sim->apps[i].workspace);
+        if (sim->gen.on && !workspace_known(list, sim->gen.workspace))
+                ERR("generate: workspace %s is not in workspaces", sim->gen.workspace);
+        return 0;
+fail:
+        return -1;
+}
+
 int sim_scenario_load(sim_t *sim, const char *json, char *errstr, size_t errstr_size) {
         const char *end = NULL;
         cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
@@ -591,6 +623,9 @@ int sim_scenario_load(sim_t *sim, const char *json, char *errstr, size_t errstr_
         }
         it = cJSON_GetObjectItemCaseSensitive(root, "generate");
         if (it && generate_from_json(it, &sim->gen, errstr, errstr_size) < 0)
+                goto fail;
+        if (check_workspaces(sim, cJSON_GetObjectItemCaseSensitive(root, "workspaces"), errstr,
+                             errstr_size) < 0)
                 goto fail;
         if (RAND_bytes(sim->raw_key, sizeof(sim->raw_key)) != 1)
                 ERR("cannot get random bytes for the raw log key");

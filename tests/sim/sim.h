@@ -193,7 +193,7 @@ typedef struct sim {
         uint64_t invalid_token_requests, revoked_token_requests,
             expired_token_requests, missing_token_requests;
         unsigned char raw_key[32]; /* signs raw log URLs */
-        char base_url[96];         /* http://127.0.0.1:PORT */
+        char base_url[96];         /* http://127.0.0.1:PORT; under lock */
 } sim_t;
 
 /* scenario.c */
