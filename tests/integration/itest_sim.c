@@ -135,6 +135,22 @@ static void test_endpoints_match_swagger(void) {
         T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/ffffffffffffffff", "bitwat_dev", &b), 404);
         expect_valid("/apps/{app-slug}/builds/{build-slug}", 404, b);
         cJSON_Delete(b);
+        /* /log: the spec gives schemas for its errors only; check the 200 shape by hand */
+        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/ffffffffffffffff/log", "bitwat_dev", &b), 404);
+        expect_valid("/apps/{app-slug}/builds/{build-slug}/log", 404, b);
+        cJSON_Delete(b);
+        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa5/log", "bitwat_dev", &b), 200);
+        T_ASSERT(cJSON_IsBool(cJSON_GetObjectItem(b, "is_archived")));
+        T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(b, "expiring_raw_log_url")));
+        T_ASSERT(cJSON_IsString(cJSON_GetObjectItem(b, "next_after_timestamp")));
+        T_ASSERT(cJSON_IsString(cJSON_GetObjectItem(b, "next_before_timestamp")));
+        T_ASSERT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "log_chunks")) > 0);
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(b, "log_chunks")) {
+                T_ASSERT(cJSON_IsString(cJSON_GetObjectItem(c, "chunk")));
+                T_ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(c, "position")));
+        }
+        cJSON_Delete(b);
         T_EQ_INT(get(p, "/apps?next=doesnotexist", "bitwat_dev", &b), 400);
         expect_valid("/apps", 400, b);
         cJSON_Delete(b);

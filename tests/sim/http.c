@@ -363,8 +363,10 @@ static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q, con
         char app[SIM_SLUG_MAX] = "";
         int64_t now = time_wall_ms(), latency = 0;
         bool api = strncmp(url, "/v0.1/", 6) == 0;
-        if (strncmp(url, "/_sim", 5) == 0)
+        if (strncmp(url, "/_sim", 5) == 0) {
+                q->ep = SIM_EP_OTHER;
                 return 0; /* the admin API is neither counted nor faulted */
+        }
         q->ep = api ? sim_api_classify(url + 5, app, sizeof(app))
                     : strncmp(url, "/raw/", 5) == 0 ? SIM_EP_RAW_LOG : SIM_EP_OTHER;
         pthread_mutex_lock(&sim->lock);

@@ -171,6 +171,7 @@ int main(int argc, char **argv) {
         }
         if (o.speed > 0)
                 sim.speed = o.speed;
+        size_t n_tokens = sim.n_tokens; /* the admin API may add tokens once we listen */
         if (!(srv = sim_server_start(&sim, host, port, o.threads, err, sizeof(err)))) {
                 LOG_ERROR("sim", "%s", err);
                 goto out;
@@ -182,8 +183,8 @@ int main(int argc, char **argv) {
                 LOG_ERROR("sim", "cannot write port file %s", o.port_file);
                 goto out;
         }
-        LOG_INFO("sim", "listening url=%s/v0.1 apps=%zu tokens=%zu speed=%g", sim.base_url,
-                 sim_app_count(&sim), sim.n_tokens, sim.speed);
+        LOG_INFO("sim", "listening url=http://%s:%d/v0.1 apps=%zu tokens=%zu speed=%g", host,
+                 sim_server_port(srv), sim_app_count(&sim), n_tokens, sim.speed);
         if (sigwait(&set, &sig) == 0)
                 LOG_INFO("sim", "stopping signal=%d", sig);
         rc = 0;
