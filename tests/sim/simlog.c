@@ -25,10 +25,10 @@
 #define RESET  "\x1b[0m"
 
 typedef struct seg {
-        int64_t off, len;
-        const char *text; /* static text, or NULL for a body */
-        int step;
-        int64_t lines;    /* body lines */
+        int64_t off, len; /* where the segment sits in the log */
+        int step;         /* -1: static text at text_off in the layout's text */
+        int64_t text_off; /* static segments */
+        int64_t lines;    /* body segments: fixed-width lines of step `step` */
 } seg_t;
 
 typedef struct step_info {
@@ -36,13 +36,14 @@ typedef struct step_info {
         int result; /* 0 ok, 1 failed, 2 skipped, 3 not reached (aborted) */
         int exit_code;
         int64_t runtime_ms;
+        int64_t started_ms;
         char last_line[160];
 } step_info_t;
 
 struct sim_loglayout {
         seg_t segs[SIM_MAX_STEPS * 4 + 4];
         int n_segs;
-        buf_t text; /* all static text, segments point into it after layout */
+        buf_t text; /* all static text, back to back */
         int64_t size, lines;
         uint64_t seed;
         int n_steps;
@@ -187,12 +188,12 @@ static void summary(buf_t *b, const sim_loglayout_t *l, int64_t total_ms) {
                 buf_append_str(b, RED "Bitrise build failed (exit code: 1)" RESET "\n");
 }
 
-/* Records a static segment covering text appended since `from`. */
+/* Records a static segment covering the text appended since `from`. */
 static void seg_static(sim_loglayout_t *l, size_t from) {
         seg_t *s = &l->segs[l->n_segs++];
-        s->len = (int64_t)(l->text.len - from);
-        s->text = (const char *)(uintptr_t)from; /* fixed up once text stops moving */
         s->step = -1;
+        s->text_off = (int64_t)from;
+        s->len = (int64_t)(l->text.len - from);
 }
 
 static void seg_body(sim_loglayout_t *l, int step, int64_t lines) {
@@ -200,24 +201,29 @@ static void seg_body(sim_loglayout_t *l, int step, int64_t lines) {
         s->step = step;
         s->lines = lines;
         s->len = lines * LINE_W;
-        s->text = NULL;
 }
 
-static void plan_steps(sim_loglayout_t *l, const sim_build_t *b, int run_ms) {
+/* Titles, results and runtimes (weights from the seed, summing to run_ms). */
+static void plan_steps(sim_loglayout_t *l, const sim_build_t *b, int64_t start_ms, int64_t run_ms) {
         const sim_logspec_t *ls = &b->log;
+        uint64_t w[SIM_MAX_STEPS], sum = 0;
+        for (int i = 0; i < l->n_steps; i++)
+                sum += w[i] = 1 + sim_hash(ls->seed, (uint64_t)i + 200) % 9;
         for (int i = 0; i < l->n_steps; i++) {
                 step_info_t *s = &l->steps[i];
                 uint64_t h = sim_hash(ls->seed, (uint64_t)i + 100);
-                snprintf(s->title, sizeof(s->title), "%s", step_names[h % N_STEP_NAMES]);
-                s->runtime_ms = run_ms / l->n_steps;
-                s->result = 0;
+                const char *name = step_names[h % N_STEP_NAMES];
+                s->runtime_ms = (int64_t)((uint64_t)run_ms * w[i] / sum);
+                s->started_ms = start_ms;
+                start_ms += s->runtime_ms;
                 if (i == ls->failing_step) {
-                        snprintf(s->title, sizeof(s->title), "%s", ls->failing_title[0] ? ls->failing_title : step_names[h % N_STEP_NAMES]);
+                        snprintf(s->title, sizeof(s->title), "%s", ls->failing_title[0] ? ls->failing_title : name);
                         s->result = 1;
                         s->exit_code = ls->exit_code;
                         snprintf(s->last_line, sizeof(s->last_line), "Run: exit status %d", ls->exit_code);
-                } else if (ls->failing_step >= 0 && i > ls->failing_step) {
-                        s->result = 2;
+                } else {
+                        snprintf(s->title, sizeof(s->title), "%s", name);
+                        s->result = ls->failing_step >= 0 && i > ls->failing_step ? 2 : 0;
                 }
         }
 }
@@ -235,6 +241,40 @@ static int64_t count_lines(const char *p, size_t n) {
         return c;
 }
 
+/* Lays out n_run steps with `body` lines spread over them; the step cut_step
+ * (>= 0 for aborted builds) stops half way through its body. Sets size and
+ * lines. The static text does not depend on `body`. */
+static void lay_out(sim_loglayout_t *l, const sim_build_t *b, int64_t start_ms, int n_run,
+                    int cut_step, int64_t body) {
+        size_t from = 0;
+        buf_reset(&l->text);
+        l->n_segs = 0;
+        preamble(&l->text, start_ms);
+        for (int i = 0; i < n_run; i++) {
+                int64_t n = body / n_run + (i == n_run - 1 ? body % n_run : 0);
+                step_header(&l->text, i, &l->steps[i], l->steps[i].started_ms);
+                seg_static(l, from);
+                seg_body(l, i, i == cut_step ? n / 2 : n);
+                from = l->text.len;
+                if (i != cut_step)
+                        step_footer(&l->text, &l->steps[i], i == n_run - 1);
+        }
+        l->has_summary = cut_step < 0;
+        if (l->has_summary)
+                summary(&l->text, l, b->running_ms);
+        else
+                buf_append_str(&l->text, "\n");
+        seg_static(l, from);
+        l->size = l->lines = 0;
+        for (int i = 0; i < l->n_segs; i++) {
+                seg_t *s = &l->segs[i];
+                s->off = l->size;
+                l->size += s->len;
+                l->lines += s->step >= 0 ? s->lines
+                                         : count_lines(l->text.data + s->text_off, (size_t)s->len);
+        }
+}
+
 sim_loglayout_t *sim_loglayout_new(const sim_build_t *b, const sim_state_t *st) {
         sim_loglayout_t *l = calloc(1, sizeof(*l));
         int64_t start = st->started_ms ? st->started_ms : b->triggered_ms + b->on_hold_ms;
@@ -245,60 +285,16 @@ sim_loglayout_t *sim_loglayout_new(const sim_build_t *b, const sim_state_t *st) 
         l->seed = b->log.seed;
         l->n_steps = b->log.steps < 1 ? 1 : b->log.steps > SIM_MAX_STEPS ? SIM_MAX_STEPS : b->log.steps;
         l->final_status = b->final_status;
-        plan_steps(l, b, (int)(b->running_ms > 0 ? b->running_ms : 1000));
-        n_run = l->n_steps;
-        if (b->log.failing_step >= 0)
-                n_run = b->log.failing_step + 1;
+        plan_steps(l, b, start, b->running_ms > 0 ? b->running_ms : 1000);
+        n_run = b->log.failing_step >= 0 ? b->log.failing_step + 1 : l->n_steps;
         if (b->log.abort_cut) {
                 cut_step = (int)(sim_hash(l->seed, 9) % (uint64_t)l->n_steps);
                 n_run = cut_step + 1;
                 for (int i = cut_step; i < l->n_steps; i++)
                         l->steps[i].result = 3;
         }
-        /* First pass with no body lines to learn the static size. */
-        for (int pass = 0; pass < 2; pass++) {
-                int64_t per = 0, extra = 0;
-                if (pass == 1) {
-                        int64_t lines = body_lines_total(&b->log, l->size, l->lines);
-                        per = lines / n_run;
-                        extra = lines % n_run;
-                        buf_reset(&l->text);
-                        l->n_segs = 0;
-                }
-                size_t from = l->text.len;
-                preamble(&l->text, start);
-                for (int i = 0; i < n_run; i++) {
-                        step_header(&l->text, i, &l->steps[i], start + l->steps[i].runtime_ms * i);
-                        seg_static(l, from);
-                        int64_t n = per + (i == n_run - 1 ? extra : 0);
-                        if (i == cut_step)
-                                n /= 2;
-                        seg_body(l, i, n);
-                        from = l->text.len;
-                        if (i != cut_step)
-                                step_footer(&l->text, &l->steps[i], i == n_run - 1);
-                }
-                l->has_summary = cut_step < 0;
-                if (l->has_summary)
-                        summary(&l->text, l, b->running_ms);
-                else
-                        buf_append_str(&l->text, "\n");
-                seg_static(l, from);
-                l->size = 0;
-                l->lines = 0;
-                for (int i = 0; i < l->n_segs; i++) {
-                        seg_t *s = &l->segs[i];
-                        s->off = l->size;
-                        l->size += s->len;
-                        if (s->step >= 0)
-                                l->lines += s->lines;
-                        else
-                                l->lines += count_lines(l->text.data + (uintptr_t)s->text, (size_t)s->len);
-                }
-        }
-        for (int i = 0; i < l->n_segs; i++)
-                if (l->segs[i].step < 0)
-                        l->segs[i].text = l->text.data + (uintptr_t)l->segs[i].text;
+        lay_out(l, b, start, n_run, cut_step, 0); /* learns the size of the static text */
+        lay_out(l, b, start, n_run, cut_step, body_lines_total(&b->log, l->size, l->lines));
         return l;
 }
 
@@ -350,7 +346,7 @@ size_t sim_loglayout_read(const sim_loglayout_t *l, int64_t off, char *dst, size
                                 take = (size_t)(s->len - in);
                                 if (take > n - done)
                                         take = n - done;
-                                memcpy(dst + done, s->text + in, take);
+                                memcpy(dst + done, l->text.data + s->text_off + in, take);
                         } else {
                                 char line[LINE_W];
                                 int64_t col = in % LINE_W;
