@@ -20,7 +20,10 @@
 
 typedef struct chunker {
         const sim_loglayout_t *l;
-        int64_t size, start_ms, end_ms, chunk;
+        int64_t size;
+        int64_t start_ms, end_ms; /* the running phase as planned */
+        int64_t finished_ms;      /* 0 while running; earlier than end_ms when finished early */
+        int64_t chunk;
 } chunker_t;
 
 static int64_t chunk_off(const chunker_t *k, int64_t i) {
@@ -38,13 +41,18 @@ static int64_t chunk_off(const chunker_t *k, int64_t i) {
         return off;
 }
 
-/* When chunk i was complete (simulated ms). */
+/* When chunk i was complete (simulated ms): its share of the planned running
+ * time, capped at the finish when the admin API finished the build early (so
+ * chunks already served keep their times). */
 static int64_t chunk_time(const chunker_t *k, int64_t i) {
-        int64_t end = chunk_off(k, i + 1);
-        if (k->size <= 0)
-                return k->end_ms;
-        int64_t t = k->start_ms + (int64_t)((double)(k->end_ms - k->start_ms) * (double)end / (double)k->size);
-        return t > k->end_ms ? k->end_ms : t;
+        int64_t end = chunk_off(k, i + 1), t = k->end_ms;
+        if (k->size > 0)
+                t = k->start_ms + (int64_t)((double)(k->end_ms - k->start_ms) * (double)end / (double)k->size);
+        if (t > k->end_ms)
+                t = k->end_ms;
+        if (k->finished_ms && t > k->finished_ms)
+                t = k->finished_ms;
+        return t;
 }
 
 /* First chunk index in [0, n) whose time is > ts (strict) or >= ts. */
@@ -113,12 +121,48 @@ static cJSON *chunk_list(const chunker_t *k, const sim_chunking_t *cfg, int64_t 
         return arr;
 }
 
+/* How many chunks exist now (n), and which of them this request gets
+ * ([lo, hi)): after_timestamp pages forward, before_timestamp back, neither
+ * gives the newest. */
+static void chunk_window(const chunker_t *k, const sim_chunking_t *cfg, const sim_build_t *b,
+                         const sim_state_t *st, int64_t now, int64_t after, int64_t before,
+                         int64_t *n, int64_t *lo, int64_t *hi) {
+        *n = *lo = *hi = 0;
+        if (st->status != 0) {
+                *n = (k->size + k->chunk - 1) / k->chunk;
+        } else if (!st->on_hold && b->running_ms > 0) {
+                double frac = (double)(now - k->start_ms) / (double)b->running_ms;
+                int64_t avail = (int64_t)(frac * (double)k->size);
+                *n = avail / k->chunk; /* only complete chunks while running */
+                while (*n > 0 && chunk_off(k, *n) > avail)
+                        (*n)--;
+        }
+        if (after) {
+                *lo = first_after(k, *n, after, true);
+                *hi = *lo + cfg->max_chunks < *n ? *lo + cfg->max_chunks : *n;
+        } else {
+                *hi = before ? first_after(k, *n, before, false) : *n;
+                *lo = *hi > cfg->max_chunks ? *hi - cfg->max_chunks : 0;
+        }
+}
+
+static void add_raw_url(cJSON *o, sim_t *sim, const sim_build_t *b, int64_t now) {
+        char url[512], sig[33];
+        long long exp = (long long)((now + b->url_valid_ms) / 1000);
+        sim_raw_sign(sim, b->app, b->slug, exp, sig);
+        pthread_mutex_lock(&sim->lock);
+        snprintf(url, sizeof(url), "%s/raw/%s/%s?expires=%lld&sig=%s", sim->base_url, b->app, b->slug,
+                 exp, sig);
+        pthread_mutex_unlock(&sim->lock);
+        cJSON_AddStringToObject(o, "expiring_raw_log_url", url);
+}
+
 void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64_t now,
                   sim_arg_fn arg, void *ctx, sim_reply_t *r) {
-        const sim_chunking_t *cfg = &sim->chunking;
         int bad = 0;
         int64_t after = ts_arg(arg, ctx, "after_timestamp", &bad);
         int64_t before = ts_arg(arg, ctx, "before_timestamp", &bad);
+        int64_t n, lo, hi, start = b->triggered_ms + b->on_hold_ms;
         if (bad) {
                 sim_reply_message(r, 400, "invalid timestamp: expected RFC 3339");
                 return;
@@ -134,46 +178,20 @@ void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64
                 sim_reply_message(r, 500, "out of memory");
                 return;
         }
-        int64_t start = b->triggered_ms + b->on_hold_ms;
-        chunker_t k = {l, sim_loglayout_size(l), start, st->finished_ms ? st->finished_ms : start + b->running_ms,
-                       cfg->chunk_bytes};
-        bool finished = st->status != 0;
-        bool archived = finished && (b->log_deleted || now >= st->finished_ms + b->archive_lag_ms);
-        int64_t n = 0, lo = 0, hi = 0;
-        if (finished) {
-                n = (k.size + k.chunk - 1) / k.chunk;
-        } else if (!st->on_hold && b->running_ms > 0) {
-                double frac = (double)(now - start) / (double)b->running_ms;
-                int64_t avail = (int64_t)(frac * (double)k.size);
-                n = avail / k.chunk; /* only complete chunks while running */
-                while (n > 0 && chunk_off(&k, n) > avail)
-                        n--;
-        }
-        if (!archived) {
-                if (after) {
-                        lo = first_after(&k, n, after, true);
-                        hi = lo + cfg->max_chunks < n ? lo + cfg->max_chunks : n;
-                } else {
-                        hi = before ? first_after(&k, n, before, false) : n;
-                        lo = hi > cfg->max_chunks ? hi - cfg->max_chunks : 0;
-                }
-        }
+        chunker_t k = {l, sim_loglayout_size(l), start, start + b->running_ms, st->finished_ms,
+                       sim->chunking.chunk_bytes};
+        bool archived = st->status != 0 && (b->log_deleted || now >= st->finished_ms + b->archive_lag_ms);
+        chunk_window(&k, &sim->chunking, b, st, now, after, before, &n, &lo, &hi);
+        if (archived)
+                lo = hi = 0;
         cJSON *o = cJSON_CreateObject();
-        if (archived && !b->log_deleted) {
-                char url[512], sig[33];
-                long long exp = (long long)((now + b->url_valid_ms) / 1000);
-                sim_raw_sign(sim, b->app, b->slug, exp, sig);
-                pthread_mutex_lock(&sim->lock);
-                snprintf(url, sizeof(url), "%s/raw/%s/%s?expires=%lld&sig=%s", sim->base_url, b->app,
-                         b->slug, exp, sig);
-                pthread_mutex_unlock(&sim->lock);
-                cJSON_AddStringToObject(o, "expiring_raw_log_url", url);
-        } else {
+        if (archived && !b->log_deleted)
+                add_raw_url(o, sim, b, now);
+        else
                 cJSON_AddNullToObject(o, "expiring_raw_log_url");
-        }
         cJSON_AddNumberToObject(o, "generated_log_chunks_num", (double)n);
         cJSON_AddBoolToObject(o, "is_archived", archived);
-        cJSON_AddItemToObject(o, "log_chunks", chunk_list(&k, cfg, lo, hi));
+        cJSON_AddItemToObject(o, "log_chunks", chunk_list(&k, &sim->chunking, lo, hi));
         add_ts(o, "next_before_timestamp", lo > 0 && hi > lo ? chunk_time(&k, lo) : 0);
         add_ts(o, "next_after_timestamp", hi > lo ? chunk_time(&k, hi - 1) : after);
         sim_loglayout_destroy(l);
