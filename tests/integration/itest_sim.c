@@ -443,6 +443,39 @@ static void test_bad_scenarios_are_refused(void) {
         }
 }
 
+static const char *build_status_text(sim_proc_t *p, const char *path) {
+        static char text[32];
+        cJSON *b = NULL;
+        T_EQ_INT(get(p, path, "bitwat_dev", &b), 200);
+        snprintf(text, sizeof(text), "%s", cJSON_GetObjectItem(cJSON_GetObjectItem(b, "data"), "status_text")->valuestring);
+        cJSON_Delete(b);
+        return text;
+}
+
+/* Builds progress in real time from start; --speed 60 makes a simulated
+ * minute last a second (and overrides the scenario's speed). */
+static void test_speed_compresses_time(void) {
+        const char *args[] = {"--speed", "60", NULL};
+        char err[2048];
+        const char *path = "/apps/669403bffbe35909/builds/b000000000000001";
+        sim_proc_t *p = sim_proc_start(
+            "{\"speed\": 1, \"tokens\": [{\"value\": \"bitwat_dev\", \"role\": \"developer\"}],"
+            " \"apps\": [{\"slug\": \"669403bffbe35909\", \"builds\": [{\"slug\": \"b000000000000001\","
+            "   \"triggered_at_s\": 0, \"on_hold_s\": 90, \"running_s\": 120, \"status\": 2}]}]}",
+            args, err, sizeof(err));
+        T_ASSERTF(p, "%s", err);
+        cJSON *h = NULL;
+        T_ASSERTF(sim_proc_admin_get(p, "/health", &h, err, sizeof(err)) == 0, "%s", err);
+        T_EQ_INT(cJSON_GetObjectItem(h, "speed")->valuedouble, 60);
+        cJSON_Delete(h);
+        T_EQ_STR(build_status_text(p, path), "on-hold"); /* < 90 simulated s = 1.5 s */
+        usleep(2000 * 1000);                              /* ~120 simulated s */
+        T_EQ_STR(build_status_text(p, path), "in-progress");
+        usleep(2500 * 1000);                              /* ~270 simulated s > 210 */
+        T_EQ_STR(build_status_text(p, path), "error");
+        T_EQ_INT(sim_proc_stop(p), 0);
+}
+
 /* Every sample scenario in tests/scenarios/ starts (run from the repo root,
  * as tests/run.sh does). */
 static void test_sample_scenarios_start(void) {
@@ -487,6 +520,7 @@ int main(void) {
         T_RUN(test_generated_scenario_is_lazy_and_deterministic);
         T_RUN(test_bad_scenarios_are_refused);
         T_RUN(test_sample_scenarios_start);
+        T_RUN(test_speed_compresses_time);
         swagger_destroy(sw);
         return t_done();
 }
