@@ -403,6 +403,149 @@ static void test_sim_multi_reuses_connections(void) {
         T_EQ_INT(sim_proc_stop(p), 0);
 }
 
+/* Chunks of a running build, shuffled, repeated and with position gaps,
+ * collected through the client (newest first, scroll back with
+ * before_timestamp, then follow after_timestamp) and fed to the parser in
+ * position order give the same bytes and verdict as the archived raw log. */
+static void test_sim_chunks_reassemble_like_raw_log(void) {
+        sim_proc_t *p = start(
+            "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
+            " \"log_chunks\": {\"chunk_bytes\": 512, \"max_chunks\": 5, "
+            "\"order\": \"shuffle\", \"repeat_share\": 0.3, \"gap_share\": "
+            "0.25, "
+            "\"first_position\": 0},"
+            " \"apps\": [{\"slug\": \"" APP "\", \"builds\": [{\"slug\": "
+            "\"b000000000000001\", \"triggered_at_s\": 0, \"running_s\": 3, "
+            "\"status\": 2, \"log\": {\"bytes\": 30000, \"steps\": 4, "
+            "\"failing_step\": 2, \"exit_code\": 9, \"archive_lag_s\": "
+            "1.5}}]}]}");
+        bitrise_client_t *c = client_for(p, 10000);
+        enum { MAXPOS = 512 };
+        char *chunks[MAXPOS] = {0}, after[64] = "", err[256];
+        int archived = 0, polls = 0;
+        while (!archived && polls++ < 400) {
+                bitrise_result_t res;
+                bitrise_req_t *req =
+                    bitrise_req_log_info_page(c, DEV, APP, "b000000000000001",
+                                              after, NULL, err, sizeof(err));
+                T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
+                bitrise_req_destroy(req);
+                archived        = res.log_info.is_archived;
+                char before[64] = "";
+                if (!after[0] && res.log_info.next_before_timestamp)
+                        snprintf(before, sizeof(before), "%s",
+                                 res.log_info.next_before_timestamp);
+                for (int pass = 0; pass < 100; pass++) {
+                        for (size_t i = 0; i < res.log_info.nchunks; i++) {
+                                const bitrise_log_chunk_t *ch =
+                                    &res.log_info.chunks[i];
+                                T_ASSERT(ch->position >= 0 &&
+                                         ch->position < MAXPOS);
+                                if (!chunks[ch->position])
+                                        chunks[ch->position] =
+                                            strdup(ch->chunk);
+                        }
+                        if (res.log_info.next_after_timestamp && pass == 0)
+                                snprintf(after, sizeof(after), "%s",
+                                         res.log_info.next_after_timestamp);
+                        bitrise_result_release(&res);
+                        if (!before[0])
+                                break;
+                        req = bitrise_req_log_info_page(
+                            c, DEV, APP, "b000000000000001", NULL, before, err,
+                            sizeof(err));
+                        T_EQ_INT(bitrise_req_perform(req, &res), BITRISE_OK);
+                        bitrise_req_destroy(req);
+                        snprintf(before, sizeof(before), "%s",
+                                 res.log_info.next_before_timestamp
+                                     ? res.log_info.next_before_timestamp
+                                     : "");
+                }
+                if (!archived)
+                        usleep(100000);
+        }
+        T_ASSERT(archived);
+        logparse_t *from_chunks = logparse_new(NULL);
+        for (int i = 0; i < MAXPOS; i++) {
+                if (chunks[i])
+                        logparse_feed(from_chunks, chunks[i],
+                                      strlen(chunks[i]));
+                free(chunks[i]);
+        }
+        T_EQ_INT(logparse_finish(from_chunks), 0);
+        logparse_t *raw = raw_log(c, "b000000000000001");
+        T_EQ_INT(logparse_bytes(from_chunks), logparse_bytes(raw));
+        T_EQ_STR(logparse_sha256(from_chunks), logparse_sha256(raw));
+        T_EQ_INT(logparse_failed_count(from_chunks), 1);
+        T_EQ_INT(logparse_failed_step(from_chunks, 0)->exit_code, 9);
+        T_EQ_STR(logparse_failed_step(from_chunks, 0)->title,
+                 logparse_failed_step(raw, 0)->title);
+        logparse_destroy(from_chunks);
+        logparse_destroy(raw);
+        bitrise_client_destroy(c);
+        T_EQ_INT(sim_proc_stop(p), 0);
+}
+
+/* Archive lag, an expired raw log URL (403: ask /log again), a deleted log
+ * (archived without URL) and the 404 on /log right after the trigger. */
+static void test_sim_archive_lag_expiry_deleted_404(void) {
+        sim_proc_t *p = start(
+            "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
+            " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
+            "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": -10, "
+            "\"running_s\": 9.5, \"status\": 1, \"log\": {\"bytes\": 50000, "
+            "\"archive_lag_s\": 2, \"url_valid_s\": 1}},"
+            "  {\"slug\": \"b000000000000002\", \"triggered_at_s\": -100, "
+            "\"running_s\": 10, \"status\": 1, \"log\": {\"deleted\": true}},"
+            "  {\"slug\": \"b000000000000003\", \"triggered_at_s\": 0, "
+            "\"running_s\": 100, \"status\": 1, \"log\": {\"not_found_s\": "
+            "30}}]}]}");
+        bitrise_client_t *c = client_for(p, 10000);
+        bitrise_result_t res;
+        char err[256];
+        /* finished, not archived yet */
+        T_EQ_INT(log_info(c, DEV, "b000000000000001", NULL, &res), BITRISE_OK);
+        T_EQ_INT(res.log_info.is_archived, 0);
+        T_ASSERT(res.log_info.raw_log_url == NULL);
+        T_ASSERT(res.log_info.nchunks > 0);
+        bitrise_result_release(&res);
+        /* deleted: archived, no URL */
+        T_EQ_INT(log_info(c, DEV, "b000000000000002", NULL, &res), BITRISE_OK);
+        T_EQ_INT(res.log_info.is_archived, 1);
+        T_ASSERT(res.log_info.raw_log_url == NULL);
+        bitrise_result_release(&res);
+        /* just triggered: /log is 404 for a while */
+        T_EQ_INT(log_info(c, DEV, "b000000000000003", NULL, &res),
+                 BITRISE_NOT_FOUND);
+        /* once archived, the URL works, then expires: 403 */
+        int archived = 0;
+        for (int i = 0; i < 100 && !archived; i++) {
+                T_EQ_INT(log_info(c, DEV, "b000000000000001", NULL, &res),
+                         BITRISE_OK);
+                archived = res.log_info.is_archived;
+                if (!archived) {
+                        bitrise_result_release(&res);
+                        usleep(100000);
+                }
+        }
+        T_ASSERT(archived && res.log_info.raw_log_url);
+        usleep(3100000); /* expiry has one-second resolution */
+        logparse_t *lp     = logparse_new(NULL);
+        bitrise_req_t *req = bitrise_req_raw_log(c, res.log_info.raw_log_url,
+                                                 lp, err, sizeof(err));
+        bitrise_result_t dl;
+        T_EQ_INT(bitrise_req_perform(req, &dl), BITRISE_INSUFFICIENT_ROLE);
+        T_EQ_INT(dl.http_status, 403);
+        T_EQ_INT(logparse_bytes(lp), 0);
+        T_ASSERT(strstr(dl.message, "cannot download the raw log: HTTP 403") ==
+                 dl.message);
+        bitrise_req_destroy(req);
+        logparse_destroy(lp);
+        bitrise_result_release(&res);
+        bitrise_client_destroy(c);
+        T_EQ_INT(sim_proc_stop(p), 0);
+}
+
 static long rss_kb(void) {
         FILE *f = fopen("/proc/self/status", "r");
         char line[256];
@@ -457,6 +600,8 @@ int main(void) {
         T_RUN(test_sim_faults);
         T_RUN(test_sim_running_build_chunks);
         T_RUN(test_sim_multi_reuses_connections);
+        T_RUN(test_sim_chunks_reassemble_like_raw_log);
+        T_RUN(test_sim_archive_lag_expiry_deleted_404);
         T_RUN(test_sim_200mb_raw_log_flat_memory);
         curl_global_cleanup();
         return t_done();
