@@ -157,22 +157,26 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
         return size * n;
 }
 
+/* Keeps what fits of an error answer (for the message) and never fails on
+ * it: a huge 5xx page is still a 5xx. */
+static size_t error_body_keep(bitrise_req_t *req, const char *p, size_t len) {
+        size_t room = req->body.max - req->body.len;
+        buf_append(&req->body, p, len < room ? len : room);
+        return len;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
         bitrise_req_t *req = ud;
         size_t len         = size * n;
+        long st            = 0;
+        curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (st < 200 || st >= 300)
+                return error_body_keep(req, p, len);
         if (req->kind == BITRISE_REQ_RAW_LOG) {
-                long st = 0;
-                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &st);
-                if (st >= 200 && st < 300) {
-                        int rc = logparse_feed(req->lp, p, len);
-                        if (rc == LOGPARSE_FULL)
-                                req->log_full = 1;
-                        return rc == 0 ? len : 0;
-                }
-                /* an error page: keep what fits, for the message */
-                size_t room = req->body.max - req->body.len;
-                buf_append(&req->body, p, len < room ? len : room);
-                return len;
+                int rc = logparse_feed(req->lp, p, len);
+                if (rc == LOGPARSE_FULL)
+                        req->log_full = 1;
+                return rc == 0 ? len : 0;
         }
         int rc = buf_append(&req->body, p, len);
         if (rc == BUF_ERR_CAP)

@@ -92,6 +92,8 @@ static void setup_routes(void) {
         route("/badjson" BUILD_PATH, 200, json, "{\"data\":{\"status\":1,", 0,
               0, HR_FAULT_NONE, 0);
         route("/empty" BUILD_PATH, 200, json, "", 0, 0, HR_FAULT_NONE, 0);
+        route("/big503" BUILD_PATH, 503, "Content-Type: text/html\r\n", kb, 0,
+              200, HR_FAULT_NONE, 0);
         route("/big" BUILD_PATH, 200, json, kb, 0, 200, HR_FAULT_NONE, 0);
         route("/short" BUILD_PATH, 200, json, fx_build, fx_build_len, 0,
               HR_FAULT_SHORT_BODY, 0);
@@ -260,6 +262,11 @@ static void test_client_body_cap(void) {
         T_EQ_INT(get_build("/big", 64 * 200, 0, &res),
                  BITRISE_PERMANENT); /* fits, not JSON */
         T_ASSERT(strstr(res.message, "bad body") != NULL);
+        /* an error page over the cap is still the error it is */
+        T_EQ_INT(get_build("/big503", 1024, 0, &res), BITRISE_TRANSIENT);
+        T_EQ_INT(res.http_status, 503);
+        T_EQ_STR(res.message, "cannot get build " BUILD
+                              ": HTTP 503 (HTML page from a gateway)");
 }
 
 static void test_client_paging_and_app(void) {
