@@ -318,7 +318,7 @@ kafka_start_mock() { # dir
         fi
         rm -f "$dir/kafka-mock.ctl"
         mkfifo "$dir/kafka-mock.ctl"
-        "$mock" --brokers "${BITMON_KAFKA_MOCK_BROKERS:-1}" --partitions "$partitions" \
+        "$mock" --brokers "${BITMON_KAFKA_MOCK_BROKERS:-1}" \
                 --control "$dir/kafka-mock.ctl" >"$dir/kafka.log" 2>&1 </dev/null &
         pid=$!
         proc_record "$dir/kafka.pid" "$pid"
@@ -385,7 +385,7 @@ mock_ctl() { # dir line
         [ -n "$ans" ] || die "the mock cluster did not answer '$line'"
         case "$ans" in
         "ctl ok"*) return 0 ;;
-        *) die "${ans#ctl }" ;;
+        *) die "the mock cluster refused ${ans#ctl error }" ;;
         esac
 }
 
@@ -402,8 +402,11 @@ kafka_topic() { # [dir] name [partitions]
         parts=${2:-$partitions}
         boot=$(env_get "$dir" BITMON_TEST_KAFKA)
         if [ "$(env_get "$dir" BITMON_TEST_KAFKA_KIND)" = mock ]; then
-                mock_ctl "$dir" "topic $name $parts"
-                return
+                # Like --if-not-exists below: an existing topic is fine.
+                (mock_ctl "$dir" "topic $name $parts" 2>"$dir/kafka-topic.err") ||
+                        grep -q 'already exists' "$dir/kafka-topic.err" ||
+                        { cat "$dir/kafka-topic.err" >&2; exit 1; }
+                return 0
         fi
         java_argv "$dir/kafka"
         "${JAVA_ARGV[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$boot" \
