@@ -37,6 +37,11 @@ stack_prog=kafka
 # shellcheck source=scripts/stack.sh
 . "$here/stack.sh"
 
+case "${BITMON_KAFKA:-auto}" in
+auto | kafka | mock) ;;
+*) die "BITMON_KAFKA must be auto, kafka or mock, not '$BITMON_KAFKA'" ;;
+esac
+
 kind_choose() {
         case "${BITMON_KAFKA:-auto}" in
         kafka | mock) echo "$BITMON_KAFKA" ;;
@@ -48,7 +53,6 @@ kind_choose() {
                         echo mock
                 fi
                 ;;
-        *) die "BITMON_KAFKA must be auto, kafka or mock, not '$BITMON_KAFKA'" ;;
         esac
 }
 

@@ -195,7 +195,7 @@ stack_status() { # dir
 }
 
 stack_run() { # cmd...
-        local dir rc
+        local dir rc child sig=0
         dir=$(mktemp -d -t bitmon-stack.XXXXXX) || die "cannot create a temporary dir"
         # shellcheck disable=SC2064
         trap "stack_stop '$dir' >/dev/null 2>&1; rm -rf '$dir'" EXIT
@@ -209,8 +209,19 @@ stack_run() { # cmd...
         # shellcheck disable=SC1091
         . "$dir/env"
         set +a
-        rc=0
-        "$@" || rc=$?
+        # In the background so that a signal to us is handled at once: it
+        # asks CMD to stop (TERM), waits for it, then the EXIT trap stops
+        # the stack.
+        "$@" <&0 &
+        child=$!
+        trap 'sig=130; kill -TERM $child 2>/dev/null' INT
+        trap 'sig=143; kill -TERM $child 2>/dev/null' TERM
+        while :; do
+                rc=0
+                wait "$child" || rc=$?
+                kill -0 "$child" 2>/dev/null || break
+        done
+        [ "$sig" -eq 0 ] || rc=$sig
         [ "$rc" -eq 0 ] || note "$1 exited with status $rc"
         exit "$rc"
 }
