@@ -3,7 +3,7 @@
 #
 # Runs Apache Kafka 4.x in KRaft mode (one combined broker/controller on two
 # free loopback ports) from jars that Maven resolves once into a cache, or,
-# where there is no JDK or no Maven (or BITMON_KAFKA=mock), librdkafka's mock
+# where there is no JDK or no Maven (or BITMON_STACK_KAFKA=mock), librdkafka's mock
 # cluster (build/kafka-mock, tests/kafka-mock/) on loopback instead.
 #
 #   scripts/kafka.sh fetch                    resolve the jars into the cache
@@ -18,18 +18,18 @@
 # DIR defaults to $BITMON_TEST_STACK_DIR for topic and ctl, so tests can call
 # them with only the environment tests/run.sh gives them.
 #
-# Environment: BITMON_KAFKA=auto|kafka|mock (default auto), BITMON_KAFKA_VERSION
-# (4.1.1), BITMON_KAFKA_CACHE (~/.cache/bitmon/kafka-VERSION),
-# BITMON_KAFKA_HEAP (512m), BITMON_KAFKA_JAVA_OPTS (extra JVM flags),
-# BITMON_KAFKA_PARTITIONS (default partitions of a new topic, 3),
-# BITMON_KAFKA_MOCK_BROKERS (1), BITMON_STACK_TIMEOUT (seconds to wait, 90).
+# Environment: BITMON_STACK_KAFKA=auto|kafka|mock (default auto), BITMON_STACK_KAFKA_VERSION
+# (4.1.1), BITMON_STACK_KAFKA_CACHE (~/.cache/bitmon/kafka-VERSION),
+# BITMON_STACK_KAFKA_HEAP (512m), BITMON_STACK_KAFKA_JAVA_OPTS (extra JVM flags),
+# BITMON_STACK_KAFKA_PARTITIONS (default partitions of a new topic, 3),
+# BITMON_STACK_MOCK_BROKERS (1), BITMON_STACK_TIMEOUT (seconds to wait, 90).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-version=${BITMON_KAFKA_VERSION:-4.1.1}
-cache=${BITMON_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bitmon/kafka-$version}
-partitions=${BITMON_KAFKA_PARTITIONS:-3}
+version=${BITMON_STACK_KAFKA_VERSION:-4.1.1}
+cache=${BITMON_STACK_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bitmon/kafka-$version}
+partitions=${BITMON_STACK_KAFKA_PARTITIONS:-3}
 timeout_s=$((${BITMON_STACK_TIMEOUT:-90} * ${BITMON_TEST_TIMEOUT_SCALE:-1}))
 build=${BITMON_BUILD:-$root/${BUILD:-build}}
 
@@ -37,14 +37,14 @@ stack_prog=kafka
 # shellcheck source=scripts/stack.sh
 . "$here/stack.sh"
 
-case "${BITMON_KAFKA:-auto}" in
+case "${BITMON_STACK_KAFKA:-auto}" in
 auto | kafka | mock) ;;
-*) die "BITMON_KAFKA must be auto, kafka or mock, not '$BITMON_KAFKA'" ;;
+*) die "BITMON_STACK_KAFKA must be auto, kafka or mock, not '$BITMON_STACK_KAFKA'" ;;
 esac
 
 kind_choose() {
-        case "${BITMON_KAFKA:-auto}" in
-        kafka | mock) echo "$BITMON_KAFKA" ;;
+        case "${BITMON_STACK_KAFKA:-auto}" in
+        kafka | mock) echo "$BITMON_STACK_KAFKA" ;;
         auto)
                 if command -v java >/dev/null 2>&1 &&
                         { [ -f "$cache/complete" ] || command -v mvn >/dev/null 2>&1; }; then
@@ -100,7 +100,7 @@ EOF
 kafka_fetch() {
         [ -f "$cache/complete" ] && return 0
         command -v mvn >/dev/null 2>&1 ||
-                die "no mvn to resolve the Kafka jars (install maven, or BITMON_KAFKA=mock)"
+                die "no mvn to resolve the Kafka jars (install maven, or BITMON_STACK_KAFKA=mock)"
         mkdir -p "$cache"
         exec 8>"$cache/lock"
         flock 8
@@ -184,7 +184,7 @@ log.dirs=$kd/data
 num.partitions=$partitions
 default.replication.factor=1
 min.insync.replicas=1
-auto.create.topics.enable=${BITMON_KAFKA_AUTO_CREATE:-false}
+auto.create.topics.enable=${BITMON_STACK_KAFKA_AUTO_CREATE:-false}
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
@@ -224,7 +224,7 @@ EOF
 # The JVM command line shared by the broker and the tools, in JAVA_ARGV.
 # Startup flags: a small serial heap and C1 only; class data sharing from an
 # archive that the first broker writes at exit (cuts its start from about 3 s
-# to 2 s). Benchmarks that want more can set BITMON_KAFKA_JAVA_OPTS.
+# to 2 s). Benchmarks that want more can set BITMON_STACK_KAFKA_JAVA_OPTS.
 java_argv() { # kd [broker]
         local jsa cds=()
         jsa=$cache/cds-$(stat -L -c '%Y' "$(command -v java)").jsa
@@ -235,10 +235,10 @@ java_argv() { # kd [broker]
                 cds=(-XX:ArchiveClassesAtExit="$CDS_TMP")
         fi
         # shellcheck disable=SC2206
-        JAVA_ARGV=(java -Xms64m -Xmx"${BITMON_KAFKA_HEAP:-512m}" -XX:+UseSerialGC
+        JAVA_ARGV=(java -Xms64m -Xmx"${BITMON_STACK_KAFKA_HEAP:-512m}" -XX:+UseSerialGC
                 -XX:TieredStopAtLevel=1 "${cds[@]}" -Xlog:cds*=off
                 -Djava.awt.headless=true -Dlog4j2.configurationFile="$1/log4j2.properties"
-                ${BITMON_KAFKA_JAVA_OPTS:-} -cp "$cache/libs/*")
+                ${BITMON_STACK_KAFKA_JAVA_OPTS:-} -cp "$cache/libs/*")
 }
 
 # Publishes the class archive a broker wrote at exit, if it was the one asked
@@ -273,7 +273,7 @@ broker_wait() { # pidfile bootstrap deadline
 
 kafka_start_real() { # dir
         local dir=$1 kd=$1/kafka try bport cport pid rc t0=$SECONDS deadline
-        command -v java >/dev/null 2>&1 || die "no java to run Kafka (install a JDK 17+, or BITMON_KAFKA=mock)"
+        command -v java >/dev/null 2>&1 || die "no java to run Kafka (install a JDK 17+, or BITMON_STACK_KAFKA=mock)"
         command -v kcat >/dev/null 2>&1 || die "no kcat to probe Kafka (scripts/deps.sh installs it)"
         kafka_fetch
         mkdir -p "$kd"
@@ -322,7 +322,7 @@ kafka_start_mock() { # dir
         fi
         rm -f "$dir/kafka-mock.ctl"
         mkfifo "$dir/kafka-mock.ctl"
-        "$mock" --brokers "${BITMON_KAFKA_MOCK_BROKERS:-1}" \
+        "$mock" --brokers "${BITMON_STACK_MOCK_BROKERS:-1}" \
                 --control "$dir/kafka-mock.ctl" >"$dir/kafka.log" 2>&1 </dev/null &
         pid=$!
         proc_record "$dir/kafka.pid" "$pid"
@@ -375,7 +375,7 @@ env_get() { # dir key
 mock_ctl() { # dir line
         local dir=$1 line=$2 n i ans
         [ "$(env_get "$dir" BITMON_TEST_KAFKA_KIND)" = mock ] ||
-                die "'$line' needs the mock cluster (BITMON_KAFKA=mock); this stack runs real Kafka"
+                die "'$line' needs the mock cluster (BITMON_STACK_KAFKA=mock); this stack runs real Kafka"
         exec 9>"$dir/kafka-mock.lock"
         flock 9
         n=$(grep -c '^ctl ' "$dir/kafka.log" || true)
@@ -434,7 +434,7 @@ start)
         if [ "$(kind_choose)" = kafka ]; then
                 kafka_start_real "$dir"
         else
-                [ "${BITMON_KAFKA:-auto}" = mock ] || note "no JDK or no Maven: using librdkafka's mock cluster"
+                [ "${BITMON_STACK_KAFKA:-auto}" = mock ] || note "no JDK or no Maven: using librdkafka's mock cluster"
                 kafka_start_mock "$dir"
         fi
         ;;

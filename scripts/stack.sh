@@ -170,7 +170,7 @@ stack_start() { # dir
         redis_start "$dir"
         if ! "$here/kafka.sh" start "$dir"; then
                 stack_stop "$dir"
-                die "cannot start Kafka (BITMON_KAFKA=${BITMON_KAFKA:-auto}; logs in $dir)"
+                die "cannot start Kafka (BITMON_STACK_KAFKA=${BITMON_STACK_KAFKA:-auto}; logs in $dir)"
         fi
         watchdog_start "$dir" "${BITMON_STACK_OWNER:-$PPID}"
         {

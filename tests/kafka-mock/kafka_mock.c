@@ -71,8 +71,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 /* Parses a whole decimal integer in [min, max]. */
 static int int_parse(const char *s, long min, long max, long *out) {
         char *end;
-        errno   = 0;
-        long v  = strtol(s, &end, 10);
+        errno  = 0;
+        long v = strtol(s, &end, 10);
         if (errno || end == s || *end || v < min || v > max)
                 return -1;
         *out = v;
@@ -83,19 +83,32 @@ static const struct {
         const char *name;
         int16_t key;
 } api_names[] = {
-    {"Produce", 0},           {"Fetch", 1},
-    {"ListOffsets", 2},       {"Metadata", 3},
-    {"OffsetCommit", 8},      {"OffsetFetch", 9},
-    {"FindCoordinator", 10},  {"JoinGroup", 11},
-    {"Heartbeat", 12},        {"LeaveGroup", 13},
-    {"SyncGroup", 14},        {"DescribeGroups", 15},
-    {"ListGroups", 16},       {"SaslHandshake", 17},
-    {"ApiVersions", 18},      {"CreateTopics", 19},
-    {"DeleteTopics", 20},     {"DeleteRecords", 21},
-    {"InitProducerId", 22},   {"OffsetForLeaderEpoch", 23},
-    {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25},
-    {"EndTxn", 26},           {"TxnOffsetCommit", 28},
-    {"DescribeConfigs", 32},  {"CreatePartitions", 37},
+    {"Produce", 0},
+    {"Fetch", 1},
+    {"ListOffsets", 2},
+    {"Metadata", 3},
+    {"OffsetCommit", 8},
+    {"OffsetFetch", 9},
+    {"FindCoordinator", 10},
+    {"JoinGroup", 11},
+    {"Heartbeat", 12},
+    {"LeaveGroup", 13},
+    {"SyncGroup", 14},
+    {"DescribeGroups", 15},
+    {"ListGroups", 16},
+    {"SaslHandshake", 17},
+    {"ApiVersions", 18},
+    {"CreateTopics", 19},
+    {"DeleteTopics", 20},
+    {"DeleteRecords", 21},
+    {"InitProducerId", 22},
+    {"OffsetForLeaderEpoch", 23},
+    {"AddPartitionsToTxn", 24},
+    {"AddOffsetsToTxn", 25},
+    {"EndTxn", 26},
+    {"TxnOffsetCommit", 28},
+    {"DescribeConfigs", 32},
+    {"CreatePartitions", 37},
 };
 
 static int api_parse(const char *s, int16_t *out) {
@@ -148,14 +161,13 @@ static int broker_parse(const mock_t *m, const char *s, int32_t *out,
                         char *errstr, size_t errstr_size) {
         long v;
         if (int_parse(s, 1, m->brokers, &v) != 0)
-                return fail(errstr, errstr_size,
-                            "broker '%s' is not in 1..%d", s, m->brokers);
+                return fail(errstr, errstr_size, "broker '%s' is not in 1..%d",
+                            s, m->brokers);
         *out = (int32_t)v;
         return 0;
 }
 
-static int mock_err(rd_kafka_resp_err_t err, char *errstr,
-                    size_t errstr_size) {
+static int mock_err(rd_kafka_resp_err_t err, char *errstr, size_t errstr_size) {
         if (!err)
                 return 0;
         return fail(errstr, errstr_size, "%s", rd_kafka_err2str(err));
@@ -195,7 +207,8 @@ static int cmd_error(mock_t *m, int argc, char **argv, char *errstr,
         rd_kafka_resp_err_t errs[MOCK_ARGS_MAX];
         int16_t api = 0;
         if (argc < 3)
-                return fail(errstr, errstr_size, "usage: error API ERR [ERR...]");
+                return fail(errstr, errstr_size,
+                            "usage: error API ERR [ERR...]");
         if (api_parse(argv[1], &api) != 0)
                 return fail(errstr, errstr_size, "unknown API '%s'", argv[1]);
         for (int i = 2; i < argc; i++)
@@ -209,13 +222,14 @@ static int cmd_error(mock_t *m, int argc, char **argv, char *errstr,
 
 static int cmd_broker_error(mock_t *m, int argc, char **argv, char *errstr,
                             size_t errstr_size) {
-        int32_t broker = 0;
-        int16_t api = 0;
+        int32_t broker          = 0;
+        int16_t api             = 0;
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
         long rtt = 0, count = 1;
         if (argc < 4 || argc > 6)
-                return fail(errstr, errstr_size,
-                            "usage: broker-error BROKER API ERR [RTT_MS [COUNT]]");
+                return fail(
+                    errstr, errstr_size,
+                    "usage: broker-error BROKER API ERR [RTT_MS [COUNT]]");
         if (broker_parse(m, argv[1], &broker, errstr, errstr_size) != 0)
                 return -1;
         if (api_parse(argv[2], &api) != 0)
@@ -227,8 +241,9 @@ static int cmd_broker_error(mock_t *m, int argc, char **argv, char *errstr,
         if (argc == 6 && int_parse(argv[5], 1, 100000, &count) != 0)
                 return fail(errstr, errstr_size, "bad count '%s'", argv[5]);
         for (long i = 0; i < count; i++) {
-                rd_kafka_resp_err_t r = rd_kafka_mock_broker_push_request_error_rtts(
-                    m->mcluster, broker, api, 1, err, (int)rtt);
+                rd_kafka_resp_err_t r =
+                    rd_kafka_mock_broker_push_request_error_rtts(
+                        m->mcluster, broker, api, 1, err, (int)rtt);
                 if (r)
                         return mock_err(r, errstr, errstr_size);
         }
@@ -254,8 +269,9 @@ static int cmd_updown(mock_t *m, int argc, char **argv, char *errstr,
         if (broker_parse(m, argv[1], &broker, errstr, errstr_size) != 0)
                 return -1;
         if (strcmp(argv[0], "down") == 0)
-                return mock_err(rd_kafka_mock_broker_set_down(m->mcluster, broker),
-                                errstr, errstr_size);
+                return mock_err(
+                    rd_kafka_mock_broker_set_down(m->mcluster, broker), errstr,
+                    errstr_size);
         return mock_err(rd_kafka_mock_broker_set_up(m->mcluster, broker),
                         errstr, errstr_size);
 }
@@ -270,8 +286,9 @@ static int cmd_rtt(mock_t *m, int argc, char **argv, char *errstr,
                 return -1;
         if (int_parse(argv[2], 0, 600000, &ms) != 0)
                 return fail(errstr, errstr_size, "bad RTT '%s'", argv[2]);
-        return mock_err(rd_kafka_mock_broker_set_rtt(m->mcluster, broker, (int)ms),
-                        errstr, errstr_size);
+        return mock_err(
+            rd_kafka_mock_broker_set_rtt(m->mcluster, broker, (int)ms), errstr,
+            errstr_size);
 }
 
 static int cmd_leader(mock_t *m, int argc, char **argv, char *errstr,
@@ -286,8 +303,9 @@ static int cmd_leader(mock_t *m, int argc, char **argv, char *errstr,
                 return fail(errstr, errstr_size,
                             "broker '%s' is not -1 or in 1..%d", argv[3],
                             m->brokers);
-        return mock_err(rd_kafka_mock_partition_set_leader(
-                            m->mcluster, argv[1], (int32_t)part, (int32_t)broker),
+        return mock_err(rd_kafka_mock_partition_set_leader(m->mcluster, argv[1],
+                                                           (int32_t)part,
+                                                           (int32_t)broker),
                         errstr, errstr_size);
 }
 
@@ -332,7 +350,7 @@ static const struct {
 /* Runs one control line and answers it on stdout. */
 static void control_line(mock_t *m, char *line) {
         char copy[MOCK_LINE_MAX], errstr[256] = "";
-        char *argv[MOCK_ARGS_MAX + 2], *save = NULL, *tok;
+        char *argv[MOCK_ARGS_MAX + 2], *save  = NULL, *tok;
         int argc = 0, rc = -1;
 
         snprintf(copy, sizeof(copy), "%s", line);
@@ -400,7 +418,7 @@ static void control_loop(mock_t *m, int fd) {
 
         while (!stop_signal) {
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                int r = poll(&pfd, fd >= 0 ? 1 : 0, 500);
+                int r             = poll(&pfd, fd >= 0 ? 1 : 0, 500);
                 if (r > 0 && control_read(m, fd, buf, &len, &overlong) < 0)
                         fd = -1; /* stdin closed: keep serving */
         }
@@ -425,7 +443,8 @@ static int mock_start(mock_t *m, const char *debug, char *errstr,
         }
         m->mcluster = rd_kafka_mock_cluster_new(m->rk, m->brokers);
         if (!m->mcluster)
-                return fail(errstr, errstr_size, "cannot create the mock cluster");
+                return fail(errstr, errstr_size,
+                            "cannot create the mock cluster");
         return 0;
 }
 
@@ -439,9 +458,9 @@ static int topic_arg(mock_t *m, const char *arg, char *errstr,
                 return fail(errstr, errstr_size,
                             "--topic wants NAME:PARTITIONS, not '%s'", arg);
         snprintf(name, sizeof(name), "%.*s", (int)(colon - arg), arg);
-        return mock_err(rd_kafka_mock_topic_create(m->mcluster, name,
-                                                   (int)parts, 1),
-                        errstr, errstr_size);
+        return mock_err(
+            rd_kafka_mock_topic_create(m->mcluster, name, (int)parts, 1),
+            errstr, errstr_size);
 }
 
 static int control_open(const char *path) {
@@ -464,7 +483,8 @@ typedef struct {
 static int opts_parse(int argc, char **argv, mock_t *m, opts_t *o) {
         long v;
         for (int i = 1; i < argc; i++) {
-                const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+                const char *a   = argv[i],
+                           *val = i + 1 < argc ? argv[i + 1] : NULL;
                 if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
                         fputs(usage_text, stdout);
                         return 1;
@@ -472,7 +492,8 @@ static int opts_parse(int argc, char **argv, mock_t *m, opts_t *o) {
                 if (!val)
                         return -1;
                 i++;
-                if (strcmp(a, "--brokers") == 0 && int_parse(val, 1, 16, &v) == 0)
+                if (strcmp(a, "--brokers") == 0 &&
+                    int_parse(val, 1, 16, &v) == 0)
                         m->brokers = (int)v;
                 else if (strcmp(a, "--topic") == 0 && o->ntopics < 64)
                         o->topics[o->ntopics++] = val;
@@ -495,8 +516,8 @@ static void signals_setup(void) {
 }
 
 int main(int argc, char **argv) {
-        mock_t m  = {.brokers = 1};
-        opts_t o  = {0};
+        mock_t m = {.brokers = 1};
+        opts_t o = {0};
         char errstr[512];
         int fd = -1, rc = 1;
 
@@ -524,7 +545,8 @@ int main(int argc, char **argv) {
                 }
         printf("bootstrap %s\n", rd_kafka_mock_cluster_bootstraps(m.mcluster));
         control_loop(&m, fd);
-        fprintf(stderr, "kafka-mock: stopping on signal %d\n", (int)stop_signal);
+        fprintf(stderr, "kafka-mock: stopping on signal %d\n",
+                (int)stop_signal);
         rc = 0;
 out:
         if (m.mcluster)
