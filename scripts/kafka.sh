@@ -350,10 +350,12 @@ EOF
 }
 
 kafka_stop() { # dir
-        local dir=$1
+        local dir=$1 grace=${BITMON_STACK_GRACE:-15}
         [ -f "$dir/kafka.pid" ] || return 0
-        # A broker that is the only voter shuts down in well under a second.
-        if proc_stop "$dir/kafka.pid" "${BITMON_STACK_GRACE:-15}"; then
+        # A broker that is the only voter shuts down in well under a second;
+        # one that writes the class archive at exit takes a few seconds more.
+        [ ! -f "$dir/kafka.cds" ] || grace=$((grace + 30))
+        if proc_stop "$dir/kafka.pid" "$grace"; then
                 cds_publish "$dir"
         fi
         rm -f "$dir/kafka.pid" "$dir/kafka-mock.ctl" "$dir/kafka.cds"
