@@ -28,7 +28,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 version=${BITMON_STACK_KAFKA_VERSION:-4.1.1}
-cache=${BITMON_STACK_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bitmon/kafka-$version}
+cache=${BITMON_STACK_KAFKA_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bitmon/kafka-$version}
 partitions=${BITMON_STACK_KAFKA_PARTITIONS:-3}
 timeout_s=$((${BITMON_STACK_TIMEOUT:-90} * ${BITMON_TEST_TIMEOUT_SCALE:-1}))
 build=${BITMON_BUILD:-$root/${BUILD:-build}}
@@ -103,7 +103,7 @@ kafka_fetch() {
                 die "no mvn to resolve the Kafka jars (install maven, or BITMON_STACK_KAFKA=mock)"
         mkdir -p "$cache"
         exec 8>"$cache/lock"
-        flock 8
+        flock -w 900 8 || die "another run has held $cache/lock for 15 minutes"
         if [ ! -f "$cache/complete" ]; then
                 jars_resolve && template_format || {
                         exec 8>&-
