@@ -318,7 +318,7 @@ kafka_start_mock() { # dir
         local dir=$1 mock=$build/kafka-mock pid boot="" i
         if [ ! -x "$mock" ]; then
                 note "building $mock"
-                make -s -C "$root" "$mock" >&2 || die "cannot build $mock"
+                make -s -C "$root" BUILD="$build" "$mock" >&2 || die "cannot build $mock"
         fi
         rm -f "$dir/kafka-mock.ctl"
         mkfifo "$dir/kafka-mock.ctl"
