@@ -255,17 +255,20 @@ cds_publish() { # dir
         rm -f "$f"
 }
 
-# The broker answers metadata requests and lists itself.
-broker_ready() { # bootstrap
-        kcat -L -b "$1" -m 2 2>/dev/null | grep -q '^ *1 brokers:'
+# Our broker listens on PORT and answers metadata requests, listing itself.
+broker_ready() { # pid port
+        proc_listens "$1" "$2" &&
+                kcat -L -b "127.0.0.1:$2" -m 2 2>/dev/null | grep -q '^ *1 brokers:'
 }
 
 # Waits until the broker answers, it dies, or the timeout passes.
 # Returns 0 ready, 1 died, 2 timed out.
-broker_wait() { # pidfile bootstrap deadline
+broker_wait() { # pidfile port deadline
+        local pid
+        read -r pid _ <"$1"
         while [ "$SECONDS" -lt "$3" ]; do
                 proc_alive "$1" || return 1
-                broker_ready "$2" && return 0
+                broker_ready "$pid" "$2" && return 0
                 sleep 0.2
         done
         return 2
@@ -293,7 +296,7 @@ kafka_start_real() { # dir
                 pid=$!
                 proc_record "$dir/kafka.pid" "$pid"
                 rc=0
-                broker_wait "$dir/kafka.pid" "127.0.0.1:$bport" "$deadline" || rc=$?
+                broker_wait "$dir/kafka.pid" "$bport" "$deadline" || rc=$?
                 if [ "$rc" -eq 0 ]; then
                         env_write "$dir" kafka "127.0.0.1:$bport" "$pid"
                         note "Kafka $version up on 127.0.0.1:$bport (controller :$cport, pid $pid) in $((SECONDS - t0)) s"

@@ -55,6 +55,12 @@ proc_stime() { # pid
         echo "${20}"
 }
 
+# True when process PID listens on 127.0.0.1:PORT: the server that answered
+# on a port is the one we started, not another run's that won a bind race.
+proc_listens() { # pid port
+        ss -Htlnp "( sport = :$2 )" 2>/dev/null | grep -q "pid=$1,"
+}
+
 # Records a process we started: "PID STARTTIME" in FILE.
 proc_record() { # file pid
         echo "$2 $(proc_stime "$2")" >"$1"
@@ -113,7 +119,8 @@ redis_start() { # dir
                 proc_record "$dir/redis.pid" "$pid"
                 for ((i = 0; i < 200; i++)); do
                         proc_alive "$dir/redis.pid" || break
-                        if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
+                        if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] &&
+                                proc_listens "$pid" "$port"; then
                                 echo "BITMON_TEST_REDIS=127.0.0.1:$port" >"$dir/redis.env"
                                 echo "BITMON_TEST_REDIS_PID=$pid" >>"$dir/redis.env"
                                 note "Redis up on 127.0.0.1:$port (pid $pid)"
