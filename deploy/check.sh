@@ -4,7 +4,7 @@
 # ports and timeouts line up. Prints "ok NAME" / "FAIL NAME: why" lines and
 # exits non-zero on a failure. Needs build/bitmon (make).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bin=${BITMON_BIN:-build/bitmon}
 conf=deploy/k8s/bitmon.conf
 dep=deploy/k8s/deployment.yaml

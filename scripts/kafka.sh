@@ -105,10 +105,10 @@ kafka_fetch() {
         exec 8>"$cache/lock"
         flock -w 900 8 || die "another run has held $cache/lock for 15 minutes"
         if [ ! -f "$cache/complete" ]; then
-                jars_resolve && template_format || {
+                if ! jars_resolve || ! template_format; then
                         exec 8>&-
                         exit 1
-                }
+                fi
                 echo "$version" >"$cache/complete"
         fi
         exec 8>&-
@@ -236,7 +236,7 @@ java_argv() { # kd [broker]
         fi
         # shellcheck disable=SC2206
         JAVA_ARGV=(java -Xms64m -Xmx"${BITMON_STACK_KAFKA_HEAP:-512m}" -XX:+UseSerialGC
-                -XX:TieredStopAtLevel=1 "${cds[@]}" -Xlog:cds*=off
+                -XX:TieredStopAtLevel=1 "${cds[@]}" '-Xlog:cds*=off'
                 -Djava.awt.headless=true -Dlog4j2.configurationFile="$1/log4j2.properties"
                 ${BITMON_STACK_KAFKA_JAVA_OPTS:-} -cp "$cache/libs/*")
 }

@@ -3,8 +3,9 @@
 # Kafka (real or mock) takes a topic, a message goes through it and back, a
 # consumer group commits; with the mock, an injected fault reaches a client.
 # Runs under tests/run.sh, which starts the stack and exports its env.
+# shellcheck disable=SC2317 # the checks are called through check()
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 scale=${BITMON_TEST_TIMEOUT_SCALE:-1}
 failed=0
 why=
