@@ -238,6 +238,7 @@ java_argv() { # kd [broker]
         JAVA_ARGV=(java -Xms64m -Xmx"${BITMON_STACK_KAFKA_HEAP:-512m}" -XX:+UseSerialGC
                 -XX:TieredStopAtLevel=1 "${cds[@]}" '-Xlog:cds*=off'
                 -Djava.awt.headless=true -Dlog4j2.configurationFile="$1/log4j2.properties"
+                -Dlog4j2.shutdownHookEnabled=false
                 ${BITMON_STACK_KAFKA_JAVA_OPTS:-} -cp "$cache/libs/*")
 }
 
