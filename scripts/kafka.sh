@@ -37,10 +37,12 @@ stack_prog=kafka
 # shellcheck source=scripts/stack.sh
 . "$here/stack.sh"
 
-case "${BITMON_STACK_KAFKA:-auto}" in
-auto | kafka | mock) ;;
-*) die "BITMON_STACK_KAFKA must be auto, kafka or mock, not '$BITMON_STACK_KAFKA'" ;;
-esac
+kind_check() {
+        case "${BITMON_STACK_KAFKA:-auto}" in
+        auto | kafka | mock) ;;
+        *) die "BITMON_STACK_KAFKA must be auto, kafka or mock, not '$BITMON_STACK_KAFKA'" ;;
+        esac
+}
 
 kind_choose() {
         case "${BITMON_STACK_KAFKA:-auto}" in
@@ -437,6 +439,7 @@ start)
         mkdir -p "$1"
         dir=$(cd "$1" && pwd)
         kafka_stop "$dir"
+        kind_check
         if [ "$(kind_choose)" = kafka ]; then
                 kafka_start_real "$dir"
         else
@@ -459,7 +462,10 @@ ctl)
         [ $# -ge 1 ] || die "usage: kafka.sh ctl [DIR] COMMAND..."
         mock_ctl "$d" "$*"
         ;;
-kind) kind_choose ;;
+kind)
+        kind_check
+        kind_choose
+        ;;
 *)
         sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
         exit 2

@@ -169,22 +169,28 @@ stack_stop() { # dir
         return $rc
 }
 
+# Exits the shell: run it in a subshell where the caller has traps of its own.
 stack_start() { # dir
         local dir=$1
         mkdir -p "$dir" || die "cannot create $dir"
         dir=$(cd "$dir" && pwd)
         stack_stop "$dir"
+        # Whatever goes wrong before the end (an error, Ctrl-C), stop what
+        # did start.
+        # shellcheck disable=SC2064
+        trap "stack_stop '$dir' >/dev/null 2>&1 || true" EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
         redis_start "$dir"
-        if ! "$here/kafka.sh" start "$dir"; then
-                stack_stop "$dir"
+        "$here/kafka.sh" start "$dir" ||
                 die "cannot start Kafka (BITMON_STACK_KAFKA=${BITMON_STACK_KAFKA:-auto}; logs in $dir)"
-        fi
         watchdog_start "$dir" "${BITMON_STACK_OWNER:-$PPID}"
         {
                 cat "$dir/redis.env" "$dir/kafka.env"
                 echo "BITMON_TEST_STACK_DIR=$dir"
         } >"$dir/env.tmp"
         mv "$dir/env.tmp" "$dir/env"
+        trap - EXIT INT TERM
 }
 
 stack_status() { # dir
@@ -205,10 +211,10 @@ stack_run() { # cmd...
         local dir rc child sig=0
         dir=$(mktemp -d -t bitmon-stack.XXXXXX) || die "cannot create a temporary dir"
         # shellcheck disable=SC2064
-        trap "stack_stop '$dir' >/dev/null 2>&1; rm -rf '$dir'" EXIT
+        trap "stack_stop '$dir' >/dev/null 2>&1 || true; rm -rf '$dir'" EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
-        BITMON_STACK_OWNER=$$ stack_start "$dir" || {
+        (BITMON_STACK_OWNER=$$ stack_start "$dir") || {
                 tail -n 20 "$dir"/*.log >&2 2>/dev/null
                 exit 1
         }
