@@ -142,6 +142,19 @@ run_status() {
         [[ "$out" == 127.0.0.1:*" mock" ]]
 }
 
+# The stack's settings are exported into every test; bitmon must not take
+# them for configuration (it rejects unknown BITMON_* variables).
+settings_not_config() {
+        local bin=${BITMON_BIN:-build/bitmon} out
+        why="no $bin to check"
+        [ -x "$bin" ] || return 1
+        out=$(BITMON_STACK_KAFKA_CACHE=/x BITMON_STACK_OWNER=none "$bin" config --check 2>&1)
+        local rc=$?
+        why="bitmon config --check with BITMON_STACK_* set: $out"
+        [ "$rc" -eq 0 ]
+}
+
+check stack_settings_not_config settings_not_config
 check stack_parallel_ports parallel_ports
 check stack_env_complete env_complete
 check stack_stop_clean stop_clean
