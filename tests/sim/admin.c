@@ -2,7 +2,8 @@
  *
  * For tests only: it shows token values and changes the scenario at run time
  * (revoke or add tokens, change faults, finish builds, reset counters), and
- * tells the exact results a log parser must find for a build. JSON in, JSON out.
+ * tells the exact results a log parser must find for a build. JSON in, JSON
+ * out.
  */
 #include "tests/sim/http.h"
 
@@ -15,7 +16,7 @@
 
 static cJSON *parse_body(const char *body, sim_reply_t *r) {
         const char *end = NULL;
-        cJSON *j = cJSON_ParseWithOpts(body ? body : "", &end, 1);
+        cJSON *j        = cJSON_ParseWithOpts(body ? body : "", &end, 1);
         if (!j || !cJSON_IsObject(j)) {
                 cJSON_Delete(j);
                 sim_reply_message(r, 400, "body: expected a JSON object");
@@ -34,8 +35,12 @@ static void health(sim_t *sim, sim_reply_t *r) {
         cJSON *o = cJSON_CreateObject();
         char t[40];
         cJSON_AddBoolToObject(o, "ok", 1);
-        cJSON_AddStringToObject(o, "sim_now", time_rfc3339_format(sim_now_ms(sim), 1, t, sizeof(t)));
-        cJSON_AddStringToObject(o, "started_at", time_rfc3339_format(sim->start_ms, 1, t, sizeof(t)));
+        cJSON_AddStringToObject(
+            o, "sim_now",
+            time_rfc3339_format(sim_now_ms(sim), 1, t, sizeof(t)));
+        cJSON_AddStringToObject(
+            o, "started_at",
+            time_rfc3339_format(sim->start_ms, 1, t, sizeof(t)));
         cJSON_AddNumberToObject(o, "speed", sim->speed);
         cJSON_AddNumberToObject(o, "apps", (double)sim_app_count(sim));
         sim_reply_json(r, 200, o);
@@ -46,21 +51,21 @@ static void token_replace(sim_token_t *dst, sim_token_t *src) {
         free(dst->app_roles);
         memcpy(dst->kind, src->kind, sizeof(dst->kind));
         memcpy(dst->workspace, src->workspace, sizeof(dst->workspace));
-        dst->expires_ms = src->expires_ms;
-        dst->revoked = src->revoked;
-        dst->all_apps = src->all_apps;
-        dst->role = src->role;
-        dst->app_roles = src->app_roles;
+        dst->expires_ms  = src->expires_ms;
+        dst->revoked     = src->revoked;
+        dst->all_apps    = src->all_apps;
+        dst->role        = src->role;
+        dst->app_roles   = src->app_roles;
         dst->n_app_roles = src->n_app_roles;
-        dst->quota = src->quota;
-        src->app_roles = NULL;
+        dst->quota       = src->quota;
+        src->app_roles   = NULL;
         sim_token_destroy(src);
 }
 
 static void token_put(sim_t *sim, const char *body, sim_reply_t *r) {
         char err[256];
         sim_token_t *t = NULL, *old, **arr;
-        cJSON *j = parse_body(body, r), *o;
+        cJSON *j       = parse_body(body, r), *o;
         if (!j)
                 return;
         if (sim_token_from_json(j, time_wall_ms(), &t, err, sizeof(err)) < 0) {
@@ -75,8 +80,9 @@ static void token_put(sim_t *sim, const char *body, sim_reply_t *r) {
         if ((old = sim_token_find(sim, t->value))) {
                 token_replace(old, t);
                 cJSON_AddBoolToObject(o, "replaced", 1);
-        } else if ((arr = realloc(sim->tokens, (sim->n_tokens + 1) * sizeof(*arr)))) {
-                sim->tokens = arr;
+        } else if ((arr = realloc(sim->tokens,
+                                  (sim->n_tokens + 1) * sizeof(*arr)))) {
+                sim->tokens                  = arr;
                 sim->tokens[sim->n_tokens++] = t;
                 cJSON_AddBoolToObject(o, "replaced", 0);
         } else {
@@ -92,15 +98,17 @@ static void token_revoke(sim_t *sim, const char *body, sim_reply_t *r) {
         bool found = false;
         if (!j)
                 return;
-        v = cJSON_GetObjectItemCaseSensitive(j, "token");
+        v  = cJSON_GetObjectItemCaseSensitive(j, "token");
         fp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
         pthread_mutex_lock(&sim->lock);
         for (size_t i = 0; i < sim->n_tokens; i++) {
                 sim_token_t *t = sim->tokens[i];
-                if ((cJSON_IsString(v) && strcmp(t->value, v->valuestring) == 0) ||
-                    (cJSON_IsString(fp) && strcmp(t->fingerprint, fp->valuestring) == 0)) {
+                if ((cJSON_IsString(v) &&
+                     strcmp(t->value, v->valuestring) == 0) ||
+                    (cJSON_IsString(fp) &&
+                     strcmp(t->fingerprint, fp->valuestring) == 0)) {
                         t->revoked = true;
-                        found = true;
+                        found      = true;
                 }
         }
         pthread_mutex_unlock(&sim->lock);
@@ -119,17 +127,20 @@ static void faults_put(sim_t *sim, const char *body, sim_reply_t *r) {
         if (!j)
                 return;
         scope = cJSON_GetObjectItemCaseSensitive(j, "scope");
-        if (sim_faults_from_json(cJSON_GetObjectItemCaseSensitive(j, "faults"), &f, err, sizeof(err)) < 0) {
+        if (sim_faults_from_json(cJSON_GetObjectItemCaseSensitive(j, "faults"),
+                                 &f, err, sizeof(err)) < 0) {
                 cJSON_Delete(j);
                 sim_reply_message(r, 400, err);
                 return;
         }
         pthread_mutex_lock(&sim->lock);
-        if (!cJSON_IsString(scope) || strcmp(scope->valuestring, "global") == 0) {
+        if (!cJSON_IsString(scope) ||
+            strcmp(scope->valuestring, "global") == 0) {
                 dst = &sim->faults_global;
         } else if (strncmp(scope->valuestring, "app:", 4) == 0) {
                 for (size_t i = 0; i < sim->n_apps; i++)
-                        if (strcmp(sim->apps[i].slug, scope->valuestring + 4) == 0)
+                        if (strcmp(sim->apps[i].slug, scope->valuestring + 4) ==
+                            0)
                                 dst = &sim->apps[i].faults;
         } else {
                 for (int i = 0; i < SIM_EP_COUNT; i++)
@@ -143,12 +154,14 @@ static void faults_put(sim_t *sim, const char *body, sim_reply_t *r) {
         if (dst)
                 ok(r);
         else
-                sim_reply_message(r, 400, "scope: global, an endpoint name or app:<slug of a scenario app>");
+                sim_reply_message(r, 400,
+                                  "scope: global, an endpoint name or "
+                                  "app:<slug of a scenario app>");
 }
 
 /* Finds app + build named in a JSON body or query. */
-static int lookup(sim_t *sim, const char *app, const char *build, sim_app_t *a, size_t *ai,
-                  sim_build_t *b, sim_reply_t *r) {
+static int lookup(sim_t *sim, const char *app, const char *build, sim_app_t *a,
+                  size_t *ai, sim_build_t *b, sim_reply_t *r) {
         if (!app || !build || sim_app_find(sim, app, a, ai) < 0 ||
             sim_build_find(sim, a, *ai, build, b) < 0) {
                 sim_reply_message(r, 404, "no such app/build");
@@ -164,20 +177,21 @@ static void build_finish(sim_t *sim, const char *body, sim_reply_t *r) {
         size_t ai;
         if (!j)
                 return;
-        const cJSON *app = cJSON_GetObjectItemCaseSensitive(j, "app"),
-                    *build = cJSON_GetObjectItemCaseSensitive(j, "build"),
+        const cJSON *app    = cJSON_GetObjectItemCaseSensitive(j, "app"),
+                    *build  = cJSON_GetObjectItemCaseSensitive(j, "build"),
                     *status = cJSON_GetObjectItemCaseSensitive(j, "status");
         int st = cJSON_IsNumber(status) ? (int)status->valuedouble : 1;
         if (st < 1 || st > 4) {
                 sim_reply_message(r, 400, "status: 1..4");
-        } else if (lookup(sim, cJSON_GetStringValue(app), cJSON_GetStringValue(build), &a, &ai, &b, r) == 0) {
+        } else if (lookup(sim, cJSON_GetStringValue(app),
+                          cJSON_GetStringValue(build), &a, &ai, &b, r) == 0) {
                 sim_override_t *o = calloc(1, sizeof(*o));
                 if (o) {
                         snprintf(o->build, sizeof(o->build), "%s", b.slug);
-                        o->status = st;
+                        o->status      = st;
                         o->finished_ms = sim_now_ms(sim);
                         pthread_mutex_lock(&sim->lock);
-                        o->next = sim->overrides;
+                        o->next        = sim->overrides;
                         sim->overrides = o;
                         pthread_mutex_unlock(&sim->lock);
                 }
@@ -208,8 +222,10 @@ static void expected(sim_t *sim, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         cJSON_AddNumberToObject(o, "final_status", b.final_status);
         cJSON_AddBoolToObject(o, "finished", st.status != 0);
         if (st.finished_ms)
-                cJSON_AddStringToObject(o, "archived_at", time_rfc3339_format(
-                    st.finished_ms + b.archive_lag_ms, 1, t, sizeof(t)));
+                cJSON_AddStringToObject(
+                    o, "archived_at",
+                    time_rfc3339_format(st.finished_ms + b.archive_lag_ms, 1, t,
+                                        sizeof(t)));
         cJSON_AddBoolToObject(o, "log_deleted", b.log_deleted);
         sim_reply_json(r, 200, o);
 }
@@ -227,7 +243,8 @@ static void slugs(sim_t *sim, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         }
         o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "app", a.slug);
-        cJSON_AddNumberToObject(o, "builds", (double)sim_build_count(sim, &a, (size_t)ai));
+        cJSON_AddNumberToObject(o, "builds",
+                                (double)sim_build_count(sim, &a, (size_t)ai));
         if (bs) {
                 long long bi = strtoll(bs, &end, 10);
                 if (*end || sim_build_at(sim, &a, (size_t)ai, bi, &b) < 0) {
@@ -240,9 +257,11 @@ static void slugs(sim_t *sim, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         sim_reply_json(r, 200, o);
 }
 
-void sim_admin_handle(sim_t *sim, const char *method, const char *path, sim_arg_fn arg,
-                      void *ctx, const char *body, sim_reply_t *r) {
-        bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+void sim_admin_handle(sim_t *sim, const char *method, const char *path,
+                      sim_arg_fn arg, void *ctx, const char *body,
+                      sim_reply_t *r) {
+        bool get  = strcmp(method, "GET") == 0,
+             post = strcmp(method, "POST") == 0;
         if (get && strcmp(path, "/health") == 0) {
                 health(sim, r);
         } else if (get && strcmp(path, "/stats") == 0) {
@@ -268,6 +287,7 @@ void sim_admin_handle(sim_t *sim, const char *method, const char *path, sim_arg_
         } else if (get && strcmp(path, "/slugs") == 0) {
                 slugs(sim, arg, ctx, r);
         } else {
-                sim_reply_message(r, 404, "unknown admin path (see tests/sim/README.md)");
+                sim_reply_message(
+                    r, 404, "unknown admin path (see tests/sim/README.md)");
         }
 }

@@ -23,7 +23,7 @@
 
 sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size) {
         char parts[6][SIM_SLUG_MAX * 2];
-        int n = 0;
+        int n         = 0;
         const char *p = path;
         while (*p && n < 6) {
                 while (*p == '/')
@@ -56,11 +56,13 @@ sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size) {
         return SIM_EP_OTHER;
 }
 
-static sim_role_t token_role(sim_t *sim, const sim_token_t *t, const sim_app_t *a) {
+static sim_role_t token_role(sim_t *sim, const sim_token_t *t,
+                             const sim_app_t *a) {
         sim_role_t role = SIM_ROLE_NONE;
         pthread_mutex_lock(&sim->lock);
         if (t->all_apps) {
-                if (!t->workspace[0] || !a->workspace[0] || strcmp(t->workspace, a->workspace) == 0)
+                if (!t->workspace[0] || !a->workspace[0] ||
+                    strcmp(t->workspace, a->workspace) == 0)
                         role = t->role;
         } else {
                 for (size_t i = 0; i < t->n_app_roles; i++)
@@ -92,23 +94,26 @@ static cJSON *paging(int64_t total, int limit, const char *next) {
         return p;
 }
 
-static void apps_list(sim_t *sim, sim_token_t *t, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+static void apps_list(sim_t *sim, sim_token_t *t, sim_arg_fn arg, void *ctx,
+                      sim_reply_t *r) {
         const char *next = arg(ctx, "next");
-        int limit = parse_limit(arg(ctx, "limit"));
+        int limit        = parse_limit(arg(ctx, "limit"));
         cJSON *o, *data;
         char next_slug[SIM_SLUG_MAX] = "";
-        int64_t total = 0;
-        bool started = next == NULL;
-        size_t n = sim_app_count(sim);
+        int64_t total                = 0;
+        bool started                 = next == NULL;
+        size_t n                     = sim_app_count(sim);
         if (limit < 0) {
-                sim_reply_message(r, 400, "invalid limit: must be a positive integer");
+                sim_reply_message(r, 400,
+                                  "invalid limit: must be a positive integer");
                 return;
         }
-        o = cJSON_CreateObject();
+        o    = cJSON_CreateObject();
         data = cJSON_AddArrayToObject(o, "data");
         for (size_t i = 0; i < n; i++) {
                 sim_app_t a;
-                if (sim_app_at(sim, i, &a) < 0 || token_role(sim, t, &a) < SIM_ROLE_TESTER)
+                if (sim_app_at(sim, i, &a) < 0 ||
+                    token_role(sim, t, &a) < SIM_ROLE_TESTER)
                         continue;
                 total++;
                 if (!started && strcmp(a.slug, next) == 0)
@@ -125,11 +130,13 @@ static void apps_list(sim_t *sim, sim_token_t *t, sim_arg_fn arg, void *ctx, sim
                 sim_reply_message(r, 400, "invalid next: no such item");
                 return;
         }
-        cJSON_AddItemToObject(o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
+        cJSON_AddItemToObject(
+            o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
         sim_reply_json(r, 200, o);
 }
 
-static bool build_matches(sim_t *sim, const sim_build_t *b, int64_t now, sim_arg_fn arg, void *ctx) {
+static bool build_matches(sim_t *sim, const sim_build_t *b, int64_t now,
+                          sim_arg_fn arg, void *ctx) {
         const char *status = arg(ctx, "status"), *branch = arg(ctx, "branch"),
                    *workflow = arg(ctx, "workflow");
         sim_state_t st;
@@ -147,28 +154,32 @@ static bool build_matches(sim_t *sim, const sim_build_t *b, int64_t now, sim_arg
         return true;
 }
 
-static void builds_list(sim_t *sim, const sim_app_t *a, size_t ai, sim_arg_fn arg, void *ctx,
-                        sim_reply_t *r) {
+static void builds_list(sim_t *sim, const sim_app_t *a, size_t ai,
+                        sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         const char *next = arg(ctx, "next"), *status = arg(ctx, "status");
         int limit = parse_limit(arg(ctx, "limit"));
-        int64_t n = sim_build_count(sim, a, ai), total = 0, now = sim_now_ms(sim);
+        int64_t n = sim_build_count(sim, a, ai), total = 0,
+                now                  = sim_now_ms(sim);
         char next_slug[SIM_SLUG_MAX] = "";
-        bool started = next == NULL;
+        bool started                 = next == NULL;
         cJSON *o, *data;
         char *end;
         if (limit < 0) {
-                sim_reply_message(r, 400, "invalid limit: must be a positive integer");
+                sim_reply_message(r, 400,
+                                  "invalid limit: must be a positive integer");
                 return;
         }
-        if (status && (strtoll(status, &end, 10) < 0 || *end || end == status)) {
+        if (status &&
+            (strtoll(status, &end, 10) < 0 || *end || end == status)) {
                 sim_reply_message(r, 400, "invalid status");
                 return;
         }
-        o = cJSON_CreateObject();
+        o    = cJSON_CreateObject();
         data = cJSON_AddArrayToObject(o, "data");
         for (int64_t i = 0; i < n; i++) {
                 sim_build_t b;
-                if (sim_build_at(sim, a, ai, i, &b) < 0 || !build_matches(sim, &b, now, arg, ctx))
+                if (sim_build_at(sim, a, ai, i, &b) < 0 ||
+                    !build_matches(sim, &b, now, arg, ctx))
                         continue;
                 total++;
                 if (!started && strcmp(b.slug, next) == 0)
@@ -188,25 +199,25 @@ static void builds_list(sim_t *sim, const sim_app_t *a, size_t ai, sim_arg_fn ar
                 sim_reply_message(r, 400, "invalid next: no such item");
                 return;
         }
-        cJSON_AddItemToObject(o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
+        cJSON_AddItemToObject(
+            o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
         sim_reply_json(r, 200, o);
 }
 
-void sim_raw_sign(const sim_t *sim, const char *app, const char *build, long long expires,
-                  char out[33]) {
+void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
+                  long long expires, char out[33]) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int n = 0;
         char msg[160];
         int len = snprintf(msg, sizeof(msg), "%s/%s/%lld", app, build, expires);
-        HMAC(EVP_sha256(), sim->raw_key, sizeof(sim->raw_key), (const unsigned char *)msg,
-             (size_t)len, md, &n);
+        HMAC(EVP_sha256(), sim->raw_key, sizeof(sim->raw_key),
+             (const unsigned char *)msg, (size_t)len, md, &n);
         for (int i = 0; i < 16; i++)
                 snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-
-static int find_app(sim_t *sim, sim_token_t *t, const char *slug, sim_role_t min, sim_app_t *a,
-                    size_t *ai, sim_reply_t *r) {
+static int find_app(sim_t *sim, sim_token_t *t, const char *slug,
+                    sim_role_t min, sim_app_t *a, size_t *ai, sim_reply_t *r) {
         if (sim_app_find(sim, slug, a, ai) < 0 || token_role(sim, t, a) < min) {
                 sim_reply_message(r, 404, "Not Found");
                 return -1;
@@ -214,8 +225,8 @@ static int find_app(sim_t *sim, sim_token_t *t, const char *slug, sim_role_t min
         return 0;
 }
 
-void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path, sim_arg_fn arg,
-                    void *ctx, sim_reply_t *r) {
+void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path,
+                    sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         char app_slug[SIM_SLUG_MAX] = "", build_slug[SIM_SLUG_MAX * 2] = "";
         sim_app_t a;
         sim_build_t b;
@@ -244,9 +255,11 @@ void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path, s
                 return;
         }
         p = strstr(path, "/builds/") + 8;
-        snprintf(build_slug, sizeof(build_slug), "%.*s", (int)strcspn(p, "/"), p);
+        snprintf(build_slug, sizeof(build_slug), "%.*s", (int)strcspn(p, "/"),
+                 p);
         int64_t now = sim_now_ms(sim);
-        if (sim_build_find(sim, &a, ai, build_slug, &b) < 0 || b.triggered_ms > now) {
+        if (sim_build_find(sim, &a, ai, build_slug, &b) < 0 ||
+            b.triggered_ms > now) {
                 sim_reply_message(r, 404, "Not Found");
                 return;
         }
@@ -258,15 +271,17 @@ void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path, s
                 buf_append_str(&o, "{\"data\":");
                 sim_build_json_write(&o, &b, &st);
                 buf_append_str(&o, "}");
-                r->status = 200;
-                r->body_len = o.len;
-                r->body = buf_detach(&o);
+                r->status       = 200;
+                r->body_len     = o.len;
+                r->body         = buf_detach(&o);
                 r->content_type = "application/json";
                 return;
         }
         if (token_role(sim, t, &a) < SIM_ROLE_DEVELOPER) {
-                sim_reply_message(r, 403, "You do not have permission to read build logs of this app "
-                                          "(requires the Developer role or higher)");
+                sim_reply_message(
+                    r, 403,
+                    "You do not have permission to read build logs of this app "
+                    "(requires the Developer role or higher)");
                 return;
         }
         sim_log_info(sim, &b, &st, now, arg, ctx, r);
@@ -274,18 +289,21 @@ void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path, s
 
 static void s3_denied(sim_reply_t *r, const char *code, const char *msg) {
         char body[512];
-        int n = snprintf(body, sizeof(body),
-                         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
-                         "<Message>%s</Message><RequestId>SIM0000000000000</RequestId></Error>",
-                         code, msg);
+        int n = snprintf(
+            body, sizeof(body),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+            "<Message>%s</Message><RequestId>SIM0000000000000</RequestId></"
+            "Error>",
+            code, msg);
         free(r->body);
-        r->status = 403;
-        r->body = strndup(body, (size_t)n);
-        r->body_len = r->body ? (size_t)n : 0;
+        r->status       = 403;
+        r->body         = strndup(body, (size_t)n);
+        r->body_len     = r->body ? (size_t)n : 0;
         r->content_type = "application/xml";
 }
 
-void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
+                    sim_reply_t *r) {
         char app_slug[SIM_SLUG_MAX], build_slug[SIM_SLUG_MAX], want[33];
         const char *exp = arg(ctx, "expires"), *sig = arg(ctx, "sig");
         sim_app_t a;
@@ -294,14 +312,19 @@ void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx, sim
         size_t ai;
         char *end;
         long long expires;
-        if (sscanf(path, "/raw/%39[^/]/%39[^/?]", app_slug, build_slug) != 2 || !exp || !sig) {
-                s3_denied(r, "AccessDenied", "Query-string authentication requires the Signature and Expires parameters");
+        if (sscanf(path, "/raw/%39[^/]/%39[^/?]", app_slug, build_slug) != 2 ||
+            !exp || !sig) {
+                s3_denied(r, "AccessDenied",
+                          "Query-string authentication requires the Signature "
+                          "and Expires parameters");
                 return;
         }
         expires = strtoll(exp, &end, 10);
         sim_raw_sign(sim, app_slug, build_slug, *end ? -1 : expires, want);
         if (*end || strlen(sig) != 32 || CRYPTO_memcmp(want, sig, 32) != 0) {
-                s3_denied(r, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided");
+                s3_denied(r, "SignatureDoesNotMatch",
+                          "The request signature we calculated does not match "
+                          "the signature you provided");
                 return;
         }
         int64_t now = sim_now_ms(sim);
@@ -309,15 +332,16 @@ void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx, sim
                 s3_denied(r, "AccessDenied", "Request has expired");
                 return;
         }
-        if (sim_app_find(sim, app_slug, &a, &ai) < 0 || sim_build_find(sim, &a, ai, build_slug, &b) < 0) {
+        if (sim_app_find(sim, app_slug, &a, &ai) < 0 ||
+            sim_build_find(sim, &a, ai, build_slug, &b) < 0) {
                 s3_denied(r, "NoSuchKey", "The specified key does not exist.");
                 r->status = 404;
                 return;
         }
         sim_build_state(sim, &b, now, &st);
         sim_build_effective(&b, &st);
-        r->status = 200;
-        r->log = sim_loglayout_new(&b, &st);
+        r->status       = 200;
+        r->log          = sim_loglayout_new(&b, &st);
         r->content_type = "text/plain; charset=utf-8";
         if (!r->log)
                 sim_reply_message(r, 500, "out of memory");

@@ -16,7 +16,7 @@
 
 static void put_str(buf_t *o, const char *s) {
         static const char hex[] = "0123456789abcdef";
-        const char *run = s;
+        const char *run         = s;
         buf_append(o, "\"", 1);
         for (; *s; s++) {
                 unsigned char c = (unsigned char)*s;
@@ -27,7 +27,8 @@ static void put_str(buf_t *o, const char *s) {
                         char e[2] = {'\\', (char)c};
                         buf_append(o, e, 2);
                 } else {
-                        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                        char e[6] = {'\\', 'u',         '0',
+                                     '0',  hex[c >> 4], hex[c & 15]};
                         buf_append(o, e, 6);
                 }
                 run = s + 1;
@@ -95,7 +96,8 @@ static void put_params(buf_t *o, const sim_build_t *b) {
         buf_append(o, "}", 1);
 }
 
-void sim_build_json_write(buf_t *o, const sim_build_t *b, const sim_state_t *st) {
+void sim_build_json_write(buf_t *o, const sim_build_t *b,
+                          const sim_state_t *st) {
         bool done = st->status != 0;
         buf_append(o, "{", 1);
         put_time(o, "triggered_at", b->triggered_ms, true);
@@ -107,7 +109,8 @@ void sim_build_json_write(buf_t *o, const sim_build_t *b, const sim_state_t *st)
         put_int(o, "status", st->status);
         put_key(o, "status_text", false);
         put_str(o, sim_status_text(st->status, st->on_hold));
-        put_str_or_null(o, "abort_reason", st->status >= 3 ? b->abort_reason : NULL);
+        put_str_or_null(o, "abort_reason",
+                        st->status >= 3 ? b->abort_reason : NULL);
         put_bool(o, "is_on_hold", st->on_hold);
         put_bool(o, "is_processed", done);
         put_bool(o, "is_status_sent", done);
@@ -120,15 +123,18 @@ void sim_build_json_write(buf_t *o, const sim_build_t *b, const sim_state_t *st)
         put_str_or_null(o, "triggered_by", b->triggered_by);
         put_str_or_null(o, "machine_type_id", b->machine_type);
         put_str_or_null(o, "stack_identifier", b->stack);
-        put_str_or_null(o, "stack_config_type", "standard1"); /* older responses */
+        put_str_or_null(o, "stack_config_type",
+                        "standard1"); /* older responses */
         put_params(o, b);
         put_str_or_null(o, "pipeline_workflow_id", NULL);
         put_int(o, "pull_request_id", b->pull_request_id);
-        put_str_or_null(o, "pull_request_target_branch", b->pull_request_id ? b->pr_target : NULL);
+        put_str_or_null(o, "pull_request_target_branch",
+                        b->pull_request_id ? b->pr_target : NULL);
         put_str_or_null(o, "pull_request_view_url", NULL);
         put_str_or_null(o, "commit_view_url", NULL);
         if (done)
-                put_int(o, "credit_cost", (st->finished_ms - b->triggered_ms) / 60000 + 1);
+                put_int(o, "credit_cost",
+                        (st->finished_ms - b->triggered_ms) / 60000 + 1);
         else
                 put_str_or_null(o, "credit_cost", NULL);
         put_str_or_null(o, "log_format", "json");

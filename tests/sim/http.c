@@ -26,17 +26,32 @@
 
 #define UPLOAD_MAX (1 << 20)
 
-/* The HTML "Application Error" page of bitrise-api/real/gitrise_html_response.html. */
+/* The HTML "Application Error" page of
+ * bitrise-api/real/gitrise_html_response.html. */
 static const char html_page[] =
-    "<!DOCTYPE html>\n\t<html>\n\t  <head>\n\t\t<meta name=\"viewport\" content=\"width=device-width, "
-    "initial-scale=1\">\n\t\t<meta charset=\"utf-8\">\n\t\t<title>Application Error</title>\n"
-    "\t\t<style media=\"screen\">\n\t\t  html,body,iframe {\n\t\t\tmargin: 0;\n\t\t\tpadding: 0;\n"
-    "\t\t  }\n\t\t  html,body {\n\t\t\theight: 100%;\n\t\t\toverflow: hidden;\n\t\t  }\n"
-    "\t\t  iframe {\n\t\t\twidth: 100%;\n\t\t\theight: 100%;\n\t\t\tborder: 0;\n\t\t  }\n"
-    "\t\t</style>\n\t  </head>\n\t  <body>\n\t\t<iframe src=\"//www.herokucdn.com/error-pages/"
+    "<!DOCTYPE html>\n\t<html>\n\t  <head>\n\t\t<meta name=\"viewport\" "
+    "content=\"width=device-width, "
+    "initial-scale=1\">\n\t\t<meta charset=\"utf-8\">\n\t\t<title>Application "
+    "Error</title>\n"
+    "\t\t<style media=\"screen\">\n\t\t  html,body,iframe {\n\t\t\tmargin: "
+    "0;\n\t\t\tpadding: 0;\n"
+    "\t\t  }\n\t\t  html,body {\n\t\t\theight: 100%;\n\t\t\toverflow: "
+    "hidden;\n\t\t  }\n"
+    "\t\t  iframe {\n\t\t\twidth: 100%;\n\t\t\theight: 100%;\n\t\t\tborder: "
+    "0;\n\t\t  }\n"
+    "\t\t</style>\n\t  </head>\n\t  <body>\n\t\t<iframe "
+    "src=\"//www.herokucdn.com/error-pages/"
     "application-error.html\"></iframe>\n\t  </body>\n\t</html>\n";
 
-typedef enum { F_NONE = 0, F_5XX, F_RESET, F_HTML, F_INVALID_JSON, F_TRUNCATE, F_SLOW } fault_t;
+typedef enum {
+        F_NONE = 0,
+        F_5XX,
+        F_RESET,
+        F_HTML,
+        F_INVALID_JSON,
+        F_TRUNCATE,
+        F_SLOW
+} fault_t;
 
 typedef struct pending {
         int64_t due;
@@ -81,9 +96,9 @@ typedef struct stream {
 
 void sim_reply_json(sim_reply_t *r, int status, cJSON *j) {
         free(r->body);
-        r->status = status;
-        r->body = j ? cJSON_PrintUnformatted(j) : NULL;
-        r->body_len = r->body ? strlen(r->body) : 0;
+        r->status       = status;
+        r->body         = j ? cJSON_PrintUnformatted(j) : NULL;
+        r->body_len     = r->body ? strlen(r->body) : 0;
         r->content_type = "application/json";
         cJSON_Delete(j);
 }
@@ -118,14 +133,14 @@ static void schedule(sim_server_t *srv, int64_t due, struct MHD_Connection *c) {
                 return;
         }
         if (srv->n_pend == srv->cap_pend) {
-                size_t cap = srv->cap_pend ? srv->cap_pend * 2 : 64;
+                size_t cap   = srv->cap_pend ? srv->cap_pend * 2 : 64;
                 pending_t *p = realloc(srv->pend, cap * sizeof(*p));
                 if (!p) { /* cannot wait: resume at once */
                         pthread_mutex_unlock(&srv->tlock);
                         MHD_resume_connection(c);
                         return;
                 }
-                srv->pend = p;
+                srv->pend     = p;
                 srv->cap_pend = cap;
         }
         srv->pend[srv->n_pend++] = (pending_t){due, c};
@@ -200,7 +215,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
                 s->next_ms = now + 100;
         }
         if (s->log)
-                return (ssize_t)sim_loglayout_read(s->log, (int64_t)pos, buf, (size_t)n);
+                return (ssize_t)sim_loglayout_read(s->log, (int64_t)pos, buf,
+                                                   (size_t)n);
         memcpy(buf, s->mem + pos, (size_t)n);
         return (ssize_t)n;
 }
@@ -213,43 +229,51 @@ static void stream_free(void *cls) {
 }
 
 /* Turns the reply into an MHD response, applying body faults. */
-static struct MHD_Response *make_response(sim_server_t *srv, struct MHD_Connection *c,
-                                          req_t *q, sim_reply_t *r) {
+static struct MHD_Response *make_response(sim_server_t *srv,
+                                          struct MHD_Connection *c, req_t *q,
+                                          sim_reply_t *r) {
         struct MHD_Response *resp;
         bool stream = r->log || q->fault == F_TRUNCATE || q->fault == F_SLOW;
         if (!stream) {
                 static char empty[1];
-                resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : empty,
-                                                       r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+                resp = MHD_create_response_from_buffer(
+                    r->body_len, r->body ? r->body : empty,
+                    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
                 r->body = NULL;
         } else {
                 stream_t *s = calloc(1, sizeof(*s));
                 if (!s)
                         return NULL;
-                s->srv = srv;
-                s->c = c;
-                s->mem = r->body;
-                s->log = r->log;
+                s->srv  = srv;
+                s->c    = c;
+                s->mem  = r->body;
+                s->log  = r->log;
                 r->body = NULL;
-                r->log = NULL;
-                s->size = s->log ? (uint64_t)sim_loglayout_size(s->log) : r->body_len;
+                r->log  = NULL;
+                s->size =
+                    s->log ? (uint64_t)sim_loglayout_size(s->log) : r->body_len;
                 s->stop_at = q->fault == F_TRUNCATE ? s->size / 2 : UINT64_MAX;
-                s->bps = q->fault == F_SLOW ? q->slow_bps : 0;
-                resp = MHD_create_response_from_callback(s->size, 64 * 1024, stream_read, s, stream_free);
+                s->bps     = q->fault == F_SLOW ? q->slow_bps : 0;
+                resp       = MHD_create_response_from_callback(
+                          s->size, 64 * 1024, stream_read, s, stream_free);
                 if (!resp)
                         stream_free(s);
         }
         if (!resp)
                 return NULL;
-        MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+        MHD_add_response_header(resp, "Content-Type",
+                                r->content_type ? r->content_type
+                                                : "application/json");
         for (int i = 0; i < r->n_headers; i++)
-                MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+                MHD_add_response_header(resp, r->headers[i][0],
+                                        r->headers[i][1]);
         return resp;
 }
 
 /* ---- auth, quota, faults ---- */
 
-static sim_token_t *authenticate(sim_t *sim, const char *hdr, int64_t now, char *err, size_t size) {
+static sim_token_t *authenticate(sim_t *sim, const char *hdr, int64_t now,
+                                 char *err, size_t size) {
         sim_token_t *t;
         if (!hdr || !*hdr) {
                 sim->missing_token_requests++;
@@ -258,7 +282,9 @@ static sim_token_t *authenticate(sim_t *sim, const char *hdr, int64_t now, char 
         }
         if (strncasecmp(hdr, "bearer ", 7) == 0) {
                 sim->invalid_token_requests++;
-                snprintf(err, size, "Unauthorized: Bearer authentication is not supported");
+                snprintf(
+                    err, size,
+                    "Unauthorized: Bearer authentication is not supported");
                 return NULL;
         }
         if (strncasecmp(hdr, "token ", 6) == 0)
@@ -282,9 +308,11 @@ static sim_token_t *authenticate(sim_t *sim, const char *hdr, int64_t now, char 
 }
 
 /* Counts the request for the token; true when its quota refuses it. */
-static bool token_account(sim_t *sim, sim_token_t *t, sim_ep_t ep, int64_t now, sim_reply_t *r429) {
+static bool token_account(sim_t *sim, sim_token_t *t, sim_ep_t ep, int64_t now,
+                          sim_reply_t *r429) {
         sim_quota_t *qu = &t->quota;
-        int64_t win = qu->limit ? (int64_t)qu->window_s * 1000 : sim->stats_window_ms;
+        int64_t win =
+            qu->limit ? (int64_t)qu->window_s * 1000 : sim->stats_window_ms;
         char v[64];
         t->requests++;
         t->by_ep[ep]++;
@@ -297,7 +325,8 @@ static bool token_account(sim_t *sim, sim_token_t *t, sim_ep_t ep, int64_t now, 
         bool refuse = used >= (size_t)qu->limit;
         if (!refuse)
                 used = sim_window_push(&t->quota_win, now, win);
-        int64_t reset_ms = (used ? sim_window_oldest(&t->quota_win) : now) + win;
+        int64_t reset_ms =
+            (used ? sim_window_oldest(&t->quota_win) : now) + win;
         int64_t delta_s = (reset_ms - now + 999) / 1000;
         if (delta_s < 1)
                 delta_s = 1;
@@ -310,23 +339,27 @@ static bool token_account(sim_t *sim, sim_token_t *t, sim_ep_t ep, int64_t now, 
                 }
         }
         if (qu->headers) {
-                sim_reply_t *h = r429; /* also carried on accepted answers, see respond() */
+                sim_reply_t *h =
+                    r429; /* also carried on accepted answers, see respond() */
                 snprintf(v, sizeof(v), "%d", qu->limit);
                 sim_reply_header(h, "X-RateLimit-Limit", v);
-                snprintf(v, sizeof(v), "%zu", refuse ? (size_t)0 : (size_t)qu->limit - used);
+                snprintf(v, sizeof(v), "%zu",
+                         refuse ? (size_t)0 : (size_t)qu->limit - used);
                 sim_reply_header(h, "X-RateLimit-Remaining", v);
-                snprintf(v, sizeof(v), "%" PRId64, qu->reset_epoch ? reset_ms / 1000 + 1 : delta_s);
+                snprintf(v, sizeof(v), "%" PRId64,
+                         qu->reset_epoch ? reset_ms / 1000 + 1 : delta_s);
                 sim_reply_header(h, "X-RateLimit-Reset", v);
         }
         return refuse;
 }
 
-static int64_t pick_faults(sim_t *sim, sim_ep_t ep, const char *app_slug, req_t *q) {
+static int64_t pick_faults(sim_t *sim, sim_ep_t ep, const char *app_slug,
+                           req_t *q) {
         sim_faults_t *f = NULL;
         sim_app_t app;
         size_t idx;
-        if (app_slug[0] && sim_app_find(sim, app_slug, &app, &idx) == 0 && idx < sim->n_apps &&
-            sim->apps[idx].faults.set)
+        if (app_slug[0] && sim_app_find(sim, app_slug, &app, &idx) == 0 &&
+            idx < sim->n_apps && sim->apps[idx].faults.set)
                 f = &sim->apps[idx].faults;
         else if (sim->faults_ep[ep].set)
                 f = &sim->faults_ep[ep];
@@ -337,10 +370,16 @@ static int64_t pick_faults(sim_t *sim, sim_ep_t ep, const char *app_slug, req_t 
         if (f->remaining > 0)
                 f->remaining--;
         double u = rand_unit(), acc = 0;
-        struct { double share; fault_t kind; } order[] = {
-            {f->share_5xx, F_5XX},           {f->share_reset, F_RESET},
-            {f->share_html, F_HTML},         {f->share_invalid_json, F_INVALID_JSON},
-            {f->share_truncate, F_TRUNCATE}, {f->share_slow, F_SLOW},
+        struct {
+                double share;
+                fault_t kind;
+        } order[] = {
+            {f->share_5xx, F_5XX},
+            {f->share_reset, F_RESET},
+            {f->share_html, F_HTML},
+            {f->share_invalid_json, F_INVALID_JSON},
+            {f->share_truncate, F_TRUNCATE},
+            {f->share_slow, F_SLOW},
         };
         for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
                 acc += order[i].share;
@@ -350,16 +389,18 @@ static int64_t pick_faults(sim_t *sim, sim_ep_t ep, const char *app_slug, req_t 
                 }
         }
         q->status_5xx = f->status_5xx;
-        q->slow_bps = f->slow_bytes_per_s;
+        q->slow_bps   = f->slow_bytes_per_s;
         if (f->latency_max_ms <= 0)
                 return 0;
         return f->latency_min_ms +
-               (int64_t)(rand_unit() * (double)(f->latency_max_ms - f->latency_min_ms + 1));
+               (int64_t)(rand_unit() *
+                         (double)(f->latency_max_ms - f->latency_min_ms + 1));
 }
 
 /* Classifies, counts and decides; returns the latency to wait first. */
-static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q, const char *url) {
-        sim_t *sim = srv->sim;
+static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
+                      const char *url) {
+        sim_t *sim             = srv->sim;
         char app[SIM_SLUG_MAX] = "";
         int64_t now = time_wall_ms(), latency = 0;
         bool api = strncmp(url, "/v0.1/", 6) == 0;
@@ -368,14 +409,18 @@ static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q, con
                 return 0; /* the admin API is neither counted nor faulted */
         }
         q->ep = api ? sim_api_classify(url + 5, app, sizeof(app))
-                    : strncmp(url, "/raw/", 5) == 0 ? SIM_EP_RAW_LOG : SIM_EP_OTHER;
+                : strncmp(url, "/raw/", 5) == 0 ? SIM_EP_RAW_LOG
+                                                : SIM_EP_OTHER;
         pthread_mutex_lock(&sim->lock);
         sim->ep_requests[q->ep]++;
         if (api) {
-                const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-                q->tok = authenticate(sim, hdr, now, q->auth_err, sizeof(q->auth_err));
+                const char *hdr = MHD_lookup_connection_value(
+                    c, MHD_HEADER_KIND, "Authorization");
+                q->tok = authenticate(sim, hdr, now, q->auth_err,
+                                      sizeof(q->auth_err));
                 if (q->tok)
-                        q->throttled = token_account(sim, q->tok, q->ep, now, &q->quota_reply) &&
+                        q->throttled = token_account(sim, q->tok, q->ep, now,
+                                                     &q->quota_reply) &&
                                        !q->auth_err[0];
         }
         if (!q->throttled && (api || q->ep == SIM_EP_RAW_LOG))
@@ -392,18 +437,20 @@ static void count_status(sim_server_t *srv, req_t *q, int status) {
         if (!q->tok)
                 return;
         pthread_mutex_lock(&srv->sim->lock);
-        q->tok->by_status[status / 100 >= 1 && status / 100 <= 5 ? status / 100 : 0]++;
+        q->tok->by_status[status / 100 >= 1 && status / 100 <= 5 ? status / 100
+                                                                 : 0]++;
         pthread_mutex_unlock(&srv->sim->lock);
 }
 
-static void route(sim_server_t *srv, struct MHD_Connection *c, req_t *q, const char *url,
-                  const char *method, sim_reply_t *r) {
+static void route(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
+                  const char *url, const char *method, sim_reply_t *r) {
         sim_t *sim = srv->sim;
         if (strncmp(url, "/_sim/", 6) == 0 || strcmp(url, "/_sim") == 0) {
                 if (q->upload_too_big)
                         sim_reply_message(r, 413, "request body too large");
                 else
-                        sim_admin_handle(sim, method, url + 5, conn_arg, c, buf_cstr(&q->upload), r);
+                        sim_admin_handle(sim, method, url + 5, conn_arg, c,
+                                         buf_cstr(&q->upload), r);
                 return;
         }
         if (q->ep == SIM_EP_RAW_LOG) {
@@ -431,29 +478,32 @@ static void apply_body_fault(req_t *q, sim_reply_t *r) {
                 sim_reply_message(r, q->status_5xx, "simulated server error");
         } else if (q->fault == F_HTML) {
                 reply_release(r);
-                r->status = 502;
-                r->body = strdup(html_page);
-                r->body_len = r->body ? strlen(r->body) : 0;
+                r->status       = 502;
+                r->body         = strdup(html_page);
+                r->body_len     = r->body ? strlen(r->body) : 0;
                 r->content_type = "text/html; charset=utf-8";
         } else if (q->fault == F_INVALID_JSON) {
                 reply_release(r);
                 r->status = 200;
-                r->body = strdup("{\"data\": {\"slug\": \"0000\", \"status\": 1,, \"status_text\": \"succ");
-                r->body_len = r->body ? strlen(r->body) : 0;
+                r->body = strdup("{\"data\": {\"slug\": \"0000\", \"status\": "
+                                 "1,, \"status_text\": \"succ");
+                r->body_len     = r->body ? strlen(r->body) : 0;
                 r->content_type = "application/json";
         }
 }
 
-static enum MHD_Result respond(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
-                               const char *url, const char *method) {
+static enum MHD_Result respond(sim_server_t *srv, struct MHD_Connection *c,
+                               req_t *q, const char *url, const char *method) {
         sim_reply_t r = {0};
         struct MHD_Response *resp;
         enum MHD_Result ret;
         if (q->fault == F_RESET) {
-                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                    c, MHD_CONNECTION_INFO_CONNECTION_FD);
                 struct linger lg = {1, 0};
                 if (ci)
-                        setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                        setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg,
+                                   sizeof(lg));
                 count_status(srv, q, 0);
                 return MHD_NO;
         }
@@ -464,10 +514,12 @@ static enum MHD_Result respond(sim_server_t *srv, struct MHD_Connection *c, req_
                 route(srv, c, q, url, method, &r);
                 apply_body_fault(q, &r);
                 for (int i = 0; i < q->quota_reply.n_headers; i++)
-                        sim_reply_header(&r, q->quota_reply.headers[i][0], q->quota_reply.headers[i][1]);
+                        sim_reply_header(&r, q->quota_reply.headers[i][0],
+                                         q->quota_reply.headers[i][1]);
         }
         count_status(srv, q, r.status);
-        LOG_DEBUG("sim", "request method=%s ep=%s status=%d", method, sim_ep_names[q->ep], r.status);
+        LOG_DEBUG("sim", "request method=%s ep=%s status=%d", method,
+                  sim_ep_names[q->ep], r.status);
         resp = make_response(srv, c, q, &r);
         if (!resp) {
                 reply_release(&r);
@@ -479,11 +531,12 @@ static enum MHD_Result respond(sim_server_t *srv, struct MHD_Connection *c, req_
         return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
         sim_server_t *srv = cls;
-        req_t *q = *con_cls;
+        req_t *q          = *con_cls;
         (void)version;
         if (!q) {
                 if (!(q = calloc(1, sizeof(*q))))
@@ -500,7 +553,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (!q->decided) {
                 int64_t latency = decide(srv, c, q, url);
-                q->decided = true;
+                q->decided      = true;
                 if (latency > 0 && !stopping(srv)) {
                         MHD_suspend_connection(c);
                         schedule(srv, time_mono_ms() + latency, c);
@@ -522,18 +575,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
 }
 
-sim_server_t *sim_server_start(sim_t *sim, const char *host, int port, int threads,
-                               char *errstr, size_t errstr_size) {
-        sim_server_t *srv = calloc(1, sizeof(*srv));
+sim_server_t *sim_server_start(sim_t *sim, const char *host, int port,
+                               int threads, char *errstr, size_t errstr_size) {
+        sim_server_t *srv     = calloc(1, sizeof(*srv));
         struct sockaddr_in sa = {0};
         if (!srv) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
         sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)port);
+        sa.sin_port   = htons((uint16_t)port);
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-                snprintf(errstr, errstr_size, "cannot listen on %s: not an IPv4 address", host);
+                snprintf(errstr, errstr_size,
+                         "cannot listen on %s: not an IPv4 address", host);
                 free(srv);
                 return NULL;
         }
@@ -550,24 +604,24 @@ sim_server_t *sim_server_start(sim_t *sim, const char *host, int port, int threa
                 return NULL;
         }
         srv->timer_started = true;
-        srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
-                                  0, NULL, NULL, on_request, srv,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                  MHD_OPTION_END);
+        srv->d             = MHD_start_daemon(
+                        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
+                        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+                        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+                        (unsigned)(threads > 0 ? threads : 2), MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
         if (!srv->d) {
                 char eb[128];
-                snprintf(errstr, errstr_size, "cannot listen on %s:%d: %s", host, port,
-                         log_errno_str(errno, eb, sizeof(eb)));
+                snprintf(errstr, errstr_size, "cannot listen on %s:%d: %s",
+                         host, port, log_errno_str(errno, eb, sizeof(eb)));
                 sim_server_stop(srv);
                 return NULL;
         }
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
         srv->port = di ? di->port : port;
         return srv;
 }

@@ -11,11 +11,11 @@
 
 typedef struct sim_reply {
         int status;
-        char *body;              /* owned; malloc'd */
+        char *body; /* owned; malloc'd */
         size_t body_len;
-        sim_loglayout_t *log;    /* owned; streamed instead of body when set */
+        sim_loglayout_t *log; /* owned; streamed instead of body when set */
         const char *content_type;
-        char headers[4][2][64];  /* extra headers (name, value) */
+        char headers[4][2][64]; /* extra headers (name, value) */
         int n_headers;
 } sim_reply_t;
 
@@ -34,17 +34,19 @@ void sim_api_handle(sim_t *sim, sim_token_t *tok, sim_ep_t ep, const char *path,
 /* Endpoint of a /v0.1 path; writes the app slug (if any) into app. */
 sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size);
 /* api.c: GET /raw/<app>/<build>?expires=&sig= (no Authorization). */
-void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx, sim_reply_t *r);
+void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
+                    sim_reply_t *r);
 /* The signature of a raw log URL (hex, 32 chars + NUL). */
-void sim_raw_sign(const sim_t *sim, const char *app, const char *build, long long expires,
-                  char out[33]);
+void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
+                  long long expires, char out[33]);
 
 /* logapi.c: GET .../log of build b (state st at simulated time now). */
-void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64_t now,
-                  sim_arg_fn arg, void *ctx, sim_reply_t *r);
+void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st,
+                  int64_t now, sim_arg_fn arg, void *ctx, sim_reply_t *r);
 
 /* admin.c: /_sim/... */
-void sim_admin_handle(sim_t *sim, const char *method, const char *path, sim_arg_fn arg,
-                      void *ctx, const char *body, sim_reply_t *r);
+void sim_admin_handle(sim_t *sim, const char *method, const char *path,
+                      sim_arg_fn arg, void *ctx, const char *body,
+                      sim_reply_t *r);
 
 #endif

@@ -22,7 +22,8 @@ typedef struct chunker {
         const sim_loglayout_t *l;
         int64_t size;
         int64_t start_ms, end_ms; /* the running phase as planned */
-        int64_t finished_ms;      /* 0 while running; earlier than end_ms when finished early */
+        int64_t finished_ms;      /* 0 while running; earlier than end_ms when
+                                     finished early */
         int64_t chunk;
 } chunker_t;
 
@@ -34,7 +35,8 @@ static int64_t chunk_off(const chunker_t *k, int64_t i) {
                 return k->size;
         for (int back = 0; back < 3; back++) {
                 char ch;
-                if (sim_loglayout_read(k->l, off, &ch, 1) != 1 || ((unsigned char)ch & 0xc0) != 0x80)
+                if (sim_loglayout_read(k->l, off, &ch, 1) != 1 ||
+                    ((unsigned char)ch & 0xc0) != 0x80)
                         break;
                 off--;
         }
@@ -47,7 +49,8 @@ static int64_t chunk_off(const chunker_t *k, int64_t i) {
 static int64_t chunk_time(const chunker_t *k, int64_t i) {
         int64_t end = chunk_off(k, i + 1), t = k->end_ms;
         if (k->size > 0)
-                t = k->start_ms + (int64_t)((double)(k->end_ms - k->start_ms) * (double)end / (double)k->size);
+                t = k->start_ms + (int64_t)((double)(k->end_ms - k->start_ms) *
+                                            (double)end / (double)k->size);
         if (t > k->end_ms)
                 t = k->end_ms;
         if (k->finished_ms && t > k->finished_ms)
@@ -56,11 +59,12 @@ static int64_t chunk_time(const chunker_t *k, int64_t i) {
 }
 
 /* First chunk index in [0, n) whose time is > ts (strict) or >= ts. */
-static int64_t first_after(const chunker_t *k, int64_t n, int64_t ts, bool strict) {
+static int64_t first_after(const chunker_t *k, int64_t n, int64_t ts,
+                           bool strict) {
         int64_t lo = 0, hi = n;
         while (lo < hi) {
                 int64_t mid = lo + (hi - lo) / 2;
-                int64_t t = chunk_time(k, mid);
+                int64_t t   = chunk_time(k, mid);
                 if (strict ? t > ts : t >= ts)
                         hi = mid;
                 else
@@ -71,7 +75,7 @@ static int64_t first_after(const chunker_t *k, int64_t n, int64_t ts, bool stric
 
 static int64_t ts_arg(sim_arg_fn arg, void *ctx, const char *key, int *bad) {
         const char *s = arg(ctx, key);
-        int64_t ms = 0;
+        int64_t ms    = 0;
         if (s && *s && time_rfc3339_parse(s, &ms) < 0)
                 *bad = 1;
         return ms;
@@ -79,28 +83,33 @@ static int64_t ts_arg(sim_arg_fn arg, void *ctx, const char *key, int *bad) {
 
 static void add_ts(cJSON *o, const char *key, int64_t ms) {
         char buf[40];
-        cJSON_AddStringToObject(o, key, ms ? time_rfc3339_format(ms, 1, buf, sizeof(buf)) : ZERO_TIME);
+        cJSON_AddStringToObject(
+            o, key,
+            ms ? time_rfc3339_format(ms, 1, buf, sizeof(buf)) : ZERO_TIME);
 }
 
-static cJSON *chunk_item(const chunker_t *k, const sim_chunking_t *cfg, int64_t i) {
+static cJSON *chunk_item(const chunker_t *k, const sim_chunking_t *cfg,
+                         int64_t i) {
         int64_t a = chunk_off(k, i), b = chunk_off(k, i + 1);
         char *text = malloc((size_t)(b - a) + 1);
-        cJSON *c = cJSON_CreateObject();
+        cJSON *c   = cJSON_CreateObject();
         if (text) {
                 size_t n = sim_loglayout_read(k->l, a, text, (size_t)(b - a));
-                text[n] = '\0';
+                text[n]  = '\0';
                 cJSON_AddStringToObject(c, "chunk", text);
                 free(text);
         }
-        int64_t pos = cfg->first_position + i + (int64_t)((double)i * cfg->gap_share);
+        int64_t pos =
+            cfg->first_position + i + (int64_t)((double)i * cfg->gap_share);
         cJSON_AddNumberToObject(c, "position", (double)pos);
         return c;
 }
 
 /* The chunks [lo, hi) in the configured order, with repeats. */
-static cJSON *chunk_list(const chunker_t *k, const sim_chunking_t *cfg, int64_t lo, int64_t hi) {
-        cJSON *arr = cJSON_CreateArray();
-        int64_t n = hi - lo;
+static cJSON *chunk_list(const chunker_t *k, const sim_chunking_t *cfg,
+                         int64_t lo, int64_t hi) {
+        cJSON *arr   = cJSON_CreateArray();
+        int64_t n    = hi - lo;
         int64_t *idx = malloc(sizeof(*idx) * (size_t)(n > 0 ? n : 1));
         if (!idx)
                 return arr;
@@ -108,9 +117,10 @@ static cJSON *chunk_list(const chunker_t *k, const sim_chunking_t *cfg, int64_t 
                 idx[j] = cfg->order == 1 ? hi - 1 - j : lo + j;
         if (cfg->order == 2)
                 for (int64_t j = n - 1; j > 0; j--) {
-                        int64_t r = (int64_t)(rand_u64() % (uint64_t)(j + 1)), t = idx[j];
-                        idx[j] = idx[r];
-                        idx[r] = t;
+                        int64_t r = (int64_t)(rand_u64() % (uint64_t)(j + 1)),
+                                t = idx[j];
+                        idx[j]    = idx[r];
+                        idx[r]    = t;
                 }
         for (int64_t j = 0; j < n; j++) {
                 cJSON_AddItemToArray(arr, chunk_item(k, cfg, idx[j]));
@@ -124,14 +134,16 @@ static cJSON *chunk_list(const chunker_t *k, const sim_chunking_t *cfg, int64_t 
 /* How many chunks exist now (n), and which of them this request gets
  * ([lo, hi)): after_timestamp pages forward, before_timestamp back, neither
  * gives the newest. */
-static void chunk_window(const chunker_t *k, const sim_chunking_t *cfg, const sim_build_t *b,
-                         const sim_state_t *st, int64_t now, int64_t after, int64_t before,
-                         int64_t *n, int64_t *lo, int64_t *hi) {
+static void chunk_window(const chunker_t *k, const sim_chunking_t *cfg,
+                         const sim_build_t *b, const sim_state_t *st,
+                         int64_t now, int64_t after, int64_t before, int64_t *n,
+                         int64_t *lo, int64_t *hi) {
         *n = *lo = *hi = 0;
         if (st->status != 0) {
                 *n = (k->size + k->chunk - 1) / k->chunk;
         } else if (!st->on_hold && b->running_ms > 0) {
-                double frac = (double)(now - k->start_ms) / (double)b->running_ms;
+                double frac =
+                    (double)(now - k->start_ms) / (double)b->running_ms;
                 int64_t avail = (int64_t)(frac * (double)k->size);
                 *n = avail / k->chunk; /* only complete chunks while running */
                 while (*n > 0 && chunk_off(k, *n) > avail)
@@ -146,25 +158,27 @@ static void chunk_window(const chunker_t *k, const sim_chunking_t *cfg, const si
         }
 }
 
-static void add_raw_url(cJSON *o, sim_t *sim, const sim_build_t *b, int64_t now) {
+static void add_raw_url(cJSON *o, sim_t *sim, const sim_build_t *b,
+                        int64_t now) {
         char url[512], sig[33];
         long long exp = (long long)((now + b->url_valid_ms) / 1000);
         sim_raw_sign(sim, b->app, b->slug, exp, sig);
         pthread_mutex_lock(&sim->lock);
-        snprintf(url, sizeof(url), "%s/raw/%s/%s?expires=%lld&sig=%s", sim->base_url, b->app, b->slug,
-                 exp, sig);
+        snprintf(url, sizeof(url), "%s/raw/%s/%s?expires=%lld&sig=%s",
+                 sim->base_url, b->app, b->slug, exp, sig);
         pthread_mutex_unlock(&sim->lock);
         cJSON_AddStringToObject(o, "expiring_raw_log_url", url);
 }
 
-void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64_t now,
-                  sim_arg_fn arg, void *ctx, sim_reply_t *r) {
-        int bad = 0;
-        int64_t after = ts_arg(arg, ctx, "after_timestamp", &bad);
+void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st,
+                  int64_t now, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+        int bad        = 0;
+        int64_t after  = ts_arg(arg, ctx, "after_timestamp", &bad);
         int64_t before = ts_arg(arg, ctx, "before_timestamp", &bad);
         int64_t n, lo, hi, start = b->triggered_ms + b->on_hold_ms;
         if (bad) {
-                sim_reply_message(r, 400, "invalid timestamp: expected RFC 3339");
+                sim_reply_message(r, 400,
+                                  "invalid timestamp: expected RFC 3339");
                 return;
         }
         if (now < b->triggered_ms + b->log_404_ms) {
@@ -178,10 +192,17 @@ void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64
                 sim_reply_message(r, 500, "out of memory");
                 return;
         }
-        chunker_t k = {l, sim_loglayout_size(l), start, start + b->running_ms, st->finished_ms,
+        chunker_t k = {l,
+                       sim_loglayout_size(l),
+                       start,
+                       start + b->running_ms,
+                       st->finished_ms,
                        sim->chunking.chunk_bytes};
-        bool archived = st->status != 0 && (b->log_deleted || now >= st->finished_ms + b->archive_lag_ms);
-        chunk_window(&k, &sim->chunking, b, st, now, after, before, &n, &lo, &hi);
+        bool archived =
+            st->status != 0 &&
+            (b->log_deleted || now >= st->finished_ms + b->archive_lag_ms);
+        chunk_window(&k, &sim->chunking, b, st, now, after, before, &n, &lo,
+                     &hi);
         if (archived)
                 lo = hi = 0;
         cJSON *o = cJSON_CreateObject();
@@ -191,9 +212,12 @@ void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st, int64
                 cJSON_AddNullToObject(o, "expiring_raw_log_url");
         cJSON_AddNumberToObject(o, "generated_log_chunks_num", (double)n);
         cJSON_AddBoolToObject(o, "is_archived", archived);
-        cJSON_AddItemToObject(o, "log_chunks", chunk_list(&k, &sim->chunking, lo, hi));
-        add_ts(o, "next_before_timestamp", lo > 0 && hi > lo ? chunk_time(&k, lo) : 0);
-        add_ts(o, "next_after_timestamp", hi > lo ? chunk_time(&k, hi - 1) : after);
+        cJSON_AddItemToObject(o, "log_chunks",
+                              chunk_list(&k, &sim->chunking, lo, hi));
+        add_ts(o, "next_before_timestamp",
+               lo > 0 && hi > lo ? chunk_time(&k, lo) : 0);
+        add_ts(o, "next_after_timestamp",
+               hi > lo ? chunk_time(&k, hi - 1) : after);
         sim_loglayout_destroy(l);
         sim_reply_json(r, 200, o);
 }

@@ -1,4 +1,5 @@
-/* tests/sim/sim.h — internal types of the Bitrise simulator (build/bitrise-sim).
+/* tests/sim/sim.h — internal types of the Bitrise simulator
+ * (build/bitrise-sim).
  *
  * The scenario (scenario.c) is read once at start and is immutable except for
  * the parts the admin API changes (tokens, faults, build overrides), which
@@ -17,8 +18,8 @@
 
 #include <cjson/cJSON.h>
 
-#define SIM_SLUG_MAX 40
-#define SIM_STR_MAX  128
+#define SIM_SLUG_MAX  40
+#define SIM_STR_MAX   128
 #define SIM_MAX_STEPS 64
 
 /* Request kinds, also the names of the per-endpoint counters. */
@@ -35,26 +36,31 @@ typedef enum {
 
 extern const char *const sim_ep_names[SIM_EP_COUNT];
 
-typedef enum { SIM_ROLE_NONE = 0, SIM_ROLE_TESTER, SIM_ROLE_DEVELOPER, SIM_ROLE_ADMIN } sim_role_t;
+typedef enum {
+        SIM_ROLE_NONE = 0,
+        SIM_ROLE_TESTER,
+        SIM_ROLE_DEVELOPER,
+        SIM_ROLE_ADMIN
+} sim_role_t;
 
 /* Faults applied to a request before (or instead of) its normal answer. */
 typedef struct sim_faults {
-        bool set;             /* false: this scope has no faults */
-        int latency_min_ms;   /* uniform in [min, max]; fixed when equal */
+        bool set;           /* false: this scope has no faults */
+        int latency_min_ms; /* uniform in [min, max]; fixed when equal */
         int latency_max_ms;
-        double share_5xx;     /* probability of each fault, checked in order */
-        int status_5xx;       /* 500, 502, 503 ... (default 503) */
-        double share_reset;   /* connection reset, no answer */
-        double share_html;    /* 502 with an HTML gateway page */
+        double share_5xx;   /* probability of each fault, checked in order */
+        int status_5xx;     /* 500, 502, 503 ... (default 503) */
+        double share_reset; /* connection reset, no answer */
+        double share_html;  /* 502 with an HTML gateway page */
         double share_invalid_json;
         double share_truncate; /* body cut in half, connection closed */
         double share_slow;     /* body sent slowly */
         int slow_bytes_per_s;
-        int64_t remaining;     /* faults still to inject; -1 = unlimited */
+        int64_t remaining; /* faults still to inject; -1 = unlimited */
 } sim_faults_t;
 
 typedef struct sim_quota {
-        int limit;        /* requests per window; 0 = no quota */
+        int limit; /* requests per window; 0 = no quota */
         int window_s;
         bool retry_after; /* send Retry-After on 429 */
         bool headers;     /* send X-RateLimit-Limit/Remaining/Reset */
@@ -75,12 +81,12 @@ typedef struct sim_window {
 typedef struct sim_token {
         char *value;
         char fingerprint[17];
-        char kind[16];     /* "workspace", "personal", "personal_legacy" */
+        char kind[16]; /* "workspace", "personal", "personal_legacy" */
         char workspace[SIM_STR_MAX];
         int64_t expires_ms; /* wall ms; 0 = never */
         bool revoked;
         bool all_apps;
-        sim_role_t role;    /* for all_apps */
+        sim_role_t role; /* for all_apps */
         sim_app_role_t *app_roles;
         size_t n_app_roles;
         sim_quota_t quota;
@@ -89,7 +95,7 @@ typedef struct sim_token {
         uint64_t by_ep[SIM_EP_COUNT];
         uint64_t by_status[6]; /* 1xx..5xx by first digit; [0] = no answer */
         uint64_t max_window_count;
-        sim_window_t seen;  /* every request, for max_window_count */
+        sim_window_t seen;      /* every request, for max_window_count */
         sim_window_t quota_win; /* accepted requests, for the quota */
 } sim_token_t;
 
@@ -98,21 +104,21 @@ typedef struct sim_logspec {
         int64_t target_bytes; /* approximate size; 0 = use target_lines */
         int64_t target_lines;
         int steps;
-        int failing_step;   /* index of the failed step, -1 = none */
+        int failing_step; /* index of the failed step, -1 = none */
         int exit_code;
         char failing_title[SIM_STR_MAX];
         uint64_t seed;
-        int abort_cut;      /* aborted builds: 1 = log ends mid-step */
+        int abort_cut; /* aborted builds: 1 = log ends mid-step */
 } sim_logspec_t;
 
 typedef struct sim_build {
         char slug[SIM_SLUG_MAX];
         char app[SIM_SLUG_MAX];
         int64_t build_number;
-        int64_t triggered_ms;   /* simulated wall time */
+        int64_t triggered_ms; /* simulated wall time */
         int64_t on_hold_ms;
         int64_t running_ms;
-        int final_status;       /* 1..4 */
+        int final_status; /* 1..4 */
         char abort_reason[SIM_STR_MAX];
         char branch[SIM_STR_MAX];
         char workflow[SIM_STR_MAX];
@@ -149,9 +155,9 @@ typedef struct sim_generate {
         int64_t apps;
         int64_t builds_per_app;
         char workspace[SIM_STR_MAX];
-        double mix[5];          /* shares of status 1..4 at index 1..4 */
-        int64_t running_last;   /* newest N builds of an app start at sim start */
-        int64_t interval_ms;    /* between older builds */
+        double mix[5];        /* shares of status 1..4 at index 1..4 */
+        int64_t running_last; /* newest N builds of an app start at sim start */
+        int64_t interval_ms;  /* between older builds */
         int64_t on_hold_ms;
         int64_t running_min_ms, running_max_ms;
         int64_t log_min_bytes, log_max_bytes;
@@ -163,7 +169,7 @@ typedef struct sim_chunking {
         int chunk_bytes;
         int max_chunks;
         int first_position;
-        int order;          /* 0 asc, 1 desc, 2 shuffled */
+        int order; /* 0 asc, 1 desc, 2 shuffled */
         double repeat_share;
         double gap_share;
 } sim_chunking_t;
@@ -187,7 +193,8 @@ typedef struct sim {
         sim_faults_t faults_global;
         sim_faults_t faults_ep[SIM_EP_COUNT];
         sim_chunking_t chunking;
-        int64_t stats_window_ms; /* max-window length for tokens without quota */
+        int64_t
+            stats_window_ms; /* max-window length for tokens without quota */
         sim_override_t *overrides;
         uint64_t ep_requests[SIM_EP_COUNT];
         uint64_t invalid_token_requests, revoked_token_requests,
@@ -197,23 +204,28 @@ typedef struct sim {
 } sim_t;
 
 /* scenario.c */
-int sim_scenario_load(sim_t *sim, const char *json, char *errstr, size_t errstr_size);
+int sim_scenario_load(sim_t *sim, const char *json, char *errstr,
+                      size_t errstr_size);
 void sim_release(sim_t *sim);
 int sim_token_from_json(const cJSON *j, int64_t now_ms, sim_token_t **out,
                         char *errstr, size_t errstr_size);
 void sim_token_destroy(sim_token_t *t);
-int sim_faults_from_json(const cJSON *j, sim_faults_t *f, char *errstr, size_t errstr_size);
+int sim_faults_from_json(const cJSON *j, sim_faults_t *f, char *errstr,
+                         size_t errstr_size);
 sim_role_t sim_role_parse(const char *s, bool *ok);
 
 /* model.c */
 int64_t sim_now_ms(const sim_t *sim); /* simulated wall time */
 size_t sim_app_count(const sim_t *sim);
-int sim_app_at(const sim_t *sim, size_t i, sim_app_t *out); /* borrowed fields copied */
-int sim_app_find(const sim_t *sim, const char *slug, sim_app_t *out, size_t *index);
-int64_t sim_build_count(const sim_t *sim, const sim_app_t *app, size_t app_index);
+int sim_app_at(const sim_t *sim, size_t i,
+               sim_app_t *out); /* borrowed fields copied */
+int sim_app_find(const sim_t *sim, const char *slug, sim_app_t *out,
+                 size_t *index);
+int64_t sim_build_count(const sim_t *sim, const sim_app_t *app,
+                        size_t app_index);
 /* i = 0 is the newest build. */
-int sim_build_at(const sim_t *sim, const sim_app_t *app, size_t app_index, int64_t i,
-                 sim_build_t *out);
+int sim_build_at(const sim_t *sim, const sim_app_t *app, size_t app_index,
+                 int64_t i, sim_build_t *out);
 int sim_build_find(const sim_t *sim, const sim_app_t *app, size_t app_index,
                    const char *slug, sim_build_t *out);
 /* The build's state now: status 0..4, times (0 = null). Applies overrides. */
@@ -222,26 +234,30 @@ typedef struct sim_state {
         bool on_hold;
         int64_t started_ms, finished_ms;
 } sim_state_t;
-void sim_build_state(sim_t *sim, const sim_build_t *b, int64_t now, sim_state_t *st);
+void sim_build_state(sim_t *sim, const sim_build_t *b, int64_t now,
+                     sim_state_t *st);
 /* Adjusts b's log to a status forced by the admin API (finish now). */
 void sim_build_effective(sim_build_t *b, const sim_state_t *st);
 cJSON *sim_app_json(const sim_app_t *app);
 /* The Build object; sim_build_json gives it as a raw cJSON item. */
 cJSON *sim_build_json(const sim_build_t *b, const sim_state_t *st);
 struct buf;
-void sim_build_json_write(struct buf *out, const sim_build_t *b, const sim_state_t *st);
+void sim_build_json_write(struct buf *out, const sim_build_t *b,
+                          const sim_state_t *st);
 const char *sim_status_text(int status, bool on_hold);
 uint64_t sim_hash(uint64_t a, uint64_t b);
 
 /* simlog.c */
 typedef struct sim_loglayout sim_loglayout_t;
-/* Lays out the full log of a build (small; freed with sim_loglayout_destroy). */
+/* Lays out the full log of a build (small; freed with sim_loglayout_destroy).
+ */
 sim_loglayout_t *sim_loglayout_new(const sim_build_t *b, const sim_state_t *st);
 void sim_loglayout_destroy(sim_loglayout_t *l);
 int64_t sim_loglayout_size(const sim_loglayout_t *l);
 int64_t sim_loglayout_lines(const sim_loglayout_t *l);
 /* Copies bytes [off, off+n) of the log into dst; returns the count. */
-size_t sim_loglayout_read(const sim_loglayout_t *l, int64_t off, char *dst, size_t n);
+size_t sim_loglayout_read(const sim_loglayout_t *l, int64_t off, char *dst,
+                          size_t n);
 /* The exact results a log parser should find (admin /_sim/expected). */
 cJSON *sim_loglayout_expected(const sim_loglayout_t *l);
 
@@ -258,8 +274,8 @@ void sim_token_fingerprint(const char *value, char out[17]);
 
 /* http.c */
 typedef struct sim_server sim_server_t;
-sim_server_t *sim_server_start(sim_t *sim, const char *host, int port, int threads,
-                               char *errstr, size_t errstr_size);
+sim_server_t *sim_server_start(sim_t *sim, const char *host, int port,
+                               int threads, char *errstr, size_t errstr_size);
 int sim_server_port(const sim_server_t *srv);
 void sim_server_stop(sim_server_t *srv);
 

@@ -36,15 +36,15 @@ int64_t sim_window_oldest(const sim_window_t *w) {
 size_t sim_window_push(sim_window_t *w, int64_t now, int64_t window_ms) {
         window_drop(w, now, window_ms);
         if (w->len == w->cap) {
-                size_t cap = w->cap ? w->cap * 2 : 64;
+                size_t cap  = w->cap ? w->cap * 2 : 64;
                 int64_t *ts = malloc(cap * sizeof(*ts));
                 if (!ts)
                         return w->len; /* count stays exact up to here */
                 for (size_t i = 0; i < w->len; i++)
                         ts[i] = w->ts[(w->head + i) % w->cap];
                 free(w->ts);
-                w->ts = ts;
-                w->cap = cap;
+                w->ts   = ts;
+                w->cap  = cap;
                 w->head = 0;
         }
         w->ts[(w->head + w->len) % w->cap] = now;
@@ -77,7 +77,8 @@ void sim_stats_reset(sim_t *sim) {
                 memset(t->by_ep, 0, sizeof(t->by_ep));
                 memset(t->by_status, 0, sizeof(t->by_status));
                 sim_window_release(&t->seen);
-                /* the quota window is the server's state, not a counter: kept */
+                /* the quota window is the server's state, not a counter: kept
+                 */
         }
 }
 
@@ -89,15 +90,17 @@ static cJSON *ep_json(const uint64_t *counts) {
 }
 
 static cJSON *token_json(const sim_token_t *t, int64_t window_ms) {
-        static const char *const st[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
-        cJSON *o = cJSON_CreateObject(), *s;
+        static const char *const st[] = {"none", "1xx", "2xx",
+                                         "3xx",  "4xx", "5xx"};
+        cJSON *o                      = cJSON_CreateObject(), *s;
         cJSON_AddStringToObject(o, "fingerprint", t->fingerprint);
         cJSON_AddStringToObject(o, "token", t->value);
         cJSON_AddStringToObject(o, "kind", t->kind);
         cJSON_AddBoolToObject(o, "revoked", t->revoked);
         cJSON_AddNumberToObject(o, "requests", (double)t->requests);
         cJSON_AddNumberToObject(o, "throttled", (double)t->throttled);
-        cJSON_AddNumberToObject(o, "max_window_count", (double)t->max_window_count);
+        cJSON_AddNumberToObject(o, "max_window_count",
+                                (double)t->max_window_count);
         cJSON_AddNumberToObject(o, "window_s", (double)window_ms / 1000.0);
         cJSON_AddItemToObject(o, "endpoints", ep_json(t->by_ep));
         s = cJSON_AddObjectToObject(o, "status");
@@ -107,20 +110,25 @@ static cJSON *token_json(const sim_token_t *t, int64_t window_ms) {
 }
 
 cJSON *sim_stats_json(sim_t *sim) {
-        cJSON *o = cJSON_CreateObject(), *toks;
+        cJSON *o       = cJSON_CreateObject(), *toks;
         uint64_t total = 0;
         for (int i = 0; i < SIM_EP_COUNT; i++)
                 total += sim->ep_requests[i];
         cJSON_AddNumberToObject(o, "requests", (double)total);
         cJSON_AddItemToObject(o, "endpoints", ep_json(sim->ep_requests));
-        cJSON_AddNumberToObject(o, "invalid_token_requests", (double)sim->invalid_token_requests);
-        cJSON_AddNumberToObject(o, "revoked_token_requests", (double)sim->revoked_token_requests);
-        cJSON_AddNumberToObject(o, "expired_token_requests", (double)sim->expired_token_requests);
-        cJSON_AddNumberToObject(o, "missing_token_requests", (double)sim->missing_token_requests);
+        cJSON_AddNumberToObject(o, "invalid_token_requests",
+                                (double)sim->invalid_token_requests);
+        cJSON_AddNumberToObject(o, "revoked_token_requests",
+                                (double)sim->revoked_token_requests);
+        cJSON_AddNumberToObject(o, "expired_token_requests",
+                                (double)sim->expired_token_requests);
+        cJSON_AddNumberToObject(o, "missing_token_requests",
+                                (double)sim->missing_token_requests);
         toks = cJSON_AddArrayToObject(o, "tokens");
         for (size_t i = 0; i < sim->n_tokens; i++) {
                 const sim_token_t *t = sim->tokens[i];
-                int64_t w = t->quota.limit ? (int64_t)t->quota.window_s * 1000 : sim->stats_window_ms;
+                int64_t w = t->quota.limit ? (int64_t)t->quota.window_s * 1000
+                                           : sim->stats_window_ms;
                 cJSON_AddItemToArray(toks, token_json(t, w));
         }
         return o;

@@ -47,7 +47,8 @@ double sim_proc_timeout_scale(void) {
 /* SIGTERM, then SIGKILL after the grace time; returns the wait status, or
  * -1 when the process was already reaped elsewhere. */
 static int kill_and_reap(pid_t pid) {
-        int64_t deadline = time_mono_ms() + (int64_t)(5000 * sim_proc_timeout_scale());
+        int64_t deadline =
+            time_mono_ms() + (int64_t)(5000 * sim_proc_timeout_scale());
         int status = -1;
         pid_t r;
         kill(pid, SIGTERM);
@@ -76,7 +77,7 @@ static void stop_all_at_exit(void) {
         pthread_mutex_lock(&reg_lock);
         while (reg_head) {
                 sim_proc_t *p = reg_head;
-                reg_head = p->next;
+                reg_head      = p->next;
                 kill_and_reap(p->pid);
                 rm_dir(p->dir);
                 free(p);
@@ -104,8 +105,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
         return size * n;
 }
 
-static int http_do(const char *url, const char *auth, const char *post, long timeout_ms,
-                   int discard, sim_http_resp_t *r) {
+static int http_do(const char *url, const char *auth, const char *post,
+                   long timeout_ms, int discard, sim_http_resp_t *r) {
         CURL *c;
         struct curl_slist *h = NULL;
         char hdr[1200];
@@ -141,9 +142,10 @@ static int http_do(const char *url, const char *auth, const char *post, long tim
         return (int)rc;
 }
 
-int sim_http_get(const char *url, const char *authorization, long timeout_ms, int discard_body,
-                 sim_http_resp_t *resp) {
-        return http_do(url, authorization, NULL, timeout_ms, discard_body, resp);
+int sim_http_get(const char *url, const char *authorization, long timeout_ms,
+                 int discard_body, sim_http_resp_t *resp) {
+        return http_do(url, authorization, NULL, timeout_ms, discard_body,
+                       resp);
 }
 
 void sim_http_resp_release(sim_http_resp_t *resp) {
@@ -153,12 +155,13 @@ void sim_http_resp_release(sim_http_resp_t *resp) {
         buf_release(&resp->headers);
 }
 
-const char *sim_http_header(const sim_http_resp_t *resp, const char *name, char *out, size_t size) {
+const char *sim_http_header(const sim_http_resp_t *resp, const char *name,
+                            char *out, size_t size) {
         const char *p = buf_cstr(&resp->headers);
-        size_t nl = strlen(name);
+        size_t nl     = strlen(name);
         while (p && *p) {
                 const char *eol = strchr(p, '\n');
-                size_t len = eol ? (size_t)(eol - p) : strlen(p);
+                size_t len      = eol ? (size_t)(eol - p) : strlen(p);
                 if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
                         const char *v = p + nl + 1;
                         while (*v == ' ')
@@ -184,25 +187,29 @@ static int write_file(const char *path, const char *data) {
         if (!f)
                 return -1;
         size_t n = strlen(data);
-        int ok = fwrite(data, 1, n, f) == n;
+        int ok   = fwrite(data, 1, n, f) == n;
         return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 static void log_tail(const sim_proc_t *p, char *out, size_t size) {
         char buf[2048] = "";
-        FILE *f = fopen(p->log_path, "r");
+        FILE *f        = fopen(p->log_path, "r");
         if (f) {
                 fseek(f, 0, SEEK_END);
                 long len = ftell(f);
-                fseek(f, len > (long)sizeof(buf) - 1 ? len - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+                fseek(f,
+                      len > (long)sizeof(buf) - 1 ? len - (long)sizeof(buf) + 1
+                                                  : 0,
+                      SEEK_SET);
                 size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-                buf[n] = '\0';
+                buf[n]   = '\0';
                 fclose(f);
         }
         snprintf(out, size, "%s", buf);
 }
 
-static pid_t spawn(sim_proc_t *p, const char *scenario, const char *const *extra) {
+static pid_t spawn(sim_proc_t *p, const char *scenario,
+                   const char *const *extra) {
         const char *bin = getenv("BITMON_SIM");
         char port_file[300];
         const char *argv[64];
@@ -214,7 +221,7 @@ static pid_t spawn(sim_proc_t *p, const char *scenario, const char *const *extra
         argv[n++] = "--port-file", argv[n++] = port_file;
         for (int i = 0; extra && extra[i] && n < 62; i++)
                 argv[n++] = extra[i];
-        argv[n] = NULL;
+        argv[n]      = NULL;
         pid_t parent = getpid(), pid = fork();
         if (pid != 0)
                 return pid;
@@ -234,7 +241,8 @@ static pid_t spawn(sim_proc_t *p, const char *scenario, const char *const *extra
 
 /* Waits for the port file and a healthy /_sim/health. */
 static int wait_ready(sim_proc_t *p, char *errstr, size_t errstr_size) {
-        int64_t deadline = time_mono_ms() + (int64_t)(10000 * sim_proc_timeout_scale());
+        int64_t deadline =
+            time_mono_ms() + (int64_t)(10000 * sim_proc_timeout_scale());
         char port_file[300], url[128], tail[2048];
         snprintf(port_file, sizeof(port_file), "%s/port", p->dir);
         while (time_mono_ms() < deadline) {
@@ -242,7 +250,8 @@ static int wait_ready(sim_proc_t *p, char *errstr, size_t errstr_size) {
                 if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
                         p->pid = -1;
                         log_tail(p, tail, sizeof(tail));
-                        snprintf(errstr, errstr_size, "bitrise-sim exited at start: %s", tail);
+                        snprintf(errstr, errstr_size,
+                                 "bitrise-sim exited at start: %s", tail);
                         return -1;
                 }
                 FILE *f = p->port ? NULL : fopen(port_file, "r");
@@ -253,8 +262,9 @@ static int wait_ready(sim_proc_t *p, char *errstr, size_t errstr_size) {
                 }
                 if (p->port) {
                         sim_http_resp_t r;
-                        snprintf(url, sizeof(url), "http://127.0.0.1:%d/_sim/health", p->port);
-                        int rc = sim_http_get(url, NULL, 1000, 0, &r);
+                        snprintf(url, sizeof(url),
+                                 "http://127.0.0.1:%d/_sim/health", p->port);
+                        int rc  = sim_http_get(url, NULL, 1000, 0, &r);
                         long st = r.status;
                         sim_http_resp_release(&r);
                         if (rc == 0 && st == 200)
@@ -263,22 +273,25 @@ static int wait_ready(sim_proc_t *p, char *errstr, size_t errstr_size) {
                 usleep(20000);
         }
         log_tail(p, tail, sizeof(tail));
-        snprintf(errstr, errstr_size, "bitrise-sim did not answer in time: %s", tail);
+        snprintf(errstr, errstr_size, "bitrise-sim did not answer in time: %s",
+                 tail);
         return -1;
 }
 
-sim_proc_t *sim_proc_start_file(const char *path, const char *const *extra_args, char *errstr,
-                                size_t errstr_size) {
-        sim_proc_t *p = calloc(1, sizeof(*p));
+sim_proc_t *sim_proc_start_file(const char *path, const char *const *extra_args,
+                                char *errstr, size_t errstr_size) {
+        sim_proc_t *p   = calloc(1, sizeof(*p));
         const char *tmp = getenv("TMPDIR");
         pthread_once(&init_once, init);
         if (!p) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        snprintf(p->dir, sizeof(p->dir), "%s/bitrise-sim.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        snprintf(p->dir, sizeof(p->dir), "%s/bitrise-sim.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(p->dir)) {
-                snprintf(errstr, errstr_size, "cannot create a temp dir: errno %d", errno);
+                snprintf(errstr, errstr_size,
+                         "cannot create a temp dir: errno %d", errno);
                 free(p);
                 return NULL;
         }
@@ -291,7 +304,7 @@ sim_proc_t *sim_proc_start_file(const char *path, const char *const *extra_args,
                 return NULL;
         }
         pthread_mutex_lock(&reg_lock);
-        p->next = reg_head;
+        p->next  = reg_head;
         reg_head = p;
         pthread_mutex_unlock(&reg_lock);
         if (wait_ready(p, errstr, errstr_size) < 0) {
@@ -303,15 +316,19 @@ sim_proc_t *sim_proc_start_file(const char *path, const char *const *extra_args,
         return p;
 }
 
-sim_proc_t *sim_proc_start(const char *scenario_json, const char *const *extra_args,
-                           char *errstr, size_t errstr_size) {
+sim_proc_t *sim_proc_start(const char *scenario_json,
+                           const char *const *extra_args, char *errstr,
+                           size_t errstr_size) {
         char dir[256], path[300];
         const char *tmp = getenv("TMPDIR");
         sim_proc_t *p;
-        /* The scenario goes into a directory of its own, removed right after start. */
-        snprintf(dir, sizeof(dir), "%s/bitrise-scn.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        /* The scenario goes into a directory of its own, removed right after
+         * start. */
+        snprintf(dir, sizeof(dir), "%s/bitrise-scn.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(dir)) {
-                snprintf(errstr, errstr_size, "cannot create a temp dir: errno %d", errno);
+                snprintf(errstr, errstr_size,
+                         "cannot create a temp dir: errno %d", errno);
                 return NULL;
         }
         snprintf(path, sizeof(path), "%s/scenario.json", dir);
@@ -339,11 +356,15 @@ int sim_proc_stop(sim_proc_t *p) {
         pthread_mutex_unlock(&reg_lock);
         if (p->pid > 0) {
                 int status = kill_and_reap(p->pid);
-                if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-                        /* a crash or a sanitizer report: show it before the log goes */
+                if (status != -1 &&
+                    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                        /* a crash or a sanitizer report: show it before the log
+                         * goes */
                         char tail[2048];
                         log_tail(p, tail, sizeof(tail));
-                        fprintf(stderr, "bitrise-sim (pid %d) ended badly (wait status %d):\n%s\n",
+                        fprintf(stderr,
+                                "bitrise-sim (pid %d) ended badly (wait status "
+                                "%d):\n%s\n",
                                 (int)p->pid, status, tail);
                         ret = -1;
                 }
@@ -389,27 +410,30 @@ long sim_proc_rss_kb(const sim_proc_t *p) {
         return kb;
 }
 
-static int admin(sim_proc_t *p, const char *path, const char *post, cJSON **out, char *errstr,
-                 size_t errstr_size) {
+static int admin(sim_proc_t *p, const char *path, const char *post, cJSON **out,
+                 char *errstr, size_t errstr_size) {
         char url[1024];
         sim_http_resp_t r;
         int ret = -1;
         if (out)
                 *out = NULL;
         snprintf(url, sizeof(url), "%s/_sim%s", p->root, path);
-        int rc = http_do(url, NULL, post ? post : (const char *)NULL, (long)(10000 * sim_proc_timeout_scale()), 0, &r);
+        int rc = http_do(url, NULL, post ? post : (const char *)NULL,
+                         (long)(10000 * sim_proc_timeout_scale()), 0, &r);
         if (post && rc == 0 && r.status == 0)
                 rc = -1;
         if (rc != 0 || r.status < 200 || r.status > 299) {
-                snprintf(errstr, errstr_size, "admin %s: curl %d HTTP %ld %.200s", path, rc, r.status,
-                         buf_cstr(&r.body));
+                snprintf(errstr, errstr_size,
+                         "admin %s: curl %d HTTP %ld %.200s", path, rc,
+                         r.status, buf_cstr(&r.body));
                 goto out;
         }
         if (out) {
                 const char *end = NULL;
                 *out = cJSON_ParseWithOpts(buf_cstr(&r.body), &end, 1);
                 if (!*out) {
-                        snprintf(errstr, errstr_size, "admin %s: invalid JSON answer", path);
+                        snprintf(errstr, errstr_size,
+                                 "admin %s: invalid JSON answer", path);
                         goto out;
                 }
         }
@@ -419,12 +443,12 @@ out:
         return ret;
 }
 
-int sim_proc_admin_get(sim_proc_t *p, const char *path, cJSON **out, char *errstr,
-                       size_t errstr_size) {
+int sim_proc_admin_get(sim_proc_t *p, const char *path, cJSON **out,
+                       char *errstr, size_t errstr_size) {
         return admin(p, path, NULL, out, errstr, errstr_size);
 }
 
-int sim_proc_admin_post(sim_proc_t *p, const char *path, const char *json, cJSON **out,
-                        char *errstr, size_t errstr_size) {
+int sim_proc_admin_post(sim_proc_t *p, const char *path, const char *json,
+                        cJSON **out, char *errstr, size_t errstr_size) {
         return admin(p, path, json ? json : "{}", out, errstr, errstr_size);
 }

@@ -6,10 +6,9 @@
  * (GET/POST JSON under /_sim) and a plain HTTP GET for assertions.
  *
  *   char err[256];
- *   sim_proc_t *sim = sim_proc_start("{\"tokens\": [...], \"apps\": [...]}", NULL,
- *                                    err, sizeof(err));
- *   T_ASSERTF(sim, "%s", err);
- *   client_opts.base_url = sim_proc_base_url(sim);      // http://127.0.0.1:PORT/v0.1
+ *   sim_proc_t *sim = sim_proc_start("{\"tokens\": [...], \"apps\": [...]}",
+ * NULL, err, sizeof(err)); T_ASSERTF(sim, "%s", err); client_opts.base_url =
+ * sim_proc_base_url(sim);      // http://127.0.0.1:PORT/v0.1
  *   ...
  *   cJSON *stats = NULL;
  *   sim_proc_admin_get(sim, "/stats", &stats, err, sizeof(err));
@@ -46,8 +45,9 @@ typedef struct sim_proc sim_proc_t;
  * NULL or a NULL-terminated list of more command-line arguments (for example
  * {"--speed", "60", NULL}). Returns NULL and a reason in errstr on failure.
  * Caller stops it with sim_proc_stop. */
-sim_proc_t *sim_proc_start(const char *scenario_json, const char *const *extra_args,
-                           char *errstr, size_t errstr_size);
+sim_proc_t *sim_proc_start(const char *scenario_json,
+                           const char *const *extra_args, char *errstr,
+                           size_t errstr_size);
 
 /* The same with a scenario file (e.g. tests/scenarios/basic.json). */
 sim_proc_t *sim_proc_start_file(const char *path, const char *const *extra_args,
@@ -77,34 +77,35 @@ long sim_proc_rss_kb(const sim_proc_t *p);
  * "/stats", "/tokens/revoke", "/expected?app=A&build=B". On a 2xx answer
  * returns 0 and, when out is not NULL, the parsed body (caller cJSON_Deletes).
  * Otherwise -1 with the status and body in errstr. */
-int sim_proc_admin_get(sim_proc_t *p, const char *path, cJSON **out, char *errstr,
-                       size_t errstr_size);
-int sim_proc_admin_post(sim_proc_t *p, const char *path, const char *json, cJSON **out,
-                        char *errstr, size_t errstr_size);
+int sim_proc_admin_get(sim_proc_t *p, const char *path, cJSON **out,
+                       char *errstr, size_t errstr_size);
+int sim_proc_admin_post(sim_proc_t *p, const char *path, const char *json,
+                        cJSON **out, char *errstr, size_t errstr_size);
 
 /* A plain HTTP GET for assertions. */
 typedef struct sim_http_resp {
-        long status;     /* 0 when no answer */
-        int curl_code;   /* CURLcode; 0 = complete transfer */
-        buf_t body;      /* capped at 1 GiB unless discard_body */
-        buf_t headers;   /* raw response headers */
+        long status;          /* 0 when no answer */
+        int curl_code;        /* CURLcode; 0 = complete transfer */
+        buf_t body;           /* capped at 1 GiB unless discard_body */
+        buf_t headers;        /* raw response headers */
         long long body_bytes; /* bytes received, also when discarded */
-        int discard;     /* as passed to sim_http_get */
+        int discard;          /* as passed to sim_http_get */
 } sim_http_resp_t;
 
 /* GET url with an optional Authorization header value (sent verbatim; NULL =
  * none). discard_body: count the bytes but keep none (huge logs). Returns the
  * CURLcode (0 ok). Release resp with sim_http_resp_release. */
-int sim_http_get(const char *url, const char *authorization, long timeout_ms, int discard_body,
-                 sim_http_resp_t *resp);
+int sim_http_get(const char *url, const char *authorization, long timeout_ms,
+                 int discard_body, sim_http_resp_t *resp);
 void sim_http_resp_release(sim_http_resp_t *resp);
 
 /* Value of header `name` (case-insensitive) in resp, copied to out; NULL when
  * absent. */
-const char *sim_http_header(const sim_http_resp_t *resp, const char *name, char *out,
-                            size_t size);
+const char *sim_http_header(const sim_http_resp_t *resp, const char *name,
+                            char *out, size_t size);
 
-/* The body parsed as JSON, or NULL when it is not JSON. Caller cJSON_Deletes. */
+/* The body parsed as JSON, or NULL when it is not JSON. Caller cJSON_Deletes.
+ */
 cJSON *sim_http_resp_json(const sim_http_resp_t *resp);
 
 /* $BITMON_TEST_TIMEOUT_SCALE (default 1). */

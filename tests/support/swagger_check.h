@@ -11,9 +11,8 @@
  * SWAGGER_STRICT also rejects properties the definition does not list.
  *
  *   swagger_t *sw = swagger_load(path_to_swagger_json, err, sizeof(err));
- *   swagger_check_response(sw, "/apps/{app-slug}/builds/{build-slug}", "get", 200,
- *                          body, 0, err, sizeof(err));
- *   swagger_destroy(sw);
+ *   swagger_check_response(sw, "/apps/{app-slug}/builds/{build-slug}", "get",
+ * 200, body, 0, err, sizeof(err)); swagger_destroy(sw);
  *
  * Not thread-safe per handle (read-only after load; concurrent checks on one
  * handle are fine since nothing is modified).
@@ -39,13 +38,15 @@ const cJSON *swagger_definition(const swagger_t *sw, const char *name);
 
 /* Validates value against #/definitions/<name>. 0 ok; -1 with the path of
  * the first mismatch in errstr. */
-int swagger_check_definition(const swagger_t *sw, const char *name, const cJSON *value,
-                             int flags, char *errstr, size_t errstr_size);
+int swagger_check_definition(const swagger_t *sw, const char *name,
+                             const cJSON *value, int flags, char *errstr,
+                             size_t errstr_size);
 
 /* Validates value against the schema of the response `status` of
  * paths.<path>.<method> (e.g. "/apps", "get", 200). -1 also when the spec
  * defines no schema for it. */
-int swagger_check_response(const swagger_t *sw, const char *path, const char *method, int status,
-                           const cJSON *value, int flags, char *errstr, size_t errstr_size);
+int swagger_check_response(const swagger_t *sw, const char *path,
+                           const char *method, int status, const cJSON *value,
+                           int flags, char *errstr, size_t errstr_size);
 
 #endif
