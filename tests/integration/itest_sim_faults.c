@@ -19,23 +19,28 @@
  * one short is intended. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#define APP  "669403bffbe35909"
-#define APP2 "3247e2920496e846"
+#define APP   "669403bffbe35909"
+#define APP2  "3247e2920496e846"
 #define BUILD "/apps/" APP "/builds/b000000000000001"
 
 static const char scenario[] =
     "{\"stats_window_s\": 1,"
     " \"tokens\": ["
     "  {\"value\": \"bitwat_dev\", \"role\": \"developer\"},"
-    "  {\"value\": \"bitwat_q\", \"role\": \"developer\", \"quota\": {\"limit\": 5, \"window_s\": 2,"
+    "  {\"value\": \"bitwat_q\", \"role\": \"developer\", \"quota\": "
+    "{\"limit\": 5, \"window_s\": 2,"
     "    \"headers\": true, \"retry_after\": true, \"reset\": \"delta\"}},"
-    "  {\"value\": \"bitwat_q_epoch\", \"role\": \"developer\", \"quota\": {\"limit\": 2, \"window_s\": 60,"
+    "  {\"value\": \"bitwat_q_epoch\", \"role\": \"developer\", \"quota\": "
+    "{\"limit\": 2, \"window_s\": 60,"
     "    \"headers\": true, \"retry_after\": false, \"reset\": \"epoch\"}},"
-    "  {\"value\": \"bitwat_q_bare\", \"role\": \"developer\", \"quota\": {\"limit\": 1, \"window_s\": 60,"
+    "  {\"value\": \"bitwat_q_bare\", \"role\": \"developer\", \"quota\": "
+    "{\"limit\": 1, \"window_s\": 60,"
     "    \"headers\": false, \"retry_after\": false}},"
-    "  {\"value\": \"bitwat_old\", \"role\": \"developer\", \"revoked\": true}],"
+    "  {\"value\": \"bitwat_old\", \"role\": \"developer\", \"revoked\": "
+    "true}],"
     " \"endpoint_faults\": {\"apps_list\": {\"error_5xx\": 1, \"count\": 1}},"
-    " \"apps\": [{\"slug\": \"" APP "\", \"builds\": [{\"slug\": \"b000000000000001\","
+    " \"apps\": [{\"slug\": \"" APP
+    "\", \"builds\": [{\"slug\": \"b000000000000001\","
     "   \"triggered_at_s\": -10, \"running_s\": 3600, \"status\": 1}]},"
     "  {\"slug\": \"" APP2 "\", \"builds\": [{\"slug\": \"b000000000000002\","
     "   \"triggered_at_s\": -1000, \"running_s\": 60, \"status\": 1}]}]}";
@@ -48,7 +53,8 @@ static sim_proc_t *start(const char *json, const char *const *args) {
 }
 
 /* GET base+path; the response stays in r (caller releases). */
-static long req(sim_proc_t *p, const char *path, const char *auth, sim_http_resp_t *r) {
+static long req(sim_proc_t *p, const char *path, const char *auth,
+                sim_http_resp_t *r) {
         char url[1024];
         snprintf(url, sizeof(url), "%s%s", sim_proc_base_url(p), path);
         sim_http_get(url, auth, 10000, 0, r);
@@ -66,20 +72,26 @@ static long status_of(sim_proc_t *p, const char *path, const char *auth) {
 static cJSON *admin_get(sim_proc_t *p, const char *path) {
         char err[512];
         cJSON *o = NULL;
-        T_ASSERTF(sim_proc_admin_get(p, path, &o, err, sizeof(err)) == 0, "%s", err);
+        T_ASSERTF(sim_proc_admin_get(p, path, &o, err, sizeof(err)) == 0, "%s",
+                  err);
         return o;
 }
 
 static void admin_post(sim_proc_t *p, const char *path, const char *json) {
         char err[512];
-        T_ASSERTF(sim_proc_admin_post(p, path, json, NULL, err, sizeof(err)) == 0, "%s", err);
+        T_ASSERTF(sim_proc_admin_post(p, path, json, NULL, err, sizeof(err)) ==
+                      0,
+                  "%s", err);
 }
 
 static const cJSON *token_stats(const cJSON *stats, const char *value) {
         const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItem(stats, "tokens"))
-                if (strcmp(cJSON_GetObjectItem(it, "token")->valuestring, value) == 0)
-                        return it;
+        cJSON_ArrayForEach(
+            it,
+            cJSON_GetObjectItem(
+                stats, "tokens")) if (strcmp(cJSON_GetObjectItem(it, "token")
+                                                 ->valuestring,
+                                             value) == 0) return it;
         return NULL;
 }
 
@@ -95,17 +107,24 @@ static void test_quota_429_and_headers(void) {
         char v[64];
         for (int i = 0; i < 5; i++) {
                 T_EQ_INT(req(p, BUILD, "bitwat_q", &r), 200);
-                T_EQ_STR(sim_http_header(&r, "X-RateLimit-Limit", v, sizeof(v)), "5");
-                T_EQ_INT(strtol(sim_http_header(&r, "X-RateLimit-Remaining", v, sizeof(v)), NULL, 10), 4 - i);
+                T_EQ_STR(sim_http_header(&r, "X-RateLimit-Limit", v, sizeof(v)),
+                         "5");
+                T_EQ_INT(strtol(sim_http_header(&r, "X-RateLimit-Remaining", v,
+                                                sizeof(v)),
+                                NULL, 10),
+                         4 - i);
                 sim_http_resp_release(&r);
         }
         T_EQ_INT(req(p, BUILD, "bitwat_q", &r), 429);
         T_ASSERT(sim_http_header(&r, "Retry-After", v, sizeof(v)));
         long ra = strtol(v, NULL, 10);
         T_ASSERTF(ra >= 1 && ra <= 2, "Retry-After %ld", ra);
-        T_EQ_STR(sim_http_header(&r, "X-RateLimit-Remaining", v, sizeof(v)), "0");
-        long reset = strtol(sim_http_header(&r, "X-RateLimit-Reset", v, sizeof(v)), NULL, 10);
-        T_ASSERTF(reset >= 1 && reset <= 2, "X-RateLimit-Reset %ld (delta)", reset);
+        T_EQ_STR(sim_http_header(&r, "X-RateLimit-Remaining", v, sizeof(v)),
+                 "0");
+        long reset = strtol(
+            sim_http_header(&r, "X-RateLimit-Reset", v, sizeof(v)), NULL, 10);
+        T_ASSERTF(reset >= 1 && reset <= 2, "X-RateLimit-Reset %ld (delta)",
+                  reset);
         cJSON *body = sim_http_resp_json(&r);
         T_ASSERT(body && cJSON_IsString(cJSON_GetObjectItem(body, "message")));
         cJSON_Delete(body);
@@ -115,8 +134,10 @@ static void test_quota_429_and_headers(void) {
         T_EQ_INT(status_of(p, BUILD, "bitwat_q_epoch"), 200);
         T_EQ_INT(req(p, BUILD, "bitwat_q_epoch", &r), 429);
         T_ASSERT(!sim_http_header(&r, "Retry-After", v, sizeof(v)));
-        reset = strtol(sim_http_header(&r, "X-RateLimit-Reset", v, sizeof(v)), NULL, 10);
-        T_ASSERTF(reset > 1000000000L && reset <= time_wall_ms() / 1000 + 61, "X-RateLimit-Reset %ld (epoch)", reset);
+        reset = strtol(sim_http_header(&r, "X-RateLimit-Reset", v, sizeof(v)),
+                       NULL, 10);
+        T_ASSERTF(reset > 1000000000L && reset <= time_wall_ms() / 1000 + 61,
+                  "X-RateLimit-Reset %ld (epoch)", reset);
         sim_http_resp_release(&r);
         /* bare 429: no headers at all, as Bitrise documents */
         T_EQ_INT(status_of(p, BUILD, "bitwat_q_bare"), 200);
@@ -124,7 +145,7 @@ static void test_quota_429_and_headers(void) {
         T_ASSERT(!sim_http_header(&r, "Retry-After", v, sizeof(v)));
         T_ASSERT(!sim_http_header(&r, "X-RateLimit-Limit", v, sizeof(v)));
         sim_http_resp_release(&r);
-        cJSON *stats = admin_get(p, "/stats");
+        cJSON *stats   = admin_get(p, "/stats");
         const cJSON *t = token_stats(stats, "bitwat_q");
         T_EQ_INT(num(t, "requests"), 6);
         T_EQ_INT(num(t, "throttled"), 1);
@@ -144,7 +165,7 @@ static void test_max_window_count_slides(void) {
         usleep(1200 * 1000);
         for (int i = 0; i < 3; i++)
                 status_of(p, BUILD, "bitwat_dev");
-        cJSON *stats = admin_get(p, "/stats");
+        cJSON *stats   = admin_get(p, "/stats");
         const cJSON *t = token_stats(stats, "bitwat_dev");
         T_EQ_INT(num(t, "requests"), 10);
         T_EQ_INT(num(t, "max_window_count"), 7);
@@ -164,7 +185,8 @@ static void test_max_window_count_slides(void) {
 
 static void set_fault(sim_proc_t *p, const char *scope, const char *faults) {
         char body[512];
-        snprintf(body, sizeof(body), "{\"scope\": \"%s\", \"faults\": %s}", scope, faults);
+        snprintf(body, sizeof(body), "{\"scope\": \"%s\", \"faults\": %s}",
+                 scope, faults);
         admin_post(p, "/faults", body);
 }
 
@@ -184,7 +206,8 @@ static void test_every_fault_type(void) {
         sim_http_resp_release(&r);
         set_fault(p, "build_get", "{\"html\": 1}");
         T_EQ_INT(req(p, BUILD, "bitwat_dev", &r), 502);
-        T_ASSERT(strstr(sim_http_header(&r, "Content-Type", v, sizeof(v)), "text/html"));
+        T_ASSERT(strstr(sim_http_header(&r, "Content-Type", v, sizeof(v)),
+                        "text/html"));
         T_ASSERT(strstr(buf_cstr(&r.body), "<title>Application Error</title>"));
         sim_http_resp_release(&r);
         set_fault(p, "build_get", "{\"invalid_json\": 1}");
@@ -198,23 +221,29 @@ static void test_every_fault_type(void) {
         sim_http_resp_release(&r);
         set_fault(p, "build_get", "{\"reset\": 1}");
         req(p, BUILD, "bitwat_dev", &r);
-        T_ASSERTF(r.curl_code == CURLE_RECV_ERROR || r.curl_code == CURLE_GOT_NOTHING, "curl code %d", r.curl_code);
+        T_ASSERTF(r.curl_code == CURLE_RECV_ERROR ||
+                      r.curl_code == CURLE_GOT_NOTHING,
+                  "curl code %d", r.curl_code);
         T_EQ_INT(r.status, 0);
         sim_http_resp_release(&r);
-        set_fault(p, "build_get", "{\"slow_body\": 1, \"slow_bytes_per_s\": 2000}");
+        set_fault(p, "build_get",
+                  "{\"slow_body\": 1, \"slow_bytes_per_s\": 2000}");
         int64_t t0 = time_mono_ms();
         T_EQ_INT(req(p, BUILD, "bitwat_dev", &r), 200);
         int64_t ms = time_mono_ms() - t0;
-        j = sim_http_resp_json(&r);
-        T_ASSERTF(j && r.body.len > 500, "slow body: curl %d, %zu bytes", r.curl_code, r.body.len);
-        T_ASSERTF(ms >= (int64_t)r.body.len * 1000 / 2000 - 150, "%zu bytes in %lld ms", r.body.len, (long long)ms);
+        j          = sim_http_resp_json(&r);
+        T_ASSERTF(j && r.body.len > 500, "slow body: curl %d, %zu bytes",
+                  r.curl_code, r.body.len);
+        T_ASSERTF(ms >= (int64_t)r.body.len * 1000 / 2000 - 150,
+                  "%zu bytes in %lld ms", r.body.len, (long long)ms);
         cJSON_Delete(j);
         sim_http_resp_release(&r);
         set_fault(p, "build_get", "{\"latency_ms\": 300}");
         t0 = time_mono_ms();
         T_EQ_INT(status_of(p, BUILD, "bitwat_dev"), 200);
         T_ASSERT(time_mono_ms() - t0 >= 300);
-        set_fault(p, "build_get", "{\"latency_ms\": {\"min\": 100, \"max\": 200}}");
+        set_fault(p, "build_get",
+                  "{\"latency_ms\": {\"min\": 100, \"max\": 200}}");
         t0 = time_mono_ms();
         T_EQ_INT(status_of(p, BUILD, "bitwat_dev"), 200);
         T_ASSERT(time_mono_ms() - t0 >= 100);
@@ -230,27 +259,36 @@ static void test_every_fault_type(void) {
         T_EQ_INT(status_of(p, BUILD, "bitwat_dev"), 200);
         /* per app: only that app */
         set_fault(p, "app:" APP2, "{\"error_5xx\": 1}");
-        T_EQ_INT(status_of(p, "/apps/" APP2 "/builds/b000000000000002", "bitwat_dev"), 503);
+        T_EQ_INT(status_of(p, "/apps/" APP2 "/builds/b000000000000002",
+                           "bitwat_dev"),
+                 503);
         T_EQ_INT(status_of(p, BUILD, "bitwat_dev"), 200);
         set_fault(p, "app:" APP2, "null");
-        T_EQ_INT(status_of(p, "/apps/" APP2 "/builds/b000000000000002", "bitwat_dev"), 200);
+        T_EQ_INT(status_of(p, "/apps/" APP2 "/builds/b000000000000002",
+                           "bitwat_dev"),
+                 200);
         /* global, and the raw log endpoint */
         set_fault(p, "global", "{\"error_5xx\": 0.5}");
         int fails = 0;
         for (int i = 0; i < 40; i++)
                 fails += status_of(p, "/apps/" APP, "bitwat_dev") == 503;
-        T_ASSERTF(fails > 5 && fails < 35, "%d of 40 failed at share 0.5", fails);
+        T_ASSERTF(fails > 5 && fails < 35, "%d of 40 failed at share 0.5",
+                  fails);
         set_fault(p, "global", "null");
         T_EQ_INT(status_of(p, "/apps/" APP, "bitwat_dev"), 200);
-        T_EQ_INT(sim_proc_admin_post(p, "/faults", "{\"scope\": \"nowhere\", \"faults\": {}}", NULL, v, sizeof(v)), -1);
+        T_EQ_INT(sim_proc_admin_post(p, "/faults",
+                                     "{\"scope\": \"nowhere\", \"faults\": {}}",
+                                     NULL, v, sizeof(v)),
+                 -1);
         T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_admin_counters_and_switches(void) {
         const char *args[] = {"--log-level", "debug", NULL};
-        sim_proc_t *p = start(scenario, args);
+        sim_proc_t *p      = start(scenario, args);
         cJSON *stats, *o;
-        admin_post(p, "/faults", "{\"scope\": \"apps_list\", \"faults\": null}");
+        admin_post(p, "/faults",
+                   "{\"scope\": \"apps_list\", \"faults\": null}");
         for (int i = 0; i < 3; i++)
                 T_EQ_INT(status_of(p, BUILD, "bitwat_dev"), 200);
         T_EQ_INT(status_of(p, "/apps", "token bitwat_dev"), 200);
@@ -258,35 +296,44 @@ static void test_admin_counters_and_switches(void) {
         T_EQ_INT(status_of(p, BUILD, "bitwat_nope"), 401);
         T_EQ_INT(status_of(p, BUILD, "bitwat_old"), 401);
         T_EQ_INT(status_of(p, BUILD, "Bearer bitwat_dev"), 401);
-        T_EQ_INT(status_of(p, "/apps/" APP "/builds/ffffffffffffffff", "bitwat_dev"), 404);
-        stats = admin_get(p, "/stats");
-        const cJSON *t = token_stats(stats, "bitwat_dev"), *eps = cJSON_GetObjectItem(stats, "endpoints");
+        T_EQ_INT(
+            status_of(p, "/apps/" APP "/builds/ffffffffffffffff", "bitwat_dev"),
+            404);
+        stats            = admin_get(p, "/stats");
+        const cJSON *t   = token_stats(stats, "bitwat_dev"),
+                    *eps = cJSON_GetObjectItem(stats, "endpoints");
         T_EQ_INT(num(t, "requests"), 6);
         T_EQ_INT(num(cJSON_GetObjectItem(t, "endpoints"), "build_get"), 4);
         T_EQ_INT(num(cJSON_GetObjectItem(t, "endpoints"), "apps_list"), 1);
         T_EQ_INT(num(cJSON_GetObjectItem(t, "endpoints"), "build_log"), 1);
         T_EQ_INT(num(cJSON_GetObjectItem(t, "status"), "2xx"), 5);
         T_EQ_INT(num(cJSON_GetObjectItem(t, "status"), "4xx"), 1);
-        T_EQ_INT(strlen(cJSON_GetObjectItem(t, "fingerprint")->valuestring), 16);
+        T_EQ_INT(strlen(cJSON_GetObjectItem(t, "fingerprint")->valuestring),
+                 16);
         T_EQ_INT(num(eps, "build_get"), 7);
         T_EQ_INT(num(stats, "requests"), 9);
-        T_EQ_INT(num(stats, "invalid_token_requests"), 2); /* unknown + Bearer */
+        T_EQ_INT(num(stats, "invalid_token_requests"),
+                 2); /* unknown + Bearer */
         T_EQ_INT(num(stats, "revoked_token_requests"), 1);
         T_EQ_INT(num(token_stats(stats, "bitwat_old"), "requests"), 1);
         cJSON_Delete(stats);
         /* revoke, add, replace at run time */
         admin_post(p, "/tokens/revoke", "{\"token\": \"bitwat_dev\"}");
         T_EQ_INT(status_of(p, BUILD, "bitwat_dev"), 401);
-        admin_post(p, "/tokens", "{\"value\": \"bitwat_new\", \"role\": \"developer\"}");
+        admin_post(p, "/tokens",
+                   "{\"value\": \"bitwat_new\", \"role\": \"developer\"}");
         T_EQ_INT(status_of(p, BUILD "/log", "bitwat_new"), 200);
-        admin_post(p, "/tokens", "{\"value\": \"bitwat_new\", \"role\": \"tester\"}");
+        admin_post(p, "/tokens",
+                   "{\"value\": \"bitwat_new\", \"role\": \"tester\"}");
         T_EQ_INT(status_of(p, BUILD "/log", "bitwat_new"), 403);
         T_EQ_INT(status_of(p, BUILD, "bitwat_new"), 200);
         /* finish a running build now, with a status */
-        admin_post(p, "/builds/finish", "{\"app\": \"" APP "\", \"build\": \"b000000000000001\", \"status\": 2}");
+        admin_post(p, "/builds/finish",
+                   "{\"app\": \"" APP
+                   "\", \"build\": \"b000000000000001\", \"status\": 2}");
         sim_http_resp_t r;
         T_EQ_INT(req(p, BUILD, "bitwat_new", &r), 200);
-        o = sim_http_resp_json(&r);
+        o              = sim_http_resp_json(&r);
         const cJSON *d = cJSON_GetObjectItem(o, "data");
         T_EQ_INT(num(d, "status"), 2);
         T_EQ_STR(cJSON_GetObjectItem(d, "status_text")->valuestring, "error");
@@ -311,17 +358,20 @@ static void test_admin_counters_and_switches(void) {
         FILE *f = fopen(path, "r");
         T_ASSERT(f);
         static char logbuf[1 << 16];
-        size_t n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
+        size_t n  = fread(logbuf, 1, sizeof(logbuf) - 1, f);
         logbuf[n] = '\0';
         fclose(f);
-        T_ASSERTF(strstr(logbuf, "status=200") || strstr(logbuf, "\"status\":\"200\""), "no debug request lines in the log");
+        T_ASSERTF(strstr(logbuf, "status=200") ||
+                      strstr(logbuf, "\"status\":\"200\""),
+                  "no debug request lines in the log");
         T_ASSERT(!strstr(logbuf, "bitwat_"));
         T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_sigterm_stops_cleanly_with_suspended_requests(void) {
         sim_proc_t *p = start(scenario, NULL);
-        set_fault(p, "build_get", "{\"slow_body\": 1, \"slow_bytes_per_s\": 10}");
+        set_fault(p, "build_get",
+                  "{\"slow_body\": 1, \"slow_bytes_per_s\": 10}");
         pid_t pid = fork();
         if (pid == 0) { /* a client stuck in a slow body */
                 sim_http_resp_t r;
@@ -334,10 +384,12 @@ static void test_sigterm_stops_cleanly_with_suspended_requests(void) {
         int64_t t0 = time_mono_ms();
         kill(sim_proc_pid(p), SIGTERM);
         int status = -1;
-        for (int i = 0; i < 300 && waitpid(sim_proc_pid(p), &status, WNOHANG) == 0; i++)
+        for (int i = 0;
+             i < 300 && waitpid(sim_proc_pid(p), &status, WNOHANG) == 0; i++)
                 usleep(10000);
         int64_t ms = time_mono_ms() - t0;
-        T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d after %lld ms", status, (long long)ms);
+        T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "exit status %d after %lld ms", status, (long long)ms);
         T_ASSERTF(ms < 3000, "took %lld ms to stop", (long long)ms);
         waitpid(pid, NULL, 0);
         T_EQ_INT(sim_proc_stop(p), 0);
