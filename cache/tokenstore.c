@@ -220,7 +220,7 @@ static dir_entry_t *dir_find(tokenstore_t *ts, const char *ws) {
 static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
                        dir_entry_t **out, char *errstr, size_t errstr_size) {
         struct stat st;
-        char eb[128], *tok = NULL;
+        char *tok = NULL;
         size_t len = 0;
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
                 snprintf(errstr, errstr_size,
@@ -240,8 +240,7 @@ static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
                 if (!e) {
                         OPENSSL_cleanse(tok, len);
                         free(tok);
-                        snprintf(errstr, errstr_size, "out of memory: %s",
-                                 log_errno_str(ENOMEM, eb, sizeof(eb)));
+                        snprintf(errstr, errstr_size, "out of memory");
                         return CACHE_E_IO;
                 }
                 snprintf(e->ws, sizeof(e->ws), "%s", ws);
@@ -471,9 +470,10 @@ static void rekey_one(tokenstore_t *ts, const char *key, size_t *rekeyed,
                 (*failed)++;
                 return;
         }
-        if (cache_redis_cmd(ts->rc, &r, errstr, sizeof(errstr), "GET %s", key) ||
-            r->type != REDIS_REPLY_STRING)
-                goto out; /* gone meanwhile, or Redis trouble (counted below) */
+        if (cache_redis_cmd(ts->rc, &r, errstr, sizeof(errstr), "GET %s", key))
+                goto fail;
+        if (r->type != REDIS_REPLY_STRING)
+                goto out; /* deleted meanwhile */
         if (tokencrypt_open(ts->kr, ws, r->str, r->len, tok, sizeof(tok), &len,
                             kid, errstr, sizeof(errstr)) != 0) {
                 LOG_WARN("cache", "rekey: %s", errstr);
