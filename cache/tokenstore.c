@@ -261,14 +261,34 @@ static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
         return 0;
 }
 
+/* Opens path; if a rotation swapped the file between open and now (the
+ * path names another inode), opens again, so a lookup never reinstates a
+ * version that was already replaced. -1 with errno on failure. */
+static int open_current(const char *path) {
+        for (int attempt = 0;; attempt++) {
+                struct stat a, b;
+                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0 || attempt == 3)
+                        return fd;
+                if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+                    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                        return fd;
+                close(fd);
+        }
+}
+
 static int dir_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
                    char *errstr, size_t errstr_size) {
         char path[4096], eb[128];
         dir_entry_t *e = NULL;
         snprintf(path, sizeof(path), "%s/%s", ts->dir, ws);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        /* Under the lock, so lookups racing a rotation cannot take turns
+         * installing the old and the new version. */
+        pthread_mutex_lock(&ts->lock);
+        int fd = open_current(path);
         if (fd < 0) {
                 int saved = errno;
+                pthread_mutex_unlock(&ts->lock);
                 snprintf(errstr, errstr_size,
                          saved == ENOENT
                              ? "no token stored for workspace %s"
@@ -276,7 +296,6 @@ static int dir_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
                          ws, log_errno_str(saved, eb, sizeof(eb)));
                 return saved == ENOENT ? CACHE_E_NOTFOUND : CACHE_E_IO;
         }
-        pthread_mutex_lock(&ts->lock);
         int err = dir_refresh(ts, ws, fd, &e, errstr, errstr_size);
         if (!err && e->len >= size) {
                 snprintf(errstr, errstr_size,
