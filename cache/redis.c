@@ -3,6 +3,7 @@
  */
 #include "cache/redis.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ struct cache_redis {
         void (*on_state)(void *opaque, bool up);
         void *opaque;
         bool up;
+        char last_err[192];      /* why we are down (no secrets in it) */
         int64_t backoff_ms;      /* current reconnect delay; 0 after success */
         int64_t next_attempt_ms; /* monotonic; no connect before this */
         struct {
@@ -76,6 +78,7 @@ static void schedule_retry(cache_redis_t *rc) {
 }
 
 static void drop(cache_redis_t *rc, const char *why) {
+        snprintf(rc->last_err, sizeof(rc->last_err), "%s", why);
         if (rc->c) {
                 redisFree(rc->c);
                 rc->c = NULL;
@@ -143,8 +146,9 @@ static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
 fail:
         if (c)
                 redisFree(c);
+        snprintf(rc->last_err, sizeof(rc->last_err), "%s", errstr);
         schedule_retry(rc);
-        set_state(rc, false, "connect failed");
+        set_state(rc, false, rc->last_err);
         return CACHE_E_DOWN;
 }
 
@@ -156,8 +160,9 @@ static int ensure_connected(cache_redis_t *rc, char *errstr,
         int64_t now = time_mono_ms();
         if (now < rc->next_attempt_ms) {
                 snprintf(errstr, errstr_size,
-                         "redis %s:%d down, next attempt in %lld ms", rc->host,
-                         rc->port, (long long)(rc->next_attempt_ms - now));
+                         "redis %s:%d down (%s), next attempt in %lld ms",
+                         rc->host, rc->port, rc->last_err,
+                         (long long)(rc->next_attempt_ms - now));
                 return CACHE_E_DOWN;
         }
         return try_connect(rc, errstr, errstr_size);
@@ -243,11 +248,18 @@ static int finish(cache_redis_t *rc, redisReply *r, redisReply **out,
                   bool keep_errors, char *errstr, size_t errstr_size) {
         *out = NULL;
         if (!r) {
-                snprintf(errstr, errstr_size, "redis %s:%d: %s", rc->host,
-                         rc->port,
-                         rc->c && rc->c->errstr[0] ? rc->c->errstr
-                                                   : "connection lost");
-                drop(rc, "command failed");
+                bool timeout = rc->c && rc->c->err == REDIS_ERR_IO &&
+                               (errno == EAGAIN || errno == EWOULDBLOCK);
+                if (timeout)
+                        snprintf(errstr, errstr_size,
+                                 "redis %s:%d: no answer within %d ms",
+                                 rc->host, rc->port, rc->command_timeout_ms);
+                else
+                        snprintf(errstr, errstr_size, "redis %s:%d: %s",
+                                 rc->host, rc->port,
+                                 rc->c && rc->c->errstr[0] ? rc->c->errstr
+                                                           : "connection lost");
+                drop(rc, errstr);
                 return CACHE_E_DOWN;
         }
         if (r->type == REDIS_REPLY_ERROR) {

@@ -106,7 +106,8 @@ static inline bool tredis_ping(const tredis_t *t, const char *auth) {
 /* Starts redis-server on t->port (0 = pick one). auth: password for PING
  * when extra sets requirepass. Returns 0 or -1. */
 static inline int tredis_spawn(tredis_t *t, const char *auth) {
-        char port_s[16], *argv[40];
+        char port_s[16];
+        const char *argv[40];
         int argc = 0;
         if (!t->dir[0]) {
                 snprintf(t->dir, sizeof(t->dir), "/tmp/bitmon-itest-redis.XXXXXX");
@@ -119,16 +120,16 @@ static inline int tredis_spawn(tredis_t *t, const char *auth) {
         snprintf(port_s, sizeof(port_s), "%d", t->port);
         static char extra[256];
         snprintf(extra, sizeof(extra), "%s", t->extra);
-        argv[argc++] = (char *)"redis-server";
-        argv[argc++] = (char *)"--port";
+        argv[argc++] = "redis-server";
+        argv[argc++] = "--port";
         argv[argc++] = port_s;
-        argv[argc++] = (char *)"--bind";
-        argv[argc++] = (char *)"127.0.0.1";
-        argv[argc++] = (char *)"--save";
-        argv[argc++] = (char *)"";
-        argv[argc++] = (char *)"--appendonly";
-        argv[argc++] = (char *)"no";
-        argv[argc++] = (char *)"--dir";
+        argv[argc++] = "--bind";
+        argv[argc++] = "127.0.0.1";
+        argv[argc++] = "--save";
+        argv[argc++] = "";
+        argv[argc++] = "--appendonly";
+        argv[argc++] = "no";
+        argv[argc++] = "--dir";
         argv[argc++] = t->dir;
         char *save = NULL;
         for (char *w = strtok_r(extra, " ", &save); w && argc < 38;
@@ -142,7 +143,10 @@ static inline int tredis_spawn(tredis_t *t, const char *auth) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 FILE *f = freopen("/dev/null", "w", stdout);
                 (void)f;
-                execvp("redis-server", argv);
+                char *args[40];
+                for (int i = 0; i <= argc; i++)
+                        args[i] = argv[i] ? strdup(argv[i]) : NULL;
+                execvp("redis-server", args);
                 _exit(127);
         }
         t->pid = pid;
