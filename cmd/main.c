@@ -13,6 +13,8 @@ static const struct {
         const char *help;
 } commands[] = {
     {"version", cmd_version, "print the version"},
+    {"config", cmd_config,
+     "print or check the configuration, or its reference"},
 };
 
 static void usage(FILE *f) {
