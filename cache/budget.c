@@ -104,9 +104,10 @@ cache_budget_t *cache_budget_new(const cache_budget_opts_t *opts, char *errstr,
         }
         pthread_mutex_init(&b->lock, NULL);
         b->rate     = opts->rate > 0 ? opts->rate : 1.0;
-        b->burst    = opts->burst > 0 ? opts->burst : 10.0;
+        b->burst    = opts->burst > 0 ? opts->burst : 20.0;
         b->replicas = opts->expected_replicas > 0 ? opts->expected_replicas : 1;
-        b->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : 1000;
+        b->backoff_min_ms =
+            opts->backoff_min_ms > 0 ? opts->backoff_min_ms : 1000;
         b->backoff_max_ms =
             opts->backoff_max_ms > 0 ? opts->backoff_max_ms : 60000;
         b->max_wait_ms = opts->max_wait_ms > 0 ? opts->max_wait_ms : 600000;
@@ -151,7 +152,7 @@ void cache_budget_limits(const cache_budget_t *b, const char *workspace,
         *burst = b->burst;
         if (!workspace || b->n_overrides == 0)
                 return;
-        override_t key = {.workspace = (char *)(uintptr_t)workspace};
+        override_t key      = {.workspace = (char *)(uintptr_t)workspace};
         const override_t *o = bsearch(&key, b->overrides, b->n_overrides,
                                       sizeof(*b->overrides), override_cmp);
         if (o) {
@@ -208,10 +209,10 @@ static local_entry_t *local_get(cache_budget_t *b, const cache_fp_t *fp,
                 if (!found)
                         return NULL;
                 memcpy(found->id, fp->id, sizeof(found->id));
-                found->tokens       = burst;
-                found->ts           = now;
-                found->rl_remaining = -1;
-                found->next         = b->table[bucket_of(fp->id)];
+                found->tokens               = burst;
+                found->ts                   = now;
+                found->rl_remaining         = -1;
+                found->next                 = b->table[bucket_of(fp->id)];
                 b->table[bucket_of(fp->id)] = found;
         }
         found->last_used = now;
@@ -219,8 +220,8 @@ static local_entry_t *local_get(cache_budget_t *b, const cache_fp_t *fp,
 }
 
 /* The take script's algorithm on local state with the replica share. */
-static int64_t local_take(cache_budget_t *b, const cache_fp_t *fp,
-                          double rate, double burst) {
+static int64_t local_take(cache_budget_t *b, const cache_fp_t *fp, double rate,
+                          double burst) {
         int64_t now = time_mono_ms(), wait = 0;
         rate /= b->replicas;
         burst = fmax(1.0, floor(burst / b->replicas));
@@ -372,7 +373,7 @@ static int parse_retry_after(const char *v, int64_t *ms) {
         char *end;
         while (*v == ' ' || *v == '\t')
                 v++;
-        errno     = 0;
+        errno       = 0;
         long long s = strtoll(v, &end, 10);
         if (end != v && errno == 0) {
                 while (*end == ' ' || *end == '\t')
@@ -410,7 +411,8 @@ int64_t cache_budget_on_429(cache_budget_t *b, cache_redis_t *rc,
         if (run_script(rc, &cache_budget_script_block, fp, 4, args, &block,
                        errstr, sizeof(errstr)) == 0) {
                 set_degraded(b, false, fp, NULL);
-                LOG_INFO("cache", "token rate limited by bitrise block_ms=%lld fp=%s",
+                LOG_INFO("cache",
+                         "token rate limited by bitrise block_ms=%lld fp=%s",
                          block, fp->log);
                 return cap_wait(b, block);
         }
@@ -426,7 +428,7 @@ static int parse_count(const char *v, long long max, long long *out) {
         char *end;
         if (!v)
                 return -1;
-        errno = 0;
+        errno       = 0;
         long long n = strtoll(v, &end, 10);
         while (*end == ' ' || *end == '\t')
                 end++;

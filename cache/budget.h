@@ -41,12 +41,12 @@ typedef struct cache_budget_override {
 } cache_budget_override_t;
 
 typedef struct cache_budget_opts {
-        double rate;             /* requests per second per token; default 1 */
-        double burst;            /* bucket size; default 10 */
-        int expected_replicas;   /* pods sharing a token; default 1 */
-        int backoff_min_ms;      /* 429 without Retry-After; default 1000 */
-        int backoff_max_ms;      /* cap of that backoff; default 60000 */
-        int max_wait_ms;         /* cap on any answer; default 600000 */
+        double rate;           /* requests per second per token; default 1 */
+        double burst;          /* bucket size; default 20 */
+        int expected_replicas; /* pods sharing a token; default 1 */
+        int backoff_min_ms;    /* 429 without Retry-After; default 1000 */
+        int backoff_max_ms;    /* cap of that backoff; default 60000 */
+        int max_wait_ms;       /* cap on any answer; default 600000 */
         const cache_budget_override_t *overrides; /* copied */
         size_t n_overrides;
 } cache_budget_opts_t;

@@ -30,8 +30,7 @@
  * Blocked: wait for the block. Refill by elapsed time, cap at burst (a
  * lowered override takes effect at once). An adopted Remaining of 0 waits
  * for its Reset; otherwise a taken request also counts against it. */
-static const char take_src[] =
-    LUA_PRELUDE
+static const char take_src[] = LUA_PRELUDE
     "local key = KEYS[1]\n"
     "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local now = now_ms()\n"
@@ -63,8 +62,7 @@ static const char take_src[] =
  * but not while a block is still running (many pods see the same 429 wave),
  * and starts over after a quiet period as long as the last backoff. The
  * bucket is emptied and refills from the end of the block. */
-static const char block_src[] =
-    LUA_PRELUDE
+static const char block_src[] = LUA_PRELUDE
     "local key = KEYS[1]\n"
     "local ra, abs = tonumber(ARGV[1]), ARGV[2] == '1'\n"
     "local bmin, bmax = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
@@ -92,23 +90,23 @@ static const char block_src[] =
  * relative Resets drift) the lowest Remaining wins, since answers arrive out
  * of order; a later Reset starts a new window. */
 static const char observe_src[] =
-    LUA_PRELUDE
-    "local key = KEYS[1]\n"
-    "local rem, reset = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local now = now_ms()\n"
-    "local rtn = reset\n"
-    "if ARGV[3] ~= '1' then rtn = now + reset end\n"
-    "if rtn <= now then return -1 end\n"
-    "local h = redis.call('HMGET', key, 'rr', 'rt')\n"
-    "local rr, rt = tonumber(h[1]), tonumber(h[2])\n"
-    "if rr ~= nil and rt ~= nil and rt > now and math.abs(rt - rtn) <= 1500 then\n"
-    "  if rem < rr then rr = rem end\n"
-    "elseif rt == nil or rt <= now or rtn > rt then\n"
-    "  rr, rt = rem, rtn\n"
-    "end\n"
-    "redis.call('HSET', key, 'rr', rr, 'rt', rt)\n"
-    "expire(key, rt - now)\n"
-    "return rr\n";
+    LUA_PRELUDE "local key = KEYS[1]\n"
+                "local rem, reset = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+                "local now = now_ms()\n"
+                "local rtn = reset\n"
+                "if ARGV[3] ~= '1' then rtn = now + reset end\n"
+                "if rtn <= now then return -1 end\n"
+                "local h = redis.call('HMGET', key, 'rr', 'rt')\n"
+                "local rr, rt = tonumber(h[1]), tonumber(h[2])\n"
+                "if rr ~= nil and rt ~= nil and rt > now and math.abs(rt - "
+                "rtn) <= 1500 then\n"
+                "  if rem < rr then rr = rem end\n"
+                "elseif rt == nil or rt <= now or rtn > rt then\n"
+                "  rr, rt = rem, rtn\n"
+                "end\n"
+                "redis.call('HSET', key, 'rr', rr, 'rt', rt)\n"
+                "expire(key, rt - now)\n"
+                "return rr\n";
 
 const cache_script_t cache_budget_script_take    = {"budget_take", take_src};
 const cache_script_t cache_budget_script_block   = {"budget_block", block_src};

@@ -28,9 +28,9 @@ static int name_ok(const char *s, int allow_colon) {
         return 1;
 }
 
-static int build_key(cache_redis_t *rc, char *key, size_t size,
-                     const char *app, const char *build, const char *suffix,
-                     char *errstr, size_t errstr_size) {
+static int build_key(cache_redis_t *rc, char *key, size_t size, const char *app,
+                     const char *build, const char *suffix, char *errstr,
+                     size_t errstr_size) {
         if (!name_ok(app, 0) || !name_ok(build, 0)) {
                 snprintf(errstr, errstr_size, "invalid app or build slug");
                 return CACHE_E_ARG;
@@ -47,8 +47,8 @@ int cache_build_get(cache_redis_t *rc, const char *app, const char *build,
                     buf_t *out, char *errstr, size_t errstr_size) {
         char key[512];
         redisReply *r = NULL;
-        int err = build_key(rc, key, sizeof(key), app, build, "", errstr,
-                            errstr_size);
+        int err       = build_key(rc, key, sizeof(key), app, build, "", errstr,
+                                  errstr_size);
         if (err)
                 return err;
         err = cache_redis_cmd(rc, &r, errstr, errstr_size, "GET %s", key);
@@ -78,8 +78,8 @@ int cache_build_store(cache_redis_t *rc, const char *app, const char *build,
                       size_t errstr_size) {
         char key[512];
         redisReply *r = NULL;
-        int err = build_key(rc, key, sizeof(key), app, build, "", errstr,
-                            errstr_size);
+        int err       = build_key(rc, key, sizeof(key), app, build, "", errstr,
+                                  errstr_size);
         if (err)
                 return err;
         if (!json || len == 0 || len > CACHE_BUILD_MAX_JSON || ttl_ms <= 0) {
@@ -96,9 +96,9 @@ int cache_build_store(cache_redis_t *rc, const char *app, const char *build,
         return err;
 }
 
-int cache_build_lease_try(cache_redis_t *rc, const char *app,
-                          const char *build, const char *owner, int lease_ms,
-                          char *errstr, size_t errstr_size) {
+int cache_build_lease_try(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, char *errstr,
+                          size_t errstr_size) {
         char key[512];
         redisReply *r = NULL;
         int err = build_key(rc, key, sizeof(key), app, build, ":lease", errstr,
@@ -109,8 +109,8 @@ int cache_build_lease_try(cache_redis_t *rc, const char *app,
                 snprintf(errstr, errstr_size, "invalid lease owner or length");
                 return CACHE_E_ARG;
         }
-        err = cache_redis_cmd(rc, &r, errstr, errstr_size,
-                              "SET %s %s NX PX %d", key, owner, lease_ms);
+        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %s NX PX %d",
+                              key, owner, lease_ms);
         if (err)
                 return err;
         int taken = r->type == REDIS_REPLY_STATUS;

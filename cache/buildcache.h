@@ -7,9 +7,8 @@
  * others read the cache (or wait a little) instead:
  *
  *     hit = cache_build_get(...)          -> use it
- *     miss: cache_build_lease_try(...)    -> 1: call Bitrise, cache_build_store,
- *                                               cache_build_lease_release
- *                                           0: someone else refreshes; retry
+ *     miss: cache_build_lease_try(...)    -> 1: call Bitrise,
+ * cache_build_store, cache_build_lease_release 0: someone else refreshes; retry
  *                                              the get shortly
  *     Redis down (< 0): call Bitrise yourself.
  *
@@ -27,7 +26,7 @@
 #include "cache/redis.h"
 #include "common/buf.h"
 
-#define CACHE_BUILD_MAX_JSON  (1024 * 1024) /* larger values are refused */
+#define CACHE_BUILD_MAX_JSON     (1024 * 1024) /* larger values are refused */
 #define CACHE_DONE_TTL_S_DEFAULT (7 * 24 * 3600)
 
 /* Reads the cached build JSON into out (appended; out's cap applies).
@@ -43,9 +42,9 @@ int cache_build_store(cache_redis_t *rc, const char *app, const char *build,
 /* Tries to take the refresh lease for lease_ms, naming the holder `owner`
  * (e.g. "pod-7/worker-2"; no secrets). Returns 1 when taken, 0 when another
  * holder has it, < 0 on error. */
-int cache_build_lease_try(cache_redis_t *rc, const char *app,
-                          const char *build, const char *owner, int lease_ms,
-                          char *errstr, size_t errstr_size);
+int cache_build_lease_try(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, char *errstr,
+                          size_t errstr_size);
 
 /* Releases the lease if `owner` still holds it (atomic compare-and-delete).
  * Returns 1 released, 0 not ours (expired or taken over), < 0 error. */

@@ -23,7 +23,7 @@ struct cache_redis {
         int port, db;
         int connect_timeout_ms, command_timeout_ms;
         int backoff_min_ms, backoff_max_ms;
-        void (*on_state)(void *opaque, bool up);
+        void (*on_state)(void *opaque, bool up, const char *reason);
         void *opaque;
         bool up;
         char last_err[192];      /* why we are down (no secrets in it) */
@@ -43,7 +43,8 @@ int cache_redis_down_count(void) {
 }
 
 static struct timeval ms_to_tv(int ms) {
-        struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+        struct timeval tv = {.tv_sec  = ms / 1000,
+                             .tv_usec = (ms % 1000) * 1000};
         return tv;
 }
 
@@ -63,7 +64,7 @@ static void set_state(cache_redis_t *rc, bool up, const char *why) {
                          why, rc->name, rc->host, rc->port);
         }
         if (rc->on_state)
-                rc->on_state(rc->opaque, up);
+                rc->on_state(rc->opaque, up, up ? NULL : why);
 }
 
 /* Plans the next connect attempt after a failure: exponential, jittered. */
@@ -100,8 +101,7 @@ static int handshake(cache_redis_t *rc, redisContext *c, char *errstr,
                 if (!r || r->type == REDIS_REPLY_ERROR) {
                         snprintf(errstr, errstr_size,
                                  "cannot authenticate to redis %s:%d: %s",
-                                 rc->host, rc->port,
-                                 r ? r->str : c->errstr);
+                                 rc->host, rc->port, r ? r->str : c->errstr);
                         goto fail;
                 }
                 freeReplyObject(r);
@@ -191,7 +191,8 @@ cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
             opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 200;
         rc->command_timeout_ms =
             opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 100;
-        rc->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : 250;
+        rc->backoff_min_ms =
+            opts->backoff_min_ms > 0 ? opts->backoff_min_ms : 250;
         rc->backoff_max_ms =
             opts->backoff_max_ms > 0 ? opts->backoff_max_ms : 10000;
         if (rc->backoff_max_ms < rc->backoff_min_ms)
@@ -340,9 +341,9 @@ static int script_slot(cache_redis_t *rc, const cache_script_t *s, int *slot,
                 snprintf(errstr, errstr_size, "too many scripts");
                 return CACHE_E_ARG;
         }
-        int i                  = rc->nscripts;
-        rc->scripts[i].script  = s;
-        int err                = script_load(rc, i, errstr, errstr_size);
+        int i                 = rc->nscripts;
+        rc->scripts[i].script = s;
+        int err               = script_load(rc, i, errstr, errstr_size);
         if (err)
                 return err;
         rc->nscripts++;
@@ -350,10 +351,9 @@ static int script_slot(cache_redis_t *rc, const cache_script_t *s, int *slot,
         return CACHE_OK;
 }
 
-int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script,
-                     int nkeys, int argc, const char **argv,
-                     const size_t *argvlen, redisReply **out, char *errstr,
-                     size_t errstr_size) {
+int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
+                     int argc, const char **argv, const size_t *argvlen,
+                     redisReply **out, char *errstr, size_t errstr_size) {
         *out = NULL;
         if (argc < nkeys || nkeys < 0 || argc > 64) {
                 snprintf(errstr, errstr_size, "bad script arguments");

@@ -21,14 +21,16 @@
 #include <stdint.h>
 
 /* Status codes shared by every cache/ module. */
-#define CACHE_OK          0
-#define CACHE_E_DOWN      (-1) /* Redis unreachable or connection lost: transient */
-#define CACHE_E_REPLY     (-2) /* Redis answered with an error or odd reply */
-#define CACHE_E_ARG       (-3) /* bad argument from the caller */
-#define CACHE_E_REFUSED   (-4) /* not written on purpose (e.g. non-authoritative) */
-#define CACHE_E_NOTFOUND  (-5) /* no such entry */
-#define CACHE_E_CRYPTO    (-6) /* decryption/authentication failed */
-#define CACHE_E_IO        (-7) /* local file error */
+#define CACHE_OK     0
+#define CACHE_E_DOWN (-1)  /* Redis unreachable or connection lost: transient  \
+                            */
+#define CACHE_E_REPLY (-2) /* Redis answered with an error or odd reply */
+#define CACHE_E_ARG   (-3) /* bad argument from the caller */
+#define CACHE_E_REFUSED                                                        \
+        (-4) /* not written on purpose (e.g. non-authoritative) */
+#define CACHE_E_NOTFOUND (-5) /* no such entry */
+#define CACHE_E_CRYPTO   (-6) /* decryption/authentication failed */
+#define CACHE_E_IO       (-7) /* local file error */
 
 typedef struct cache_redis_opts {
         const char *host;       /* default "127.0.0.1" */
@@ -41,9 +43,10 @@ typedef struct cache_redis_opts {
         int command_timeout_ms; /* default 100 */
         int backoff_min_ms;     /* first reconnect delay; default 250 */
         int backoff_max_ms;     /* cap; default 10000 */
-        const char *name;       /* for log lines ("worker-3"); default "redis" */
-        /* Called on every up/down transition (from the owning thread). */
-        void (*on_state)(void *opaque, bool up);
+        const char *name; /* for log lines ("worker-3"); default "redis" */
+        /* Called on every up/down transition, from the owning thread, with
+         * the reason when down (no secrets in it) — e.g. for health_set. */
+        void (*on_state)(void *opaque, bool up, const char *reason);
         void *opaque;
 } cache_redis_opts_t;
 
@@ -86,10 +89,9 @@ int cache_redis_cmd_argv(cache_redis_t *rc, redisReply **out, char *errstr,
 
 /* EVALSHA script with nkeys keys followed by the other args (argv holds
  * keys then args). Loads the script on first use and again on NOSCRIPT. */
-int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script,
-                     int nkeys, int argc, const char **argv,
-                     const size_t *argvlen, redisReply **out, char *errstr,
-                     size_t errstr_size);
+int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
+                     int argc, const char **argv, const size_t *argvlen,
+                     redisReply **out, char *errstr, size_t errstr_size);
 
 /* Builds "<prefix><formatted>" into buf. Returns the length, or -1 when it
  * does not fit. */

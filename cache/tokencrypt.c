@@ -69,7 +69,7 @@ bad:
 
 static void key_id(const unsigned char key[TOKENCRYPT_KEY_LEN],
                    char id[TOKENCRYPT_KEYID_LEN + 1]) {
-        static const char hex[] = "0123456789abcdef";
+        static const char hex[]   = "0123456789abcdef";
         static const char label[] = "bitmon-token-key";
         unsigned char in[sizeof(label) + TOKENCRYPT_KEY_LEN], md[32];
         unsigned int md_len = 0;
@@ -89,7 +89,7 @@ static int key_file_load(const char *path, ring_key_t *k, char *errstr,
         unsigned char data[KEYFILE_MAX + 1];
         char why[160], eb[128];
         ssize_t n = -1;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd    = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
                 n = read(fd, data, sizeof(data));
                 close(fd);
@@ -220,8 +220,8 @@ int tokencrypt_seal(const tokencrypt_keyring_t *kr, const char *ws,
         }
         /* gcm() wrote the tag right after the ciphertext. */
         size_t ct_len = token_len + TAG_LEN;
-        size_t vsize  = 3 + TOKENCRYPT_KEYID_LEN + 1 + 16 + 1 +
-                       4 * ((ct_len + 2) / 3) + 1;
+        size_t vsize =
+            3 + TOKENCRYPT_KEYID_LEN + 1 + 16 + 1 + 4 * ((ct_len + 2) / 3) + 1;
         v = malloc(vsize);
         if (!v) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -259,17 +259,18 @@ static int open_fail(int err, const char *ws, const char *why, char *buf,
                      size_t size, char *errstr, size_t errstr_size) {
         if (buf && size)
                 OPENSSL_cleanse(buf, size);
-        snprintf(errstr, errstr_size, "cannot decrypt token for workspace %s: %s",
-                 ws ? ws : "?", why);
+        snprintf(errstr, errstr_size,
+                 "cannot decrypt token for workspace %s: %s", ws ? ws : "?",
+                 why);
         return err;
 }
 
 int tokencrypt_open(const tokencrypt_keyring_t *kr, const char *ws,
-                    const char *value, size_t value_len, char *buf,
-                    size_t size, size_t *token_len,
-                    char keyid[TOKENCRYPT_KEYID_LEN + 1], char *errstr,
-                    size_t errstr_size) {
-        unsigned char nonce[NONCE_LEN + 3], ct[TOKENCRYPT_TOKEN_MAX + TAG_LEN + 3];
+                    const char *value, size_t value_len, char *buf, size_t size,
+                    size_t *token_len, char keyid[TOKENCRYPT_KEYID_LEN + 1],
+                    char *errstr, size_t errstr_size) {
+        unsigned char nonce[NONCE_LEN + 3],
+            ct[TOKENCRYPT_TOKEN_MAX + TAG_LEN + 3];
         const ring_key_t *k = NULL;
         char why[96];
         *token_len = 0;
@@ -279,7 +280,8 @@ int tokencrypt_open(const tokencrypt_keyring_t *kr, const char *ws,
         /* v1:<8 hex>:<16 b64>:<b64> */
         const char *p = value, *end = value + value_len;
         if (value_len < 3 + TOKENCRYPT_KEYID_LEN + 1 + 16 + 1 ||
-            memcmp(p, VALUE_PREFIX, 3) != 0 || p[3 + TOKENCRYPT_KEYID_LEN] != ':' ||
+            memcmp(p, VALUE_PREFIX, 3) != 0 ||
+            p[3 + TOKENCRYPT_KEYID_LEN] != ':' ||
             p[3 + TOKENCRYPT_KEYID_LEN + 1 + 16] != ':')
                 return open_fail(CACHE_E_CRYPTO, ws, "malformed value", buf,
                                  size, errstr, errstr_size);
@@ -294,8 +296,8 @@ int tokencrypt_open(const tokencrypt_keyring_t *kr, const char *ws,
         }
         const char *nb = p + 3 + TOKENCRYPT_KEYID_LEN + 1;
         const char *cb = nb + 16 + 1;
-        int nn = b64_decode(nb, 16, nonce, sizeof(nonce));
-        int cn = b64_decode(cb, (size_t)(end - cb), ct, sizeof(ct));
+        int nn         = b64_decode(nb, 16, nonce, sizeof(nonce));
+        int cn         = b64_decode(cb, (size_t)(end - cb), ct, sizeof(ct));
         if (nn != NONCE_LEN || cn <= TAG_LEN)
                 return open_fail(CACHE_E_CRYPTO, ws, "malformed value", buf,
                                  size, errstr, errstr_size);
@@ -303,8 +305,8 @@ int tokencrypt_open(const tokencrypt_keyring_t *kr, const char *ws,
         if (tl >= size)
                 return open_fail(CACHE_E_ARG, ws, "token longer than buffer",
                                  buf, size, errstr, errstr_size);
-        if (gcm(0, k->key, nonce, ws, ct, tl, (unsigned char *)buf,
-                ct + tl) != 0)
+        if (gcm(0, k->key, nonce, ws, ct, tl, (unsigned char *)buf, ct + tl) !=
+            0)
                 return open_fail(CACHE_E_CRYPTO, ws, "authentication failed",
                                  buf, size, errstr, errstr_size);
         buf[tl]    = '\0';

@@ -60,9 +60,8 @@ int tokencrypt_seal(const tokencrypt_keyring_t *kr, const char *ws,
  * "cannot decrypt token for workspace w: authentication failed". Never a
  * partial or garbage token. */
 int tokencrypt_open(const tokencrypt_keyring_t *kr, const char *ws,
-                    const char *value, size_t value_len, char *buf,
-                    size_t size, size_t *token_len,
-                    char keyid[TOKENCRYPT_KEYID_LEN + 1], char *errstr,
-                    size_t errstr_size);
+                    const char *value, size_t value_len, char *buf, size_t size,
+                    size_t *token_len, char keyid[TOKENCRYPT_KEYID_LEN + 1],
+                    char *errstr, size_t errstr_size);
 
 #endif

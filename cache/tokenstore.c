@@ -82,8 +82,8 @@ tokenstore_t *tokenstore_new(const char *spec, const tokenstore_opts_t *opts,
                              char *errstr, size_t errstr_size) {
         tokenstore_t *ts = calloc(1, sizeof(*ts));
         if (!ts || !spec) {
-                snprintf(errstr, errstr_size, ts ? "no token store configured"
-                                                 : "out of memory");
+                snprintf(errstr, errstr_size,
+                         ts ? "no token store configured" : "out of memory");
                 free(ts);
                 return NULL;
         }
@@ -106,10 +106,9 @@ tokenstore_t *tokenstore_new(const char *spec, const tokenstore_opts_t *opts,
                         goto fail;
                 }
                 ts->rc = opts->rc;
-                ts->kr = tokencrypt_keyring_load(opts->key_file,
-                                                 opts->old_key_files,
-                                                 opts->n_old_key_files, errstr,
-                                                 errstr_size);
+                ts->kr = tokencrypt_keyring_load(
+                    opts->key_file, opts->old_key_files, opts->n_old_key_files,
+                    errstr, errstr_size);
                 if (!ts->kr)
                         goto fail;
         } else {
@@ -138,7 +137,8 @@ void tokenstore_destroy(tokenstore_t *ts) {
         free(ts);
 }
 
-/* ---- dir store ------------------------------------------------------------ */
+/* ---- dir store ------------------------------------------------------------
+ */
 
 static bool same_file(const dir_entry_t *e, const struct stat *st) {
         return e->dev == st->st_dev && e->ino == st->st_ino &&
@@ -176,8 +176,8 @@ static int dir_read(int fd, const char *ws, char **out, size_t *out_len,
         size_t a = 0, b = n;
         while (a < b && (raw[a] == ' ' || (raw[a] >= '\t' && raw[a] <= '\r')))
                 a++;
-        while (b > a &&
-               (raw[b - 1] == ' ' || (raw[b - 1] >= '\t' && raw[b - 1] <= '\r')))
+        while (b > a && (raw[b - 1] == ' ' ||
+                         (raw[b - 1] >= '\t' && raw[b - 1] <= '\r')))
                 b--;
         if (a == b) {
                 snprintf(errstr, errstr_size,
@@ -220,7 +220,7 @@ static dir_entry_t *dir_find(tokenstore_t *ts, const char *ws) {
 static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
                        dir_entry_t **out, char *errstr, size_t errstr_size) {
         struct stat st;
-        char *tok = NULL;
+        char *tok  = NULL;
         size_t len = 0;
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
                 snprintf(errstr, errstr_size,
@@ -247,7 +247,8 @@ static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
                 e->next     = ts->entries;
                 ts->entries = e;
         } else {
-                LOG_INFO("cache", "token file changed, re-read workspace=%s", ws);
+                LOG_INFO("cache", "token file changed, re-read workspace=%s",
+                         ws);
                 OPENSSL_cleanse(e->token, e->len);
                 free(e->token);
         }
@@ -267,7 +268,8 @@ static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
 static int open_current(const char *path) {
         for (int attempt = 0;; attempt++) {
                 struct stat a, b;
-                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                int fd =
+                    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (fd < 0 || attempt == 3)
                         return fd;
                 if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
@@ -359,7 +361,8 @@ static int dir_delete(tokenstore_t *ts, const char *ws, char *errstr,
         return 0;
 }
 
-/* ---- redis store ---------------------------------------------------------- */
+/* ---- redis store ----------------------------------------------------------
+ */
 
 static int redis_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
                      char *errstr, size_t errstr_size) {
@@ -367,12 +370,13 @@ static int redis_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
         redisReply *r = NULL;
         size_t len    = 0;
         cache_redis_key(ts->rc, key, sizeof(key), "token:%s", ws);
-        int err = cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "GET %s", key);
+        int err =
+            cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "GET %s", key);
         if (err)
                 return err;
         if (r->type == REDIS_REPLY_NIL) {
-                snprintf(errstr, errstr_size, "no token stored for workspace %s",
-                         ws);
+                snprintf(errstr, errstr_size,
+                         "no token stored for workspace %s", ws);
                 err = CACHE_E_NOTFOUND;
         } else if (r->type != REDIS_REPLY_STRING) {
                 snprintf(errstr, errstr_size,
@@ -390,8 +394,8 @@ static int redis_put(tokenstore_t *ts, const char *ws, const char *token,
                      size_t len, char *errstr, size_t errstr_size) {
         char key[256], *v = NULL;
         redisReply *r = NULL;
-        int err = tokencrypt_seal(ts->kr, ws, token, len, &v, errstr,
-                                  errstr_size);
+        int err =
+            tokencrypt_seal(ts->kr, ws, token, len, &v, errstr, errstr_size);
         if (err)
                 return err;
         cache_redis_key(ts->rc, key, sizeof(key), "token:%s", ws);
@@ -408,13 +412,15 @@ static int redis_delete(tokenstore_t *ts, const char *ws, char *errstr,
         char key[256];
         redisReply *r = NULL;
         cache_redis_key(ts->rc, key, sizeof(key), "token:%s", ws);
-        int err = cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "DEL %s", key);
+        int err =
+            cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "DEL %s", key);
         if (r)
                 freeReplyObject(r);
         return err;
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
+/* ---- dispatch -------------------------------------------------------------
+ */
 
 static int check_ws(const char *ws, char *errstr, size_t errstr_size) {
         if (tokenstore_ws_valid(ws))
@@ -469,8 +475,9 @@ int tokenstore_delete(tokenstore_t *ts, const char *ws, char *errstr,
         int err = check_ws(ws, errstr, errstr_size);
         if (err)
                 return err;
-        return ts->kind == STORE_DIR ? dir_delete(ts, ws, errstr, errstr_size)
-                                     : redis_delete(ts, ws, errstr, errstr_size);
+        return ts->kind == STORE_DIR
+                   ? dir_delete(ts, ws, errstr, errstr_size)
+                   : redis_delete(ts, ws, errstr, errstr_size);
 }
 
 /* ---- rekey --------------------------------------------------------------- */
@@ -547,15 +554,16 @@ int tokenstore_rekey(tokenstore_t *ts, size_t *rekeyed, size_t *failed,
                          "rekey: only the redis token store is encrypted");
                 return CACHE_E_ARG;
         }
-        if (rekey_pattern(cache_redis_prefix(ts->rc), pattern, sizeof(pattern))) {
+        if (rekey_pattern(cache_redis_prefix(ts->rc), pattern,
+                          sizeof(pattern))) {
                 snprintf(errstr, errstr_size, "rekey: key prefix too long");
                 return CACHE_E_ARG;
         }
         do {
                 redisReply *r = NULL;
-                int err = cache_redis_cmd(ts->rc, &r, errstr, errstr_size,
-                                          "SCAN %s MATCH %s COUNT 100", cursor,
-                                          pattern);
+                int err       = cache_redis_cmd(ts->rc, &r, errstr, errstr_size,
+                                                "SCAN %s MATCH %s COUNT 100", cursor,
+                                                pattern);
                 if (err)
                         return err;
                 if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

@@ -37,9 +37,9 @@
 #define TOKENSTORE_TOKEN_MAX 4096
 
 typedef struct tokenstore_opts {
-        cache_redis_t *rc;                 /* redis store: borrowed, same thread */
-        const char *key_file;              /* redis store: current key */
-        const char *const *old_key_files;  /* redis store: older keys */
+        cache_redis_t *rc;    /* redis store: borrowed, same thread */
+        const char *key_file; /* redis store: current key */
+        const char *const *old_key_files; /* redis store: older keys */
         size_t n_old_key_files;
 } tokenstore_opts_t;
 

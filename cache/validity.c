@@ -34,8 +34,8 @@ static int slug_ok(const char *s) {
 static int set_ex(cache_redis_t *rc, const char *key, const char *val,
                   int ttl_s, char *errstr, size_t errstr_size) {
         redisReply *r = NULL;
-        int err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %s EX %d",
-                                  key, val, ttl_s);
+        int err       = cache_redis_cmd(rc, &r, errstr, errstr_size,
+                                        "SET %s %s EX %d", key, val, ttl_s);
         if (r)
                 freeReplyObject(r);
         return err;
@@ -45,14 +45,16 @@ int cache_validity_record(cache_redis_t *rc, const cache_validity_opts_t *opts,
                           const cache_fp_t *fp, const char *app_slug,
                           int http_status, char *errstr, size_t errstr_size) {
         char key[256];
-        int valid_ttl   = opts && opts->valid_ttl_s > 0 ? opts->valid_ttl_s : 600;
-        int invalid_ttl = opts && opts->invalid_ttl_s > 0 ? opts->invalid_ttl_s
-                                                          : 3600;
+        int valid_ttl =
+            opts && opts->valid_ttl_s > 0 ? opts->valid_ttl_s : 3600;
+        int invalid_ttl =
+            opts && opts->invalid_ttl_s > 0 ? opts->invalid_ttl_s : 300;
         int role_ttl = opts && opts->role_ttl_s > 0 ? opts->role_ttl_s : 600;
 
         if (!fp || !fp->id[0] || (app_slug && !slug_ok(app_slug))) {
-                snprintf(errstr, errstr_size,
-                         "cannot record token validity: bad fingerprint or app");
+                snprintf(
+                    errstr, errstr_size,
+                    "cannot record token validity: bad fingerprint or app");
                 return CACHE_E_ARG;
         }
         if (http_status >= 200 && http_status < 300) {
@@ -115,8 +117,8 @@ int cache_validity_get(cache_redis_t *rc, const cache_fp_t *fp,
                 err = cache_redis_cmd(rc, &r, errstr, errstr_size, "MGET %s %s",
                                       k1, k2);
         } else {
-                err = cache_redis_cmd(rc, &r, errstr, errstr_size, "MGET %s",
-                                      k1);
+                err =
+                    cache_redis_cmd(rc, &r, errstr, errstr_size, "MGET %s", k1);
         }
         if (err)
                 return err;

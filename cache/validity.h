@@ -30,8 +30,9 @@ typedef enum {
 } cache_validity_t;
 
 typedef struct cache_validity_opts {
-        int valid_ttl_s;   /* default 600 */
-        int invalid_ttl_s; /* default 3600 */
+        int valid_ttl_s;   /* default 3600 */
+        int invalid_ttl_s; /* default 300 (a re-issued token gets a new
+                            * fingerprint anyway) */
         int role_ttl_s;    /* default 600 (roles are changed by admins) */
 } cache_validity_opts_t;
 

@@ -18,11 +18,13 @@ static tredis_t shared;
 
 static cache_redis_t *conn(const tredis_t *t, const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {.host = t->host, .port = t->port,
-                                .prefix = prefix, .backoff_min_ms = 50,
-                                .backoff_max_ms = 200,
+        cache_redis_opts_t o = {.host               = t->host,
+                                .port               = t->port,
+                                .prefix             = prefix,
+                                .backoff_min_ms     = 50,
+                                .backoff_max_ms     = 200,
                                 .command_timeout_ms = 500};
-        cache_redis_t *rc = cache_redis_new(&o, err, sizeof(err));
+        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         if (!rc)
                 fprintf(stderr, "  %s\n", err);
         return rc;
@@ -30,10 +32,12 @@ static cache_redis_t *conn(const tredis_t *t, const char *prefix) {
 
 static cache_budget_t *budget(double rate, double burst, int replicas) {
         char err[256];
-        cache_budget_opts_t o = {.rate = rate, .burst = burst,
+        cache_budget_opts_t o = {.rate              = rate,
+                                 .burst             = burst,
                                  .expected_replicas = replicas,
-                                 .backoff_min_ms = 200, .backoff_max_ms = 800};
-        cache_budget_t *b = cache_budget_new(&o, err, sizeof(err));
+                                 .backoff_min_ms    = 200,
+                                 .backoff_max_ms    = 800};
+        cache_budget_t *b     = cache_budget_new(&o, err, sizeof(err));
         if (!b)
                 fprintf(stderr, "  %s\n", err);
         return b;
@@ -41,8 +45,8 @@ static cache_budget_t *budget(double rate, double burst, int replicas) {
 
 static cache_fp_t fp_of(const char *token) {
         cache_fp_t fp;
-        cache_fp_compute((const unsigned char *)"fp-key", 6, token, strlen(token),
-                         &fp);
+        cache_fp_compute((const unsigned char *)"fp-key", 6, token,
+                         strlen(token), &fp);
         return fp;
 }
 
@@ -70,7 +74,8 @@ static void test_budget_rate_burst_accuracy(void) {
         cache_fp_t fp = fp_of("bitwat_rate");
         int64_t t0    = redis_now_ms(&shared);
         for (int i = 0; i < 5; i++)
-                T_EQ_INT(cache_budget_take(b, rc, &fp, "ws"), 0); /* the burst */
+                T_EQ_INT(cache_budget_take(b, rc, &fp, "ws"),
+                         0); /* the burst */
         int64_t w = cache_budget_take(b, rc, &fp, "ws");
         T_ASSERTF(w >= 1 && w <= 50, "wait after the burst %lld", (long long)w);
         int granted = 5;
@@ -85,8 +90,8 @@ static void test_budget_rate_burst_accuracy(void) {
         double allowed  = 5 + 20.0 * (double)elapsed / 1000.0;
         T_ASSERTF(granted <= allowed + 1, "granted %d > allowed %.1f", granted,
                   allowed);
-        T_ASSERTF(granted >= 0.9 * allowed, "granted %d < 90%% of %.1f", granted,
-                  allowed);
+        T_ASSERTF(granted >= 0.9 * allowed, "granted %d < 90%% of %.1f",
+                  granted, allowed);
         T_ASSERT(!cache_budget_degraded(b));
         cache_budget_destroy(b);
         cache_redis_destroy(rc);
@@ -113,7 +118,8 @@ static void test_budget_429_shared_between_connections(void) {
         strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
         cache_fp_t fp3 = fp_of("bitwat_429_date");
         blk            = cache_budget_on_429(b, a, &fp3, date);
-        T_ASSERTF(blk >= 1000 && blk <= 3100, "date block %lld", (long long)blk);
+        T_ASSERTF(blk >= 1000 && blk <= 3100, "date block %lld",
+                  (long long)blk);
         w = cache_budget_take(b, c, &fp3, "ws3");
         T_ASSERTF(w >= 900 && w <= 3100, "date wait %lld", (long long)w);
         cache_budget_destroy(b);
@@ -129,10 +135,12 @@ static void test_budget_429_backoff_without_retry_after(void) {
         T_ASSERT(a && c && b);
         cache_fp_t fp = fp_of("bitwat_backoff");
         int64_t blk   = cache_budget_on_429(b, a, &fp, NULL);
-        T_ASSERTF(blk > 150 && blk <= 200, "first backoff %lld", (long long)blk);
+        T_ASSERTF(blk > 150 && blk <= 200, "first backoff %lld",
+                  (long long)blk);
         /* a second 429 of the same wave (from another pod) does not escalate */
         int64_t again = cache_budget_on_429(b, c, &fp, NULL);
-        T_ASSERTF(again <= blk, "same wave escalated to %lld", (long long)again);
+        T_ASSERTF(again <= blk, "same wave escalated to %lld",
+                  (long long)again);
         static const int64_t want[] = {400, 800, 800};
         for (int i = 0; i < 3; i++) {
                 t_sleep_ms(cache_budget_take(b, c, &fp, "ws") + 5);
@@ -174,7 +182,8 @@ static void test_budget_xratelimit_adopted(void) {
         T_EQ_INT(cache_budget_take(b, a, &fp, "ws"), 0);
         T_EQ_INT(cache_budget_take(b, a, &fp, "ws"), 0);
         w = cache_budget_take(b, a, &fp, "ws");
-        T_ASSERTF(w > 28000 && w <= 30000, "new window wait %lld", (long long)w);
+        T_ASSERTF(w > 28000 && w <= 30000, "new window wait %lld",
+                  (long long)w);
         /* Reset as epoch seconds */
         cache_fp_t fp2 = fp_of("bitwat_xrl_epoch");
         snprintf(reset, sizeof(reset), "%lld", (long long)time(NULL) + 6);
@@ -218,10 +227,11 @@ static void test_budget_workspace_isolation(void) {
 static void test_budget_overrides(void) {
         char prefix[64], err[256];
         t_prefix(prefix, sizeof(prefix), "ovr");
-        cache_redis_t *rc = conn(&shared, prefix);
-        cache_budget_override_t ov[] = {{"ws-slow", 0.1, 1}, {"ws-big", 100, 50}};
-        cache_budget_opts_t o = {.rate = 1, .burst = 3, .overrides = ov,
-                                 .n_overrides = 2};
+        cache_redis_t *rc            = conn(&shared, prefix);
+        cache_budget_override_t ov[] = {{"ws-slow", 0.1, 1},
+                                        {"ws-big", 100, 50}};
+        cache_budget_opts_t o        = {
+                   .rate = 1, .burst = 3, .overrides = ov, .n_overrides = 2};
         cache_budget_t *b = cache_budget_new(&o, err, sizeof(err));
         T_ASSERT(rc && b);
         double r, bu;
@@ -243,16 +253,16 @@ static void test_budget_overrides(void) {
         cache_budget_destroy(b);
         /* bad options are refused with a reason */
         cache_budget_override_t dup[] = {{"ws", 1, 1}, {"ws", 2, 2}};
-        o.overrides   = dup;
-        o.n_overrides = 2;
+        o.overrides                   = dup;
+        o.n_overrides                 = 2;
         T_ASSERT(!cache_budget_new(&o, err, sizeof(err)));
         T_ASSERT(strstr(err, "duplicate budget override for workspace ws"));
         cache_budget_override_t zero[] = {{"ws", 0, 1}};
-        o.overrides   = zero;
-        o.n_overrides = 1;
+        o.overrides                    = zero;
+        o.n_overrides                  = 1;
         T_ASSERT(!cache_budget_new(&o, err, sizeof(err)));
         cache_budget_override_t noname[] = {{NULL, 1, 1}};
-        o.overrides = noname;
+        o.overrides                      = noname;
         T_ASSERT(!cache_budget_new(&o, err, sizeof(err)));
         cache_budget_opts_t neg = {.rate = -1, .burst = 0.5};
         T_ASSERT(!cache_budget_new(&neg, err, sizeof(err)));
@@ -376,7 +386,8 @@ static void test_budget_local_only_threads(void) {
                 pthread_create(&th[i], NULL, thr_take, &fp);
         for (int i = 0; i < 4; i++)
                 pthread_join(th[i], NULL);
-        T_ASSERTF(atomic_load(&thr_granted) >= 4 && atomic_load(&thr_granted) <= 5,
+        T_ASSERTF(atomic_load(&thr_granted) >= 4 &&
+                      atomic_load(&thr_granted) <= 5,
                   "granted %d, local burst is 4", atomic_load(&thr_granted));
         T_ASSERT(cache_budget_degraded(thr_b));
         cache_budget_destroy(thr_b);

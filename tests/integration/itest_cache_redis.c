@@ -12,8 +12,11 @@
 
 static int state_ups, state_downs;
 
-static void on_state(void *opaque, bool up) {
+static char last_reason[256];
+
+static void on_state(void *opaque, bool up, const char *reason) {
         (void)opaque;
+        snprintf(last_reason, sizeof(last_reason), "%s", reason ? reason : "");
         if (up)
                 state_ups++;
         else
@@ -22,10 +25,13 @@ static void on_state(void *opaque, bool up) {
 
 static cache_redis_t *connect_to(const tredis_t *t, const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {.host = t->host, .port = t->port,
-                                .prefix = prefix, .backoff_min_ms = 50,
-                                .backoff_max_ms = 200, .on_state = on_state};
-        cache_redis_t *rc = cache_redis_new(&o, err, sizeof(err));
+        cache_redis_opts_t o = {.host           = t->host,
+                                .port           = t->port,
+                                .prefix         = prefix,
+                                .backoff_min_ms = 50,
+                                .backoff_max_ms = 200,
+                                .on_state       = on_state};
+        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         if (!rc)
                 fprintf(stderr, "  %s\n", err);
         return rc;
@@ -69,8 +75,8 @@ static void test_redis_basic_and_prefix(void) {
 
 /* Reads the whole log file. */
 static void slurp(const char *path, char *buf, size_t size) {
-        int fd = open(path, O_RDONLY);
-        ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : 0;
+        int fd             = open(path, O_RDONLY);
+        ssize_t n          = fd >= 0 ? read(fd, buf, size - 1) : 0;
         buf[n > 0 ? n : 0] = '\0';
         if (fd >= 0)
                 close(fd);
@@ -79,19 +85,22 @@ static void slurp(const char *path, char *buf, size_t size) {
 static void test_redis_auth_never_logged(void) {
         tredis_t t = {0};
         char err[256], logpath[256], logbuf[16384];
-        snprintf(t.extra, sizeof(t.extra),
-                 "--requirepass defaultpw-Secret1 --user alice on >alicepw-Secret2 "
-                 "~* &* +@all");
+        snprintf(
+            t.extra, sizeof(t.extra),
+            "--requirepass defaultpw-Secret1 --user alice on >alicepw-Secret2 "
+            "~* &* +@all");
         T_EQ_INT(tredis_spawn(&t, "defaultpw-Secret1"), 0);
         snprintf(logpath, sizeof(logpath), "%s/test.log", t.dir);
         int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         T_ASSERT(logfd >= 0);
         log_setup(LOG_LVL_DEBUG, LOG_FMT_JSON, logfd);
 
-        cache_redis_opts_t o = {.host = t.host, .port = t.port,
-                                .user = "alice", .password = "alicepw-Secret2",
-                                .db = 2};
-        cache_redis_t *rc = cache_redis_new(&o, err, sizeof(err));
+        cache_redis_opts_t o = {.host     = t.host,
+                                .port     = t.port,
+                                .user     = "alice",
+                                .password = "alicepw-Secret2",
+                                .db       = 2};
+        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         T_ASSERT(rc && cache_redis_is_up(rc));
         redisReply *r = NULL;
         T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "ACL WHOAMI"), 0);
@@ -108,7 +117,8 @@ static void test_redis_auth_never_logged(void) {
         o.password = "wrongpw-Secret3";
         rc         = cache_redis_new(&o, err, sizeof(err));
         T_ASSERT(rc && !cache_redis_is_up(rc));
-        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"), CACHE_E_DOWN);
+        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"),
+                 CACHE_E_DOWN);
         T_ASSERT(strstr(err, "cannot authenticate"));
         T_ASSERT(!strstr(err, "Secret"));
         cache_redis_destroy(rc);
@@ -116,8 +126,9 @@ static void test_redis_auth_never_logged(void) {
         log_setup(LOG_LVL_INFO, LOG_FMT_AUTO, 2);
         close(logfd);
         slurp(logpath, logbuf, sizeof(logbuf));
-        T_ASSERT(strstr(logbuf, "cannot authenticate")); /* the reason is logged */
-        T_ASSERT(!strstr(logbuf, "Secret"));              /* no password */
+        T_ASSERT(
+            strstr(logbuf, "cannot authenticate")); /* the reason is logged */
+        T_ASSERT(!strstr(logbuf, "Secret"));        /* no password */
         tredis_stop(&t);
 }
 
@@ -130,16 +141,19 @@ static void test_redis_down_fails_fast_with_backoff(void) {
         tredis_t t = {0};
         char err[256];
         redisReply *r = NULL;
-        t.port = tredis_free_port(); /* nothing listens there yet */
+        t.port        = tredis_free_port(); /* nothing listens there yet */
         snprintf(t.host, sizeof(t.host), "127.0.0.1");
         int downs0 = state_downs, ups0 = state_ups;
-        int down0  = cache_redis_down_count();
-        cache_redis_opts_t o = {.host = t.host, .port = t.port,
-                                .backoff_min_ms = 100, .backoff_max_ms = 400,
-                                .on_state = on_state};
-        cache_redis_t *rc = cache_redis_new(&o, err, sizeof(err));
+        int down0            = cache_redis_down_count();
+        cache_redis_opts_t o = {.host           = t.host,
+                                .port           = t.port,
+                                .backoff_min_ms = 100,
+                                .backoff_max_ms = 400,
+                                .on_state       = on_state};
+        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         T_ASSERT(rc && !cache_redis_is_up(rc));
         T_EQ_INT(state_downs, downs0 + 1);
+        T_ASSERT(strstr(last_reason, "Connection refused"));
         T_EQ_INT(cache_redis_down_count(), down0 + 1);
         /* inside the interval: no I/O, just the answer */
         for (int i = 0; i < 1000; i++) {
@@ -159,11 +173,14 @@ static void test_redis_down_fails_fast_with_backoff(void) {
                          CACHE_E_DOWN);
                 seen[i] = next_attempt_in(err);
         }
-        T_ASSERTF(seen[0] >= 150 && seen[0] <= 240, "2nd interval %lld", seen[0]);
-        T_ASSERTF(seen[1] >= 300 && seen[1] <= 480, "3rd interval %lld", seen[1]);
+        T_ASSERTF(seen[0] >= 150 && seen[0] <= 240, "2nd interval %lld",
+                  seen[0]);
+        T_ASSERTF(seen[1] >= 300 && seen[1] <= 480, "3rd interval %lld",
+                  seen[1]);
         T_ASSERTF(seen[2] >= 300 && seen[2] <= 480, "capped %lld", seen[2]);
         T_ASSERTF(seen[3] >= 300 && seen[3] <= 480, "capped %lld", seen[3]);
-        T_EQ_INT(state_downs, downs0 + 1); /* one transition, not one per call */
+        T_EQ_INT(state_downs,
+                 downs0 + 1); /* one transition, not one per call */
         /* the server appears: back within one interval */
         T_EQ_INT(tredis_spawn(&t, NULL), 0);
         int64_t until = time_mono_ms() + 2000 * (int64_t)t_scale();
@@ -184,8 +201,8 @@ static void test_redis_command_timeout_bounded(void) {
         char err[256];
         redisReply *r = NULL;
         T_EQ_INT(tredis_start(&t, true), 0);
-        cache_redis_opts_t o = {.host = t.host, .port = t.port,
-                                .command_timeout_ms = 100};
+        cache_redis_opts_t o = {
+            .host = t.host, .port = t.port, .command_timeout_ms = 100};
         cache_redis_t *rc = cache_redis_new(&o, err, sizeof(err));
         T_ASSERT(rc && cache_redis_is_up(rc));
         redisContext *raw = tredis_raw(&t);
@@ -194,9 +211,11 @@ static void test_redis_command_timeout_bounded(void) {
         T_ASSERT(p && p->type == REDIS_REPLY_STATUS);
         freeReplyObject(p);
         int64_t t0 = time_mono_ms();
-        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"), CACHE_E_DOWN);
+        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"),
+                 CACHE_E_DOWN);
         int64_t took = time_mono_ms() - t0;
-        T_ASSERTF(took < 1000, "a paused server held us %lld ms", (long long)took);
+        T_ASSERTF(took < 1000, "a paused server held us %lld ms",
+                  (long long)took);
         T_ASSERT(!cache_redis_is_up(rc));
         redisFree(raw);
         cache_redis_destroy(rc);
@@ -208,7 +227,7 @@ static const cache_script_t answer_script = {"answer",
 
 static long long eval_answer(cache_redis_t *rc, const char *arg) {
         char err[256];
-        redisReply *r = NULL;
+        redisReply *r      = NULL;
         const char *argv[] = {arg};
         int rc_ = cache_redis_eval(rc, &answer_script, 0, 1, argv, NULL, &r,
                                    err, sizeof(err));
@@ -233,10 +252,12 @@ static void test_redis_noscript_reload_and_restart(void) {
         redisReply *p     = redisCommand(raw, "SCRIPT FLUSH");
         freeReplyObject(p);
         redisFree(raw);
-        T_EQ_INT(eval_answer(rc, "1"), 2); /* NOSCRIPT -> SCRIPT LOAD -> again */
+        T_EQ_INT(eval_answer(rc, "1"),
+                 2); /* NOSCRIPT -> SCRIPT LOAD -> again */
         /* kill: fails fast; restart: recovers, script reloaded again */
         tredis_kill(&t);
-        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"), CACHE_E_DOWN);
+        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"),
+                 CACHE_E_DOWN);
         T_ASSERT(!cache_redis_is_up(rc));
         T_EQ_INT(eval_answer(rc, "1"), -1);
         T_EQ_INT(tredis_restart(&t), 0);

@@ -45,7 +45,7 @@ static inline double t_scale(void) {
 }
 
 static inline void t_sleep_ms(int64_t ms) {
-        struct timespec ts = {.tv_sec = ms / 1000,
+        struct timespec ts = {.tv_sec  = ms / 1000,
                               .tv_nsec = (long)(ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
                 ;
@@ -62,7 +62,7 @@ static inline void tredis_atexit(void) {
 }
 
 static inline int tredis_free_port(void) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int fd               = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET};
         socklen_t len        = sizeof(a);
         a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
@@ -110,7 +110,8 @@ static inline int tredis_spawn(tredis_t *t, const char *auth) {
         const char *argv[40];
         int argc = 0;
         if (!t->dir[0]) {
-                snprintf(t->dir, sizeof(t->dir), "/tmp/bitmon-itest-redis.XXXXXX");
+                snprintf(t->dir, sizeof(t->dir),
+                         "/tmp/bitmon-itest-redis.XXXXXX");
                 if (!mkdtemp(t->dir))
                         return -1;
         }
@@ -131,9 +132,9 @@ static inline int tredis_spawn(tredis_t *t, const char *auth) {
         argv[argc++] = "no";
         argv[argc++] = "--dir";
         argv[argc++] = t->dir;
-        char *save = NULL;
+        char *save   = NULL;
         for (char *w = strtok_r(extra, " ", &save); w && argc < 38;
-             w = strtok_r(NULL, " ", &save))
+             w       = strtok_r(NULL, " ", &save))
                 argv[argc++] = w;
         argv[argc] = NULL;
         pid_t pid  = fork();
@@ -173,7 +174,8 @@ static inline int tredis_start(tredis_t *t, bool own) {
         const char *env = getenv("BITMON_TEST_REDIS");
         if (env && *env && !own) {
                 const char *colon = strrchr(env, ':');
-                if (colon && colon > env && (size_t)(colon - env) < sizeof(t->host)) {
+                if (colon && colon > env &&
+                    (size_t)(colon - env) < sizeof(t->host)) {
                         memcpy(t->host, env, (size_t)(colon - env));
                         t->port = (int)strtol(colon + 1, NULL, 10);
                         if (tredis_ping(t, NULL))

@@ -22,10 +22,8 @@ static char key_a[256], key_b[256], key_c[256];
 
 /* Tokens the leak check hunts for (all test tokens share a marker). */
 static const char *const TOKENS[] = {
-    "bitwat_LEAKCANARY_alpha_3f9a2c",
-    "bitwat_LEAKCANARY_bravo_77e1d0",
-    "bitwat_LEAKCANARY_charlie_0b5c",
-    "LEAKCANARYoldstylepat0123456789abcdef",
+    "bitwat_LEAKCANARY_alpha_3f9a2c", "bitwat_LEAKCANARY_bravo_77e1d0",
+    "bitwat_LEAKCANARY_charlie_0b5c", "LEAKCANARYoldstylepat0123456789abcdef",
     "bitwat_LEAKCANARY_echo_91aa02",
 };
 #define NTOK (sizeof(TOKENS) / sizeof(TOKENS[0]))
@@ -43,18 +41,19 @@ static void write_key(char *path, const char *name, unsigned char seed) {
 
 static cache_redis_t *conn(const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {.host = srv.host, .port = srv.port,
-                                .prefix = prefix};
+        cache_redis_opts_t o = {
+            .host = srv.host, .port = srv.port, .prefix = prefix};
         return cache_redis_new(&o, err, sizeof(err));
 }
 
 static tokenstore_t *rstore(cache_redis_t *rc, const char *cur,
                             const char *old) {
         char err[256];
-        tokenstore_opts_t o = {.rc = rc, .key_file = cur,
-                               .old_key_files = old ? &old : NULL,
+        tokenstore_opts_t o = {.rc              = rc,
+                               .key_file        = cur,
+                               .old_key_files   = old ? &old : NULL,
                                .n_old_key_files = old ? 1 : 0};
-        tokenstore_t *ts = tokenstore_new("redis", &o, err, sizeof(err));
+        tokenstore_t *ts    = tokenstore_new("redis", &o, err, sizeof(err));
         if (!ts)
                 fprintf(stderr, "  %s\n", err);
         return ts;
@@ -90,15 +89,16 @@ static void test_tokstore_round_trip(void) {
         for (size_t i = 0; i < NTOK; i++) {
                 char ws[32];
                 snprintf(ws, sizeof(ws), "ws-%zu", i);
-                T_EQ_INT(tokenstore_put(ts, ws, TOKENS[i], strlen(TOKENS[i]), err,
-                                        sizeof(err)),
+                T_EQ_INT(tokenstore_put(ts, ws, TOKENS[i], strlen(TOKENS[i]),
+                                        err, sizeof(err)),
                          0);
         }
         for (size_t i = 0; i < NTOK; i++) {
                 char ws[32];
                 snprintf(ws, sizeof(ws), "ws-%zu", i);
-                T_EQ_INT(tokenstore_get(ts, ws, buf, sizeof(buf), err, sizeof(err)),
-                         0);
+                T_EQ_INT(
+                    tokenstore_get(ts, ws, buf, sizeof(buf), err, sizeof(err)),
+                    0);
                 T_EQ_STR(buf, TOKENS[i]);
         }
         char key[128];
@@ -109,8 +109,9 @@ static void test_tokstore_round_trip(void) {
         T_EQ_INT(tokenstore_delete(ts, "ws-4", err, sizeof(err)), 0);
         T_EQ_INT(tokenstore_get(ts, "ws-4", buf, sizeof(buf), err, sizeof(err)),
                  CACHE_E_NOTFOUND);
-        T_EQ_INT(tokenstore_get(ts, "../ws-1", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_ARG);
+        T_EQ_INT(
+            tokenstore_get(ts, "../ws-1", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_ARG);
         tokenstore_destroy(ts);
         cache_redis_destroy(rc);
 }
@@ -163,7 +164,8 @@ static void test_tokstore_tamper_wrong_key_wrong_ws(void) {
         T_ASSERT(orig);
         static const struct {
                 int field, pos;
-        } where[] = {{2, 0}, {2, 11}, {3, 0}, {3, 5}, {3, -17}, {3, -16}, {3, -1}};
+        } where[] = {{2, 0},   {2, 11},  {3, 0}, {3, 5},
+                     {3, -17}, {3, -16}, {3, -1}};
         for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
                 char *bad = flip(orig, where[i].field, where[i].pos);
                 raw_set(key, bad);
@@ -171,7 +173,8 @@ static void test_tokstore_tamper_wrong_key_wrong_ws(void) {
                 free(bad);
         }
         raw_set(key, orig);
-        T_EQ_INT(tokenstore_get(ts, "ws-t", buf, sizeof(buf), err, sizeof(err)), 0);
+        T_EQ_INT(tokenstore_get(ts, "ws-t", buf, sizeof(buf), err, sizeof(err)),
+                 0);
         T_EQ_STR(buf, TOKENS[0]);
         /* the same value under another workspace's key */
         char key2[128];
@@ -181,9 +184,11 @@ static void test_tokstore_tamper_wrong_key_wrong_ws(void) {
         /* a store with the wrong key: clear error, no token */
         tokenstore_t *wrong = rstore(rc, key_c, NULL);
         T_ASSERT(wrong);
-        T_EQ_INT(tokenstore_get(wrong, "ws-t", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_CRYPTO);
-        T_ASSERT(strstr(err, "cannot decrypt token for workspace ws-t: key id"));
+        T_EQ_INT(
+            tokenstore_get(wrong, "ws-t", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_CRYPTO);
+        T_ASSERT(
+            strstr(err, "cannot decrypt token for workspace ws-t: key id"));
         T_EQ_INT(buf[0], 0);
         /* a plaintext value (someone SET it by hand) is refused */
         raw_set(key, "bitwat_LEAKCANARY_plain");
@@ -211,21 +216,22 @@ static void test_tokstore_rekey_keeps_all_readable(void) {
         for (size_t i = 0; i < NTOK; i++) {
                 char ws[32];
                 snprintf(ws, sizeof(ws), "ws-r%zu", i);
-                T_EQ_INT(tokenstore_put(old, ws, TOKENS[i], strlen(TOKENS[i]), err,
-                                        sizeof(err)),
+                T_EQ_INT(tokenstore_put(old, ws, TOKENS[i], strlen(TOKENS[i]),
+                                        err, sizeof(err)),
                          0);
         }
         /* rotate: B is current, A is old; everything stays readable */
         tokenstore_t *mid = rstore(rc, key_b, key_a);
         T_ASSERT(mid);
-        T_EQ_INT(tokenstore_put(mid, "ws-new", TOKENS[1], strlen(TOKENS[1]), err,
-                                sizeof(err)),
+        T_EQ_INT(tokenstore_put(mid, "ws-new", TOKENS[1], strlen(TOKENS[1]),
+                                err, sizeof(err)),
                  0);
         for (size_t i = 0; i < NTOK; i++) {
                 char ws[32];
                 snprintf(ws, sizeof(ws), "ws-r%zu", i);
-                T_EQ_INT(tokenstore_get(mid, ws, buf, sizeof(buf), err, sizeof(err)),
-                         0);
+                T_EQ_INT(
+                    tokenstore_get(mid, ws, buf, sizeof(buf), err, sizeof(err)),
+                    0);
                 T_EQ_STR(buf, TOKENS[i]);
         }
         T_EQ_INT(tokenstore_rekey(mid, &rekeyed, &failed, err, sizeof(err)), 0);
@@ -244,12 +250,13 @@ static void test_tokstore_rekey_keeps_all_readable(void) {
                          0);
                 T_EQ_STR(buf, TOKENS[i]);
         }
-        T_EQ_INT(tokenstore_get(fresh, "ws-new", buf, sizeof(buf), err,
-                                sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(fresh, "ws-new", buf, sizeof(buf), err, sizeof(err)),
+            0);
         /* and the old-key-only store cannot */
-        T_EQ_INT(tokenstore_get(old, "ws-r0", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_CRYPTO);
+        T_EQ_INT(
+            tokenstore_get(old, "ws-r0", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_CRYPTO);
         /* a value no key opens is reported, others still rekeyed */
         tokenstore_t *c_store = rstore(rc, key_c, NULL);
         T_EQ_INT(tokenstore_put(c_store, "ws-orphan", TOKENS[2],
@@ -280,7 +287,7 @@ static int leaks_in(const char *s, size_t n) {
 }
 
 static int scan_value(redisContext *c, const char *key, size_t klen) {
-        redisReply *t = redisCommand(c, "TYPE %b", key, klen);
+        redisReply *t   = redisCommand(c, "TYPE %b", key, klen);
         const char *cmd = NULL;
         if (t && strcmp(t->str, "string") == 0)
                 cmd = "GET %b";
@@ -303,7 +310,8 @@ static int scan_value(redisContext *c, const char *key, size_t klen) {
         for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements;
              i++)
                 if (r->element[i]->type == REDIS_REPLY_STRING)
-                        found |= leaks_in(r->element[i]->str, r->element[i]->len);
+                        found |=
+                            leaks_in(r->element[i]->str, r->element[i]->len);
         if (r)
                 freeReplyObject(r);
         return found;
@@ -312,31 +320,33 @@ static int scan_value(redisContext *c, const char *key, size_t klen) {
 static void test_tokstore_leak_check_all_keys(void) {
         char prefix[64], err[256], buf[256];
         t_prefix(prefix, sizeof(prefix), "leak");
-        cache_redis_t *rc = conn(prefix);
-        tokenstore_t *ts  = rstore(rc, key_a, NULL);
+        cache_redis_t *rc      = conn(prefix);
+        tokenstore_t *ts       = rstore(rc, key_a, NULL);
         cache_budget_opts_t bo = {.rate = 5, .burst = 2};
-        cache_budget_t *b = cache_budget_new(&bo, err, sizeof(err));
+        cache_budget_t *b      = cache_budget_new(&bo, err, sizeof(err));
         T_ASSERT(rc && ts && b);
         for (size_t i = 0; i < NTOK; i++) {
                 char ws[32];
                 cache_fp_t fp;
                 snprintf(ws, sizeof(ws), "ws-l%zu", i);
-                T_EQ_INT(tokenstore_put(ts, ws, TOKENS[i], strlen(TOKENS[i]), err,
-                                        sizeof(err)),
+                T_EQ_INT(tokenstore_put(ts, ws, TOKENS[i], strlen(TOKENS[i]),
+                                        err, sizeof(err)),
                          0);
-                T_EQ_INT(tokenstore_get(ts, ws, buf, sizeof(buf), err, sizeof(err)),
+                T_EQ_INT(
+                    tokenstore_get(ts, ws, buf, sizeof(buf), err, sizeof(err)),
+                    0);
+                T_EQ_INT(cache_fp_compute((const unsigned char *)"fpkey", 5,
+                                          buf, strlen(buf), &fp),
                          0);
-                T_EQ_INT(cache_fp_compute((const unsigned char *)"fpkey", 5, buf,
-                                          strlen(buf), &fp),
-                         0);
-                cache_validity_record(rc, NULL, &fp, "app", i % 2 ? 401 : 200, err,
+                cache_validity_record(rc, NULL, &fp, "app", i % 2 ? 401 : 200,
+                                      err, sizeof(err));
+                cache_validity_record(rc, NULL, &fp, "app", 403, err,
                                       sizeof(err));
-                cache_validity_record(rc, NULL, &fp, "app", 403, err, sizeof(err));
                 cache_budget_take(b, rc, &fp, ws);
                 cache_budget_on_429(b, rc, &fp, NULL);
                 cache_budget_on_headers(b, rc, &fp, "5", "30");
-                cache_build_store(rc, "app", "build", "{\"status\":1}", 12, 5000,
-                                  err, sizeof(err));
+                cache_build_store(rc, "app", "build", "{\"status\":1}", 12,
+                                  5000, err, sizeof(err));
                 cache_build_lease_try(rc, "app", "build", "pod/w", 5000, err,
                                       sizeof(err));
                 cache_done_mark(rc, ws, 60, err, sizeof(err));

@@ -10,12 +10,15 @@ static void test_fp_rfc4231_vectors(void) {
                 const char *mac;
         } cases[] = {
             {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There",
-             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff"
+             "7"},
             {"4a656665", "what do ya want for nothing?",
-             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384"
+             "3"},
             /* key = 131 bytes of 0xaa (written out below) */
             {"*aa131", "Test Using Larger Than Block-Size Key - Hash Key First",
-             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f5"
+             "4"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 unsigned char key[200];
@@ -48,9 +51,12 @@ static void test_fp_rfc4231_vectors(void) {
 static void test_fp_token_names(void) {
         const unsigned char key[] = "fingerprint-key-for-tests";
         cache_fp_t a, b, c;
-        T_EQ_INT(cache_fp_compute(key, sizeof(key) - 1, "bitwat_AAA", 10, &a), 0);
-        T_EQ_INT(cache_fp_compute(key, sizeof(key) - 1, "bitwat_AAA", 10, &b), 0);
-        T_EQ_INT(cache_fp_compute(key, sizeof(key) - 1, "bitwat_AAB", 10, &c), 0);
+        T_EQ_INT(cache_fp_compute(key, sizeof(key) - 1, "bitwat_AAA", 10, &a),
+                 0);
+        T_EQ_INT(cache_fp_compute(key, sizeof(key) - 1, "bitwat_AAA", 10, &b),
+                 0);
+        T_EQ_INT(cache_fp_compute(key, sizeof(key) - 1, "bitwat_AAB", 10, &c),
+                 0);
         T_EQ_STR(a.id, b.id); /* stable */
         T_ASSERT(strcmp(a.id, c.id) != 0);
         T_ASSERT(strncmp(a.id, a.log, 8) == 0); /* log form is the key prefix */
@@ -74,7 +80,8 @@ static void test_fp_bad_input(void) {
         T_EQ_INT(cache_fp_compute((const unsigned char *)"k", 1, NULL, 3, &fp),
                  -1);
         /* an empty token still has a name (the store rejects empty tokens) */
-        T_EQ_INT(cache_fp_compute((const unsigned char *)"k", 1, "", 0, &fp), 0);
+        T_EQ_INT(cache_fp_compute((const unsigned char *)"k", 1, "", 0, &fp),
+                 0);
 }
 
 int main(void) {

@@ -10,7 +10,7 @@
 #include "cache/tokencrypt.h"
 #include "tests/assert.h"
 
-static char tmpdir[] = "/tmp/bitmon-test-crypt.XXXXXX";
+static char tmpdir[]      = "/tmp/bitmon-test-crypt.XXXXXX";
 static const char TOKEN[] = "bitwat_Z8uFq2TestTokenNotReal_9x";
 
 /* Writes data to tmpdir/name; returns the path (static buffer per slot). */
@@ -40,8 +40,9 @@ static void test_crypt_key_parse(void) {
         memset(raw, 0x41, sizeof(raw));
         T_EQ_INT(tokencrypt_key_parse(raw, 32, key, err, sizeof(err)), 0);
         T_ASSERT(memcmp(key, raw, 32) == 0);
-        const char *hex =
-            "  000102030405060708090a0b0c0d0e0f101112131415161718191A1B1C1D1E1F\n";
+        const char *hex = "  "
+                          "000102030405060708090a0b0c0d0e0f10111213141516171819"
+                          "1A1B1C1D1E1F\n";
         T_EQ_INT(tokencrypt_key_parse((const unsigned char *)hex, strlen(hex),
                                       key, err, sizeof(err)),
                  0);
@@ -66,7 +67,8 @@ static void test_crypt_key_parse(void) {
 static void test_crypt_keyring_load_errors(void) {
         char err[256];
         const char *short_key = write_file("short.key", "abcd", 4);
-        T_ASSERT(!tokencrypt_keyring_load(short_key, NULL, 0, err, sizeof(err)));
+        T_ASSERT(
+            !tokencrypt_keyring_load(short_key, NULL, 0, err, sizeof(err)));
         T_ASSERT(strstr(err, "short.key") && strstr(err, "got 4 bytes"));
         T_ASSERT(!tokencrypt_keyring_load("/nonexistent/k", NULL, 0, err,
                                           sizeof(err)));
@@ -79,9 +81,8 @@ static void test_crypt_keyring_load_errors(void) {
 
 static tokencrypt_keyring_t *ring(const char *cur, const char *old) {
         char err[256];
-        tokencrypt_keyring_t *kr =
-            tokencrypt_keyring_load(cur, old ? &old : NULL, old ? 1 : 0, err,
-                                    sizeof(err));
+        tokencrypt_keyring_t *kr = tokencrypt_keyring_load(
+            cur, old ? &old : NULL, old ? 1 : 0, err, sizeof(err));
         if (!kr)
                 fprintf(stderr, "  keyring: %s\n", err);
         return kr;
@@ -90,7 +91,7 @@ static tokencrypt_keyring_t *ring(const char *cur, const char *old) {
 static void test_crypt_round_trip_fresh_nonce(void) {
         char err[256], buf[128], kid[9];
         char *v1 = NULL, *v2 = NULL;
-        size_t len = 0;
+        size_t len               = 0;
         tokencrypt_keyring_t *kr = ring(key_hex("a.key", 7), NULL);
         T_ASSERT(kr);
         T_EQ_INT(tokencrypt_seal(kr, "ws1", TOKEN, strlen(TOKEN), &v1, err,
@@ -101,8 +102,8 @@ static void test_crypt_round_trip_fresh_nonce(void) {
                  0);
         T_ASSERT(strncmp(v1, "v1:", 3) == 0);
         T_ASSERT(strncmp(v1 + 3, tokencrypt_keyring_current_id(kr), 8) == 0);
-        T_ASSERT(strcmp(v1, v2) != 0);     /* fresh nonce each time */
-        T_ASSERT(!strstr(v1, TOKEN));      /* not in clear */
+        T_ASSERT(strcmp(v1, v2) != 0); /* fresh nonce each time */
+        T_ASSERT(!strstr(v1, TOKEN));  /* not in clear */
         T_ASSERT(!strstr(v1, "bitwat"));
         T_EQ_INT(tokencrypt_open(kr, "ws1", v1, strlen(v1), buf, sizeof(buf),
                                  &len, kid, err, sizeof(err)),
@@ -112,8 +113,8 @@ static void test_crypt_round_trip_fresh_nonce(void) {
         T_EQ_STR(kid, tokencrypt_keyring_current_id(kr));
         /* buffer too small: error, wiped */
         char small[8];
-        T_EQ_INT(tokencrypt_open(kr, "ws1", v1, strlen(v1), small, sizeof(small),
-                                 &len, NULL, err, sizeof(err)),
+        T_EQ_INT(tokencrypt_open(kr, "ws1", v1, strlen(v1), small,
+                                 sizeof(small), &len, NULL, err, sizeof(err)),
                  CACHE_E_ARG);
         free(v1);
         free(v2);
@@ -149,8 +150,8 @@ static char *flip(const char *v, int field, int pos) {
                 p = e + 1;
         }
         unsigned char raw[2048];
-        int n = EVP_DecodeBlock(raw, (unsigned char *)parts[field],
-                                (int)strlen(parts[field]));
+        int n    = EVP_DecodeBlock(raw, (unsigned char *)parts[field],
+                                   (int)strlen(parts[field]));
         size_t l = strlen(parts[field]);
         n -= (parts[field][l - 1] == '=') + (parts[field][l - 2] == '=');
         int at = pos >= 0 ? pos : n + pos;
@@ -201,7 +202,8 @@ static void test_crypt_wrong_workspace_and_key(void) {
         T_EQ_INT(tokencrypt_open(b, "ws-a", v, strlen(v), buf, sizeof(buf),
                                  &len, NULL, err, sizeof(err)),
                  CACHE_E_CRYPTO);
-        T_ASSERT(strstr(err, "cannot decrypt token for workspace ws-a: key id"));
+        T_ASSERT(
+            strstr(err, "cannot decrypt token for workspace ws-a: key id"));
         T_ASSERT(strstr(err, "not in the keyring"));
         /* a forged key id (b's) over a's ciphertext: authentication fails */
         char *forged = strdup(v);
@@ -216,7 +218,8 @@ static void test_crypt_wrong_workspace_and_key(void) {
 static void test_crypt_old_key_opens(void) {
         char err[256], buf[128], kid[9], *v = NULL;
         size_t len;
-        const char *oldk = key_hex("old.key", 21), *newk = key_hex("new.key", 42);
+        const char *oldk        = key_hex("old.key", 21),
+                   *newk        = key_hex("new.key", 42);
         tokencrypt_keyring_t *o = ring(oldk, NULL), *n = ring(newk, oldk);
         T_ASSERT(o && n);
         T_EQ_INT(tokencrypt_seal(o, "ws", TOKEN, strlen(TOKEN), &v, err,
@@ -239,19 +242,23 @@ static void test_crypt_malformed_values(void) {
         tokencrypt_keyring_t *kr = ring(key_hex("e.key", 3), NULL);
         T_ASSERT(kr);
         char good_prefix[64];
-        snprintf(good_prefix, sizeof(good_prefix), "v1:%s:",
-                 tokencrypt_keyring_current_id(kr));
+        snprintf(good_prefix, sizeof(good_prefix),
+                 "v1:%s:", tokencrypt_keyring_current_id(kr));
         char v1[256], v2[256], v3[256];
         snprintf(v1, sizeof(v1), "%sAAAAAAAAAAAAAAAA:", good_prefix);
         snprintf(v2, sizeof(v2), "%sAAAAAAAAAAAAAAAA:!!!!", good_prefix);
         snprintf(v3, sizeof(v3), "%sAAAAAAAAAAAAAAAA:QUJD", good_prefix);
-        const char *bad[] = {"", "v1:", "v2:abcdefgh:AAAAAAAAAAAAAAAA:QUJD",
-                             "bitwat_plaintext_token_looking_value", v1, v2,
+        const char *bad[] = {"",
+                             "v1:",
+                             "v2:abcdefgh:AAAAAAAAAAAAAAAA:QUJD",
+                             "bitwat_plaintext_token_looking_value",
+                             v1,
+                             v2,
                              v3};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                int rc = tokencrypt_open(kr, "ws", bad[i], strlen(bad[i]), buf,
-                                         sizeof(buf), &len, NULL, err,
-                                         sizeof(err));
+                int rc =
+                    tokencrypt_open(kr, "ws", bad[i], strlen(bad[i]), buf,
+                                    sizeof(buf), &len, NULL, err, sizeof(err));
                 T_ASSERTF(rc == CACHE_E_CRYPTO, "case %zu: rc %d", i, rc);
                 T_ASSERT(strncmp(err, "cannot decrypt token for workspace ws: ",
                                  39) == 0);

@@ -16,8 +16,8 @@ static char dir[256];
 
 static void put_file(const char *path, const char *content) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || write(fd, content, strlen(content)) !=
-                          (ssize_t)strlen(content))
+        if (fd < 0 ||
+            write(fd, content, strlen(content)) != (ssize_t)strlen(content))
                 abort();
         close(fd);
 }
@@ -26,7 +26,8 @@ static void put_file(const char *path, const char *content) {
  * a ..data_tmp symlink renamed over ..data, per-key symlinks into ..data. */
 static void k8s_publish(int version, const char *ws, const char *token) {
         char ts[64], p[512], old[512] = "";
-        snprintf(ts, sizeof(ts), "..2026_11_28_21_00_%02d.%d", version, version);
+        snprintf(ts, sizeof(ts), "..2026_11_28_21_00_%02d.%d", version,
+                 version);
         snprintf(p, sizeof(p), "%s/%s", dir, ts);
         if (mkdir(p, 0755) != 0)
                 abort();
@@ -71,19 +72,23 @@ static void test_dir_k8s_rotation(void) {
         T_ASSERT(ts);
         T_EQ_STR(tokenstore_kind(ts), "dir");
         k8s_publish(1, "ws-k8s", "bitwat_first_version\n");
-        T_EQ_INT(tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "bitwat_first_version");
-        T_EQ_INT(tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "bitwat_first_version"); /* cached path */
         k8s_publish(2, "ws-k8s", "  bitwat_second_version  \r\n");
-        T_EQ_INT(tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "bitwat_second_version"); /* no restart needed */
         k8s_publish(3, "ws-k8s", "bitwat_third_versionX"); /* same length */
-        T_EQ_INT(tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-k8s", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "bitwat_third_versionX");
         tokenstore_destroy(ts);
 }
@@ -94,8 +99,9 @@ static void test_dir_in_place_rewrite(void) {
         T_ASSERT(ts);
         snprintf(p, sizeof(p), "%s/ws-plain", dir);
         put_file(p, "tokenAAAA");
-        T_EQ_INT(tokenstore_get(ts, "ws-plain", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-plain", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "tokenAAAA");
         /* same inode, same size: the mtime tells (set apart explicitly, as
          * two writes within one filesystem tick would share it) */
@@ -103,8 +109,9 @@ static void test_dir_in_place_rewrite(void) {
         struct timespec t[2] = {{.tv_sec = 1000000000, .tv_nsec = 0},
                                 {.tv_sec = 1000000000, .tv_nsec = 0}};
         T_EQ_INT(utimensat(AT_FDCWD, p, t, 0), 0);
-        T_EQ_INT(tokenstore_get(ts, "ws-plain", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-plain", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "tokenBBBB");
         tokenstore_destroy(ts);
 }
@@ -114,21 +121,26 @@ static void test_dir_put_delete_missing(void) {
         struct stat st;
         tokenstore_t *ts = store();
         T_ASSERT(ts);
-        T_EQ_INT(tokenstore_get(ts, "ws-none", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_NOTFOUND);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-none", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_NOTFOUND);
         T_EQ_STR(err, "no token stored for workspace ws-none");
-        T_EQ_INT(tokenstore_put(ts, "ws-new", "bitwat_put", 10, err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_put(ts, "ws-new", "bitwat_put", 10, err, sizeof(err)),
+            0);
         snprintf(p, sizeof(p), "%s/ws-new", dir);
         T_EQ_INT(stat(p, &st), 0);
         T_EQ_INT(st.st_mode & 0777, 0600);
-        T_EQ_INT(tokenstore_get(ts, "ws-new", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-new", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "bitwat_put");
-        T_EQ_INT(tokenstore_put(ts, "ws-new", "bitwat_put2", 11, err, sizeof(err)),
-                 0);
-        T_EQ_INT(tokenstore_get(ts, "ws-new", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_put(ts, "ws-new", "bitwat_put2", 11, err, sizeof(err)),
+            0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-new", buf, sizeof(buf), err, sizeof(err)),
+            0);
         T_EQ_STR(buf, "bitwat_put2");
         T_EQ_INT(tokenstore_put(ts, "ws-new", "has space", 9, err, sizeof(err)),
                  CACHE_E_ARG);
@@ -136,8 +148,9 @@ static void test_dir_put_delete_missing(void) {
                  CACHE_E_ARG);
         T_EQ_INT(tokenstore_delete(ts, "ws-new", err, sizeof(err)), 0);
         T_EQ_INT(tokenstore_delete(ts, "ws-new", err, sizeof(err)), 0);
-        T_EQ_INT(tokenstore_get(ts, "ws-new", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_NOTFOUND);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-new", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_NOTFOUND);
         size_t a, b;
         T_EQ_INT(tokenstore_rekey(ts, &a, &b, err, sizeof(err)), CACHE_E_ARG);
         tokenstore_destroy(ts);
@@ -152,9 +165,19 @@ static void test_dir_path_escape_rejected(void) {
         char long_ws[200];
         memset(long_ws, 'a', sizeof(long_ws) - 1);
         long_ws[sizeof(long_ws) - 1] = '\0';
-        const char *bad[] = {"../outside-secret", "..", ".", "..data",
-                             ".hidden", "a/b", "/etc/passwd", "", "ws\n",
-                             "ws name", "ws\\x", long_ws, NULL};
+        const char *bad[]            = {"../outside-secret",
+                                        "..",
+                                        ".",
+                                        "..data",
+                                        ".hidden",
+                                        "a/b",
+                                        "/etc/passwd",
+                                        "",
+                                        "ws\n",
+                                        "ws name",
+                                        "ws\\x",
+                                        long_ws,
+                                        NULL};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 memset(buf, 'Z', sizeof(buf));
                 T_EQ_INT(tokenstore_get(ts, bad[i], buf, sizeof(buf), err,
@@ -177,40 +200,47 @@ static void test_dir_bad_files(void) {
         T_ASSERT(ts);
         snprintf(p, sizeof(p), "%s/ws-empty", dir);
         put_file(p, " \n\t\n");
-        T_EQ_INT(tokenstore_get(ts, "ws-empty", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_NOTFOUND);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-empty", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_NOTFOUND);
         T_EQ_STR(err, "token file of workspace ws-empty is empty");
         snprintf(p, sizeof(p), "%s/ws-ctl", dir);
         put_file(p, "bitwat_a\nInjected: header\n");
-        T_EQ_INT(tokenstore_get(ts, "ws-ctl", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_IO);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-ctl", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_IO);
         T_ASSERT(!strstr(err, "bitwat_a")); /* never the token */
         snprintf(p, sizeof(p), "%s/ws-big", dir);
         char big[TOKENSTORE_TOKEN_MAX + 100];
         memset(big, 'b', sizeof(big) - 1);
         big[sizeof(big) - 1] = '\0';
         put_file(p, big);
-        T_EQ_INT(tokenstore_get(ts, "ws-big", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_IO);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-big", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_IO);
         T_ASSERT(strstr(err, "larger than"));
         snprintf(p, sizeof(p), "%s/ws-dir", dir);
         T_EQ_INT(mkdir(p, 0700), 0);
-        T_EQ_INT(tokenstore_get(ts, "ws-dir", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_IO);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-dir", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_IO);
         snprintf(p, sizeof(p), "%s/ws-fifo", dir);
         T_EQ_INT(mkfifo(p, 0600), 0);
-        T_EQ_INT(tokenstore_get(ts, "ws-fifo", buf, sizeof(buf), err, sizeof(err)),
-                 CACHE_E_IO); /* no hang */
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-fifo", buf, sizeof(buf), err, sizeof(err)),
+            CACHE_E_IO); /* no hang */
         snprintf(p, sizeof(p), "%s/ws-fits", dir);
         put_file(p, "0123456789");
         char small[10];
         T_EQ_INT(tokenstore_get(ts, "ws-fits", small, sizeof(small), err,
                                 sizeof(err)),
                  CACHE_E_ARG);
-        T_EQ_INT(tokenstore_get(ts, "ws-fits", buf, sizeof(buf), err, sizeof(err)),
-                 0);
+        T_EQ_INT(
+            tokenstore_get(ts, "ws-fits", buf, sizeof(buf), err, sizeof(err)),
+            0);
         tokenstore_destroy(ts);
-        T_ASSERT(!tokenstore_new("dir:/nonexistent/dir", NULL, err, sizeof(err)));
+        T_ASSERT(
+            !tokenstore_new("dir:/nonexistent/dir", NULL, err, sizeof(err)));
         T_ASSERT(!tokenstore_new("file:/x", NULL, err, sizeof(err)));
         T_ASSERT(strstr(err, "unknown token store"));
         T_ASSERT(!tokenstore_new("redis", NULL, err, sizeof(err)));
