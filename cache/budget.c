@@ -293,15 +293,9 @@ static void local_observe(cache_budget_t *b, const cache_fp_t *fp,
         int64_t now = time_mono_ms();
         pthread_mutex_lock(&b->lock);
         local_entry_t *e = local_get(b, fp, 1, now);
-        if (e) {
-                int64_t rt = now + reset_in_ms;
-                if (e->rl_reset > now && llabs(e->rl_reset - rt) <= 1500) {
-                        if (remaining < e->rl_remaining)
-                                e->rl_remaining = remaining;
-                } else if (e->rl_reset <= now || rt > e->rl_reset) {
-                        e->rl_remaining = remaining;
-                        e->rl_reset     = rt;
-                }
+        if (e) { /* the latest answer wins, as in the script */
+                e->rl_remaining = remaining;
+                e->rl_reset     = now + reset_in_ms;
         }
         pthread_mutex_unlock(&b->lock);
 }

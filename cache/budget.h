@@ -74,7 +74,8 @@ int64_t cache_budget_on_429(cache_budget_t *b, cache_redis_t *rc,
 
 /* Adopts X-RateLimit-Remaining and -Reset (header values, NULL when absent;
  * Reset above 10^9 is epoch seconds, else seconds from now). Until Reset, at
- * most Remaining more requests go out across all pods. Returns 0, or
+ * most Remaining more requests go out across all pods (the latest answer
+ * wins; Remaining 0 waits for Reset). Returns 0, or
  * CACHE_E_ARG when the values do not parse (nothing adopted). */
 int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
                             const cache_fp_t *fp, const char *remaining,

@@ -5,7 +5,8 @@
  * KEYS[1] = "<prefix>budget:<fp>", fields (all numbers, times in epoch ms):
  *   t   tokens in the bucket (fractional)   ts  time of the last refill
  *   bu  blocked until (429)                 bo  last 429 backoff (ms)
- *   rr  X-RateLimit-Remaining adopted       rt  its Reset time
+ *   rr  X-RateLimit-Remaining adopted, less  rt  its Reset time
+ *       the requests taken since
  * The hash expires after it has been idle long enough to be full again (or
  * past any block or Reset) plus a minute: idle tokens cost no memory.
  */
@@ -86,27 +87,21 @@ static const char block_src[] = LUA_PRELUDE
     "return bu - now\n";
 
 /* observe(remaining, reset, reset_is_absolute) -> remaining adopted, or -1
- * when Reset is already past. Within one window (same Reset within 1.5 s,
- * relative Resets drift) the lowest Remaining wins, since answers arrive out
- * of order; a later Reset starts a new window. */
+ * when Reset is already past. The latest answer wins: with a fixed window
+ * Remaining only falls, and with a sliding one (slots free up before Reset)
+ * the newest count is the true one; keeping the lowest would starve a token
+ * that runs close to its quota. Answers arrive nearly in order, so a stale
+ * one costs at most an early wait or one 429. */
 static const char observe_src[] =
     LUA_PRELUDE "local key = KEYS[1]\n"
                 "local rem, reset = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
                 "local now = now_ms()\n"
-                "local rtn = reset\n"
-                "if ARGV[3] ~= '1' then rtn = now + reset end\n"
-                "if rtn <= now then return -1 end\n"
-                "local h = redis.call('HMGET', key, 'rr', 'rt')\n"
-                "local rr, rt = tonumber(h[1]), tonumber(h[2])\n"
-                "if rr ~= nil and rt ~= nil and rt > now and math.abs(rt - "
-                "rtn) <= 1500 then\n"
-                "  if rem < rr then rr = rem end\n"
-                "elseif rt == nil or rt <= now or rtn > rt then\n"
-                "  rr, rt = rem, rtn\n"
-                "end\n"
-                "redis.call('HSET', key, 'rr', rr, 'rt', rt)\n"
+                "local rt = reset\n"
+                "if ARGV[3] ~= '1' then rt = now + reset end\n"
+                "if rt <= now then return -1 end\n"
+                "redis.call('HSET', key, 'rr', rem, 'rt', rt)\n"
                 "expire(key, rt - now)\n"
-                "return rr\n";
+                "return rem\n";
 
 const cache_script_t cache_budget_script_take    = {"budget_take", take_src};
 const cache_script_t cache_budget_script_block   = {"budget_block", block_src};

@@ -173,10 +173,15 @@ static void test_budget_xratelimit_adopted(void) {
                 T_EQ_INT(cache_budget_take(b, i % 2 ? a : c, &fp, "ws"), 0);
         int64_t w = cache_budget_take(b, c, &fp, "ws");
         T_ASSERTF(w > 4000 && w <= 5000, "wait for Reset %lld", (long long)w);
-        /* a late answer of the same window cannot raise Remaining */
-        T_EQ_INT(cache_budget_on_headers(b, c, &fp, "10", "5"), 0);
+        /* the latest answer wins: a sliding window frees slots early */
+        T_EQ_INT(cache_budget_on_headers(b, c, &fp, "1", "5"), 0);
+        T_EQ_INT(cache_budget_take(b, a, &fp, "ws"), 0);
         w = cache_budget_take(b, a, &fp, "ws");
-        T_ASSERTF(w > 3900, "still capped, wait %lld", (long long)w);
+        T_ASSERTF(w > 3900, "capped again, wait %lld", (long long)w);
+        T_EQ_INT(cache_budget_on_headers(b, c, &fp, "0", "4"), 0);
+        w = cache_budget_take(b, a, &fp, "ws");
+        T_ASSERTF(w > 3000 && w <= 4000, "Remaining 0 waits %lld",
+                  (long long)w);
         /* a new window (later Reset) starts over */
         T_EQ_INT(cache_budget_on_headers(b, c, &fp, "2", "30"), 0);
         T_EQ_INT(cache_budget_take(b, a, &fp, "ws"), 0);
