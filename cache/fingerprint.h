@@ -27,6 +27,18 @@ typedef struct cache_fp {
 int cache_fp_compute(const unsigned char *key, size_t key_len,
                      const char *token, size_t token_len, cache_fp_t *out);
 
+#define CACHE_FP_KEY_MIN 16
+#define CACHE_FP_KEY_MAX 1024
+
+/* Reads the fingerprint key from a file: its bytes, surrounding whitespace
+ * trimmed (so `openssl rand -hex 32 > file` works), CACHE_FP_KEY_MIN to
+ * CACHE_FP_KEY_MAX of them. Every pod must use the same key, or their
+ * fingerprints (and so the shared Redis state) differ. Returns the key
+ * length, or -1 with errstr naming the file. The caller wipes key with
+ * OPENSSL_cleanse when done. */
+int cache_fp_key_load(const char *path, unsigned char *key, size_t size,
+                      char *errstr, size_t errstr_size);
+
 /* Full lower-case hex HMAC (64 digits + NUL) — for tests and tooling. */
 int cache_fp_hmac_hex(const unsigned char *key, size_t key_len,
                       const char *data, size_t data_len, char out[65]);

@@ -1,5 +1,8 @@
 /* Unit tests for cache/fingerprint: RFC 4231 HMAC-SHA256 vectors and the
  * log/key forms of a token fingerprint. */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "cache/fingerprint.h"
 #include "tests/assert.h"
 
@@ -84,9 +87,52 @@ static void test_fp_bad_input(void) {
                  0);
 }
 
+static void write_file(const char *path, const char *data, size_t n) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, data, n) != (ssize_t)n)
+                abort();
+        close(fd);
+}
+
+static void test_fp_key_load(void) {
+        char dir[] = "/tmp/bitmon-test-fpkey.XXXXXX", path[128], err[256];
+        unsigned char key[CACHE_FP_KEY_MAX];
+        T_ASSERT(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/fp.key", dir);
+        const char *hex =
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        char text[80];
+        snprintf(text, sizeof(text), "  %s\n", hex);
+        write_file(path, text, strlen(text));
+        T_EQ_INT(cache_fp_key_load(path, key, sizeof(key), err, sizeof(err)),
+                 64);
+        T_ASSERT(memcmp(key, hex, 64) == 0); /* trimmed, bytes as written */
+        write_file(path, "short\n", 6);
+        T_EQ_INT(cache_fp_key_load(path, key, sizeof(key), err, sizeof(err)),
+                 -1);
+        T_ASSERT(strstr(err, "want 16 to 1024 bytes, got 5"));
+        char big[CACHE_FP_KEY_MAX + 10];
+        memset(big, 'k', sizeof(big));
+        write_file(path, big, sizeof(big));
+        T_EQ_INT(cache_fp_key_load(path, key, sizeof(key), err, sizeof(err)),
+                 -1);
+        T_ASSERT(strstr(err, "or more"));
+        T_EQ_INT(cache_fp_key_load(path, key, 20, err, sizeof(err)), -1);
+        T_EQ_INT(cache_fp_key_load("/nonexistent/fp.key", key, sizeof(key), err,
+                                   sizeof(err)),
+                 -1);
+        T_ASSERT(strstr(err, "cannot read fingerprint key file /nonexistent"));
+        T_EQ_INT(cache_fp_key_load(NULL, key, sizeof(key), err, sizeof(err)),
+                 -1);
+        T_ASSERT(strstr(err, "none configured"));
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void) {
         T_RUN(test_fp_rfc4231_vectors);
         T_RUN(test_fp_token_names);
         T_RUN(test_fp_bad_input);
+        T_RUN(test_fp_key_load);
         return t_done();
 }
