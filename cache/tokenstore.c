@@ -216,6 +216,18 @@ static dir_entry_t *dir_find(tokenstore_t *ts, const char *ws) {
         return NULL;
 }
 
+/* Drops (and wipes) the cached token of ws (lock held). */
+static void dir_forget(tokenstore_t *ts, const char *ws) {
+        for (dir_entry_t **pp = &ts->entries; *pp; pp = &(*pp)->next) {
+                if (strcmp((*pp)->ws, ws) == 0) {
+                        dir_entry_t *e = *pp;
+                        *pp            = e->next;
+                        entry_free(e);
+                        return;
+                }
+        }
+}
+
 /* Refreshes the cache entry of ws from fd when the file changed (lock held). */
 static int dir_refresh(tokenstore_t *ts, const char *ws, int fd,
                        dir_entry_t **out, char *errstr, size_t errstr_size) {
@@ -290,6 +302,8 @@ static int dir_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
         int fd = open_current(path);
         if (fd < 0) {
                 int saved = errno;
+                if (saved == ENOENT)
+                        dir_forget(ts, ws); /* removed: wipe our copy too */
                 pthread_mutex_unlock(&ts->lock);
                 snprintf(errstr, errstr_size,
                          saved == ENOENT
