@@ -8,6 +8,10 @@
  * state. Lua scripts are loaded with SCRIPT LOAD and run with EVALSHA; a
  * NOSCRIPT answer (Redis restarted or flushed) reloads and retries once.
  *
+ * hiredis 0.14 writes with write(2): the process must ignore SIGPIPE (main
+ * does, before any thread starts), or a server that closes the connection
+ * kills it.
+ *
  * Thread rules: a cache_redis_t belongs to the thread that uses it (hiredis
  * contexts cannot be shared). cache_redis_down_count() is process-wide and
  * may be read from any thread (for /readyz).
