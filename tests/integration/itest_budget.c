@@ -369,6 +369,35 @@ static void test_budget_redis_killed_fallback_and_recovery(void) {
         tredis_stop(&own);
 }
 
+static void test_budget_error_reply_and_wait_cap(void) {
+        char prefix[64], key[128], err[256];
+        t_prefix(prefix, sizeof(prefix), "odd");
+        cache_redis_t *rc     = conn(&shared, prefix);
+        cache_budget_opts_t o = {.rate = 10, .burst = 1, .max_wait_ms = 500};
+        cache_budget_t *b     = cache_budget_new(&o, err, sizeof(err));
+        T_ASSERT(rc && b);
+        /* a 429 asking for a minute is answered in bounded steps */
+        cache_fp_t fp = fp_of("bitwat_cap");
+        T_EQ_INT(cache_budget_on_429(b, rc, &fp, "60"), 500);
+        T_EQ_INT(cache_budget_take(b, rc, &fp, "ws"), 500);
+        /* the key holds something else (WRONGTYPE): the script errs, the
+         * local limiter answers, the connection stays up */
+        cache_fp_t odd = fp_of("bitwat_wrongtype");
+        snprintf(key, sizeof(key), "%sbudget:%s", prefix, odd.id);
+        redisContext *raw = tredis_raw(&shared);
+        freeReplyObject(redisCommand(raw, "SET %s not-a-hash EX 60", key));
+        redisFree(raw);
+        T_EQ_INT(cache_budget_take(b, rc, &odd, "ws"), 0);
+        T_ASSERT(cache_budget_degraded(b));
+        T_ASSERT(cache_redis_is_up(rc));
+        T_ASSERT(cache_budget_take(b, rc, &odd, "ws") > 0); /* local burst 1 */
+        cache_fp_t fine = fp_of("bitwat_fine");
+        T_EQ_INT(cache_budget_take(b, rc, &fine, "ws"), 0);
+        T_ASSERT(!cache_budget_degraded(b)); /* shared again */
+        cache_budget_destroy(b);
+        cache_redis_destroy(rc);
+}
+
 static cache_budget_t *thr_b;
 static atomic_int thr_granted;
 
@@ -399,7 +428,8 @@ static void test_budget_local_only_threads(void) {
 }
 
 int main(void) {
-        signal(SIGPIPE, SIG_IGN); /* as main does: hiredis writes with write(2) */
+        signal(SIGPIPE,
+               SIG_IGN); /* as main does: hiredis writes with write(2) */
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         if (tredis_start(&shared, false) != 0) {
                 printf("FAIL cannot start redis-server\n");
@@ -411,6 +441,7 @@ int main(void) {
         T_RUN(test_budget_xratelimit_adopted);
         T_RUN(test_budget_workspace_isolation);
         T_RUN(test_budget_overrides);
+        T_RUN(test_budget_error_reply_and_wait_cap);
         T_RUN(test_budget_redis_killed_fallback_and_recovery);
         T_RUN(test_budget_local_only_threads);
         tredis_stop(&shared);
