@@ -81,7 +81,8 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
                             const cache_fp_t *fp, const char *remaining,
                             const char *reset);
 
-/* True when the last answer came from the local fallback. Any thread. */
+/* True when the most recent answer (of any thread) came from the local
+ * fallback; for logs, metrics and /readyz. Any thread. */
 bool cache_budget_degraded(const cache_budget_t *b);
 
 /* The rate/burst in effect for a workspace (overrides applied). */

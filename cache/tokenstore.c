@@ -147,25 +147,37 @@ static bool same_file(const dir_entry_t *e, const struct stat *st) {
                e->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+/* Reads all of fd into raw[0..size); *n = bytes read. 0 or -1 (errno). */
+static int read_all(int fd, char *raw, size_t size, size_t *n) {
+        *n = 0;
+        while (*n < size) {
+                ssize_t r = read(fd, raw + *n, size - *n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -1;
+                if (r == 0)
+                        break;
+                *n += (size_t)r;
+        }
+        return 0;
+}
+
+static bool is_space(char c) {
+        return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 /* Reads and trims the token file behind fd into a fresh malloc'd string. */
 static int dir_read(int fd, const char *ws, char **out, size_t *out_len,
                     char *errstr, size_t errstr_size) {
         char raw[TOKENSTORE_TOKEN_MAX + 2], eb[128];
-        size_t n = 0;
-        int err  = CACHE_E_IO;
-        while (n < sizeof(raw)) {
-                ssize_t r = read(fd, raw + n, sizeof(raw) - n);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0) {
-                        snprintf(errstr, errstr_size,
-                                 "cannot read token of workspace %s: %s", ws,
-                                 log_errno_str(errno, eb, sizeof(eb)));
-                        goto out;
-                }
-                if (r == 0)
-                        break;
-                n += (size_t)r;
+        size_t n = 0, a = 0, b;
+        int err = CACHE_E_IO;
+        if (read_all(fd, raw, sizeof(raw), &n) != 0) {
+                snprintf(errstr, errstr_size,
+                         "cannot read token of workspace %s: %s", ws,
+                         log_errno_str(errno, eb, sizeof(eb)));
+                goto out;
         }
         if (n > TOKENSTORE_TOKEN_MAX) {
                 snprintf(errstr, errstr_size,
@@ -173,11 +185,9 @@ static int dir_read(int fd, const char *ws, char **out, size_t *out_len,
                          ws, TOKENSTORE_TOKEN_MAX);
                 goto out;
         }
-        size_t a = 0, b = n;
-        while (a < b && (raw[a] == ' ' || (raw[a] >= '\t' && raw[a] <= '\r')))
+        for (b = n; a < b && is_space(raw[a]);)
                 a++;
-        while (b > a && (raw[b - 1] == ' ' ||
-                         (raw[b - 1] >= '\t' && raw[b - 1] <= '\r')))
+        while (b > a && is_space(raw[b - 1]))
                 b--;
         if (a == b) {
                 snprintf(errstr, errstr_size,
@@ -195,8 +205,7 @@ static int dir_read(int fd, const char *ws, char **out, size_t *out_len,
                         goto out;
                 }
         }
-        *out = malloc(b - a + 1);
-        if (!*out) {
+        if (!(*out = malloc(b - a + 1))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
