@@ -458,3 +458,68 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
                 local_observe(b, fp, rem, in_ms);
         return 0;
 }
+
+void cache_budget_overrides_free(cache_budget_override_t *ov, size_t n) {
+        for (size_t i = 0; ov && i < n; i++)
+                free((char *)(uintptr_t)ov[i].workspace);
+        free(ov);
+}
+
+/* One "WS=RATE:BURST" entry of [p, end). */
+static int override_parse_one(const char *p, const char *end,
+                              cache_budget_override_t *o) {
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        char *e        = NULL;
+        if (!eq || eq == p)
+                return -1;
+        errno    = 0;
+        double r = strtod(eq + 1, &e);
+        if (e == eq + 1 || *e != ':' || !isfinite(r) || r <= 0 || errno)
+                return -1;
+        const char *bs = e + 1;
+        double bu      = strtod(bs, &e);
+        if (e == bs || e != end || !limits_ok(r, bu) || bu != floor(bu))
+                return -1;
+        o->workspace = strndup(p, (size_t)(eq - p));
+        o->rate      = r;
+        o->burst     = bu;
+        return o->workspace ? 0 : -1;
+}
+
+int cache_budget_overrides_parse(const char *spec,
+                                 cache_budget_override_t **out, size_t *n,
+                                 char *errstr, size_t errstr_size) {
+        size_t cap = 1;
+        *out       = NULL;
+        *n         = 0;
+        if (!spec || !*spec)
+                return 0;
+        for (const char *c = spec; *c; c++)
+                cap += *c == ',';
+        cache_budget_override_t *ov = calloc(cap, sizeof(*ov));
+        if (!ov) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CACHE_E_ARG;
+        }
+        size_t i = 0;
+        for (const char *p = spec;; i++) {
+                const char *end = strchr(p, ',');
+                if (!end)
+                        end = p + strlen(p);
+                if (override_parse_one(p, end, &ov[i]) != 0) {
+                        snprintf(errstr, errstr_size,
+                                 "budget override %zu \"%.*s\": expected "
+                                 "WORKSPACE=RATE:BURST with RATE > 0 and "
+                                 "BURST >= 1",
+                                 i + 1, (int)(end - p), p);
+                        cache_budget_overrides_free(ov, i);
+                        return CACHE_E_ARG;
+                }
+                if (!*end)
+                        break;
+                p = end + 1;
+        }
+        *out = ov;
+        *n   = i + 1;
+        return 0;
+}

@@ -89,6 +89,15 @@ bool cache_budget_degraded(const cache_budget_t *b);
 void cache_budget_limits(const cache_budget_t *b, const char *workspace,
                          double *rate, double *burst);
 
+/* Parses the budget.overrides setting, "WS=RATE:BURST[,WS=RATE:BURST...]"
+ * ("" = none), into a malloc'd array (*out, *n) for cache_budget_opts_t;
+ * free it with cache_budget_overrides_free. 0, or CACHE_E_ARG with errstr
+ * naming the bad entry. */
+int cache_budget_overrides_parse(const char *spec,
+                                 cache_budget_override_t **out, size_t *n,
+                                 char *errstr, size_t errstr_size);
+void cache_budget_overrides_free(cache_budget_override_t *ov, size_t n);
+
 /* The Lua scripts (embedded; documented in cache/budget_lua.c). */
 extern const cache_script_t cache_budget_script_take;
 extern const cache_script_t cache_budget_script_block;
