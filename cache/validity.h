@@ -5,7 +5,9 @@
  *   app level    `tok:<fp>:role:<app>` "insufficient_role"  (403 on an app)
  * A 403 is per app because a workspace token carries a role per app: the same
  * token may read logs of one app and not another. A 401 makes the token
- * invalid for every app. Each fact has its own TTL.
+ * invalid for every app. Each fact has its own TTL. A later 2xx does not
+ * clear a role fact (a Tester reads builds but not logs): it expires after
+ * role_ttl_s, which is also how a role upgrade is noticed.
  *
  * Only authoritative answers are written (2xx, 401, 403). Anything else —
  * network errors, timeouts, 404, 429, 5xx — is refused with CACHE_E_REFUSED,
