@@ -5,13 +5,7 @@
  * any window, and the processes together must achieve at least 90% of Q.
  * Run once as Bitrise behaves (no rate-limit headers) and once with
  * X-RateLimit-* headers adopted through cache_budget_on_headers.
- *
- * Needs the simulator (build/bitrise-sim, tests/support/sim_proc.h); until
- * it is in the tree this file builds to a program that says so and runs no
- * test.
  */
-#if __has_include("tests/support/sim_proc.h")
-
 #include <sys/wait.h>
 
 #include "cache/budget.h"
@@ -198,7 +192,8 @@ static void test_budget_sim_four_pods_with_headers(void) {
 }
 
 int main(void) {
-        signal(SIGPIPE, SIG_IGN); /* as main does: hiredis writes with write(2) */
+        signal(SIGPIPE,
+               SIG_IGN); /* as main does: hiredis writes with write(2) */
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         if (tredis_start(&srv, false) != 0) {
                 printf("FAIL cannot start redis-server\n");
@@ -209,15 +204,3 @@ int main(void) {
         tredis_stop(&srv);
         return t_done();
 }
-
-#else /* the simulator is not in this tree yet */
-
-#include <stdio.h>
-
-int main(void) {
-        printf("# itest_budget_sim: tests/support/sim_proc.h not in the tree; "
-               "no test run\n");
-        return 0;
-}
-
-#endif
