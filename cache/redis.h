@@ -24,17 +24,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Status codes shared by every cache/ module. */
-#define CACHE_OK     0
-#define CACHE_E_DOWN (-1)  /* Redis unreachable or connection lost: transient  \
-                            */
-#define CACHE_E_REPLY (-2) /* Redis answered with an error or odd reply */
-#define CACHE_E_ARG   (-3) /* bad argument from the caller */
-#define CACHE_E_REFUSED                                                        \
-        (-4) /* not written on purpose (e.g. non-authoritative) */
-#define CACHE_E_NOTFOUND (-5) /* no such entry */
-#define CACHE_E_CRYPTO   (-6) /* decryption/authentication failed */
-#define CACHE_E_IO       (-7) /* local file error */
+/* Status codes shared by every cache/ module:
+ *   CACHE_E_DOWN      Redis unreachable or connection lost (transient)
+ *   CACHE_E_REPLY     Redis answered with an error or an odd reply
+ *   CACHE_E_ARG       bad argument from the caller
+ *   CACHE_E_REFUSED   not written on purpose (e.g. non-authoritative)
+ *   CACHE_E_NOTFOUND  no such entry
+ *   CACHE_E_CRYPTO    decryption/authentication failed
+ *   CACHE_E_IO        local file error */
+#define CACHE_OK         0
+#define CACHE_E_DOWN     (-1)
+#define CACHE_E_REPLY    (-2)
+#define CACHE_E_ARG      (-3)
+#define CACHE_E_REFUSED  (-4)
+#define CACHE_E_NOTFOUND (-5)
+#define CACHE_E_CRYPTO   (-6)
+#define CACHE_E_IO       (-7)
 
 typedef struct cache_redis_opts {
         const char *host;       /* default "127.0.0.1" */

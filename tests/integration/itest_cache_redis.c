@@ -281,7 +281,7 @@ static void test_redis_bad_options(void) {
 }
 
 int main(void) {
-        signal(SIGPIPE, SIG_IGN); /* as main does: hiredis writes with write(2) */
+        signal(SIGPIPE, SIG_IGN); /* as main does (hiredis uses write) */
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         T_RUN(test_redis_basic_and_prefix);
         T_RUN(test_redis_auth_never_logged);

@@ -392,7 +392,7 @@ static void test_tokstore_leak_check_all_keys(void) {
 }
 
 int main(void) {
-        signal(SIGPIPE, SIG_IGN); /* as main does: hiredis writes with write(2) */
+        signal(SIGPIPE, SIG_IGN); /* as main does (hiredis uses write) */
         log_setup(LOG_LVL_ERROR, LOG_FMT_AUTO, 2);
         if (!mkdtemp(tmpdir) || tredis_start(&srv, false) != 0) {
                 printf("FAIL cannot set up redis or a temp dir\n");

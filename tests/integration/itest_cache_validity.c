@@ -291,7 +291,7 @@ static void test_done_markers(void) {
 }
 
 int main(void) {
-        signal(SIGPIPE, SIG_IGN); /* as main does: hiredis writes with write(2) */
+        signal(SIGPIPE, SIG_IGN); /* as main does (hiredis uses write) */
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         if (tredis_start(&srv, false) != 0) {
                 printf("FAIL cannot start redis-server\n");
