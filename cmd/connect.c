@@ -56,8 +56,8 @@ static void usage(FILE *f) {
 static int parse(connect_cmd_t *c, int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
                 const char *v = NULL;
-                int r         = connect_args_common(&c->args, CMD_CONNECT, argc,
-                                                    argv, &i);
+                int r =
+                    connect_args_common(&c->args, CMD_CONNECT, argc, argv, &i);
                 if (r == 0 && (r = connect_args_value(CMD_CONNECT, "--check",
                                                       argc, argv, &i, &v)) > 0)
                         c->check = true;
@@ -68,8 +68,8 @@ static int parse(connect_cmd_t *c, int argc, char **argv) {
                         return -1;
                 if (v) {
                         if (c->ws && strcmp(c->ws, v) != 0) {
-                                fprintf(stderr, CMD_CONNECT
-                                        ": give one workspace\n");
+                                fprintf(stderr,
+                                        CMD_CONNECT ": give one workspace\n");
                                 return -1;
                         }
                         c->ws = v;
@@ -114,12 +114,14 @@ static bitrise_client_t *client_new(const config_t *cfg) {
         char err[512];
         const char *ca          = config_str(cfg, "bitrise.ca_file");
         bitrise_client_opts_t o = {
-            .base_url           = config_str(cfg, "bitrise.base_url"),
-            .ca_file            = *ca ? ca : NULL,
-            .connect_timeout_ms = (long)config_int(cfg, "bitrise.connect_timeout_ms"),
-            .timeout_ms         = (long)config_int(cfg, "bitrise.timeout_ms"),
-            .low_speed_time_s   = (long)config_int(cfg, "bitrise.low_speed_time_s"),
-            .max_body_bytes     = (size_t)config_int(cfg, "bitrise.max_body_bytes"),
+            .base_url = config_str(cfg, "bitrise.base_url"),
+            .ca_file  = *ca ? ca : NULL,
+            .connect_timeout_ms =
+                (long)config_int(cfg, "bitrise.connect_timeout_ms"),
+            .timeout_ms = (long)config_int(cfg, "bitrise.timeout_ms"),
+            .low_speed_time_s =
+                (long)config_int(cfg, "bitrise.low_speed_time_s"),
+            .max_body_bytes = (size_t)config_int(cfg, "bitrise.max_body_bytes"),
         };
         bitrise_client_t *c = bitrise_client_new(&o, err, sizeof(err));
         if (!c)
@@ -131,27 +133,27 @@ static void check_opts(const config_t *cfg, const connect_cmd_t *c,
                        const bitrise_client_t *client, const char *fp,
                        connect_check_opts_t *o) {
         int64_t max_ms = config_int(cfg, "poll.backoff_max_s") * 1000;
-        *o = (connect_check_opts_t){
-            .client         = client,
-            .base_url       = config_str(cfg, "bitrise.base_url"),
-            .workspace      = c->ws,
-            .fp             = fp,
-            .attempts       = 3,
-            .backoff_ms     = (long)config_int(cfg, "poll.backoff_base_ms"),
-            .backoff_max_ms = (long)(max_ms < 10000 ? max_ms : 10000),
-            .jitter         = config_double(cfg, "poll.jitter"),
-            .max_pages      = 20,
-            .probe_apps     = 3,
-            .scan_apps      = 20,
+        *o             = (connect_check_opts_t){
+                        .client         = client,
+                        .base_url       = config_str(cfg, "bitrise.base_url"),
+                        .workspace      = c->ws,
+                        .fp             = fp,
+                        .attempts       = 3,
+                        .backoff_ms     = (long)config_int(cfg, "poll.backoff_base_ms"),
+                        .backoff_max_ms = (long)(max_ms < 10000 ? max_ms : 10000),
+                        .jitter         = config_double(cfg, "poll.jitter"),
+                        .max_pages      = 20,
+                        .probe_apps     = 3,
+                        .scan_apps      = 20,
         };
 }
 
 /* Records what Bitrise said in the validity cache. Never fatal: a note. */
 static void validity_record(connect_env_t *env, const cache_fp_t *fp,
                             const connect_report_t *rep, outcome_t *out) {
-        char err[256] = "";
-        int e         = 0;
-        cache_redis_t *rc = connect_env_redis(env, err, sizeof(err));
+        char err[256]            = "";
+        int e                    = 0;
+        cache_redis_t *rc        = connect_env_redis(env, err, sizeof(err));
         cache_validity_opts_t vo = {
             .valid_ttl_s   = (int)config_int(env->cfg, "cache.valid_ttl_s"),
             .invalid_ttl_s = (int)config_int(env->cfg, "cache.invalid_ttl_s"),
@@ -170,8 +172,8 @@ static void validity_record(connect_env_t *env, const cache_fp_t *fp,
                 e = cache_validity_record(rc, &vo, fp, NULL, 200, err,
                                           sizeof(err));
         if (!e && rep->role_app[0])
-                e = cache_validity_record(rc, &vo, fp, rep->role_app, 403,
-                                          err, sizeof(err));
+                e = cache_validity_record(rc, &vo, fp, rep->role_app, 403, err,
+                                          sizeof(err));
         if (e && e != CACHE_E_REFUSED)
                 snprintf(out->note, sizeof(out->note),
                          "validity not recorded (%s): pods check the token on "
@@ -183,13 +185,11 @@ static void store(const connect_env_t *env, const connect_cmd_t *c,
                   const char *token, size_t len, outcome_t *out) {
         char err[1024];
         if (connect_env_store_readonly(env, "add", c->ws, err, sizeof(err))) {
-                snprintf(out->store_error, sizeof(out->store_error), "%s",
-                         err);
+                snprintf(out->store_error, sizeof(out->store_error), "%s", err);
                 return;
         }
         if (tokenstore_put(env->ts, c->ws, token, len, err, sizeof(err)))
-                snprintf(out->store_error, sizeof(out->store_error), "%s",
-                         err);
+                snprintf(out->store_error, sizeof(out->store_error), "%s", err);
         else
                 out->stored = true;
 }
@@ -212,7 +212,8 @@ static int print_json(const connect_cmd_t *c, const char *fp,
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return -1;
-        cJSON_AddStringToObject(o, "verdict", connect_verdict_name(rep->verdict));
+        cJSON_AddStringToObject(o, "verdict",
+                                connect_verdict_name(rep->verdict));
         cJSON_AddStringToObject(o, "workspace", c->ws);
         cJSON_AddStringToObject(o, "fingerprint", fp);
         cJSON_AddStringToObject(o, "token_kind", kind_name(rep->kind));
@@ -250,7 +251,8 @@ static int print_json(const connect_cmd_t *c, const char *fp,
 static void print_text(const connect_env_t *env, const connect_cmd_t *c,
                        const char *fp, const connect_report_t *rep,
                        const outcome_t *out) {
-        printf("workspace %s, token %s (%s)\n", c->ws, fp, kind_text(rep->kind));
+        printf("workspace %s, token %s (%s)\n", c->ws, fp,
+               kind_text(rep->kind));
         printf("%s: %s\n", connect_verdict_name(rep->verdict), rep->message);
         if (rep->logs_read && rep->verdict != CONNECT_INSUFFICIENT_ROLE)
                 printf("  build log read in app %s\n", rep->log_app);
@@ -323,7 +325,8 @@ static int run(connect_cmd_t *c, char *token, size_t size) {
                 goto done;
         check_opts(env.cfg, c, client, fp.log, &o);
         connect_check_run(&o, token, &rep);
-        if (!c->check && !c->no_store && (rep.verdict == CONNECT_OK || c->force))
+        if (!c->check && !c->no_store &&
+            (rep.verdict == CONNECT_OK || c->force))
                 store(&env, c, token, (size_t)n, &out);
         if (c->check || out.stored)
                 validity_record(&env, &fp, &rep, &out);
@@ -382,8 +385,8 @@ static int disconnect_parse(connect_cmd_t *c, int argc, char **argv) {
                                                argc, argv, &i, &v);
                 if (r < 0)
                         return -1;
-                if (r == 0 && (!strcmp(argv[i], "-h") ||
-                               !strcmp(argv[i], "--help")))
+                if (r == 0 &&
+                    (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")))
                         return 1;
                 if (r == 0 && argv[i][0] != '-')
                         v = argv[i];
@@ -393,7 +396,8 @@ static int disconnect_parse(connect_cmd_t *c, int argc, char **argv) {
                         return -1;
                 }
                 if (v && c->ws) {
-                        fprintf(stderr, CMD_DISCONNECT ": give one workspace\n");
+                        fprintf(stderr,
+                                CMD_DISCONNECT ": give one workspace\n");
                         return -1;
                 }
                 if (v)

@@ -21,10 +21,10 @@
  * that ran exits with its verdict's code (10 and up); the others say why no
  * verdict could be given. */
 enum {
-        CONNECT_EXIT_OK            = 0,
-        CONNECT_EXIT_ERROR         = 1, /* internal error (out of memory) */
-        CONNECT_EXIT_USAGE         = 2, /* bad arguments or configuration */
-        CONNECT_EXIT_STORE         = 3, /* token store unusable: read-only
+        CONNECT_EXIT_OK    = 0,
+        CONNECT_EXIT_ERROR = 1,         /* internal error (out of memory) */
+        CONNECT_EXIT_USAGE = 2,         /* bad arguments or configuration */
+        CONNECT_EXIT_STORE = 3,         /* token store unusable: read-only
                                          * Secret volume, Redis down, key */
         CONNECT_EXIT_NOT_CONNECTED = 4, /* --check: no token stored */
 };
@@ -52,8 +52,8 @@ int connect_args_common(connect_args_t *a, const char *cmd, int argc,
 
 /* Consumes "--name VALUE" or "--name=VALUE": 1 with *out set, 0 when
  * argv[*i] is something else, -1 when the value is missing (printed). */
-int connect_args_value(const char *cmd, const char *name, int argc,
-                       char **argv, int *i, const char **out);
+int connect_args_value(const char *cmd, const char *name, int argc, char **argv,
+                       int *i, const char **out);
 
 /* ---- what a command opens ------------------------------------------------ */
 
@@ -132,10 +132,10 @@ typedef struct connect_check_opts {
         int attempts;          /* per request, >= 1 */
         long backoff_ms;       /* first backoff; doubles */
         long backoff_max_ms;
-        double jitter;   /* 0..1 */
-        int max_pages;   /* pages of 50 apps counted */
-        int probe_apps;  /* apps with builds whose log is tried */
-        int scan_apps;   /* apps looked at for builds at most */
+        double jitter;  /* 0..1 */
+        int max_pages;  /* pages of 50 apps counted */
+        int probe_apps; /* apps with builds whose log is tried */
+        int scan_apps;  /* apps looked at for builds at most */
 } connect_check_opts_t;
 
 typedef struct connect_report {

@@ -61,8 +61,8 @@ static bitrise_req_t *call_new(const connect_check_opts_t *o, const char *token,
                 return bitrise_req_builds_list(o->client, token, c->app,
                                                c->limit, c->next, errstr, n);
         default:
-                return bitrise_req_log_info(o->client, token, c->app,
-                                            c->build, NULL, errstr, n);
+                return bitrise_req_log_info(o->client, token, c->app, c->build,
+                                            NULL, errstr, n);
         }
 }
 
@@ -107,7 +107,7 @@ static bitrise_class_t call_perform(const connect_check_opts_t *o,
  * Each sets rep->verdict, message and fix. The fixes follow the setup
  * guide: what to do in Bitrise, then run bitmon connect again. */
 
-#define NEW_TOKEN                                                              \
+#define NEW_TOKEN                                                               \
         "a new Workspace API token in Bitrise (Workspace settings → API "     \
         "tokens → Create token) with the Developer role (or higher) for the " \
         "apps you want monitored"
@@ -133,8 +133,9 @@ static void verdict_failure(const connect_check_opts_t *o,
         case BITRISE_TOKEN_INVALID:
                 rep->seen_401 = true;
                 snprintf(fix, sizeof(fix),
-                         "Create " NEW_TOKEN ". Copy it in full (it starts with bitwat_; "
-                                   "Bitrise shows it only once), then run %s.",
+                         "Create " NEW_TOKEN
+                         ". Copy it in full (it starts with bitwat_; "
+                         "Bitrise shows it only once), then run %s.",
                          again);
                 say(rep, CONNECT_TOKEN_INVALID, fix,
                     "Bitrise rejected token %s (HTTP 401): it is mistyped, "
@@ -160,8 +161,8 @@ static void verdict_failure(const connect_check_opts_t *o,
                          "was not checked.",
                          o->base_url, again);
                 say(rep, CONNECT_UNREACHABLE, fix,
-                    "Bitrise is unreachable after %d attempts: %s",
-                    o->attempts, res->message);
+                    "Bitrise is unreachable after %d attempts: %s", o->attempts,
+                    res->message);
                 break;
         case BITRISE_INSUFFICIENT_ROLE:
                 snprintf(fix, sizeof(fix),
@@ -190,7 +191,7 @@ static void verdict_failure(const connect_check_opts_t *o,
 /* ---- the probes ---------------------------------------------------------- */
 
 typedef struct probe {
-        int lacking;          /* apps whose log answered 403 */
+        int lacking; /* apps whose log answered 403 */
         char lacking_name[128];
 } probe_t;
 
@@ -211,9 +212,9 @@ static int probe_app(const connect_check_opts_t *o, const char *token,
                      const bitrise_apps_page_t *apps, size_t i,
                      connect_report_t *rep, probe_t *pr, const char *again) {
         bitrise_result_t lst = {0}, log = {0};
-        call_t c = {.kind = BITRISE_REQ_BUILDS_LIST, .app = apps->slugs[i],
-                    .limit = 3};
-        int ret  = 0;
+        call_t c = {
+            .kind = BITRISE_REQ_BUILDS_LIST, .app = apps->slugs[i], .limit = 3};
+        int ret             = 0;
         bitrise_class_t cls = call_perform(o, token, &c, &lst);
         if (cls == BITRISE_NOT_FOUND)
                 goto out;
@@ -267,9 +268,8 @@ static int count_apps(const connect_check_opts_t *o, const char *token,
         char *cursor         = next ? strdup(next) : NULL;
         int ret              = 0;
         for (int page = 1; cursor && page < o->max_pages; page++) {
-                call_t c = {.kind  = BITRISE_REQ_APPS_LIST,
-                            .limit = 50,
-                            .next  = cursor};
+                call_t c = {
+                    .kind = BITRISE_REQ_APPS_LIST, .limit = 50, .next = cursor};
                 if (call_perform(o, token, &c, &res) != BITRISE_OK) {
                         verdict_failure(o, rep, &res, again);
                         ret = -1;
@@ -290,8 +290,8 @@ static int count_apps(const connect_check_opts_t *o, const char *token,
 static int check_apps(const connect_check_opts_t *o, const char *token,
                       connect_report_t *rep, const char *again) {
         bitrise_result_t res = {0};
-        call_t c = {.kind = BITRISE_REQ_APPS_LIST, .limit = 50};
-        probe_t pr = {0};
+        call_t c             = {.kind = BITRISE_REQ_APPS_LIST, .limit = 50};
+        probe_t pr           = {0};
         int ret = -1, probed = 0;
         if (call_perform(o, token, &c, &res) != BITRISE_OK) {
                 verdict_failure(o, rep, &res, again);
@@ -300,8 +300,8 @@ static int check_apps(const connect_check_opts_t *o, const char *token,
         rep->apps_visible = (long)res.apps.n;
         if (count_apps(o, token, res.apps.next, rep, again))
                 goto out;
-        for (size_t i = 0; i < res.apps.n && (int)i < o->scan_apps &&
-                           probed < o->probe_apps;
+        for (size_t i = 0;
+             i < res.apps.n && (int)i < o->scan_apps && probed < o->probe_apps;
              i++) {
                 int r = probe_app(o, token, &res.apps, i, rep, &pr, again);
                 if (r < 0)
@@ -315,7 +315,8 @@ static int check_apps(const connect_check_opts_t *o, const char *token,
                          "In Bitrise, Workspace settings → API tokens: give "
                          "this token the Developer role (or higher) for the "
                          "apps you want monitored — Tester/QA can see builds "
-                         "but not their logs — or create " NEW_TOKEN "; then run %s.",
+                         "but not their logs — or create " NEW_TOKEN
+                         "; then run %s.",
                          again);
                 say(rep, CONNECT_INSUFFICIENT_ROLE, fix,
                     "token %s sees builds but cannot read their logs in app "
@@ -333,7 +334,7 @@ void connect_check_run(const connect_check_opts_t *o, const char *token,
                        connect_report_t *rep) {
         char again[200];
         bitrise_result_t res = {0};
-        call_t c = {.kind = BITRISE_REQ_APPS_LIST, .limit = 1};
+        call_t c             = {.kind = BITRISE_REQ_APPS_LIST, .limit = 1};
         memset(rep, 0, sizeof(*rep));
         rep->apps_visible = -1;
         rep->kind         = bitrise_token_kind(token);
@@ -371,9 +372,10 @@ void connect_check_run(const connect_check_opts_t *o, const char *token,
         if (rep->kind != BITRISE_TOKEN_WORKSPACE) {
                 char fix[768];
                 snprintf(fix, sizeof(fix),
-                         "Create " NEW_TOKEN ", then run %s with it. To keep this "
-                                   "personal token anyway, run bitmon connect "
-                                   "--workspace %s --force.",
+                         "Create " NEW_TOKEN
+                         ", then run %s with it. To keep this "
+                         "personal token anyway, run bitmon connect "
+                         "--workspace %s --force.",
                          again, o->workspace);
                 say(rep, CONNECT_PERSONAL_TOKEN, fix,
                     "token %s is %s: it works, but it acts as one person "
@@ -390,8 +392,9 @@ void connect_check_run(const connect_check_opts_t *o, const char *token,
         say(rep, CONNECT_OK, NULL, "token %s works: %ld%s app%s visible, %s",
             o->fp, rep->apps_visible, rep->apps_more ? "+" : "",
             rep->apps_visible == 1 ? "" : "s",
-            rep->logs_read ? "build logs readable" : "no build found to "
-                                                     "check log access on");
+            rep->logs_read ? "build logs readable"
+                           : "no build found to "
+                             "check log access on");
 out:
         bitrise_result_release(&res);
 }

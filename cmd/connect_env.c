@@ -31,8 +31,8 @@ void connect_args_release(connect_args_t *a) {
         a->xargs = NULL;
 }
 
-int connect_args_value(const char *cmd, const char *name, int argc,
-                       char **argv, int *i, const char **out) {
+int connect_args_value(const char *cmd, const char *name, int argc, char **argv,
+                       int *i, const char **out) {
         size_t n = strlen(name);
         if (strncmp(argv[*i], name, n) != 0)
                 return 0;
@@ -93,15 +93,17 @@ static void log_from_config(const config_t *cfg) {
 static cache_redis_t *redis_open(const config_t *cfg, char *errstr,
                                  size_t errstr_size) {
         cache_redis_opts_t o = {
-            .host               = config_str(cfg, "redis.host"),
-            .port               = (int)config_int(cfg, "redis.port"),
-            .user               = config_str(cfg, "redis.user"),
-            .password           = config_str(cfg, "redis.password"),
-            .db                 = (int)config_int(cfg, "redis.db"),
-            .prefix             = config_str(cfg, "redis.prefix"),
-            .connect_timeout_ms = (int)config_int(cfg, "redis.connect_timeout_ms"),
-            .command_timeout_ms = (int)config_int(cfg, "redis.command_timeout_ms"),
-            .name               = "connect",
+            .host     = config_str(cfg, "redis.host"),
+            .port     = (int)config_int(cfg, "redis.port"),
+            .user     = config_str(cfg, "redis.user"),
+            .password = config_str(cfg, "redis.password"),
+            .db       = (int)config_int(cfg, "redis.db"),
+            .prefix   = config_str(cfg, "redis.prefix"),
+            .connect_timeout_ms =
+                (int)config_int(cfg, "redis.connect_timeout_ms"),
+            .command_timeout_ms =
+                (int)config_int(cfg, "redis.command_timeout_ms"),
+            .name = "connect",
         };
         return cache_redis_new(&o, errstr, errstr_size);
 }
@@ -169,9 +171,8 @@ static int fp_key_open(connect_env_t *env, const char *cmd) {
                         cmd);
                 return CONNECT_EXIT_USAGE;
         }
-        env->fp_key_len = cache_fp_key_load(path, env->fp_key,
-                                            sizeof(env->fp_key), err,
-                                            sizeof(err));
+        env->fp_key_len = cache_fp_key_load(
+            path, env->fp_key, sizeof(env->fp_key), err, sizeof(err));
         if (env->fp_key_len < 0) {
                 env->fp_key_len = 0;
                 fprintf(stderr, "%s: %s\n", cmd, err);

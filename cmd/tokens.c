@@ -94,8 +94,8 @@ static int names_load(const connect_env_t *env, names_t *nm) {
 static int fp_of(const connect_env_t *env, const char *ws, cache_fp_t *fp,
                  char *errstr, size_t errstr_size) {
         char buf[TOKENSTORE_TOKEN_MAX + 1];
-        int e = tokenstore_get(env->ts, ws, buf, sizeof(buf), errstr,
-                               errstr_size);
+        int e =
+            tokenstore_get(env->ts, ws, buf, sizeof(buf), errstr, errstr_size);
         if (!e && connect_env_fp(env, buf, strlen(buf), fp) != 0) {
                 snprintf(errstr, errstr_size, "cannot compute fingerprint");
                 e = -1;
@@ -236,7 +236,7 @@ int cmd_tokens(int argc, char **argv) {
                 goto out;
         }
         bool is_list = strcmp(action, "list") == 0;
-        rc = connect_env_open(&env, CMD_TOKENS, &a,
+        rc           = connect_env_open(&env, CMD_TOKENS, &a,
                               is_list ? CONNECT_ENV_FP : 0);
         if (!rc)
                 rc = is_list ? list(&env, a.json) : rekey(&env, a.json);
