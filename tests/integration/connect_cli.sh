@@ -47,7 +47,8 @@ TOK_PERSONAL="bitpat_LEAKCANARY_personal_$run"
 TOK_WRONG="bitwat_LEAKCANARY_wrong_$run"
 TOK_REVOKE="bitwat_LEAKCANARY_revoke_$run"
 TOK_TTY="bitwat_LEAKCANARY_tty_$run"
-ALL_TOKENS="$TOK_GOOD $TOK_TESTER $TOK_MIXED $TOK_NOAPPS $TOK_EXPIRED $TOK_PERSONAL $TOK_WRONG $TOK_REVOKE $TOK_TTY"
+TOK_QUOTA="bitwat_LEAKCANARY_quota_$run"
+ALL_TOKENS="$TOK_QUOTA $TOK_GOOD $TOK_TESTER $TOK_MIXED $TOK_NOAPPS $TOK_EXPIRED $TOK_PERSONAL $TOK_WRONG $TOK_REVOKE $TOK_TTY"
 APP_A=669403bffbe35909
 APP_B=3247e2920496e846
 
@@ -62,7 +63,8 @@ cat >"$tmp/in/scenario.json" <<EOF
   {"value": "$TOK_MIXED", "apps": {"$APP_A": "developer", "$APP_B": "tester"}},
   {"value": "$TOK_NOAPPS", "workspace": "ws-acme", "role": "none"},
   {"value": "$TOK_EXPIRED", "workspace": "ws-acme", "expires_at": "2026-01-01T00:00:00Z"},
-  {"value": "$TOK_PERSONAL", "workspace": "ws-acme", "role": "admin"}],
+  {"value": "$TOK_PERSONAL", "workspace": "ws-acme", "role": "admin"},
+  {"value": "$TOK_QUOTA", "workspace": "ws-acme", "quota": {"limit": 1, "window_s": 600}}],
  "apps": [
   {"slug": "$APP_A", "title": "Acme iOS", "workspace": "ws-acme",
    "builds": [{"slug": "a1a1a1a1a1a1a1a1", "triggered_at_s": -900, "running_s": 60, "status": 1}]},
@@ -258,6 +260,24 @@ t_5xx() {
         [ "$n" -ge 3 ] || { why="apps_list called $n times, want >= 3 (retries)"; return 1; }
 }
 check connect_5xx_past_retries_exit_14 t_5xx
+
+t_429() {
+        input="$TOK_QUOTA"$'\n' bm quota connect --workspace ws-acme $dir_store
+        expect quota 15 rate_limited && not_stored || return 1
+        grep -q "HTTP 429 (rate limited)" "$tmp/out/quota.out" &&
+                grep -q "^fix: Wait a few minutes" "$tmp/out/quota.out" || { why="text"; show quota; return 1; }
+}
+check connect_rate_limited_exit_15 t_429
+
+t_bad_json() {
+        curl -sf -X POST "$sim_url/_sim/faults" -d '{"scope": "apps_list", "faults": {"invalid_json": 1}}' >/dev/null ||
+                { why="cannot set faults"; return 1; }
+        input="$TOK_GOOD"$'\n' bm badjson connect --workspace ws-acme $dir_store
+        curl -sf -X POST "$sim_url/_sim/faults" -d '{"scope": "apps_list", "faults": null}' >/dev/null
+        expect badjson 16 unexpected_answer && not_stored || return 1
+        grep -q "^fix: Check that bitrise.base_url" "$tmp/out/badjson.out" || { why="text"; show badjson; return 1; }
+}
+check connect_unparsable_answer_exit_16 t_bad_json
 
 # ---- --json ------------------------------------------------------------------
 
