@@ -314,6 +314,16 @@ static int run(connect_cmd_t *c, char *token, size_t size) {
         int rc = connect_env_open(&env, CMD_CONNECT, &c->args, CONNECT_ENV_FP);
         if (rc)
                 goto done;
+        if (env.rc && !c->no_store && !cache_redis_is_up(env.rc)) {
+                /* Say it before asking for a token we could not store. */
+                fprintf(stderr,
+                        CMD_CONNECT ": token store redis: %s:%lld is "
+                                    "unreachable\n",
+                        config_str(env.cfg, "redis.host"),
+                        (long long)config_int(env.cfg, "redis.port"));
+                rc = CONNECT_EXIT_STORE;
+                goto done;
+        }
         int n = token_get(&env, c, token, size);
         if (n < 0) {
                 rc = -n;

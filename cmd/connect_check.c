@@ -330,6 +330,41 @@ out:
         return ret;
 }
 
+static void verdict_no_apps(const connect_check_opts_t *o,
+                            connect_report_t *rep, const char *again) {
+        char fix[768];
+        rep->apps_visible = 0;
+        snprintf(fix, sizeof(fix),
+                 "In Bitrise, Workspace settings → API tokens: edit this "
+                 "token and give it access to the apps you want monitored "
+                 "(All apps, or each app) with the Developer role or higher, "
+                 "or create " NEW_TOKEN ". If the workspace has no apps yet, "
+                 "add one first. Then run %s.",
+                 again);
+        say(rep, CONNECT_NO_APPS, fix,
+            "token %s is accepted but reaches no app (Missing Build Data): "
+            "it has no app access in this workspace",
+            o->fp);
+}
+
+static void verdict_personal(const connect_check_opts_t *o,
+                             connect_report_t *rep, const char *again) {
+        char fix[768];
+        snprintf(fix, sizeof(fix),
+                 "Create " NEW_TOKEN ", then run %s with it. To keep this "
+                 "personal token anyway, run bitmon connect --workspace %s "
+                 "--force.",
+                 again, o->workspace);
+        say(rep, CONNECT_PERSONAL_TOKEN, fix,
+            "token %s is %s: it works, but it acts as one person and stops "
+            "working when that person leaves the workspace or loses access; "
+            "bitmon expects a Workspace API token (bitwat_...)",
+            o->fp,
+            rep->kind == BITRISE_TOKEN_PERSONAL
+                ? "a personal access token (bitpat_...)"
+                : "an older personal access token (no bitwat_ prefix)");
+}
+
 void connect_check_run(const connect_check_opts_t *o, const char *token,
                        connect_report_t *rep) {
         char again[200];
@@ -347,54 +382,19 @@ void connect_check_run(const connect_check_opts_t *o, const char *token,
                 goto out;
         }
         rep->seen_2xx = true;
-        /* 2. It reaches apps. */
-        if (res.apps.n == 0) {
-                char fix[768];
-                rep->apps_visible = 0;
-                snprintf(fix, sizeof(fix),
-                         "In Bitrise, Workspace settings → API tokens: edit "
-                         "this token and give it access to the apps you want "
-                         "monitored (All apps, or each app) with the "
-                         "Developer role or higher, or create " NEW_TOKEN
-                         ". If the workspace has no apps yet, add one first. "
-                         "Then run %s.",
-                         again);
-                say(rep, CONNECT_NO_APPS, fix,
-                    "token %s is accepted but reaches no app (Missing Build "
-                    "Data): it has no app access in this workspace",
-                    o->fp);
-                goto out;
-        }
-        /* 3. It reads build logs on apps that have builds. */
-        if (check_apps(o, token, rep, again))
-                goto out;
-        /* 4. It is a workspace token. */
-        if (rep->kind != BITRISE_TOKEN_WORKSPACE) {
-                char fix[768];
-                snprintf(fix, sizeof(fix),
-                         "Create " NEW_TOKEN
-                         ", then run %s with it. To keep this "
-                         "personal token anyway, run bitmon connect "
-                         "--workspace %s --force.",
-                         again, o->workspace);
-                say(rep, CONNECT_PERSONAL_TOKEN, fix,
-                    "token %s is %s: it works, but it acts as one person "
-                    "and stops working when that person leaves the "
-                    "workspace or loses access; bitmon expects a Workspace "
-                    "API token (bitwat_...)",
-                    o->fp,
-                    rep->kind == BITRISE_TOKEN_PERSONAL
-                        ? "a personal access token (bitpat_...)"
-                        : "an older personal access token (no bitwat_ "
-                          "prefix)");
-                goto out;
-        }
-        say(rep, CONNECT_OK, NULL, "token %s works: %ld%s app%s visible, %s",
-            o->fp, rep->apps_visible, rep->apps_more ? "+" : "",
-            rep->apps_visible == 1 ? "" : "s",
-            rep->logs_read ? "build logs readable"
-                           : "no build found to "
-                             "check log access on");
+        if (res.apps.n == 0) /* 2. It reaches apps. */
+                verdict_no_apps(o, rep, again);
+        else if (check_apps(o, token, rep, again) != 0)
+                ; /* 3. It reads build logs: the verdict is given. */
+        else if (rep->kind != BITRISE_TOKEN_WORKSPACE)
+                verdict_personal(o, rep, again); /* 4. A workspace token. */
+        else
+                say(rep, CONNECT_OK, NULL,
+                    "token %s works: %ld%s app%s visible, %s", o->fp,
+                    rep->apps_visible, rep->apps_more ? "+" : "",
+                    rep->apps_visible == 1 ? "" : "s",
+                    rep->logs_read ? "build logs readable"
+                                   : "no build found to check log access on");
 out:
         bitrise_result_release(&res);
 }

@@ -367,7 +367,10 @@ t_redis_round_trip() {
                  .tokens[1] == {"workspace": "ws-beta", "fingerprint": $b}' \
                 "$tmp/out/r3.out" >/dev/null || { why="list JSON"; show r3; return 1; }
         bm r4 connect --check ws-acme $redis_store -X tokens.key_file="$tmp/in/aes1.key"
-        expect r4 0 ok
+        expect r4 0 ok || return 1
+        input="$TOK_GOOD"$'\n' bm r5 connect --workspace ws-gamma $redis_store -X tokens.key_file="$tmp/in/aes1.key" -X redis.port=1
+        [ "$rc" -eq 3 ] && grep -q "token store redis: .*:1 is unreachable" "$tmp/out/r5.err" ||
+                { why="redis store down"; show r5; return 1; }
 }
 check tokens_redis_store_round_trip t_redis_round_trip
 
