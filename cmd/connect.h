@@ -72,7 +72,7 @@ typedef struct connect_env {
 
 /* Loads the configuration (cmd_config_load), sets up the logger (warn
  * unless log.level is configured: these are interactive commands), opens
- * Redis when needed and the token store. On failure prints why to stderr
+ * Redis for a redis store, and the token store. On failure prints why to stderr
  * (prefixed by `cmd`) and returns CONNECT_EXIT_USAGE (configuration) or
  * CONNECT_EXIT_STORE; 0 on success. Release with connect_env_close even on
  * failure. */
