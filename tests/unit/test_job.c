@@ -54,7 +54,7 @@ static void test_job_reject_table(void) {
             {"{" BASE "," SLUGS ",\"attrs\":\"x\"}", "attrs: expected object"},
             {"{\"v\":1,\"job_id\":\"\xc3\x28\"}", "invalid UTF-8 at byte 17"},
             {"{\"v\":1,\"x\":\"\xed\xa0\x80\"}", "invalid UTF-8 at byte 12"},
-            {"{\"v\":1,\"job_id\":\"\\ud800\"}", "not JSON: syntax error at byte 0"},
+            {"{\"v\":1,\"job_id\":\"\\ud800\"}", "not JSON: syntax error at byte 17"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char err[256] = "";
