@@ -4,5 +4,8 @@
 #define BITMON_CMD_CMD_H
 
 int cmd_version(int argc, char **argv);
+int cmd_enqueue(int argc, char **argv);
+int cmd_tail(int argc, char **argv);
+int cmd_topics(int argc, char **argv);
 
 #endif

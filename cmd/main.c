@@ -13,6 +13,9 @@ static const struct {
         const char *help;
 } commands[] = {
     {"version", cmd_version, "print the version"},
+    {"enqueue", cmd_enqueue, "submit monitor jobs (flags or JSON lines on stdin)"},
+    {"tail", cmd_tail, "follow the results topic"},
+    {"topics", cmd_topics, "create or check the Kafka topics"},
 };
 
 static void usage(FILE *f) {

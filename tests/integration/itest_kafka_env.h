@@ -8,7 +8,9 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +283,51 @@ static inline int kt_high_watermarks(const kt_env_t *env, const char *topic,
         }
         rd_kafka_destroy(rk);
         return rc;
+}
+
+/* Runs `$BITMON_BIN <args>` through the shell with stdin_text (may be NULL)
+ * on its stdin; stdout+stderr into *out (caller frees). Returns the exit
+ * status, or -1. args must be shell-safe (the tests' own names). */
+static inline int kt_run(const char *stdin_text, char **out, const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
+static inline int kt_run(const char *stdin_text, char **out, const char *fmt,
+                         ...) {
+        char args[2048], cmd[4096], in[] = "/tmp/bitmon-itest-in.XXXXXX";
+        const char *bin = getenv("BITMON_BIN");
+        va_list ap;
+        int fd = mkstemp(in);
+        if (fd < 0)
+                return -1;
+        if (stdin_text && write(fd, stdin_text, strlen(stdin_text)) < 0) {
+                close(fd);
+                unlink(in);
+                return -1;
+        }
+        close(fd);
+        va_start(ap, fmt);
+        vsnprintf(args, sizeof(args), fmt, ap);
+        va_end(ap);
+        snprintf(cmd, sizeof(cmd), "%s %s <%s 2>&1", bin ? bin : "build/bitmon",
+                 args, in);
+        FILE *p = popen(cmd, "r");
+        size_t n = 0, cap = 4096;
+        char *buf = malloc(cap);
+        if (!p) {
+                unlink(in);
+                free(buf);
+                return -1;
+        }
+        size_t got;
+        while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+                n += got;
+                if (cap - n < 1024)
+                        buf = realloc(buf, cap *= 2);
+        }
+        buf[n] = 0;
+        int st = pclose(p);
+        unlink(in);
+        *out = buf;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif
