@@ -17,7 +17,7 @@ WERROR    ?= $(if $(CI),-Werror,)
 OPT       ?= -O2 -g
 SAN       ?=
 
-PKGS      := rdkafka libcurl libcjson hiredis openssl libuv
+PKGS      := rdkafka libcurl libcjson hiredis openssl libuv libmicrohttpd
 SIM_PKGS  := libmicrohttpd libcjson openssl
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -26,7 +26,7 @@ WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CPPFLAGS  += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS) 2>/dev/null)
 CFLAGS    += -std=c11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 LDFLAGS   += $(SAN) -pthread
-LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis -lssl -lcrypto -luv) -lm
+LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis -lssl -lcrypto -luv -lmicrohttpd) -lm
 SIM_LIBS  := $(shell pkg-config --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto) -lm
 
 MODULES   := common bitrise cache consumer workers producer

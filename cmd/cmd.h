@@ -3,9 +3,21 @@
 #ifndef BITMON_CMD_CMD_H
 #define BITMON_CMD_CMD_H
 
+#include <stddef.h>
+
+#include "common/config.h"
+
 int cmd_version(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
+
+/* Loads the configuration of a command: defaults, then `file` (NULL:
+ * $BITMON_CONFIG, if set), the environment, then each "key=value" of xargs
+ * (the -X arguments), then the cross-key checks. On any error prints all of
+ * them to stderr and returns NULL. Caller frees with config_destroy. Call
+ * from main's thread before other threads start. */
+config_t *cmd_config_load(const char *file, char *const *xargs, size_t n_xargs);
 
 #endif

@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-log_level_t log_min_level = LOG_LVL_INFO;
+log_level_t log_min_level   = LOG_LVL_INFO;
 static log_format_t log_fmt = LOG_FMT_AUTO;
-static int log_fd = 2;
+static int log_fd           = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error",
                                           "off"};
@@ -135,7 +135,7 @@ void log_write(log_level_t level, const char *fac, const char *fmt, ...) {
                 if (pos >= sizeof(line) - 1)
                         pos = sizeof(line) - 2;
         } else {
-                size_t kv = kv_start(msg, (size_t)mlen);
+                size_t kv   = kv_start(msg, (size_t)mlen);
                 size_t mend = kv;
                 while (mend > 0 && msg[mend - 1] == ' ')
                         mend--;
@@ -165,7 +165,7 @@ void log_write(log_level_t level, const char *fac, const char *fmt, ...) {
                 append(line, sizeof(line), &pos, "}");
         }
         line[pos++] = '\n';
-        ssize_t r = write(log_fd, line, pos);
+        ssize_t r   = write(log_fd, line, pos);
         (void)r;
         errno = saved_errno;
 }

@@ -128,7 +128,8 @@ int time_http_date_parse(const char *s, int64_t *out_ms) {
         int mo = (int)(m - months) / 3 + 1;
         if (d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
                 return -1;
-        *out_ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) *
-                  1000;
+        *out_ms =
+            (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) *
+            1000;
         return 0;
 }

@@ -51,7 +51,7 @@ static inline void t_fail_here(const char *file, int line, const char *what) {
 #define T_EQ_STR(a, b)                                                         \
         do {                                                                   \
                 const char *t_a_ = (a), *t_b_ = (b);                           \
-                T_ASSERTF(t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0,             \
+                T_ASSERTF(t_a_ &&t_b_ &&strcmp(t_a_, t_b_) == 0,               \
                           "%s == %s: \"%s\" != \"%s\"", #a, #b,                \
                           t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");     \
         } while (0)

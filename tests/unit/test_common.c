@@ -89,7 +89,8 @@ static void test_http_date(void) {
         int64_t ms;
         T_EQ_INT(time_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &ms), 0);
         T_EQ_INT(ms, 784111777000LL);
-        T_EQ_INT(time_http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &ms), -1);
+        T_EQ_INT(time_http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &ms),
+                 -1);
         T_EQ_INT(time_http_date_parse("120", &ms), -1);
 }
 
