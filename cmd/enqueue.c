@@ -24,6 +24,7 @@ typedef struct enqueue_opts {
         cJSON *attrs;         /* --attr k=v, owned */
         int from_stdin;
         long long timeout_s;
+        job_limits_t limits; /* from the configuration (job.*) */
 } enqueue_opts_t;
 
 typedef struct enqueue_state {
@@ -91,7 +92,7 @@ static int parse_one(enqueue_opts_t *o, int argc, char **argv, int *i) {
                 return r;
         if ((r = cmd_opt_value(argc, argv, i, "--deadline", &v)))
                 return r < 0 ? r
-                             : cmd_opt_int("--deadline", v, 1, JOB_DEADLINE_MAX,
+                             : cmd_opt_int("--deadline", v, 1, 1LL << 40,
                                            &o->deadline_s) < 0
                                    ? -1
                                    : 1;
@@ -144,7 +145,8 @@ static int submit(producer_t *p, const enqueue_opts_t *o, enqueue_state_t *st,
         job_t *job = NULL;
         producer_ack_t ack = {on_ack, st, 0, 0};
         st->total++;
-        if (job_parse(json, len, NULL, 0, NULL, &job, err, sizeof(err)) < 0) {
+        if (job_parse(json, len, NULL, 0, &o->limits, &job, err, sizeof(err)) <
+            0) {
                 fprintf(stderr, "bitmon enqueue: %s: invalid job: %s\n", where,
                         err);
                 st->invalid++;
@@ -194,16 +196,18 @@ static int parse_args(enqueue_opts_t *o, int argc, char **argv) {
                 if (parse_one(o, argc, argv, &i) < 0)
                         return -1;
         }
-        if (!o->kafka.bootstrap) {
-                fprintf(stderr, "bitmon enqueue: no Kafka bootstrap servers: "
-                                "use -b or BITMON_KAFKA_BOOTSTRAP_SERVERS\n");
-                return -1;
-        }
         if (!o->from_stdin && (!o->workspace || !o->app || !o->build)) {
                 fprintf(stderr, "bitmon enqueue: --workspace, --app and --build "
                                 "are required (or - for JSON lines on stdin)\n");
                 return -1;
         }
+        if (kafka_opts_load(&o->kafka) < 0)
+                return -1;
+        o->limits = (job_limits_t){
+            .max_bytes = (size_t)config_int(o->kafka.cfg, "job.max_bytes"),
+            .deadline_default_s =
+                config_int(o->kafka.cfg, "job.default_deadline_s"),
+            .deadline_max_s = config_int(o->kafka.cfg, "job.max_deadline_s")};
         return 0;
 }
 
@@ -211,8 +215,10 @@ static int run(enqueue_opts_t *o, enqueue_state_t *st) {
         char err[512], tmo[32];
         snprintf(tmo, sizeof(tmo), "%lld", o->timeout_s * 1000);
         /* the operator's -X pairs come after and win */
-        const char *kv[2 * (KAFKA_OPTS_MAX_KV + 1)] = {"message.timeout.ms", tmo};
+        const char *kv[2 * (KAFKA_OPTS_MAX_KV + 1)] = {"message.timeout.ms",
+                                                       tmo};
         memcpy(kv + 2, o->kafka.kv, 2 * o->kafka.n_kv * sizeof(kv[0]));
+        /* kv has room for one more pair than kafka_opts collects */
         producer_opts_t po = {.bootstrap = o->kafka.bootstrap,
                               .kafka = {kv, o->kafka.n_kv + 1},
                               .flush_timeout_ms = (int)o->timeout_s * 1000};
@@ -244,16 +250,19 @@ int cmd_enqueue(int argc, char **argv) {
         int rc = parse_args(&o, argc, argv);
         if (rc != 0) {
                 cJSON_Delete(o.attrs);
+                kafka_opts_release(&o.kafka);
                 return rc > 0 ? 0 : 2;
         }
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
-        if (run(&o, &st) < 0) {
-                cJSON_Delete(o.attrs);
+        rc = run(&o, &st);
+        cJSON_Delete(o.attrs);
+        if (rc < 0) {
+                kafka_opts_release(&o.kafka);
                 return 1;
         }
-        cJSON_Delete(o.attrs);
         int acked = atomic_load(&st.acked), failed = atomic_load(&st.failed);
         printf("enqueued %d of %d jobs to %s (%d invalid, %d not delivered)\n",
                acked, st.total, o.kafka.topic_jobs, st.invalid, failed);
+        kafka_opts_release(&o.kafka);
         return acked == st.total && st.total > 0 ? 0 : 1;
 }

@@ -71,12 +71,7 @@ static int parse_args(tail_opts_t *o, int argc, char **argv) {
                         return -1;
                 }
         }
-        if (!o->kafka.bootstrap) {
-                fprintf(stderr, "bitmon tail: no Kafka bootstrap servers: use "
-                                "-b or BITMON_KAFKA_BOOTSTRAP_SERVERS\n");
-                return -1;
-        }
-        return 0;
+        return kafka_opts_load(&o->kafka);
 }
 
 static const char *jstr(const cJSON *o, const char *k) {
@@ -228,8 +223,10 @@ int cmd_tail(int argc, char **argv) {
         tail_opts_t o = {0};
         char err[512];
         int rc = parse_args(&o, argc, argv);
-        if (rc != 0)
+        if (rc != 0) {
+                kafka_opts_release(&o.kafka);
                 return rc > 0 ? 0 : 2;
+        }
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGINT, &sa, NULL);
@@ -240,10 +237,12 @@ int cmd_tail(int argc, char **argv) {
                 fprintf(stderr, "bitmon tail: %s\n", err);
                 if (rk)
                         rd_kafka_destroy(rk);
+                kafka_opts_release(&o.kafka);
                 return 1;
         }
         long long n = tail_loop(rk, &o);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
+        kafka_opts_release(&o.kafka);
         return o.max && n < o.max && !tail_stop ? 1 : 0;
 }

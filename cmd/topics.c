@@ -16,14 +16,13 @@
 typedef struct topic_spec {
         const char *name;
         int partitions;
-        int replication; /* -1 = broker default */
+        int replication;
         long long retention_ms;
 } topic_spec_t;
 
 typedef struct topics_opts {
         kafka_opts_t kafka;
-        long long partitions, dlq_partitions, replication;
-        long long retention_ms, dlq_retention_ms;
+        long long partitions, replication, retention_ms; /* 0 = config */
         int check;
         long long timeout_s;
 } topics_opts_t;
@@ -34,11 +33,9 @@ static void usage(FILE *f) {
         fprintf(f,
                 "usage: bitmon topics [--check] [options]\n\n"
                 "  --check              only verify; exit 1 on any difference\n"
-                "  --partitions N       jobs and results topics (default 12)\n"
-                "  --dlq-partitions N   default 1\n"
-                "  --replication N      default: the broker's default\n"
-                "  --retention-ms MS    jobs and results (default 7 days)\n"
-                "  --dlq-retention-ms MS  default 30 days\n"
+                "  --partitions N       default: topics.partitions\n"
+                "  --replication N      default: topics.replication\n"
+                "  --retention-ms MS    default: topics.retention_ms\n"
                 "  --timeout S          per admin request (default 30)\n"
                 "%s",
                 kafka_opts_usage);
@@ -55,11 +52,6 @@ static int parse_num(int argc, char **argv, int *i, const char *name,
 
 static int parse_args(topics_opts_t *o, int argc, char **argv) {
         kafka_opts_init(&o->kafka);
-        o->partitions = 12;
-        o->dlq_partitions = 1;
-        o->replication = -1;
-        o->retention_ms = 7LL * 86400 * 1000;
-        o->dlq_retention_ms = 30LL * 86400 * 1000;
         o->timeout_s = 30;
         for (int i = 1; i < argc; i++) {
                 int r;
@@ -74,14 +66,10 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
                 if ((r = kafka_opts_parse(&o->kafka, argc, argv, &i)) ||
                     (r = parse_num(argc, argv, &i, "--partitions", 1, 10000,
                                    &o->partitions)) ||
-                    (r = parse_num(argc, argv, &i, "--dlq-partitions", 1, 10000,
-                                   &o->dlq_partitions)) ||
                     (r = parse_num(argc, argv, &i, "--replication", 1, 100,
                                    &o->replication)) ||
-                    (r = parse_num(argc, argv, &i, "--retention-ms", -1,
+                    (r = parse_num(argc, argv, &i, "--retention-ms", 1,
                                    1LL << 62, &o->retention_ms)) ||
-                    (r = parse_num(argc, argv, &i, "--dlq-retention-ms", -1,
-                                   1LL << 62, &o->dlq_retention_ms)) ||
                     (r = parse_num(argc, argv, &i, "--timeout", 1, 3600,
                                    &o->timeout_s))) {
                         if (r < 0)
@@ -91,11 +79,14 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
                 fprintf(stderr, "bitmon topics: unknown option '%s'\n", argv[i]);
                 return -1;
         }
-        if (!o->kafka.bootstrap) {
-                fprintf(stderr, "bitmon topics: no Kafka bootstrap servers: use "
-                                "-b or BITMON_KAFKA_BOOTSTRAP_SERVERS\n");
+        if (kafka_opts_load(&o->kafka) < 0)
                 return -1;
-        }
+        if (!o->partitions)
+                o->partitions = config_int(o->kafka.cfg, "topics.partitions");
+        if (!o->replication)
+                o->replication = config_int(o->kafka.cfg, "topics.replication");
+        if (!o->retention_ms)
+                o->retention_ms = config_int(o->kafka.cfg, "topics.retention_ms");
         return 0;
 }
 
@@ -241,7 +232,7 @@ static int topic_ensure(rd_kafka_t *rk, const topic_spec_t *t, int check) {
         if (parts != t->partitions)
                 buf_printf(&diff, "; partitions %d, want %d", parts,
                            t->partitions);
-        if (t->replication > 0 && repl != t->replication)
+        if (repl != t->replication)
                 buf_printf(&diff, "; replication %d, want %d", repl,
                            t->replication);
         if (topic_retention(rk, t->name, &ret, err, sizeof(err)) < 0)
@@ -265,8 +256,10 @@ int cmd_topics(int argc, char **argv) {
         topics_opts_t o = {0};
         char err[512];
         int rc = parse_args(&o, argc, argv), bad = 0;
-        if (rc != 0)
+        if (rc != 0) {
+                kafka_opts_release(&o.kafka);
                 return rc > 0 ? 0 : 2;
+        }
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         admin_timeout_ms = (int)o.timeout_s * 1000;
         kconf_pairs_t pairs = kafka_opts_pairs(&o.kafka);
@@ -279,6 +272,7 @@ int cmd_topics(int argc, char **argv) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 fprintf(stderr, "bitmon topics: %s\n", err);
+                kafka_opts_release(&o.kafka);
                 return 1;
         }
         const topic_spec_t specs[3] = {
@@ -286,11 +280,12 @@ int cmd_topics(int argc, char **argv) {
              o.retention_ms},
             {o.kafka.topic_results, (int)o.partitions, (int)o.replication,
              o.retention_ms},
-            {o.kafka.topic_dlq, (int)o.dlq_partitions, (int)o.replication,
-             o.dlq_retention_ms},
+            {o.kafka.topic_dlq, (int)o.partitions, (int)o.replication,
+             o.retention_ms},
         };
         for (int i = 0; i < 3; i++)
                 bad |= topic_ensure(rk, &specs[i], o.check) != 0;
         rd_kafka_destroy(rk);
+        kafka_opts_release(&o.kafka);
         return bad ? 1 : 0;
 }

@@ -19,8 +19,8 @@
 #define JOB_WORKSPACE_MAX    128
 #define JOB_SLUG_MAX         36 /* a UUID; 16-hex slugs are shorter */
 #define JOB_ATTRS_MAX        4096 /* serialised attrs, bytes */
-#define JOB_DEADLINE_DEFAULT 86400
-#define JOB_DEADLINE_MAX     (7 * 86400)
+#define JOB_DEADLINE_DEFAULT 21600 /* job.default_deadline_s */
+#define JOB_DEADLINE_MAX     86400 /* job.max_deadline_s */
 
 #define JOB_ERR_INVALID (-1) /* the job is bad: send it to the DLQ */
 #define JOB_ERR_OOM     (-2) /* allocation failed: transient */

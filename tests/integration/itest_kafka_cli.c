@@ -46,7 +46,7 @@ static void test_cli_topics(void) {
                  * still compares partitions (topics made with the mock's
                  * own call). The real broker path is covered below when
                  * $BITMON_TEST_KAFKA is set. */
-                rc = kt_run(NULL, &out, "topics %s --timeout 1", t.flags);
+                rc = kt_run(NULL, &out, "topics %s --replication 1 --timeout 1", t.flags);
                 T_ASSERTF(rc == 1 && strstr(out, "jobs: error: cannot create"),
                           "rc %d: %s", rc, out);
                 free(out);
@@ -55,7 +55,8 @@ static void test_cli_topics(void) {
                 T_EQ_INT(kt_topic_create(&env, t.dlq, 1), 0);
         } else {
                 rc = kt_run(NULL, &out,
-                            "topics %s --partitions 3 --retention-ms 3600000",
+                            "topics %s --partitions 3 --replication 1 "
+                            "--retention-ms 3600000",
                             t.flags);
                 T_ASSERTF(rc == 0, "rc %d: %s", rc, out);
                 T_ASSERTF(strstr(out, "jobs: created (partitions 3, "
@@ -64,13 +65,13 @@ static void test_cli_topics(void) {
                 free(out);
                 rc = kt_run(NULL, &out,
                             "topics %s --check --partitions 3 "
-                            "--retention-ms 3600000",
+                            "--replication 1 --retention-ms 3600000",
                             t.flags);
                 T_ASSERTF(rc == 0 && strstr(out, "jobs: ok (partitions 3"),
                           "rc %d: %s", rc, out);
                 free(out);
                 rc = kt_run(NULL, &out, "topics %s --check --partitions 3 "
-                                        "--retention-ms 60000",
+                                        "--replication 1 --retention-ms 60000",
                             t.flags);
                 T_ASSERTF(rc == 1 && strstr(out, "retention.ms 3600000, want "
                                                  "60000"),
@@ -79,9 +80,9 @@ static void test_cli_topics(void) {
         }
         rd_kafka_t *rk = kt_client(&env, RD_KAFKA_PRODUCER, NULL);
         T_EQ_INT(kt_partition_count(rk, t.jobs), 3);
-        T_EQ_INT(kt_partition_count(rk, t.dlq), 1);
+        T_EQ_INT(kt_partition_count(rk, t.dlq), env.mock ? 1 : 3);
         rd_kafka_destroy(rk);
-        rc = kt_run(NULL, &out, "topics %s --check --partitions 5 "
+        rc = kt_run(NULL, &out, "topics %s --check --partitions 5 --replication 1 "
                                 "--retention-ms 3600000 --timeout 2",
                     t.flags);
         T_ASSERTF(rc == 1 && strstr(out, "jobs: differs: partitions 3, want 5"),
@@ -138,8 +139,10 @@ static void test_cli_enqueue_flags(void) {
         rc = kt_run(NULL, &out, "enqueue %s --workspace acme", t.flags);
         T_ASSERTF(rc == 2 && strstr(out, "required"), "rc %d: %s", rc, out);
         free(out);
-        rc = kt_run(NULL, &out, "enqueue --workspace a --app " APP " --build " BUILD);
-        T_ASSERTF(rc == 2 && strstr(out, "bootstrap"), "rc %d: %s", rc, out);
+        rc = kt_run(NULL, &out, "enqueue %s -X no.such.key=1 --workspace a "
+                                "--app " APP " --build " BUILD,
+                    t.flags);
+        T_ASSERTF(rc == 2 && strstr(out, "no.such.key"), "rc %d: %s", rc, out);
         free(out);
         T_EQ_INT(kt_read_topic(&env, t.jobs, &m), 2);
         kt_msgs_free(m, 2);
