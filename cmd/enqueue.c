@@ -33,21 +33,22 @@ typedef struct enqueue_state {
 } enqueue_state_t;
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "usage: bitmon enqueue --workspace W --app SLUG --build SLUG "
-                "[options]\n"
-                "       bitmon enqueue [options] -   (JSON lines on stdin)\n\n"
-                "  --workspace W        workspace whose token is used\n"
-                "  --app SLUG           app slug (16 hex or UUID)\n"
-                "  --build SLUG         build slug (16 hex or UUID)\n"
-                "  --job-id ID          default: generated\n"
-                "  --no-follow          report once instead of watching\n"
-                "  --log none|summary|full  default summary\n"
-                "  --deadline S         stop watching after S seconds\n"
-                "  --attr KEY=VALUE     copied into every result (repeatable)\n"
-                "  --timeout S          wait for Kafka at most S s (default 30)\n"
-                "%s",
-                kafka_opts_usage);
+        fprintf(
+            f,
+            "usage: bitmon enqueue --workspace W --app SLUG --build SLUG "
+            "[options]\n"
+            "       bitmon enqueue [options] -   (JSON lines on stdin)\n\n"
+            "  --workspace W        workspace whose token is used\n"
+            "  --app SLUG           app slug (16 hex or UUID)\n"
+            "  --build SLUG         build slug (16 hex or UUID)\n"
+            "  --job-id ID          default: generated\n"
+            "  --no-follow          report once instead of watching\n"
+            "  --log none|summary|full  default summary\n"
+            "  --deadline S         stop watching after S seconds\n"
+            "  --attr KEY=VALUE     copied into every result (repeatable)\n"
+            "  --timeout S          wait for Kafka at most S s (default 30)\n"
+            "%s",
+            kafka_opts_usage);
 }
 
 static void on_ack(void *ctx, int32_t part, int64_t off,
@@ -70,7 +71,7 @@ static int add_attr(enqueue_opts_t *o, const char *kv) {
         if (!o->attrs && !(o->attrs = cJSON_CreateObject()))
                 return -1;
         char *k = strndup(kv, (size_t)(eq - kv));
-        int ok = k && cJSON_AddStringToObject(o->attrs, k, eq + 1) != NULL;
+        int ok  = k && cJSON_AddStringToObject(o->attrs, k, eq + 1) != NULL;
         free(k);
         return ok ? 0 : -1;
 }
@@ -92,16 +93,15 @@ static int parse_one(enqueue_opts_t *o, int argc, char **argv, int *i) {
                 return r;
         if ((r = cmd_opt_value(argc, argv, i, "--deadline", &v)))
                 return r < 0 ? r
-                             : cmd_opt_int("--deadline", v, 1, 1LL << 40,
-                                           &o->deadline_s) < 0
-                                   ? -1
-                                   : 1;
+                       : cmd_opt_int("--deadline", v, 1, 1LL << 40,
+                                     &o->deadline_s) < 0
+                           ? -1
+                           : 1;
         if ((r = cmd_opt_value(argc, argv, i, "--timeout", &v)))
                 return r < 0 ? r
-                             : cmd_opt_int("--timeout", v, 1, 3600,
-                                           &o->timeout_s) < 0
-                                   ? -1
-                                   : 1;
+                       : cmd_opt_int("--timeout", v, 1, 3600, &o->timeout_s) < 0
+                           ? -1
+                           : 1;
         if ((r = cmd_opt_value(argc, argv, i, "--attr", &v)))
                 return r < 0 ? r : add_attr(o, v) < 0 ? -1 : 1;
         fprintf(stderr, "bitmon enqueue: unknown option '%s'\n", argv[*i]);
@@ -110,8 +110,10 @@ static int parse_one(enqueue_opts_t *o, int argc, char **argv, int *i) {
 
 /* The job from the flags, as JSON text (caller frees) or NULL. */
 static char *job_from_flags(const enqueue_opts_t *o) {
-        job_t job = {.v = JOB_VERSION, .follow = o->follow != 0,
-                     .log = JOB_LOG_SUMMARY, .deadline_s = o->deadline_s};
+        job_t job = {.v          = JOB_VERSION,
+                     .follow     = o->follow != 0,
+                     .log        = JOB_LOG_SUMMARY,
+                     .deadline_s = o->deadline_s};
         char genid[64];
         char *attrs = o->attrs ? cJSON_PrintUnformatted(o->attrs) : NULL;
         if (!o->job_id)
@@ -123,7 +125,8 @@ static char *job_from_flags(const enqueue_opts_t *o) {
                  o->job_id ? o->job_id : genid);
         snprintf(job.workspace, sizeof(job.workspace), "%s",
                  o->workspace ? o->workspace : "");
-        snprintf(job.app_slug, sizeof(job.app_slug), "%s", o->app ? o->app : "");
+        snprintf(job.app_slug, sizeof(job.app_slug), "%s",
+                 o->app ? o->app : "");
         snprintf(job.build_slug, sizeof(job.build_slug), "%s",
                  o->build ? o->build : "");
         if (o->log && job_log_parse(o->log, &job.log) < 0) {
@@ -133,7 +136,7 @@ static char *job_from_flags(const enqueue_opts_t *o) {
                 return NULL;
         }
         job.attrs_json = attrs;
-        char *s = job_to_json(&job);
+        char *s        = job_to_json(&job);
         free(attrs);
         return s;
 }
@@ -142,7 +145,7 @@ static char *job_from_flags(const enqueue_opts_t *o) {
 static int submit(producer_t *p, const enqueue_opts_t *o, enqueue_state_t *st,
                   const char *json, size_t len, const char *where) {
         char err[512], key[2 * JOB_SLUG_MAX + 2];
-        job_t *job = NULL;
+        job_t *job         = NULL;
         producer_ack_t ack = {on_ack, st, 0, 0};
         st->total++;
         if (job_parse(json, len, NULL, 0, &o->limits, &job, err, sizeof(err)) <
@@ -186,10 +189,11 @@ static void submit_stdin(producer_t *p, const enqueue_opts_t *o,
 
 static int parse_args(enqueue_opts_t *o, int argc, char **argv) {
         kafka_opts_init(&o->kafka);
-        o->follow = 1;
+        o->follow    = 1;
         o->timeout_s = 30;
         for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+                if (strcmp(argv[i], "-h") == 0 ||
+                    strcmp(argv[i], "--help") == 0) {
                         usage(stdout);
                         return 1;
                 }
@@ -197,8 +201,9 @@ static int parse_args(enqueue_opts_t *o, int argc, char **argv) {
                         return -1;
         }
         if (!o->from_stdin && (!o->workspace || !o->app || !o->build)) {
-                fprintf(stderr, "bitmon enqueue: --workspace, --app and --build "
-                                "are required (or - for JSON lines on stdin)\n");
+                fprintf(stderr,
+                        "bitmon enqueue: --workspace, --app and --build "
+                        "are required (or - for JSON lines on stdin)\n");
                 return -1;
         }
         if (kafka_opts_load(&o->kafka) < 0)
@@ -219,10 +224,10 @@ static int run(enqueue_opts_t *o, enqueue_state_t *st) {
                                                        tmo};
         memcpy(kv + 2, o->kafka.kv, 2 * o->kafka.n_kv * sizeof(kv[0]));
         /* kv has room for one more pair than kafka_opts collects */
-        producer_opts_t po = {.bootstrap = o->kafka.bootstrap,
-                              .kafka = {kv, o->kafka.n_kv + 1},
+        producer_opts_t po = {.bootstrap        = o->kafka.bootstrap,
+                              .kafka            = {kv, o->kafka.n_kv + 1},
                               .flush_timeout_ms = (int)o->timeout_s * 1000};
-        producer_t *p = producer_new(&po, err, sizeof(err));
+        producer_t *p      = producer_new(&po, err, sizeof(err));
         if (!p) {
                 fprintf(stderr, "bitmon enqueue: %s\n", err);
                 return -1;
@@ -245,9 +250,9 @@ static int run(enqueue_opts_t *o, enqueue_state_t *st) {
 }
 
 int cmd_enqueue(int argc, char **argv) {
-        enqueue_opts_t o = {0};
+        enqueue_opts_t o   = {0};
         enqueue_state_t st = {0};
-        int rc = parse_args(&o, argc, argv);
+        int rc             = parse_args(&o, argc, argv);
         if (rc != 0) {
                 cJSON_Delete(o.attrs);
                 kafka_opts_release(&o.kafka);

@@ -16,7 +16,8 @@ const char kafka_opts_usage[] =
     "  --dlq-topic NAME           default: topics.dlq\n"
     "  --config FILE              configuration file (default $BITMON_CONFIG)\n"
     "  -X KEY=VALUE               set a configuration key, e.g.\n"
-    "                             -X kafka.security.protocol=ssl (repeatable)\n";
+    "                             -X kafka.security.protocol=ssl "
+    "(repeatable)\n";
 
 void kafka_opts_init(kafka_opts_t *o) {
         memset(o, 0, sizeof(*o));
@@ -25,7 +26,7 @@ void kafka_opts_init(kafka_opts_t *o) {
 int cmd_opt_value(int argc, char **argv, int *i, const char *name,
                   const char **val) {
         const char *a = argv[*i];
-        size_t n = strlen(name);
+        size_t n      = strlen(name);
         if (strncmp(a, name, n) != 0)
                 return 0;
         if (a[n] == '=') {
@@ -44,12 +45,13 @@ int cmd_opt_value(int argc, char **argv, int *i, const char *name,
 
 int cmd_opt_int(const char *opt, const char *s, long long min, long long max,
                 long long *out) {
-        char *end = NULL;
-        errno = 0;
+        char *end   = NULL;
+        errno       = 0;
         long long v = strtoll(s, &end, 10);
         if (errno || end == s || *end || v < min || v > max) {
-                fprintf(stderr, "bitmon: %s: expected an integer %lld..%lld, "
-                                "got '%s'\n",
+                fprintf(stderr,
+                        "bitmon: %s: expected an integer %lld..%lld, "
+                        "got '%s'\n",
                         opt, min, max, s);
                 return -1;
         }
@@ -99,7 +101,7 @@ static int collect_kafka(const char *key, const char *value, void *opaque) {
                         KAFKA_OPTS_MAX_KV);
                 return -1;
         }
-        o->kv[2 * o->n_kv] = key;
+        o->kv[2 * o->n_kv]     = key;
         o->kv[2 * o->n_kv + 1] = value;
         o->n_kv++;
         return 0;

@@ -23,7 +23,7 @@ typedef struct kafka_opts {
          * argv or the config. */
         const char *bootstrap;
         const char *topic_jobs, *topic_results, *topic_dlq;
-        const char *config_file; /* --config FILE, else $BITMON_CONFIG */
+        const char *config_file;       /* --config FILE, else $BITMON_CONFIG */
         char *xargs[KAFKA_OPTS_MAX_X]; /* -X key=value, borrowed from argv */
         size_t n_xargs;
         config_t *cfg; /* owned, after kafka_opts_load */

@@ -15,7 +15,8 @@ static const struct {
     {"version", cmd_version, "print the version"},
     {"config", cmd_config,
      "print or check the configuration, or its reference"},
-    {"enqueue", cmd_enqueue, "submit monitor jobs (flags or JSON lines on stdin)"},
+    {"enqueue", cmd_enqueue,
+     "submit monitor jobs (flags or JSON lines on stdin)"},
     {"tail", cmd_tail, "follow the results topic"},
     {"topics", cmd_topics, "create or check the Kafka topics"},
 };

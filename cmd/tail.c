@@ -46,7 +46,8 @@ static int parse_args(tail_opts_t *o, int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
                 const char *v = NULL;
                 int r;
-                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+                if (strcmp(argv[i], "-h") == 0 ||
+                    strcmp(argv[i], "--help") == 0) {
                         usage(stdout);
                         return 1;
                 }
@@ -58,10 +59,11 @@ static int parse_args(tail_opts_t *o, int argc, char **argv) {
                 } else if (strcmp(argv[i], "--from-beginning") == 0) {
                         o->from_beginning = 1;
                 } else if ((r = cmd_opt_value(argc, argv, &i, "--max", &v))) {
-                        if (r < 0 || cmd_opt_int("--max", v, 1, 1LL << 40,
-                                                 &o->max) < 0)
+                        if (r < 0 ||
+                            cmd_opt_int("--max", v, 1, 1LL << 40, &o->max) < 0)
                                 return -1;
-                } else if ((r = cmd_opt_value(argc, argv, &i, "--timeout", &v))) {
+                } else if ((r = cmd_opt_value(argc, argv, &i, "--timeout",
+                                              &v))) {
                         if (r < 0 || cmd_opt_int("--timeout", v, 1, 1LL << 30,
                                                  &o->timeout_s) < 0)
                                 return -1;
@@ -81,19 +83,21 @@ static const char *jstr(const cJSON *o, const char *k) {
 
 /* "Xcode Test (exit 65), Deploy (exit 1)" into buf. */
 static void failed_steps(const cJSON *log, char *buf, size_t size) {
-        const cJSON *steps = cJSON_GetObjectItemCaseSensitive(log, "failed_steps");
+        const cJSON *steps =
+            cJSON_GetObjectItemCaseSensitive(log, "failed_steps");
         const cJSON *s;
         size_t used = 0;
-        buf[0] = '\0';
+        buf[0]      = '\0';
         cJSON_ArrayForEach(s, steps) {
-                const cJSON *ec = cJSON_GetObjectItemCaseSensitive(s, "exit_code");
+                const cJSON *ec =
+                    cJSON_GetObjectItemCaseSensitive(s, "exit_code");
                 const char *t = jstr(s, "title");
-                int n = cJSON_IsNumber(ec)
-                            ? snprintf(buf + used, size - used, "%s%s (exit %d)",
-                                       used ? ", " : "", t ? t : "?",
-                                       ec->valueint)
-                            : snprintf(buf + used, size - used, "%s%s",
-                                       used ? ", " : "", t ? t : "?");
+                int n =
+                    cJSON_IsNumber(ec)
+                        ? snprintf(buf + used, size - used, "%s%s (exit %d)",
+                                   used ? ", " : "", t ? t : "?", ec->valueint)
+                        : snprintf(buf + used, size - used, "%s%s",
+                                   used ? ", " : "", t ? t : "?");
                 if (n < 0 || (size_t)n >= size - used)
                         break;
                 used += (size_t)n;
@@ -104,7 +108,8 @@ static void print_human(const rd_kafka_message_t *rkm) {
         const char *end = NULL;
         cJSON *r = cJSON_ParseWithLengthOpts(rkm->payload, rkm->len, &end, 0);
         char key[160], steps[512] = "", what[256] = "";
-        snprintf(key, sizeof(key), "%.*s", (int)(rkm->key_len < 150 ? rkm->key_len : 150),
+        snprintf(key, sizeof(key), "%.*s",
+                 (int)(rkm->key_len < 150 ? rkm->key_len : 150),
                  rkm->key ? (const char *)rkm->key : "");
         if (!cJSON_IsObject(r)) {
                 printf("%-24s %-52s unparseable result (%zu bytes)\n", "-", key,
@@ -112,10 +117,10 @@ static void print_human(const rd_kafka_message_t *rkm) {
                 cJSON_Delete(r);
                 return;
         }
-        const char *ev = jstr(r, "event");
+        const char *ev     = jstr(r, "event");
         const cJSON *build = cJSON_GetObjectItemCaseSensitive(r, "build");
-        const cJSON *num = cJSON_GetObjectItemCaseSensitive(build, "number");
-        const cJSON *err = cJSON_GetObjectItemCaseSensitive(r, "error");
+        const cJSON *num   = cJSON_GetObjectItemCaseSensitive(build, "number");
+        const cJSON *err   = cJSON_GetObjectItemCaseSensitive(r, "error");
         if (ev && strcmp(ev, "error") == 0) {
                 snprintf(what, sizeof(what), "%s: %s",
                          jstr(err, "code") ? jstr(err, "code") : "?",
@@ -137,10 +142,10 @@ static void print_human(const rd_kafka_message_t *rkm) {
 
 static rd_kafka_t *tail_open(const tail_opts_t *o, char *errstr, size_t size) {
         char group[64];
-        kconf_pairs_t pairs = kafka_opts_pairs(&o->kafka);
+        kconf_pairs_t pairs             = kafka_opts_pairs(&o->kafka);
         const char *const defaults_kv[] = {"enable.auto.commit", "false",
                                            "client.id", "bitmon-tail"};
-        kconf_pairs_t defaults = {defaults_kv, 2};
+        kconf_pairs_t defaults          = {defaults_kv, 2};
         snprintf(group, sizeof(group), "bitmon-tail-%08llx",
                  (unsigned long long)(rand_u64() & 0xffffffffULL));
         rd_kafka_conf_t *conf =
@@ -164,7 +169,7 @@ static int tail_assign(rd_kafka_t *rk, const tail_opts_t *o, char *errstr,
         const struct rd_kafka_metadata *md = NULL;
         const rd_kafka_metadata_topic_t *t = NULL;
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
-        int rc = -1;
+        int rc                  = -1;
         for (int i = 0; !err && i < md->topic_cnt; i++)
                 if (strcmp(md->topics[i].topic, o->kafka.topic_results) == 0 &&
                     !md->topics[i].err)
@@ -185,7 +190,8 @@ static int tail_assign(rd_kafka_t *rk, const tail_opts_t *o, char *errstr,
         err = rd_kafka_assign(rk, l);
         rd_kafka_topic_partition_list_destroy(l);
         if (err)
-                snprintf(errstr, size, "cannot assign: %s", rd_kafka_err2str(err));
+                snprintf(errstr, size, "cannot assign: %s",
+                         rd_kafka_err2str(err));
         rc = err ? -1 : 0;
 out:
         if (md)

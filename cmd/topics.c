@@ -44,7 +44,7 @@ static void usage(FILE *f) {
 static int parse_num(int argc, char **argv, int *i, const char *name,
                      long long min, long long max, long long *out) {
         const char *v = NULL;
-        int r = cmd_opt_value(argc, argv, i, name, &v);
+        int r         = cmd_opt_value(argc, argv, i, name, &v);
         if (r <= 0)
                 return r;
         return cmd_opt_int(name, v, min, max, out) < 0 ? -1 : 1;
@@ -55,7 +55,8 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
         o->timeout_s = 30;
         for (int i = 1; i < argc; i++) {
                 int r;
-                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+                if (strcmp(argv[i], "-h") == 0 ||
+                    strcmp(argv[i], "--help") == 0) {
                         usage(stdout);
                         return 1;
                 }
@@ -76,7 +77,8 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
                                 return -1;
                         continue;
                 }
-                fprintf(stderr, "bitmon topics: unknown option '%s'\n", argv[i]);
+                fprintf(stderr, "bitmon topics: unknown option '%s'\n",
+                        argv[i]);
                 return -1;
         }
         if (kafka_opts_load(&o->kafka) < 0)
@@ -86,7 +88,8 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
         if (!o->replication)
                 o->replication = config_int(o->kafka.cfg, "topics.replication");
         if (!o->retention_ms)
-                o->retention_ms = config_int(o->kafka.cfg, "topics.retention_ms");
+                o->retention_ms =
+                    config_int(o->kafka.cfg, "topics.retention_ms");
         return 0;
 }
 
@@ -109,7 +112,7 @@ static int topic_describe(rd_kafka_t *rk, const char *name, int *parts,
                 if (strcmp(t->topic, name) != 0 || t->err)
                         continue;
                 *parts = t->partition_cnt;
-                *repl = *parts ? t->partitions[0].replica_cnt : 0;
+                *repl  = *parts ? t->partitions[0].replica_cnt : 0;
         }
         rd_kafka_metadata_destroy(md);
         return 0;
@@ -124,9 +127,10 @@ static int topic_retention(rd_kafka_t *rk, const char *name, long long *out,
         rd_kafka_AdminOptions_t *ao =
             rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
         rd_kafka_event_t *ev = NULL;
-        int rc = -1;
+        int rc               = -1;
         snprintf(errstr, size, "retention.ms unknown");
-        rd_kafka_AdminOptions_set_request_timeout(ao, admin_timeout_ms, NULL, 0);
+        rd_kafka_AdminOptions_set_request_timeout(ao, admin_timeout_ms, NULL,
+                                                  0);
         rd_kafka_DescribeConfigs(rk, &res, 1, ao, q);
         ev = rd_kafka_queue_poll(q, admin_timeout_ms + 5000);
         if (!ev || rd_kafka_event_error(ev)) {
@@ -148,7 +152,7 @@ static int topic_retention(rd_kafka_t *rk, const char *name, long long *out,
                         0 &&
                     v) {
                         *out = strtoll(v, NULL, 10);
-                        rc = 0;
+                        rc   = 0;
                 }
         }
 out:
@@ -163,8 +167,8 @@ out:
 static int topic_create(rd_kafka_t *rk, const topic_spec_t *t, char *errstr,
                         size_t size) {
         char ret[32];
-        int rc = -1;
-        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        int rc                  = -1;
+        rd_kafka_queue_t *q     = rd_kafka_queue_new(rk);
         rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
             t->name, t->partitions, t->replication, errstr, size);
         rd_kafka_AdminOptions_t *ao =
@@ -174,7 +178,8 @@ static int topic_create(rd_kafka_t *rk, const topic_spec_t *t, char *errstr,
                 goto out;
         snprintf(ret, sizeof(ret), "%lld", t->retention_ms);
         rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
-        rd_kafka_AdminOptions_set_request_timeout(ao, admin_timeout_ms, NULL, 0);
+        rd_kafka_AdminOptions_set_request_timeout(ao, admin_timeout_ms, NULL,
+                                                  0);
         rd_kafka_AdminOptions_set_operation_timeout(ao, admin_timeout_ms, NULL,
                                                     0);
         rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
@@ -261,13 +266,13 @@ int cmd_topics(int argc, char **argv) {
                 return rc > 0 ? 0 : 2;
         }
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
-        admin_timeout_ms = (int)o.timeout_s * 1000;
+        admin_timeout_ms    = (int)o.timeout_s * 1000;
         kconf_pairs_t pairs = kafka_opts_pairs(&o.kafka);
         rd_kafka_conf_t *conf =
             kconf_new(o.kafka.bootstrap, NULL, &pairs, err, sizeof(err));
-        rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, err,
-                                             sizeof(err))
-                              : NULL;
+        rd_kafka_t *rk =
+            conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))
+                 : NULL;
         if (!rk) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);

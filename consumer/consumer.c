@@ -48,7 +48,7 @@ void consumer_job_done(consumer_t *c, int32_t part, int64_t off) {
         bool wake;
         pthread_mutex_lock(&c->lock);
         if (c->qlen == c->qcap) {
-                size_t cap = c->qcap ? c->qcap * 2 : 256;
+                size_t cap      = c->qcap ? c->qcap * 2 : 256;
                 completion_t *q = realloc(c->queue, cap * sizeof(*q));
                 if (!q) {
                         pthread_mutex_unlock(&c->lock);
@@ -59,10 +59,10 @@ void consumer_job_done(consumer_t *c, int32_t part, int64_t off) {
                         return;
                 }
                 c->queue = q;
-                c->qcap = cap;
+                c->qcap  = cap;
         }
         c->queue[c->qlen++] = (completion_t){part, off};
-        wake = c->qlen == 1;
+        wake                = c->qlen == 1;
         pthread_mutex_unlock(&c->lock);
         if (wake && c->rkq)
                 rd_kafka_queue_yield(c->rkq);
@@ -90,7 +90,7 @@ static void stats_add(consumer_t *c, uint64_t *field, uint64_t n) {
         pthread_mutex_lock(&c->lock);
         *field += n;
         c->stats.inflight = offsets_inflight_total(c->offsets);
-        c->stats.paused = c->paused;
+        c->stats.paused   = c->paused;
         pthread_mutex_unlock(&c->lock);
 }
 
@@ -103,8 +103,8 @@ struct collect {
 
 static void collect_pos(int32_t part, int64_t pos, void *ctx) {
         struct collect *col = ctx;
-        rd_kafka_topic_partition_list_add(col->list, col->topic, part)
-            ->offset = pos;
+        rd_kafka_topic_partition_list_add(col->list, col->topic, part)->offset =
+            pos;
 }
 
 /* Applies queued completions and stores the positions that advanced. */
@@ -112,8 +112,8 @@ static void offsets_apply(consumer_t *c) {
         completion_t *q;
         size_t n;
         pthread_mutex_lock(&c->lock);
-        q = c->queue;
-        n = c->qlen;
+        q        = c->queue;
+        n        = c->qlen;
         c->queue = NULL;
         c->qlen = c->qcap = 0;
         pthread_mutex_unlock(&c->lock);
@@ -141,8 +141,8 @@ static void offsets_apply(consumer_t *c) {
 
 static void flow_control(consumer_t *c) {
         size_t inflight = offsets_inflight_total(c->offsets);
-        bool pause = !c->paused && inflight >= c->max_watches;
-        bool resume = c->paused && inflight <= c->resume_watches;
+        bool pause      = !c->paused && inflight >= c->max_watches;
+        bool resume     = c->paused && inflight <= c->resume_watches;
         rd_kafka_topic_partition_list_t *parts = NULL;
         if (!pause && !resume)
                 return;
@@ -164,8 +164,8 @@ static void flow_control(consumer_t *c) {
 static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
                       const char *reason) {
         char spart[16], soff[24], why[1024], err[256];
-        const char *topic = rd_kafka_topic_name(rkm->rkt);
-        producer_ack_t ack = {consumer_ack, c, rkm->partition, rkm->offset};
+        const char *topic      = rd_kafka_topic_name(rkm->rkt);
+        producer_ack_t ack     = {consumer_ack, c, rkm->partition, rkm->offset};
         producer_header_t h[4] = {
             {"bitmon-error", why, 0},
             {"bitmon-source-topic", topic, strlen(topic)},
@@ -175,19 +175,20 @@ static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
         snprintf(why, sizeof(why), "%s", reason);
         snprintf(spart, sizeof(spart), "%" PRId32, rkm->partition);
         snprintf(soff, sizeof(soff), "%" PRId64, rkm->offset);
-        h[0].len = strlen(why), h[2].len = strlen(spart), h[3].len = strlen(soff);
-        int rc = producer_send(c->producer, c->topic_dlq, rkm->key, rkm->key_len,
-                               rkm->payload, rkm->len, h, 4, &ack, 1, err,
-                               sizeof(err));
+        h[0].len = strlen(why), h[2].len = strlen(spart),
+        h[3].len = strlen(soff);
+        int rc   = producer_send(c->producer, c->topic_dlq, rkm->key,
+                                 rkm->key_len, rkm->payload, rkm->len, h, 4, &ack,
+                                 1, err, sizeof(err));
         if (rc == PRODUCER_ERR_PERMANENT) {
                 /* Most likely too large for the DLQ: keep the record of it,
                  * without the payload. */
                 snprintf(why, sizeof(why), "%s; payload dropped: %s", reason,
                          err);
                 h[0].len = strlen(why);
-                rc = producer_send(c->producer, c->topic_dlq, rkm->key,
-                                   rkm->key_len, NULL, 0, h, 4, &ack, 1, err,
-                                   sizeof(err));
+                rc       = producer_send(c->producer, c->topic_dlq, rkm->key,
+                                         rkm->key_len, NULL, 0, h, 4, &ack, 1, err,
+                                         sizeof(err));
         }
         if (rc < 0) {
                 LOG_ERROR("consumer",
@@ -197,8 +198,8 @@ static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
                 consumer_job_done(c, rkm->partition, rkm->offset);
         }
         LOG_WARN("consumer",
-                 "bad job sent to the DLQ partition=%" PRId32
-                 " offset=%" PRId64 " reason=\"%s\"",
+                 "bad job sent to the DLQ partition=%" PRId32 " offset=%" PRId64
+                 " reason=\"%s\"",
                  rkm->partition, rkm->offset, reason);
         stats_add(c, &c->stats.dlq, 1);
 }
@@ -206,8 +207,8 @@ static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
 static void handle_job(consumer_t *c, const rd_kafka_message_t *rkm) {
         char reason[256];
         job_t *job = NULL;
-        int rc = job_parse(rkm->payload, rkm->len, rkm->key, rkm->key_len,
-                           &c->limits, &job, reason, sizeof(reason));
+        int rc     = job_parse(rkm->payload, rkm->len, rkm->key, rkm->key_len,
+                               &c->limits, &job, reason, sizeof(reason));
         if (rc == JOB_ERR_INVALID) {
                 dlq_write(c, rkm, reason);
                 return;
@@ -303,15 +304,15 @@ static void partitions_revoked(consumer_t *c,
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts,
-                         void *opaque) {
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
         consumer_t *c = opaque;
         bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-        rd_kafka_error_t *error = NULL;
+        rd_kafka_error_t *error  = NULL;
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                LOG_INFO("consumer", "partitions assigned count=%d", parts->cnt);
+                LOG_INFO("consumer", "partitions assigned count=%d",
+                         parts->cnt);
                 if (coop)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
@@ -319,9 +320,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 if (c->paused) /* new partitions join the pause */
                         rd_kafka_pause_partitions(rk, parts);
         } else {
-                partitions_revoked(c, parts,
-                                   err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ||
-                                       rd_kafka_assignment_lost(rk));
+                partitions_revoked(
+                    c, parts,
+                    err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ||
+                        rd_kafka_assignment_lost(rk));
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
                 else
@@ -340,17 +342,21 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* ---- lifecycle (controlling thread) ---- */
 
 static const char *const consumer_defaults_kv[] = {
-    "partition.assignment.strategy", "cooperative-sticky",
-    "enable.auto.commit", "true",
-    "auto.offset.reset", "earliest",
-    "client.id", "bitmon",
+    "partition.assignment.strategy",
+    "cooperative-sticky",
+    "enable.auto.commit",
+    "true",
+    "auto.offset.reset",
+    "earliest",
+    "client.id",
+    "bitmon",
 };
 
 static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
                           char *errstr, size_t errstr_size) {
         kconf_pairs_t defaults = {consumer_defaults_kv, 4};
-        rd_kafka_conf_t *conf = kconf_new(opts->bootstrap, &defaults,
-                                          &opts->kafka, errstr, errstr_size);
+        rd_kafka_conf_t *conf  = kconf_new(opts->bootstrap, &defaults,
+                                           &opts->kafka, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *sub = NULL;
         rd_kafka_resp_err_t err;
         /* Forced: offsets are ours to store, the group is the config's. */
@@ -371,7 +377,7 @@ static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
         }
         rd_kafka_poll_set_consumer(c->rk);
         c->rkq = rd_kafka_queue_get_consumer(c->rk);
-        sub = rd_kafka_topic_partition_list_new(1);
+        sub    = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(sub, opts->topic_jobs,
                                           RD_KAFKA_PARTITION_UA);
         err = rd_kafka_subscribe(c->rk, sub);
@@ -402,18 +408,18 @@ consumer_t *consumer_new(const consumer_opts_t *opts,
                 return NULL;
         }
         pthread_mutex_init(&c->lock, NULL);
-        c->producer = producer;
-        c->dispatch = *dispatch;
-        c->limits = opts->limits;
-        c->poll_ms = opts->poll_ms > 0 ? opts->poll_ms : 100;
-        c->max_watches = opts->max_watches ? opts->max_watches : 1000;
+        c->producer       = producer;
+        c->dispatch       = *dispatch;
+        c->limits         = opts->limits;
+        c->poll_ms        = opts->poll_ms > 0 ? opts->poll_ms : 100;
+        c->max_watches    = opts->max_watches ? opts->max_watches : 1000;
         c->resume_watches = opts->resume_watches ? opts->resume_watches
                                                  : c->max_watches * 3 / 4;
         if (c->resume_watches >= c->max_watches)
                 c->resume_watches = c->max_watches - 1;
         c->topic_jobs = strdup(opts->topic_jobs);
-        c->topic_dlq = strdup(opts->topic_dlq);
-        c->offsets = offsets_new();
+        c->topic_dlq  = strdup(opts->topic_dlq);
+        c->offsets    = offsets_new();
         if (!c->topic_jobs || !c->topic_dlq || !c->offsets) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;

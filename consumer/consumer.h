@@ -53,8 +53,7 @@ typedef struct consumer_dispatch {
          * calls consumer_job_done (e.g. skipped by a done marker). Non-zero:
          * refused; the offset stays in flight and is not stored (the job is
          * redelivered after a restart or rebalance). */
-        int (*on_job)(job_t *job, int32_t partition, int64_t offset,
-                      void *ctx);
+        int (*on_job)(job_t *job, int32_t partition, int64_t offset, void *ctx);
         /* Partitions of the jobs topic were revoked or lost: drop their
          * watches without publishing anything. May be NULL. */
         void (*on_revoke)(const int32_t *partitions, size_t n, void *ctx);
@@ -63,14 +62,14 @@ typedef struct consumer_dispatch {
 
 /* Counters for metrics and tests; read with consumer_stats_get. */
 typedef struct consumer_stats {
-        uint64_t jobs;        /* valid jobs dispatched */
-        uint64_t dlq;         /* bad jobs sent to the DLQ */
-        uint64_t pauses;      /* times intake paused for back-pressure */
+        uint64_t jobs;   /* valid jobs dispatched */
+        uint64_t dlq;    /* bad jobs sent to the DLQ */
+        uint64_t pauses; /* times intake paused for back-pressure */
         uint64_t resumes;
-        uint64_t revokes;     /* partitions revoked or lost */
-        uint64_t stores;      /* offsets stored */
-        size_t inflight;      /* offsets in flight now */
-        int paused;           /* 1 while paused */
+        uint64_t revokes; /* partitions revoked or lost */
+        uint64_t stores;  /* offsets stored */
+        size_t inflight;  /* offsets in flight now */
+        int paused;       /* 1 while paused */
 } consumer_stats_t;
 
 /* Creates the consumer and subscribes to the jobs topic; `producer` (for

@@ -52,7 +52,7 @@ int job_workspace_valid(const char *s) {
 
 long job_utf8_check(const void *p, size_t n) {
         const unsigned char *s = p;
-        size_t i = 0;
+        size_t i               = 0;
         while (i < n) {
                 unsigned char c = s[i];
                 size_t need;
@@ -175,8 +175,8 @@ static int check_version(const cJSON *obj, job_t *job, char *errstr,
 
 /* A required slug field; any string that is not a slug, overlong ones
  * included, gets the same reason. */
-static int get_slug(const cJSON *obj, const char *name, char *dst,
-                    char *errstr, size_t errstr_size) {
+static int get_slug(const cJSON *obj, const char *name, char *dst, char *errstr,
+                    size_t errstr_size) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
         if (!it || cJSON_IsNull(it)) {
                 snprintf(errstr, errstr_size, "missing field %s", name);
@@ -199,8 +199,8 @@ static int check_ids(const cJSON *obj, job_t *job, char *errstr,
                      size_t errstr_size) {
         if (get_str(obj, "job_id", JOB_ID_MAX, job->job_id, errstr,
                     errstr_size) < 0 ||
-            get_str(obj, "workspace", JOB_WORKSPACE_MAX, job->workspace,
-                    errstr, errstr_size) < 0)
+            get_str(obj, "workspace", JOB_WORKSPACE_MAX, job->workspace, errstr,
+                    errstr_size) < 0)
                 return -1;
         if (!job_workspace_valid(job->workspace)) {
                 snprintf(errstr, errstr_size,
@@ -209,8 +209,8 @@ static int check_ids(const cJSON *obj, job_t *job, char *errstr,
                 return -1;
         }
         if (get_slug(obj, "app_slug", job->app_slug, errstr, errstr_size) < 0 ||
-            get_slug(obj, "build_slug", job->build_slug, errstr,
-                     errstr_size) < 0)
+            get_slug(obj, "build_slug", job->build_slug, errstr, errstr_size) <
+                0)
                 return -1;
         return 0;
 }
@@ -220,14 +220,16 @@ static int check_options(const cJSON *obj, const job_limits_t *lim, job_t *job,
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "follow");
         if (it && !cJSON_IsNull(it)) {
                 if (!cJSON_IsBool(it)) {
-                        snprintf(errstr, errstr_size, "follow: expected boolean");
+                        snprintf(errstr, errstr_size,
+                                 "follow: expected boolean");
                         return -1;
                 }
                 job->follow = cJSON_IsTrue(it);
         }
         it = cJSON_GetObjectItemCaseSensitive(obj, "log");
         if (it && !cJSON_IsNull(it) &&
-            (!cJSON_IsString(it) || job_log_parse(it->valuestring, &job->log))) {
+            (!cJSON_IsString(it) ||
+             job_log_parse(it->valuestring, &job->log))) {
                 snprintf(errstr, errstr_size,
                          "log: expected none, summary or full");
                 return -1;
@@ -314,11 +316,11 @@ static cJSON *parse_bytes(const char *p, size_t len, const job_limits_t *lim,
                 return NULL;
         }
         const char *end = NULL;
-        cJSON *root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+        cJSON *root     = cJSON_ParseWithLengthOpts(p, len, &end, 0);
         if (!root) {
                 size_t at = end && end >= p ? (size_t)(end - p) : 0;
-                snprintf(errstr, errstr_size, "not JSON: syntax error at byte %zu",
-                         at);
+                snprintf(errstr, errstr_size,
+                         "not JSON: syntax error at byte %zu", at);
                 return NULL;
         }
         for (size_t at = (size_t)(end - p); at < len; at++)
@@ -341,8 +343,8 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
               size_t errstr_size) {
         job_limits_t lim;
         cJSON *root = NULL;
-        job_t *job = NULL;
-        int err = JOB_ERR_INVALID;
+        job_t *job  = NULL;
+        int err     = JOB_ERR_INVALID;
 
         *jobp = NULL;
         limits_fill(limits, &lim);
@@ -355,8 +357,8 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
-        job->follow = true;
-        job->log = JOB_LOG_SUMMARY;
+        job->follow     = true;
+        job->log        = JOB_LOG_SUMMARY;
         job->deadline_s = lim.deadline_default_s;
         if (check_version(root, job, errstr, errstr_size) < 0 ||
             check_ids(root, job, errstr, errstr_size) < 0 ||
@@ -369,7 +371,7 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
                 goto out;
         check_key(key, key_len, job);
         *jobp = job;
-        job = NULL;
+        job   = NULL;
 out:
         cJSON_Delete(root);
         job_destroy(job);
@@ -394,7 +396,8 @@ char *job_to_json(const job_t *job) {
             !cJSON_AddBoolToObject(o, "follow", job->follow) ||
             !cJSON_AddStringToObject(o, "log", job_log_name(job->log)) ||
             (job->deadline_s > 0 &&
-             !cJSON_AddNumberToObject(o, "deadline_s", (double)job->deadline_s)))
+             !cJSON_AddNumberToObject(o, "deadline_s",
+                                      (double)job->deadline_s)))
                 goto out;
         if (attrs) {
                 if (!cJSON_AddItemToObject(o, "attrs", attrs))

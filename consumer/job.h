@@ -17,8 +17,8 @@
 #define JOB_MAX_BYTES        65536 /* default payload limit (job.max_bytes) */
 #define JOB_ID_MAX           128
 #define JOB_WORKSPACE_MAX    128
-#define JOB_SLUG_MAX         36 /* a UUID; 16-hex slugs are shorter */
-#define JOB_ATTRS_MAX        4096 /* serialised attrs, bytes */
+#define JOB_SLUG_MAX         36    /* a UUID; 16-hex slugs are shorter */
+#define JOB_ATTRS_MAX        4096  /* serialised attrs, bytes */
 #define JOB_DEADLINE_DEFAULT 21600 /* job.default_deadline_s */
 #define JOB_DEADLINE_MAX     86400 /* job.max_deadline_s */
 
@@ -37,11 +37,11 @@ typedef struct job {
         char workspace[JOB_WORKSPACE_MAX + 1];
         char app_slug[JOB_SLUG_MAX + 1];
         char build_slug[JOB_SLUG_MAX + 1];
-        bool follow;         /* default true */
-        job_log_t log;       /* default JOB_LOG_SUMMARY */
-        int64_t deadline_s;  /* > 0; default from job_limits_t */
-        char *attrs_json;    /* owned; compact JSON object text, "{}" if absent */
-        bool key_mismatch;   /* the message key was not <app_slug>/<build_slug> */
+        bool follow;        /* default true */
+        job_log_t log;      /* default JOB_LOG_SUMMARY */
+        int64_t deadline_s; /* > 0; default from job_limits_t */
+        char *attrs_json;  /* owned; compact JSON object text, "{}" if absent */
+        bool key_mismatch; /* the message key was not <app_slug>/<build_slug> */
 } job_t;
 
 /* Limits from the configuration (job.max_bytes, deadlines). */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 typedef struct part {
-        int64_t *v;       /* in-flight offsets, sorted, v[head..head+n) */
+        int64_t *v; /* in-flight offsets, sorted, v[head..head+n) */
         size_t head, n, cap;
         int64_t last;     /* last tracked offset, -1 = none */
         int64_t reported; /* position last given to foreach_advanced */
@@ -43,13 +43,13 @@ static part_t *part_get(offsets_t *o, int32_t part, bool create) {
         if ((size_t)part >= o->nparts) {
                 if (!create)
                         return NULL;
-                size_t n = (size_t)part + 1;
+                size_t n  = (size_t)part + 1;
                 part_t *p = realloc(o->parts, n * sizeof(*p));
                 if (!p)
                         return NULL;
                 for (size_t i = o->nparts; i < n; i++)
                         p[i] = (part_t){.last = -1, .reported = -1};
-                o->parts = p;
+                o->parts  = p;
                 o->nparts = n;
         }
         return &o->parts[part];
@@ -76,12 +76,12 @@ int offsets_track(offsets_t *o, int32_t part, int64_t off) {
                         int64_t *v = realloc(p->v, cap * sizeof(*v));
                         if (!v)
                                 return -2;
-                        p->v = v;
+                        p->v   = v;
                         p->cap = cap;
                 }
         }
         p->v[p->head + p->n++] = off;
-        p->last = off;
+        p->last                = off;
         o->inflight++;
         return 0;
 }

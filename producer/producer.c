@@ -29,8 +29,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         (void)rk;
         (void)opaque;
         if (rkm->err)
-                LOG_WARN("producer",
-                         "message not delivered topic=%s err=%s",
+                LOG_WARN("producer", "message not delivered topic=%s err=%s",
                          rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?",
                          rd_kafka_err2str(rkm->err));
         if (ack) {
@@ -63,26 +62,25 @@ static void *poll_main(void *arg) {
 }
 
 static const char *const defaults_kv[] = {
-    "linger.ms", "5",
-    "message.timeout.ms", "0",
-    "client.id", "bitmon",
+    "linger.ms", "5", "message.timeout.ms", "0", "client.id", "bitmon",
 };
 
 producer_t *producer_new(const producer_opts_t *opts, char *errstr,
                          size_t errstr_size) {
         kconf_pairs_t defaults = {defaults_kv, 3};
-        rd_kafka_conf_t *conf = NULL;
-        producer_t *p = calloc(1, sizeof(*p));
+        rd_kafka_conf_t *conf  = NULL;
+        producer_t *p          = calloc(1, sizeof(*p));
         if (!p) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        p->flush_timeout_ms = opts->flush_timeout_ms > 0 ? opts->flush_timeout_ms
-                                                         : 10000;
+        p->flush_timeout_ms =
+            opts->flush_timeout_ms > 0 ? opts->flush_timeout_ms : 10000;
         conf = kconf_new(opts->bootstrap, &defaults, &opts->kafka, errstr,
                          errstr_size);
-        if (!conf || kconf_set(conf, "enable.idempotence", "true", errstr,
-                               errstr_size) < 0 ||
+        if (!conf ||
+            kconf_set(conf, "enable.idempotence", "true", errstr, errstr_size) <
+                0 ||
             kconf_set(conf, "acks", "all", errstr, errstr_size) < 0)
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
@@ -120,7 +118,7 @@ rd_kafka_t *producer_rk(producer_t *p) {
 int producer_flush(producer_t *p, int timeout_ms) {
         /* The poll thread serves the delivery reports; we only wait, so
          * acks always run on that one thread. */
-        int64_t end = time_mono_ms() + timeout_ms;
+        int64_t end        = time_mono_ms() + timeout_ms;
         struct timespec ts = {0, 5 * 1000 * 1000};
         int n;
         while ((n = rd_kafka_outq_len(p->rk)) > 0 && time_mono_ms() < end) {
@@ -174,7 +172,7 @@ int producer_send(producer_t *p, const char *topic, const void *key,
                   const producer_ack_t *ack, int block, char *errstr,
                   size_t errstr_size) {
         rd_kafka_headers_t *h = NULL;
-        producer_ack_t *a = NULL;
+        producer_ack_t *a     = NULL;
         rd_kafka_resp_err_t err;
 
         if (ack) {

@@ -11,8 +11,8 @@
  * runs once, on the producer's poll thread (in producer_destroy: possibly on
  * the caller's thread, for the last purged messages), when Kafka has
  * acknowledged the message (err 0) or it definitively failed (purged on
- * shutdown, fatal error). That is how a job's offset becomes "done" only after its terminal
- * result is stored (DESIGN "Delivery semantics").
+ * shutdown, fatal error). That is how a job's offset becomes "done" only after
+ * its terminal result is stored (DESIGN "Delivery semantics").
  *
  * Threads: one dedicated poll thread serves delivery reports and errors.
  * producer_send and producer_flush may be called from any thread.
@@ -32,9 +32,9 @@
 typedef struct producer producer_t;
 
 typedef struct producer_opts {
-        const char *bootstrap;  /* bootstrap.servers, NULL = from kafka */
-        kconf_pairs_t kafka;    /* `kafka.*` passthrough */
-        int flush_timeout_ms;   /* producer_destroy's flush; 0 = 10000 */
+        const char *bootstrap; /* bootstrap.servers, NULL = from kafka */
+        kconf_pairs_t kafka;   /* `kafka.*` passthrough */
+        int flush_timeout_ms;  /* producer_destroy's flush; 0 = 10000 */
 } producer_opts_t;
 
 /* Called once per acknowledged message on the poll thread. It must not block

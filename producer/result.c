@@ -102,8 +102,8 @@ static int add_int(cJSON *o, const char *k, int64_t v, int64_t unknown) {
 
 static int add_time(cJSON *o, const char *k, int64_t ms) {
         char t[40];
-        return add_str(o, k, ms ? time_rfc3339_format(ms, 0, t, sizeof(t))
-                                : NULL);
+        return add_str(o, k,
+                       ms ? time_rfc3339_format(ms, 0, t, sizeof(t)) : NULL);
 }
 
 static int add_lines(cJSON *o, const char *k, const char *const *v, size_t n) {
@@ -182,8 +182,9 @@ static int add_log(cJSON *root, const result_log_t *l) {
 static int add_error(cJSON *root, const result_error_t *e) {
         const result_errinfo_t *info = result_errinfo_find(e->code);
         const char *msg = e->message ? e->message : info ? info->message : "";
-        cJSON *o = cJSON_AddObjectToObject(root, "error");
-        return o && !add_str(o, "code", e->code) && !add_str(o, "message", msg) &&
+        cJSON *o        = cJSON_AddObjectToObject(root, "error");
+        return o && !add_str(o, "code", e->code) &&
+                       !add_str(o, "message", msg) &&
                        cJSON_AddBoolToObject(o, "retryable", e->retryable)
                    ? 0
                    : -1;
@@ -212,7 +213,7 @@ static int add_job(cJSON *root, const result_t *r, char *errstr,
 
 char *result_to_json(const result_t *r, char *errstr, size_t errstr_size) {
         cJSON *root = NULL;
-        char *out = NULL;
+        char *out   = NULL;
         char t[40];
 
         if (!r->job_id || !r->workspace || !r->app_slug || !r->build_slug) {
@@ -231,7 +232,8 @@ char *result_to_json(const result_t *r, char *errstr, size_t errstr_size) {
         if (add_job(root, r, errstr, errstr_size) < 0)
                 goto out;
         snprintf(errstr, errstr_size, "out of memory");
-        if (!cJSON_AddStringToObject(root, "event", result_event_name(r->event)) ||
+        if (!cJSON_AddStringToObject(root, "event",
+                                     result_event_name(r->event)) ||
             add_build(root, r->build) < 0 ||
             (r->event == RESULT_EVENT_FINISHED && add_log(root, r->log) < 0) ||
             (r->event == RESULT_EVENT_ERROR && add_error(root, r->error) < 0))

@@ -28,8 +28,8 @@ typedef struct tdisp {
         consumer_t *c;
         producer_t *p;
         const char *results;
-        atomic_int hold_all;  /* finish nothing while set */
-        atomic_int budget;    /* with hold_all: finish this many anyway */
+        atomic_int hold_all; /* finish nothing while set */
+        atomic_int budget;   /* with hold_all: finish this many anyway */
         atomic_int stop;
         atomic_int dispatched, acked, dropped;
         int hold_ids;         /* keep jobs whose job_id contains "hold" */
@@ -89,16 +89,21 @@ static int td_hold(const tdisp_t *td, const job_t *job) {
 
 static void td_finish(tdisp_t *td, held_t h) {
         char err[256], key[128];
-        result_build_t b = {.number = h.off, .status = 1,
-                            .status_text = "success", .pull_request_id = 0,
-                            .queued_s = 1, .duration_s = 2};
-        result_t r = {.job_id = h.job->job_id, .workspace = h.job->workspace,
-                      .app_slug = h.job->app_slug,
-                      .build_slug = h.job->build_slug,
-                      .attrs_json = h.job->attrs_json,
-                      .event = RESULT_EVENT_FINISHED, .build = &b,
-                      .worker = "itest"};
-        char *json = result_to_json(&r, err, sizeof(err));
+        result_build_t b   = {.number          = h.off,
+                              .status          = 1,
+                              .status_text     = "success",
+                              .pull_request_id = 0,
+                              .queued_s        = 1,
+                              .duration_s      = 2};
+        result_t r         = {.job_id     = h.job->job_id,
+                              .workspace  = h.job->workspace,
+                              .app_slug   = h.job->app_slug,
+                              .build_slug = h.job->build_slug,
+                              .attrs_json = h.job->attrs_json,
+                              .event      = RESULT_EVENT_FINISHED,
+                              .build      = &b,
+                              .worker     = "itest"};
+        char *json         = result_to_json(&r, err, sizeof(err));
         producer_ack_t ack = {td_ack, td, h.part, h.off};
         result_key(&r, key, sizeof(key));
         if (!json || producer_send(td->p, td->results, key, strlen(key), json,
@@ -114,13 +119,13 @@ static void *td_main(void *arg) {
         while (!atomic_load(&td->stop)) {
                 held_t h = {0};
                 pthread_mutex_lock(&td->lock);
-                int can = !atomic_load(&td->hold_all) ||
-                          atomic_load(&td->budget) > 0;
+                int can =
+                    !atomic_load(&td->hold_all) || atomic_load(&td->budget) > 0;
                 size_t cand = td->n ? rand_u64() % td->n : 0;
                 for (size_t k = 0; can && k < td->n; k++) {
                         size_t i = (cand + k) % td->n;
                         if (!td_hold(td, td->v[i].job)) {
-                                h = td->v[i];
+                                h        = td->v[i];
                                 td->v[i] = td->v[--td->n];
                                 if (atomic_load(&td->hold_all))
                                         atomic_fetch_sub(&td->budget, 1);
@@ -141,7 +146,7 @@ static void td_init(tdisp_t *td, producer_t *p, const char *results) {
         pthread_mutex_init(&td->lock, NULL);
         for (int i = 0; i < 8; i++)
                 td->first_off[i] = -1;
-        td->p = p;
+        td->p       = p;
         td->results = results;
 }
 
@@ -169,19 +174,29 @@ typedef struct world {
 } world_t;
 
 static const char *const test_kafka_kv[] = {
-    "auto.commit.interval.ms", "200",
-    "message.max.bytes", "2000000",
-    "fetch.max.bytes", "4000000",
-    "max.partition.fetch.bytes", "2100000",
-    "session.timeout.ms", "6000",
-    "heartbeat.interval.ms", "500",
-    "topic.metadata.refresh.interval.ms", "1000",
-    "log_level", "4",
+    "auto.commit.interval.ms",
+    "200",
+    "message.max.bytes",
+    "2000000",
+    "fetch.max.bytes",
+    "4000000",
+    "max.partition.fetch.bytes",
+    "2100000",
+    "session.timeout.ms",
+    "6000",
+    "heartbeat.interval.ms",
+    "500",
+    "topic.metadata.refresh.interval.ms",
+    "1000",
+    "log_level",
+    "4",
 };
 
 static const char *const producer_kv[] = {
-    "message.max.bytes", "2000000",
-    "log_level", "4",
+    "message.max.bytes",
+    "2000000",
+    "log_level",
+    "4",
 };
 
 static void world_topics(world_t *w, int np) {
@@ -194,8 +209,8 @@ static void world_topics(world_t *w, int np) {
         T_EQ_INT(kt_topic_create(&env, w->dlq, 1), 0);
         char err[256];
         producer_opts_t po = {.bootstrap = env.bootstrap,
-                              .kafka = {producer_kv, 2}};
-        w->p = producer_new(&po, err, sizeof(err));
+                              .kafka     = {producer_kv, 2}};
+        w->p               = producer_new(&po, err, sizeof(err));
         T_ASSERTF(w->p, "producer_new: %s", err);
         td_init(&w->td, w->p, w->results);
 }
@@ -203,14 +218,17 @@ static void world_topics(world_t *w, int np) {
 static consumer_t *world_consumer(world_t *w, tdisp_t *td, size_t max_watches,
                                   size_t resume) {
         char err[256];
-        consumer_opts_t co = {
-            .bootstrap = env.bootstrap,
-            .kafka = {test_kafka_kv, sizeof(test_kafka_kv) / sizeof(char *) / 2},
-            .group = w->group, .topic_jobs = w->jobs, .topic_dlq = w->dlq,
-            .max_watches = max_watches, .resume_watches = resume,
-            .poll_ms = 50};
+        consumer_opts_t co    = {.bootstrap = env.bootstrap,
+                                 .kafka = {test_kafka_kv, sizeof(test_kafka_kv) /
+                                                              sizeof(char *) / 2},
+                                 .group = w->group,
+                                 .topic_jobs     = w->jobs,
+                                 .topic_dlq      = w->dlq,
+                                 .max_watches    = max_watches,
+                                 .resume_watches = resume,
+                                 .poll_ms        = 50};
         consumer_dispatch_t d = {td_on_job, td_on_revoke, td};
-        consumer_t *c = consumer_new(&co, &d, w->p, err, sizeof(err));
+        consumer_t *c         = consumer_new(&co, &d, w->p, err, sizeof(err));
         T_ASSERTF(c, "consumer_new: %s", err);
         td_start(td, c);
         T_EQ_INT(consumer_start(c, err, sizeof(err)), 0);
@@ -244,7 +262,7 @@ static void produce_job(world_t *w, const char *id, int i, int32_t part) {
 /* Waits until cond() holds or the scaled timeout passes. */
 #define WAIT_FOR(cond, secs)                                                   \
         do {                                                                   \
-                int64_t wf_end_ = time_mono_ms() + (secs) * 1000LL * kt_scale(); \
+                int64_t wf_end_ = time_mono_ms() + (secs)*1000LL * kt_scale(); \
                 while (!(cond) && time_mono_ms() < wf_end_)                    \
                         kt_sleep_ms(20);                                       \
         } while (0)
@@ -307,8 +325,9 @@ static void check_dlq(world_t *w) {
         int seen[N_BAD] = {0};
         for (long i = 0; i < nd; i++) {
                 size_t b = 0;
-                while (b < N_BAD && !(dlq[i].key &&
-                                      strcmp(dlq[i].key, bad_jobs[b].what) == 0))
+                while (
+                    b < N_BAD &&
+                    !(dlq[i].key && strcmp(dlq[i].key, bad_jobs[b].what) == 0))
                         b++;
                 T_ASSERTF(b < N_BAD, "unexpected DLQ key %s", dlq[i].key);
                 seen[b]++;
@@ -318,9 +337,9 @@ static void check_dlq(world_t *w) {
                           dlq[i].hdr_error ? dlq[i].hdr_error : "(none)");
                 T_ASSERT(dlq[i].hdr_topic && dlq[i].hdr_part && dlq[i].hdr_off);
                 T_EQ_STR(dlq[i].hdr_topic, w->jobs);
-                long sp = strtol(dlq[i].hdr_part, NULL, 10);
+                long sp      = strtol(dlq[i].hdr_part, NULL, 10);
                 long long so = strtoll(dlq[i].hdr_off, NULL, 10);
-                long j = 0;
+                long j       = 0;
                 while (j < nj && !(jobs[j].part == sp && jobs[j].off == so))
                         j++;
                 T_ASSERTF(j < nj, "%s: source %ld/%lld not found",
@@ -340,7 +359,7 @@ static void check_dlq(world_t *w) {
 
 static void check_results(world_t *w, int n_valid) {
         kt_msg_t *res = NULL;
-        long nr = kt_read_topic(&env, w->results, &res);
+        long nr       = kt_read_topic(&env, w->results, &res);
         T_EQ_INT(nr, n_valid);
         int *seen = calloc((size_t)n_valid, sizeof(int));
         for (long i = 0; i < nr; i++) {
@@ -370,7 +389,7 @@ static void test_kafka_pipeline(void) {
         world_topics(&w, NP);
         char *huge = malloc(1048576);
         memset(huge, ' ', 1048576);
-        huge[0] = '{';
+        huge[0]       = '{';
         huge[1048575] = '}';
         for (int i = 0, b = 0; i < N_VALID; i++) {
                 char id[32];
@@ -388,10 +407,9 @@ static void test_kafka_pipeline(void) {
 
         consumer_t *c = world_consumer(&w, &w.td, 1000, 0);
         consumer_stats_t st;
-        WAIT_FOR((consumer_stats_get(c, &st), atomic_load(&w.td.acked) ==
-                                                      N_VALID &&
-                                                  st.dlq == N_BAD &&
-                                                  st.inflight == 0),
+        WAIT_FOR((consumer_stats_get(c, &st),
+                  atomic_load(&w.td.acked) == N_VALID && st.dlq == N_BAD &&
+                      st.inflight == 0),
                  60);
         T_EQ_INT(atomic_load(&w.td.acked), N_VALID);
         T_EQ_INT(st.jobs, N_VALID);

@@ -46,7 +46,8 @@ static void test_cli_topics(void) {
                  * still compares partitions (topics made with the mock's
                  * own call). The real broker path is covered below when
                  * $BITMON_TEST_KAFKA is set. */
-                rc = kt_run(NULL, &out, "topics %s --replication 1 --timeout 1", t.flags);
+                rc = kt_run(NULL, &out, "topics %s --replication 1 --timeout 1",
+                            t.flags);
                 T_ASSERTF(rc == 1 && strstr(out, "jobs: error: cannot create"),
                           "rc %d: %s", rc, out);
                 free(out);
@@ -70,8 +71,9 @@ static void test_cli_topics(void) {
                 T_ASSERTF(rc == 0 && strstr(out, "jobs: ok (partitions 3"),
                           "rc %d: %s", rc, out);
                 free(out);
-                rc = kt_run(NULL, &out, "topics %s --check --partitions 3 "
-                                        "--replication 1 --retention-ms 60000",
+                rc = kt_run(NULL, &out,
+                            "topics %s --check --partitions 3 "
+                            "--replication 1 --retention-ms 60000",
                             t.flags);
                 T_ASSERTF(rc == 1 && strstr(out, "retention.ms 3600000, want "
                                                  "60000"),
@@ -82,8 +84,9 @@ static void test_cli_topics(void) {
         T_EQ_INT(kt_partition_count(rk, t.jobs), 3);
         T_EQ_INT(kt_partition_count(rk, t.dlq), env.mock ? 1 : 3);
         rd_kafka_destroy(rk);
-        rc = kt_run(NULL, &out, "topics %s --check --partitions 5 --replication 1 "
-                                "--retention-ms 3600000 --timeout 2",
+        rc = kt_run(NULL, &out,
+                    "topics %s --check --partitions 5 --replication 1 "
+                    "--retention-ms 3600000 --timeout 2",
                     t.flags);
         T_ASSERTF(rc == 1 && strstr(out, "jobs: differs: partitions 3, want 5"),
                   "rc %d: %s", rc, out);
@@ -126,12 +129,13 @@ static void test_cli_enqueue_flags(void) {
         kt_msgs_free(m, 1);
 
         /* a generated job id; an invalid slug is refused before Kafka */
-        rc = kt_run(NULL, &out, "enqueue %s --workspace acme --app " APP
-                                " --build " BUILD,
+        rc = kt_run(NULL, &out,
+                    "enqueue %s --workspace acme --app " APP " --build " BUILD,
                     t.flags);
         T_ASSERTF(rc == 0 && strstr(out, "queued job_id=bitmon-"), "%s", out);
         free(out);
-        rc = kt_run(NULL, &out, "enqueue %s --workspace acme --app nope --build " BUILD,
+        rc = kt_run(NULL, &out,
+                    "enqueue %s --workspace acme --app nope --build " BUILD,
                     t.flags);
         T_ASSERTF(rc == 1 && strstr(out, "app_slug: not a 16-hex or UUID slug"),
                   "rc %d: %s", rc, out);
@@ -139,8 +143,9 @@ static void test_cli_enqueue_flags(void) {
         rc = kt_run(NULL, &out, "enqueue %s --workspace acme", t.flags);
         T_ASSERTF(rc == 2 && strstr(out, "required"), "rc %d: %s", rc, out);
         free(out);
-        rc = kt_run(NULL, &out, "enqueue %s -X no.such.key=1 --workspace a "
-                                "--app " APP " --build " BUILD,
+        rc = kt_run(NULL, &out,
+                    "enqueue %s -X no.such.key=1 --workspace a "
+                    "--app " APP " --build " BUILD,
                     t.flags);
         T_ASSERTF(rc == 2 && strstr(out, "no.such.key"), "rc %d: %s", rc, out);
         free(out);
@@ -160,12 +165,13 @@ static void test_cli_enqueue_stdin(void) {
             "{\"v\":1,\"job_id\":\"s2\",\"workspace\":\"w\",\"app_slug\":\"" APP
             "\",\"build_slug\":\"" APP "\",\"attrs\":{\"k\":[1,2]}}\n"
             "{\"v\":3,\"job_id\":\"s3\"}\n"
-            "{\"v\":1,\"job_id\":\"s4\",\"workspace\":\"w\",\"app_slug\":\"" BUILD
-            "\",\"build_slug\":\"" BUILD "\",\"follow\":false}\n";
+            "{\"v\":1,\"job_id\":\"s4\",\"workspace\":\"w\",\"app_slug\":"
+            "\"" BUILD "\",\"build_slug\":\"" BUILD "\",\"follow\":false}\n";
         int rc = kt_run(lines, &out, "enqueue %s -", t.flags);
         T_ASSERTF(rc == 1, "rc %d: %s", rc, out); /* some were invalid */
         T_ASSERTF(strstr(out, "line 2: invalid job: not JSON"), "%s", out);
-        T_ASSERTF(strstr(out, "line 5: invalid job: unsupported v 3"), "%s", out);
+        T_ASSERTF(strstr(out, "line 5: invalid job: unsupported v 3"), "%s",
+                  out);
         T_ASSERTF(strstr(out, "enqueued 3 of 5 jobs"), "%s", out);
         T_ASSERTF(strstr(out, "(2 invalid, 0 not delivered)"), "%s", out);
         free(out);
@@ -199,22 +205,33 @@ static void test_cli_tail(void) {
         char *out = NULL, err[256];
         topics_create(&t);
         producer_opts_t po = {.bootstrap = env.bootstrap};
-        producer_t *p = producer_new(&po, err, sizeof(err));
+        producer_t *p      = producer_new(&po, err, sizeof(err));
         T_ASSERT(p);
-        result_build_t b = {.number = 77, .status = 2, .status_text = "error",
-                            .workflow = "primary", .pull_request_id = -1,
-                            .queued_s = -1, .duration_s = -1};
-        const char *ll[] = {"boom"};
-        result_step_t step = {.title = "Xcode Test", .exit_code = 65,
-                              .duration_s = 3, .last_lines = ll,
+        result_build_t b   = {.number          = 77,
+                              .status          = 2,
+                              .status_text     = "error",
+                              .workflow        = "primary",
+                              .pull_request_id = -1,
+                              .queued_s        = -1,
+                              .duration_s      = -1};
+        const char *ll[]   = {"boom"};
+        result_step_t step = {.title        = "Xcode Test",
+                              .exit_code    = 65,
+                              .duration_s   = 3,
+                              .last_lines   = ll,
                               .n_last_lines = 1};
-        result_log_t log = {.archived = true, .failed_steps = &step,
-                            .n_failed_steps = 1};
+        result_log_t log   = {
+              .archived = true, .failed_steps = &step, .n_failed_steps = 1};
         result_error_t e = result_error_make(RESULT_ERR_TOKEN_INVALID);
-        result_t r = {.job_id = "t1", .workspace = "w", .app_slug = APP,
-                      .build_slug = BUILD, .event = RESULT_EVENT_FINISHED,
-                      .build = &b, .log = &log, .worker = "w0",
-                      .observed_at_ms = 1775237304000LL};
+        result_t r       = {.job_id         = "t1",
+                            .workspace      = "w",
+                            .app_slug       = APP,
+                            .build_slug     = BUILD,
+                            .event          = RESULT_EVENT_FINISHED,
+                            .build          = &b,
+                            .log            = &log,
+                            .worker         = "w0",
+                            .observed_at_ms = 1775237304000LL};
         put_result(p, t.results, &r);
         r.event = RESULT_EVENT_ERROR;
         r.error = &e;
@@ -226,8 +243,9 @@ static void test_cli_tail(void) {
         T_EQ_INT(producer_flush(p, 10000 * kt_scale()), 0);
         producer_destroy(p);
 
-        int rc = kt_run(NULL, &out, "tail %s --from-beginning --max 3 --timeout %d",
-                        t.flags, 30 * kt_scale());
+        int rc =
+            kt_run(NULL, &out, "tail %s --from-beginning --max 3 --timeout %d",
+                   t.flags, 30 * kt_scale());
         T_ASSERTF(rc == 0, "rc %d: %s", rc, out);
         T_ASSERTF(strstr(out, "2026-04-03T17:28:24Z"), "%s", out);
         T_ASSERTF(strstr(out, APP "/" BUILD), "%s", out);
@@ -239,8 +257,9 @@ static void test_cli_tail(void) {
         T_ASSERTF(strstr(out, "status   error #77 primary"), "%s", out);
         free(out);
 
-        rc = kt_run(NULL, &out, "tail %s --from-beginning --json --max 3 "
-                                "--timeout %d",
+        rc = kt_run(NULL, &out,
+                    "tail %s --from-beginning --json --max 3 "
+                    "--timeout %d",
                     t.flags, 30 * kt_scale());
         T_ASSERTF(rc == 0, "rc %d: %s", rc, out);
         int lines = 0;
@@ -254,8 +273,9 @@ static void test_cli_tail(void) {
                     t.flags);
         T_ASSERTF(rc == 1, "rc %d: %s", rc, out);
         free(out);
-        rc = kt_run(NULL, &out, "tail -b %s --results-topic %s-none --timeout 5",
-                    env.bootstrap, t.results);
+        rc =
+            kt_run(NULL, &out, "tail -b %s --results-topic %s-none --timeout 5",
+                   env.bootstrap, t.results);
         T_ASSERTF(rc == 1 && strstr(out, "cannot read topic"), "rc %d: %s", rc,
                   out);
         free(out);

@@ -36,7 +36,7 @@ typedef struct kt_msg {
 
 static inline int kt_scale(void) {
         const char *s = getenv("BITMON_TEST_TIMEOUT_SCALE");
-        long v = s ? strtol(s, NULL, 10) : 1;
+        long v        = s ? strtol(s, NULL, 10) : 1;
         return v > 0 && v < 100 ? (int)v : 1;
 }
 
@@ -112,8 +112,8 @@ static inline int kt_topic_create(const kt_env_t *env, const char *name,
                            ? -1
                            : 0;
         char err[256];
-        int rc = -1;
-        rd_kafka_t *rk = kt_client(env, RD_KAFKA_PRODUCER, NULL);
+        int rc              = -1;
+        rd_kafka_t *rk      = kt_client(env, RD_KAFKA_PRODUCER, NULL);
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_NewTopic_t *nt =
             rd_kafka_NewTopic_new(name, partitions, 1, err, sizeof(err));
@@ -141,7 +141,7 @@ static inline int kt_topic_create(const kt_env_t *env, const char *name,
 static inline int kt_partition_count(rd_kafka_t *rk, const char *topic) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        int n = -1;
+        int n                 = -1;
         for (int i = 0; i < 50 && n <= 0; i++) {
                 if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
                         if (md->topic_cnt == 1 && !md->topics[0].err)
@@ -193,8 +193,8 @@ static inline long kt_read_topic(const kt_env_t *env, const char *topic,
         char group[128];
         kt_unique("reader", group, sizeof(group));
         rd_kafka_t *rk = kt_client(env, RD_KAFKA_CONSUMER, group);
-        int np = kt_partition_count(rk, topic);
-        kt_msg_t *m = NULL;
+        int np         = kt_partition_count(rk, topic);
+        kt_msg_t *m    = NULL;
         size_t n = 0, cap = 0;
         long rc = -1;
         if (np <= 0)
@@ -221,18 +221,19 @@ static inline long kt_read_topic(const kt_env_t *env, const char *topic,
                 if (!rkm->err) {
                         if (n == cap) {
                                 cap = cap ? cap * 2 : 64;
-                                m = realloc(m, cap * sizeof(*m));
+                                m   = realloc(m, cap * sizeof(*m));
                         }
                         m[n++] = (kt_msg_t){
-                            .part = rkm->partition,
-                            .off = rkm->offset,
-                            .key = kt_dup(rkm->key, rkm->key_len),
-                            .klen = rkm->key_len,
-                            .val = kt_dup(rkm->payload, rkm->len),
-                            .vlen = rkm->len,
+                            .part      = rkm->partition,
+                            .off       = rkm->offset,
+                            .key       = kt_dup(rkm->key, rkm->key_len),
+                            .klen      = rkm->key_len,
+                            .val       = kt_dup(rkm->payload, rkm->len),
+                            .vlen      = rkm->len,
                             .hdr_error = kt_header(rkm, "bitmon-error"),
                             .hdr_topic = kt_header(rkm, "bitmon-source-topic"),
-                            .hdr_part = kt_header(rkm, "bitmon-source-partition"),
+                            .hdr_part =
+                                kt_header(rkm, "bitmon-source-partition"),
                             .hdr_off = kt_header(rkm, "bitmon-source-offset"),
                         };
                 }
@@ -274,7 +275,7 @@ static inline int kt_committed(const kt_env_t *env, const char *group,
 static inline int kt_high_watermarks(const kt_env_t *env, const char *topic,
                                      int np, int64_t *high) {
         rd_kafka_t *rk = kt_client(env, RD_KAFKA_PRODUCER, NULL);
-        int rc = 0;
+        int rc         = 0;
         for (int p = 0; p < np; p++) {
                 int64_t lo;
                 if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
@@ -309,7 +310,7 @@ static inline int kt_run(const char *stdin_text, char **out, const char *fmt,
         va_end(ap);
         snprintf(cmd, sizeof(cmd), "%s %s <%s 2>&1", bin ? bin : "build/bitmon",
                  args, in);
-        FILE *p = popen(cmd, "r");
+        FILE *p  = popen(cmd, "r");
         size_t n = 0, cap = 4096;
         char *buf = malloc(cap);
         if (!p) {

@@ -37,7 +37,7 @@ static void test_offsets_out_of_order_and_gaps(void) {
         T_EQ_INT(offsets_committable(o, 2), 6);
         T_EQ_INT(offsets_done(o, 2, 6), 0);
         T_EQ_INT(offsets_committable(o, 2), 9);
-        T_EQ_INT(offsets_done(o, 2, 7), -1); /* never tracked */
+        T_EQ_INT(offsets_done(o, 2, 7), -1);  /* never tracked */
         T_EQ_INT(offsets_track(o, 2, 8), -1); /* not above the last */
         T_EQ_INT(offsets_track(o, -1, 8), -1);
         T_EQ_INT(offsets_track(o, OFFSETS_MAX_PARTITION, 8), -1);
@@ -74,7 +74,7 @@ static void on_adv(int32_t part, int64_t pos, void *ctx) {
         struct adv *a = ctx;
         if (a->calls < 4) {
                 a->part[a->calls] = part;
-                a->pos[a->calls] = pos;
+                a->pos[a->calls]  = pos;
         }
         a->calls++;
 }
@@ -110,7 +110,7 @@ static void test_offsets_randomized(void) {
         static char done[P][N];
         size_t tracked[P] = {0}, ndone = 0;
         int64_t next[P] = {0};
-        offsets_t *o = offsets_new();
+        offsets_t *o    = offsets_new();
         memset(done, 0, sizeof(done));
         while (ndone < (size_t)P * N) {
                 int32_t p = (int32_t)(rand_u64() % P);
@@ -120,7 +120,7 @@ static void test_offsets_randomized(void) {
                         T_EQ_INT(offsets_track(o, p, next[p]), 0);
                 } else if (tracked[p] > 0) {
                         size_t i = rand_u64() % tracked[p];
-                        int rc = offsets_done(o, p, offs[p][i]);
+                        int rc   = offsets_done(o, p, offs[p][i]);
                         T_EQ_INT(rc, done[p][i] ? -1 : 0);
                         if (!done[p][i]) {
                                 done[p][i] = 1;
@@ -130,7 +130,7 @@ static void test_offsets_randomized(void) {
                         continue;
                 }
                 int64_t want = tracked[p] ? offs[p][tracked[p] - 1] + 1 : -1;
-                size_t infl = 0;
+                size_t infl  = 0;
                 for (size_t i = 0; i < tracked[p]; i++)
                         if (!done[p][i]) {
                                 if (!infl)
