@@ -196,11 +196,12 @@ static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
                           "partition=%" PRId32 " offset=%" PRId64 " err=%s",
                           rkm->partition, rkm->offset, err);
                 consumer_job_done(c, rkm->partition, rkm->offset);
+        } else {
+                LOG_WARN("consumer",
+                         "bad job sent to the DLQ partition=%" PRId32
+                         " offset=%" PRId64 " reason=\"%s\"",
+                         rkm->partition, rkm->offset, reason);
         }
-        LOG_WARN("consumer",
-                 "bad job sent to the DLQ partition=%" PRId32 " offset=%" PRId64
-                 " reason=\"%s\"",
-                 rkm->partition, rkm->offset, reason);
         stats_add(c, &c->stats.dlq, 1);
 }
 
@@ -240,11 +241,21 @@ static void handle_message(consumer_t *c, const rd_kafka_message_t *rkm) {
                                  rd_kafka_err2name(rkm->err));
                 return;
         }
-        if (offsets_track(c->offsets, rkm->partition, rkm->offset) != 0) {
+        int rc = offsets_track(c->offsets, rkm->partition, rkm->offset);
+        if (rc == -1) {
                 LOG_WARN("consumer",
                          "skipping message at or below a tracked offset "
                          "partition=%" PRId32 " offset=%" PRId64,
                          rkm->partition, rkm->offset);
+                return;
+        }
+        if (rc < 0) {
+                /* Untracked, it could be committed over: fetch it again. */
+                LOG_ERROR("consumer",
+                          "out of memory tracking offset, refetching "
+                          "partition=%" PRId32 " offset=%" PRId64,
+                          rkm->partition, rkm->offset);
+                rd_kafka_seek(rkm->rkt, rkm->partition, rkm->offset, 0);
                 return;
         }
         handle_job(c, rkm);

@@ -12,7 +12,7 @@ static void kconf_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                           : level <= 5 ? LOG_LVL_WARN
                           : level == 6 ? LOG_LVL_INFO
                                        : LOG_LVL_DEBUG;
-        LOG_AT(lvl, "kafka", "%s client=%s fac=%s", buf, rd_kafka_name(rk),
+        LOG_AT(lvl, "kafka", "%s client=%s kfac=%s", buf, rd_kafka_name(rk),
                fac);
 }
 
