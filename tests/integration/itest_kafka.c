@@ -535,6 +535,56 @@ static void test_kafka_revoke(void) {
         producer_destroy(w.p);
 }
 
+/* The operator's path: `bitmon enqueue -` (which refuses bad lines before
+ * Kafka) → consumer → results → `bitmon tail --json`. */
+static void test_kafka_enqueue_to_tail(void) {
+        enum { N = 5 };
+        world_t w;
+        char lines[4096] = "", flags[1024], *out = NULL;
+        size_t used = 0;
+        world_topics(&w, 2);
+        for (int i = 0; i < N; i++)
+                used += (size_t)snprintf(
+                    lines + used, sizeof(lines) - used,
+                    "{\"v\":1,\"job_id\":\"ok-%d\",\"workspace\":\"w\","
+                    "\"app_slug\":\"%016x\",\"build_slug\":\"%016x\","
+                    "\"attrs\":{\"i\":%d}}\n%s",
+                    i, 0xa00 + i % 7, 0xb0000 + i, i,
+                    i == 2 ? "{\"v\":1}\n" : "");
+        snprintf(flags, sizeof(flags),
+                 "-b %s --jobs-topic %s --results-topic %s --dlq-topic %s",
+                 env.bootstrap, w.jobs, w.results, w.dlq);
+        int rc = kt_run(lines, &out, "enqueue %s -", flags);
+        T_ASSERTF(rc == 1 && strstr(out, "enqueued 5 of 6 jobs"), "rc %d: %s",
+                  rc, out);
+        T_ASSERTF(strstr(out, "line 4: invalid job: missing field job_id"),
+                  "%s", out);
+        free(out);
+
+        consumer_t *c = world_consumer(&w, &w.td, 100, 0);
+        WAIT_FOR(atomic_load(&w.td.acked) == N, 60);
+        T_EQ_INT(atomic_load(&w.td.acked), N);
+        rc = kt_run(NULL, &out,
+                    "tail %s --from-beginning --json --max %d "
+                    "--timeout %d",
+                    flags, N, 30 * kt_scale());
+        T_ASSERTF(rc == 0, "rc %d: %s", rc, out);
+        for (int i = 0; i < N; i++) {
+                char want[64];
+                snprintf(want, sizeof(want), "\"job_id\":\"ok-%d\"", i);
+                T_ASSERTF(strstr(out, want), "%s missing in %s", want, out);
+        }
+        free(out);
+        int64_t high[2];
+        T_EQ_INT(kt_high_watermarks(&env, w.jobs, 2, high), 0);
+        T_EQ_INT(high[0] + high[1], N);
+        WAIT_FOR(committed_at(&w, 2, high), 30);
+        T_ASSERT(committed_at(&w, 2, high));
+        world_close(&w, c, &w.td);
+        check_results(&w, N);
+        producer_destroy(w.p);
+}
+
 int main(void) {
         if (kt_env_init(&env) < 0) {
                 printf("FAIL kafka_env: no broker\n");
@@ -543,6 +593,7 @@ int main(void) {
         T_RUN(test_kafka_pipeline);
         T_RUN(test_kafka_backpressure);
         T_RUN(test_kafka_revoke);
+        T_RUN(test_kafka_enqueue_to_tail);
         kt_env_release(&env);
         return t_done();
 }
