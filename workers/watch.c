@@ -1,0 +1,611 @@
+/* workers/watch.c — the watch state machine (see watch.h; the table of
+ * watches is in watch_table.c). A watch acts only in its timer callback and
+ * in request completions; each of those entry points ends in watch_settle,
+ * which frees the watch once no job is left or arms its timer for the next
+ * moment that matters (the next step or the earliest job deadline).
+ */
+#include "workers/watch.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/rand.h"
+#include "workers/watch_int.h"
+
+static const char *const watch_errcode_names[] = {
+    "token_missing",     "token_invalid",        "insufficient_role",
+    "not_found",         "upstream_unavailable", "rate_limited",
+    "deadline_exceeded", "log_unavailable",
+};
+
+const char *watch_errcode_name(watch_errcode_t code) {
+        return (unsigned)code < sizeof(watch_errcode_names) /
+                                    sizeof(watch_errcode_names[0])
+                   ? watch_errcode_names[code]
+                   : "unknown";
+}
+
+static void watch_def(int *v, int def) {
+        if (*v <= 0)
+                *v = def;
+}
+
+void watch_opts_defaults(watch_opts_t *o) {
+        watch_def(&o->on_hold_ms, 30000);
+        watch_def(&o->running_ms, 15000);
+        watch_def(&o->backoff_base_ms, 1000);
+        watch_def(&o->backoff_max_ms, 60000);
+        watch_def(&o->retry_max, 8);
+        watch_def(&o->lease_ms, 5000);
+        watch_def(&o->lease_wait_ms, 1000);
+        watch_def(&o->log_archive_ms, 300000);
+        watch_def(&o->log_retry_ms, 10000);
+        watch_def(&o->raw_log_retries, 3);
+        if (o->jitter == 0) /* < 0 stays: explicitly none */
+                o->jitter = 0.1;
+        if (o->jitter > 0.9)
+                o->jitter = 0.9;
+}
+
+static double watch_jitter(const watch_opts_t *o) {
+        return o->jitter > 0 ? o->jitter : 0;
+}
+
+int64_t watch_backoff_ms(const watch_opts_t *o, int attempt) {
+        int64_t max = o->backoff_max_ms > 0 ? o->backoff_max_ms : 1;
+        int64_t d   = o->backoff_base_ms > 0 ? o->backoff_base_ms : 1;
+        for (int i = 1; i < attempt && d < max; i++)
+                d *= 2;
+        if (d > max)
+                d = max;
+        d = rand_jitter(d, watch_jitter(o));
+        return d > max ? max : d < 1 ? 1 : d;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int64_t watch_now(const watch_t *w) {
+        return loop_now_ms(w->tbl->loop);
+}
+
+static void watch_schedule(watch_t *w, int64_t delay_ms) {
+        w->next_at = watch_now(w) + (delay_ms > 0 ? delay_ms : 0);
+}
+
+static int64_t watch_interval_ms(const watch_t *w, watch_state_t st) {
+        const watch_opts_t *o = &w->tbl->opts;
+        return rand_jitter(st == WATCH_STATE_ON_HOLD ? o->on_hold_ms
+                                                     : o->running_ms,
+                           watch_jitter(o));
+}
+
+static void watch_payload_free(watch_t *w, watch_req_kind_t kind, void **p) {
+        if (*p && w->tbl->seams.payload_free)
+                w->tbl->seams.payload_free(w->tbl->seams.ctx, kind, *p);
+        *p = NULL;
+}
+
+static void watch_wipe(char *tok, size_t n) {
+        explicit_bzero(tok, n); /* not optimised away */
+}
+
+/* Publishes ev to sub; for a terminal (last) event also ends the job. */
+static void watch_sub_publish(watch_t *w, watch_sub_t *sub, watch_event_t ev,
+                              int last, const void *log,
+                              const watch_error_t *err) {
+        const watch_seams_t *s = &w->tbl->seams;
+        int rc = s->publish(s->ctx, sub->job, ev, last, w->build, log, err);
+        if (rc != 0)
+                LOG_WARN(WATCH_FAC,
+                         "cannot publish event app=%s build=%s event=%d",
+                         w->app_slug, w->build_slug, (int)ev);
+        if (last)
+                s->job_done(s->ctx, sub->job,
+                            rc == 0 ? WATCH_JOB_PUBLISHED
+                                    : WATCH_JOB_PUBLISH_FAILED);
+}
+
+void watch_sub_unlink(watch_t *w, watch_sub_t **pp) {
+        watch_sub_t *sub = *pp;
+        *pp              = sub->next;
+        free(sub);
+        w->nsubs--;
+        w->tbl->njobs--;
+        if (w->tbl->counter)
+                atomic_fetch_sub_explicit(w->tbl->counter, 1,
+                                          memory_order_relaxed);
+}
+
+/* Ends every job for which `which` matches with one terminal event. */
+enum { WATCH_SUBS_ALL, WATCH_SUBS_LOG_NONE };
+
+static int watch_sub_matches(const watch_sub_t *sub, int which) {
+        return which == WATCH_SUBS_ALL ||
+               (which == WATCH_SUBS_LOG_NONE && sub->log == WATCH_LOG_NONE);
+}
+
+static void watch_finish(watch_t *w, int which, watch_event_t ev,
+                         const void *log, const watch_error_t *err) {
+        watch_sub_t **pp = &w->subs;
+        while (*pp) {
+                if (!watch_sub_matches(*pp, which)) {
+                        pp = &(*pp)->next;
+                        continue;
+                }
+                watch_sub_publish(w, *pp, ev, 1, log, err);
+                watch_sub_unlink(w, pp);
+        }
+}
+
+static void watch_fail(watch_t *w, watch_errcode_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void watch_fail(watch_t *w, watch_errcode_t code, const char *fmt, ...) {
+        char msg[320];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        LOG_INFO(WATCH_FAC, "watch failed: %s app=%s build=%s jobs=%zu code=%s",
+                 msg, w->app_slug, w->build_slug, w->nsubs,
+                 watch_errcode_name(code));
+        watch_error_t err = {code, msg};
+        watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_ERROR, NULL, &err);
+}
+
+/* A transient failure: back off, or give up past the retry budget. */
+static void watch_transient(watch_t *w, const char *why) {
+        const watch_opts_t *o = &w->tbl->opts;
+        w->attempts++;
+        if (w->attempts > o->retry_max) {
+                watch_fail(w, WATCH_ERR_UPSTREAM_UNAVAILABLE,
+                           "%s (gave up after %d attempts)", why, w->attempts);
+                return;
+        }
+        LOG_DEBUG(WATCH_FAC, "retrying: %s app=%s build=%s attempt=%d", why,
+                  w->app_slug, w->build_slug, w->attempts);
+        watch_schedule(w, watch_backoff_ms(o, w->attempts));
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+/* Token and cached validity. Returns 1 with tok/fp filled, or 0 when the
+ * watch failed or was rescheduled. */
+static int watch_token(watch_t *w, char *tok, size_t tok_size) {
+        const watch_seams_t *s = &w->tbl->seams;
+        char err[256]          = "";
+        int rc = s->token_get(s->ctx, w->workspace, tok, tok_size, w->fp,
+                              sizeof(w->fp), err, sizeof(err));
+        if (rc != 0)
+                watch_wipe(tok, tok_size);
+        if (rc == 1) {
+                watch_fail(w, WATCH_ERR_TOKEN_MISSING,
+                           "no token stored for workspace %s: connect it "
+                           "with bitmon connect --workspace %s",
+                           w->workspace, w->workspace);
+                return 0;
+        }
+        if (rc != 0) {
+                watch_transient(w, err[0] ? err : "cannot read token");
+                return 0;
+        }
+        watch_validity_t v = s->validity_get
+                                 ? s->validity_get(s->ctx, w->fp, w->app_slug)
+                                 : WATCH_VALIDITY_UNKNOWN;
+        if (v == WATCH_VALIDITY_INVALID ||
+            v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
+                watch_wipe(tok, tok_size);
+                if (v == WATCH_VALIDITY_INVALID)
+                        watch_fail(w, WATCH_ERR_TOKEN_INVALID,
+                                   "token of workspace %s was rejected "
+                                   "(401, cached)",
+                                   w->workspace);
+                else
+                        watch_fail(w, WATCH_ERR_INSUFFICIENT_ROLE,
+                                   "token of workspace %s has a role below "
+                                   "Developer for app %s (403, cached)",
+                                   w->workspace, w->app_slug);
+                return 0;
+        }
+        return 1;
+}
+
+/* Returns 1 when the budget lets a call go now; else the watch waits. */
+static int watch_budget(watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        if (!s->budget_take)
+                return 1;
+        int64_t wait = s->budget_take(s->ctx, w->fp, w->workspace);
+        if (wait <= 0)
+                return 1;
+        w->rate_wait = 1;
+        watch_schedule(w, wait);
+        return 0;
+}
+
+static void watch_on_answer(void *arg, watch_answer_t *ans);
+
+static void watch_start(watch_t *w, watch_req_kind_t kind, const char *tok) {
+        const watch_seams_t *s = &w->tbl->seams;
+        char err[256]          = "";
+        watch_log_t mode       = WATCH_LOG_SUMMARY;
+        for (watch_sub_t *sub = w->subs; sub; sub = sub->next)
+                if (sub->log == WATCH_LOG_FULL)
+                        mode = WATCH_LOG_FULL;
+        w->req       = (watch_request_t){.kind       = kind,
+                                         .token      = tok,
+                                         .app_slug   = w->app_slug,
+                                         .build_slug = w->build_slug,
+                                         .log_info   = w->log_info,
+                                         .log        = mode,
+                                         .cb         = watch_on_answer,
+                                         .cb_arg     = w};
+        w->rate_wait = 0;
+        int rc =
+            s->request_start(s->ctx, w->tbl->loop, &w->req, err, sizeof(err));
+        w->req.token = NULL;
+        if (rc != 0) {
+                watch_transient(w, err[0] ? err : "cannot start request");
+                return;
+        }
+        w->in_flight = 1;
+}
+
+static void watch_on_build(watch_t *w, watch_answer_t *ans);
+
+static void watch_step_build(watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        char tok[WATCH_TOKEN_MAX];
+        if (!watch_token(w, tok, sizeof(tok)))
+                return;
+        if (s->cache_get) {
+                watch_answer_t ans = {.retry_after_ms = -1};
+                int hit =
+                    s->cache_get(s->ctx, w->app_slug, w->build_slug, &ans);
+                if (hit == 1) {
+                        watch_wipe(tok, sizeof(tok));
+                        w->attempts = 0;
+                        watch_on_build(w, &ans);
+                        watch_payload_free(w, WATCH_REQ_BUILD, &ans.payload);
+                        return;
+                }
+                int lease =
+                    hit == 0 && s->cache_lease
+                        ? s->cache_lease(s->ctx, w->app_slug, w->build_slug,
+                                         w->tbl->opts.lease_ms)
+                        : -1;
+                if (lease == 0) { /* another pod refreshes: read it soon */
+                        watch_wipe(tok, sizeof(tok));
+                        watch_schedule(
+                            w, rand_jitter(w->tbl->opts.lease_wait_ms,
+                                           watch_jitter(&w->tbl->opts)));
+                        return;
+                }
+                w->lease_held = lease == 1;
+        }
+        if (!watch_budget(w)) {
+                watch_wipe(tok, sizeof(tok));
+                if (w->lease_held && s->cache_release)
+                        s->cache_release(s->ctx, w->app_slug, w->build_slug);
+                w->lease_held = 0;
+                return;
+        }
+        watch_start(w, WATCH_REQ_BUILD, tok);
+        watch_wipe(tok, sizeof(tok));
+}
+
+static void watch_step_log_info(watch_t *w) {
+        char tok[WATCH_TOKEN_MAX];
+        if (!watch_token(w, tok, sizeof(tok)))
+                return;
+        if (watch_budget(w))
+                watch_start(w, WATCH_REQ_LOG_INFO, tok);
+        watch_wipe(tok, sizeof(tok));
+}
+
+static void watch_step(watch_t *w) {
+        switch (w->stage) {
+        case WATCH_STAGE_BUILD:
+                watch_step_build(w);
+                break;
+        case WATCH_STAGE_LOG_INFO:
+                watch_step_log_info(w);
+                break;
+        case WATCH_STAGE_RAW_LOG:
+                watch_start(w, WATCH_REQ_RAW_LOG, NULL);
+                break;
+        }
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+/* Publishes the current status to every job (or only one). For a follow=0
+ * job that is its one report, which ends it. */
+static void watch_report_status(watch_t *w, const watch_sub_t *only) {
+        watch_sub_t **pp = &w->subs;
+        while (*pp) {
+                watch_sub_t *sub = *pp;
+                if (only && sub != only) {
+                        pp = &sub->next;
+                        continue;
+                }
+                watch_sub_publish(w, sub, WATCH_EV_STATUS, !sub->follow, NULL,
+                                  NULL);
+                if (!sub->follow)
+                        watch_sub_unlink(w, pp);
+                else
+                        pp = &sub->next;
+        }
+}
+
+static void watch_on_build(watch_t *w, watch_answer_t *ans) {
+        watch_state_t st = ans->build_status != 0 ? WATCH_STATE_FINISHED
+                           : ans->build_on_hold   ? WATCH_STATE_ON_HOLD
+                                                  : WATCH_STATE_RUNNING;
+        int changed      = !w->known || st != w->state;
+        watch_payload_free(w, WATCH_REQ_BUILD, &w->build);
+        w->build     = ans->payload;
+        ans->payload = NULL;
+        w->known     = 1;
+        w->state     = st;
+        if (st != WATCH_STATE_FINISHED) {
+                if (changed)
+                        watch_report_status(w, NULL);
+                watch_schedule(w, watch_interval_ms(w, st));
+                return;
+        }
+        watch_finish(w, WATCH_SUBS_LOG_NONE, WATCH_EV_FINISHED, NULL, NULL);
+        w->stage     = WATCH_STAGE_LOG_INFO;
+        w->log_since = watch_now(w);
+        w->raw_tries = 0;
+        watch_schedule(w, 0);
+}
+
+/* The log is not there (yet): ask /log again within the archive budget. */
+static void watch_log_give_up(watch_t *w, const char *why) {
+        const watch_seams_t *s = &w->tbl->seams;
+        void *log              = w->log_info && s->log_fallback
+                                     ? s->log_fallback(s->ctx, w->log_info)
+                                     : NULL;
+        if (log) { /* the chunks /log gave while not archived */
+                LOG_INFO(WATCH_FAC,
+                         "log not archived in time, reporting its chunks "
+                         "app=%s build=%s",
+                         w->app_slug, w->build_slug);
+                watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_FINISHED, log, NULL);
+                watch_payload_free(w, WATCH_REQ_RAW_LOG, &log);
+                return;
+        }
+        watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
+                   "log of build %s not available within %.1f s: %s",
+                   w->build_slug, w->tbl->opts.log_archive_ms / 1000.0, why);
+}
+
+static void watch_log_wait(watch_t *w, const char *why) {
+        const watch_opts_t *o = &w->tbl->opts;
+        int64_t left          = w->log_since + o->log_archive_ms - watch_now(w);
+        if (left <= 0) {
+                watch_log_give_up(w, why);
+                return;
+        }
+        int64_t d = rand_jitter(o->log_retry_ms, watch_jitter(o));
+        watch_schedule(w, d < left ? d : left);
+}
+
+static void watch_on_log_info(watch_t *w, watch_answer_t *ans) {
+        /* Keep the latest answer: the raw log link, or the chunks for
+         * watch_log_give_up. */
+        watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
+        w->log_info  = ans->payload;
+        ans->payload = NULL;
+        if (ans->log_archived && ans->log_has_url) {
+                w->stage = WATCH_STAGE_RAW_LOG;
+                watch_schedule(w, 0);
+                return;
+        }
+        if (ans->log_archived) {
+                watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
+                           "log of build %s is archived without a download "
+                           "link (deleted)",
+                           w->build_slug);
+                return;
+        }
+        watch_log_wait(w, "not archived yet");
+}
+
+/* The raw log could not be read: get a fresh link from /log, a few times. */
+static void watch_raw_log_retry(watch_t *w, const watch_answer_t *ans) {
+        const char *why = ans->message ? ans->message : "raw log failed";
+        watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
+        if (++w->raw_tries > w->tbl->opts.raw_log_retries) {
+                watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
+                           "cannot download the log of build %s: %s",
+                           w->build_slug, why);
+                return;
+        }
+        w->stage = WATCH_STAGE_LOG_INFO;
+        watch_schedule(w, ans->cls == WATCH_ANS_INSUFFICIENT_ROLE
+                              ? 0 /* the link expired */
+                              : watch_backoff_ms(&w->tbl->opts, w->raw_tries));
+}
+
+static void watch_on_rate_limited(watch_t *w, const watch_answer_t *ans) {
+        const watch_seams_t *s = &w->tbl->seams;
+        int64_t block          = ans->retry_after_ms;
+        if (s->budget_on_429)
+                block = s->budget_on_429(s->ctx, w->fp, ans->retry_after_ms);
+        if (block < 0)
+                block = watch_backoff_ms(&w->tbl->opts, w->attempts + 1);
+        w->rate_wait = 1;
+        watch_schedule(w, block);
+}
+
+static void watch_on_failure(watch_t *w, watch_req_kind_t kind,
+                             const watch_answer_t *ans) {
+        const char *msg = ans->message ? ans->message : "request failed";
+        if (kind == WATCH_REQ_RAW_LOG && ans->cls != WATCH_ANS_RATE_LIMITED) {
+                watch_raw_log_retry(w, ans);
+                return;
+        }
+        switch (ans->cls) {
+        case WATCH_ANS_TOKEN_INVALID:
+                watch_fail(w, WATCH_ERR_TOKEN_INVALID, "%s", msg);
+                break;
+        case WATCH_ANS_INSUFFICIENT_ROLE:
+                watch_fail(w, WATCH_ERR_INSUFFICIENT_ROLE, "%s", msg);
+                break;
+        case WATCH_ANS_NOT_FOUND:
+                if (kind == WATCH_REQ_LOG_INFO) /* early /log 404s */
+                        watch_log_wait(w, msg);
+                else
+                        watch_fail(w, WATCH_ERR_NOT_FOUND, "%s", msg);
+                break;
+        case WATCH_ANS_RATE_LIMITED:
+                watch_on_rate_limited(w, ans);
+                break;
+        case WATCH_ANS_PERMANENT:
+                watch_fail(w, WATCH_ERR_UPSTREAM_UNAVAILABLE, "%s", msg);
+                break;
+        default:
+                watch_transient(w, msg);
+                break;
+        }
+}
+
+/* Build cache bookkeeping after our own BUILD call. */
+static void watch_cache_after(watch_t *w, const watch_answer_t *ans) {
+        const watch_seams_t *s = &w->tbl->seams;
+        if (ans->cls == WATCH_ANS_OK && s->cache_store && ans->payload) {
+                watch_state_t st = ans->build_on_hold ? WATCH_STATE_ON_HOLD
+                                                      : WATCH_STATE_RUNNING;
+                s->cache_store(s->ctx, w->app_slug, w->build_slug, ans->payload,
+                               (int)watch_interval_ms(w, st));
+        }
+        if (w->lease_held && s->cache_release)
+                s->cache_release(s->ctx, w->app_slug, w->build_slug);
+        w->lease_held = 0;
+}
+
+static void watch_on_answer(void *arg, watch_answer_t *ans) {
+        watch_t *w             = arg;
+        const watch_seams_t *s = &w->tbl->seams;
+        watch_req_kind_t kind  = w->req.kind;
+        w->in_flight           = 0;
+        if (ans->cls == WATCH_ANS_CANCELLED) {
+                /* The loop stops; the table is dropped in on_thread_stop. */
+                watch_payload_free(w, kind, &ans->payload);
+                return;
+        }
+        long hs = ans->http_status;
+        if (kind != WATCH_REQ_RAW_LOG && s->validity_record &&
+            ((hs >= 200 && hs < 300) || hs == 401 || hs == 403))
+                s->validity_record(s->ctx, w->fp, w->app_slug, hs);
+        if (kind == WATCH_REQ_BUILD)
+                watch_cache_after(w, ans);
+        if (ans->cls != WATCH_ANS_OK) {
+                watch_on_failure(w, kind, ans);
+        } else {
+                w->attempts = 0;
+                if (kind == WATCH_REQ_BUILD)
+                        watch_on_build(w, ans);
+                else if (kind == WATCH_REQ_LOG_INFO)
+                        watch_on_log_info(w, ans);
+                else
+                        watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_FINISHED,
+                                     ans->payload, NULL);
+        }
+        watch_payload_free(w, kind, &ans->payload);
+        watch_settle(w);
+}
+
+/* ---- timer, deadlines, lifetime ------------------------------------------ */
+
+/* Ends the jobs whose deadline has come. */
+static void watch_expire(watch_t *w, int64_t now) {
+        watch_sub_t **pp = &w->subs;
+        while (*pp) {
+                watch_sub_t *sub = *pp;
+                if (sub->deadline_at > now) {
+                        pp = &sub->next;
+                        continue;
+                }
+                watch_error_t err;
+                if (w->rate_wait)
+                        err = (watch_error_t){WATCH_ERR_RATE_LIMITED,
+                                              "the token's request budget "
+                                              "stayed exhausted past the "
+                                              "job's deadline"};
+                else if (w->stage != WATCH_STAGE_BUILD)
+                        err = (watch_error_t){WATCH_ERR_LOG_UNAVAILABLE,
+                                              "the build finished but its "
+                                              "log was not read by the job's "
+                                              "deadline"};
+                else
+                        err = (watch_error_t){WATCH_ERR_DEADLINE_EXCEEDED,
+                                              "the build was still running "
+                                              "at the job's deadline"};
+                watch_sub_publish(w, sub, WATCH_EV_ERROR, 1, NULL, &err);
+                watch_sub_unlink(w, pp);
+        }
+}
+
+static void watch_free(watch_t *w) {
+        watch_table_t *tbl     = w->tbl;
+        const watch_seams_t *s = &tbl->seams;
+        if (w->in_flight && s->request_cancel)
+                s->request_cancel(s->ctx, &w->req);
+        if (w->lease_held && s->cache_release)
+                s->cache_release(s->ctx, w->app_slug, w->build_slug);
+        watch_payload_free(w, WATCH_REQ_BUILD, &w->build);
+        watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
+        loop_timer_free(w->timer);
+        watch_table_unlink(tbl, w);
+        free(w->key);
+        free(w);
+}
+
+static void watch_on_timer(void *arg);
+
+/* Frees the watch when no job is left, else arms its timer for the next
+ * step or the earliest deadline. */
+void watch_settle(watch_t *w) {
+        if (!w->subs) {
+                watch_free(w);
+                return;
+        }
+        int64_t at = w->in_flight ? WATCH_NEVER : w->next_at;
+        for (watch_sub_t *sub = w->subs; sub; sub = sub->next)
+                if (sub->deadline_at < at)
+                        at = sub->deadline_at;
+        if (at == WATCH_NEVER)
+                loop_timer_stop(w->timer);
+        else
+                loop_timer_start(w->timer, at - watch_now(w), watch_on_timer,
+                                 w);
+}
+
+static void watch_on_timer(void *arg) {
+        watch_t *w  = arg;
+        int64_t now = watch_now(w);
+        watch_expire(w, now);
+        if (w->subs && !w->in_flight && now >= w->next_at)
+                watch_step(w);
+        watch_settle(w);
+}
+
+/* What a job joining a watch that already knows its build gets at once. */
+void watch_greet(watch_t *w, watch_sub_t *sub) {
+        if (!w->known)
+                return;
+        if (w->state != WATCH_STATE_FINISHED) {
+                watch_report_status(w, sub);
+                return;
+        }
+        if (sub->log == WATCH_LOG_NONE)
+                watch_finish(w, WATCH_SUBS_LOG_NONE, WATCH_EV_FINISHED, NULL,
+                             NULL);
+}

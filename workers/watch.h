@@ -1,0 +1,294 @@
+/* workers/watch.h — following one build: the watch state machine.
+ *
+ * A watch follows one build (workspace, app, build) on one worker loop; every
+ * job for that build on this worker subscribes to it, so N jobs cost one poll.
+ * Each subscribed job sees every event from the moment it joined and exactly
+ * one terminal event (finished or error), or is dropped (revoke, shutdown)
+ * or skipped (its done marker says it was already reported) without one.
+ * The watch is driven only by its loop timer and by completions of the
+ * requests it starts; nothing blocks except the short synchronous seam calls
+ * (Redis round trips).
+ *
+ *   NEW/BUILD: token → validity → build cache (hit: use it; lease held by
+ *              someone else: look again shortly) → budget (wait W ms) →
+ *              GET build → status changed? publish `status`
+ *              not finished → next poll (on-hold/running interval, jitter)
+ *              finished → jobs with log=none get `finished`; others:
+ *   LOG_INFO:  token → budget → GET /log → not archived: retry within the
+ *              archive budget, then `finished` from the chunks
+ *              (log_fallback) or `error log_unavailable`
+ *   RAW_LOG:   stream + parse the raw log (no token) → `finished`
+ *   errors:    401 token_invalid, 403 insufficient_role, 404 not_found,
+ *              transient: backoff with jitter (capped) up to a retry budget,
+ *              then upstream_unavailable; 429: wait Retry-After (shared
+ *              block), rate_limited when that passes the job's deadline;
+ *              a job's deadline: deadline_exceeded (rate_limited when the
+ *              watch was waiting for budget, log_unavailable when the build
+ *              had finished but its log was not read yet).
+ *
+ * Everything outside — token store, Redis, the Bitrise client, the producer,
+ * the consumer — is reached through watch_seams_t, so the machine is tested
+ * with scripted fakes (tests/unit/test_workers_watch.c).
+ *
+ * Threads: a watch table belongs to one loop; every function here and every
+ * seam call runs on that loop's thread. Seams must not call back into the
+ * table (no watch_table_* from inside a seam).
+ */
+#ifndef BITMON_WORKERS_WATCH_H
+#define BITMON_WORKERS_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "workers/loop.h"
+
+typedef struct watch_table watch_table_t;
+
+/* ---- what the seams exchange -------------------------------------------- */
+
+typedef enum {
+        WATCH_LOG_NONE = 0,
+        WATCH_LOG_SUMMARY,
+        WATCH_LOG_FULL,
+} watch_log_t;
+
+typedef enum {
+        WATCH_EV_STATUS = 0, /* status changed while watching */
+        WATCH_EV_FINISHED,   /* terminal: the build is done */
+        WATCH_EV_ERROR,      /* terminal: the job could not finish */
+} watch_event_t;
+
+/* Terminal error codes, in the order and spelling of DESIGN "Result". */
+typedef enum {
+        WATCH_ERR_TOKEN_MISSING = 0,
+        WATCH_ERR_TOKEN_INVALID,
+        WATCH_ERR_INSUFFICIENT_ROLE,
+        WATCH_ERR_NOT_FOUND,
+        WATCH_ERR_UPSTREAM_UNAVAILABLE,
+        WATCH_ERR_RATE_LIMITED,
+        WATCH_ERR_DEADLINE_EXCEEDED,
+        WATCH_ERR_LOG_UNAVAILABLE,
+} watch_errcode_t;
+
+/* "token_missing", ... ; "unknown" out of range. Static. */
+const char *watch_errcode_name(watch_errcode_t code);
+
+typedef struct watch_error {
+        watch_errcode_t code;
+        const char *message; /* what happened ("cannot get build 1a2b…: HTTP
+                              * 503"); never a token or a URL */
+} watch_error_t;
+
+/* The three requests a watch makes (through seams->request_start). */
+typedef enum {
+        WATCH_REQ_BUILD = 1, /* GET /apps/{app}/builds/{build} */
+        WATCH_REQ_LOG_INFO,  /* GET .../log */
+        WATCH_REQ_RAW_LOG,   /* the archived raw log, streamed into a parser */
+} watch_req_kind_t;
+
+/* How a request ended (bitrise_class_t plus CANCELLED). */
+typedef enum {
+        WATCH_ANS_OK = 0,
+        WATCH_ANS_TOKEN_INVALID,     /* 401 */
+        WATCH_ANS_INSUFFICIENT_ROLE, /* 403 (raw log: URL expired) */
+        WATCH_ANS_NOT_FOUND,         /* 404 */
+        WATCH_ANS_RATE_LIMITED,      /* 429 */
+        WATCH_ANS_TRANSIENT,         /* 5xx, network: retry */
+        WATCH_ANS_PERMANENT,         /* other 4xx, unparseable body */
+        WATCH_ANS_CANCELLED,         /* the loop stopped; nothing to do */
+} watch_ans_class_t;
+
+/* A request's answer, handed to the watch's callback (borrowed for the call;
+ * the watch takes `payload` by setting it to NULL). */
+typedef struct watch_answer {
+        watch_ans_class_t cls;
+        long http_status;       /* 0 when no HTTP answer */
+        int64_t retry_after_ms; /* Retry-After, relative; -1 absent */
+        const char *message;    /* on failure: what failed and why */
+        /* On OK, per kind (opaque to the watch, freed with
+         * seams->payload_free):
+         *   BUILD:    the build (e.g. bitrise_build_t *); build_status and
+         *             build_on_hold describe it
+         *   LOG_INFO: the log info (holds the raw log URL, a secret);
+         *             log_archived / log_has_url describe it
+         *   RAW_LOG:  the parsed log summary */
+        void *payload;
+        int build_status;  /* 0 = running/on-hold, != 0 finished */
+        int build_on_hold; /* 1 while on hold */
+        int log_archived;
+        int log_has_url;
+} watch_answer_t;
+
+typedef void(watch_answer_cb_t)(void *arg, watch_answer_t *ans);
+
+/* One request in flight, described to the seam. */
+typedef struct watch_request {
+        watch_req_kind_t kind;
+        const char *token; /* BUILD, LOG_INFO; wiped right after start */
+        const char *app_slug, *build_slug;
+        const void *log_info; /* RAW_LOG: the LOG_INFO payload */
+        watch_log_t log;      /* RAW_LOG: summary or full */
+        watch_answer_cb_t *cb;
+        void *cb_arg;
+        void *handle; /* set by request_start for request_cancel */
+} watch_request_t;
+
+typedef enum {
+        WATCH_VALIDITY_UNKNOWN = 0,
+        WATCH_VALIDITY_VALID,
+        WATCH_VALIDITY_INVALID,
+        WATCH_VALIDITY_INSUFFICIENT_ROLE,
+} watch_validity_t;
+
+#define WATCH_TOKEN_MAX 4096
+#define WATCH_FP_MAX    32
+
+/* How a job left its watch (seams->job_done). */
+typedef enum {
+        WATCH_JOB_PUBLISHED = 0,  /* its terminal event was handed over */
+        WATCH_JOB_PUBLISH_FAILED, /* publishing the terminal event failed */
+        WATCH_JOB_DROPPED,        /* revoked or shut down: no terminal */
+        WATCH_JOB_SKIPPED,        /* done_check: its terminal result was
+                                   * already published (a redelivery) */
+} watch_job_end_t;
+
+/* Every call runs on the loop thread with `ctx` = watch_seams_t.ctx. The
+ * synchronous ones return quickly (a Redis round trip at most). */
+typedef struct watch_seams {
+        void *ctx;
+        /* Token of the workspace into tok (NUL-terminated, the watch wipes
+         * it after use) and its fingerprint into fp. 0; 1 = no token stored
+         * (token_missing); < 0 transient (retry with backoff). */
+        int (*token_get)(void *ctx, const char *workspace, char *tok,
+                         size_t tok_size, char *fp, size_t fp_size,
+                         char *errstr, size_t errstr_size);
+        /* Cached verdict for (fp, app). May be NULL (always UNKNOWN). */
+        watch_validity_t (*validity_get)(void *ctx, const char *fp,
+                                         const char *app_slug);
+        /* Records an authoritative answer (2xx, 401, 403) of a call made
+         * with fp about app. May be NULL. */
+        void (*validity_record)(void *ctx, const char *fp, const char *app_slug,
+                                long http_status);
+        /* One request from fp's budget: 0 = go now, > 0 = ask again after
+         * that many ms. May be NULL (always go). */
+        int64_t (*budget_take)(void *ctx, const char *fp,
+                               const char *workspace);
+        /* A 429 for fp; returns the shared block in ms (>= retry_after_ms
+         * when that is >= 0). May be NULL. */
+        int64_t (*budget_on_429)(void *ctx, const char *fp,
+                                 int64_t retry_after_ms);
+        /* Shared build cache (may all be NULL = no cache). cache_get:
+         * 1 hit (fills *ans like a BUILD answer: payload, build_status,
+         * build_on_hold), 0 miss, < 0 error. cache_lease: 1 taken, 0 held
+         * by another, < 0 error. cache_store: keep payload for ttl_ms. */
+        int (*cache_get)(void *ctx, const char *app_slug,
+                         const char *build_slug, watch_answer_t *ans);
+        int (*cache_lease)(void *ctx, const char *app_slug,
+                           const char *build_slug, int lease_ms);
+        void (*cache_store)(void *ctx, const char *app_slug,
+                            const char *build_slug, const void *payload,
+                            int ttl_ms);
+        void (*cache_release)(void *ctx, const char *app_slug,
+                              const char *build_slug);
+        /* Starts req on loop (e.g. a bitrise_req_t added with
+         * loop_http_add). Later req->cb(req->cb_arg, &answer) runs exactly
+         * once, on the loop thread, never from inside request_start — unless
+         * request_cancel ran first; req lives in the watch, which the
+         * callback may free: do not touch req after calling it. Returns 0,
+         * or < 0 with errstr (counted as a transient failure). */
+        int (*request_start)(void *ctx, loop_t *loop, watch_request_t *req,
+                             char *errstr, size_t errstr_size);
+        void (*request_cancel)(void *ctx, watch_request_t *req);
+        /* Frees an answer payload of the given kind. */
+        void (*payload_free)(void *ctx, watch_req_kind_t kind, void *payload);
+        /* Publishes one event for job. build: the latest BUILD payload or
+         * NULL; log: the RAW_LOG payload (finished only) or NULL; err: on
+         * WATCH_EV_ERROR. `last` is 1 when this event ends the job (every
+         * terminal event, and the one `status` report of a follow=0 job):
+         * acknowledge the job's offset when that one is delivered. Returns
+         * 0 or < 0 (not handed over). */
+        int (*publish)(void *ctx, void *job, watch_event_t ev, int last,
+                       const void *build, const void *log,
+                       const watch_error_t *err);
+        /* The job leaves its watch; called exactly once per added job. */
+        void (*job_done)(void *ctx, void *job, watch_job_end_t how);
+        /* The log is still not archived when the archive budget runs out:
+         * make a RAW_LOG payload from the last LOG_INFO payload's chunks
+         * (DESIGN: fall back to the chunks), or NULL for log_unavailable.
+         * May be NULL. */
+        void *(*log_fallback)(void *ctx, const void *log_info);
+        /* 1 when the job's terminal result was already published (its
+         * done marker exists): the job ends at once, SKIPPED, nothing
+         * published. 0 or < 0 (unknown: Redis down) = watch it. May be
+         * NULL. */
+        int (*done_check)(void *ctx, void *job);
+} watch_seams_t;
+
+/* Timings (from the poll.* configuration). */
+typedef struct watch_opts {
+        int on_hold_ms;      /* poll.on_hold_s */
+        int running_ms;      /* poll.running_s */
+        double jitter;       /* fraction, e.g. 0.1 = ±10 %; < 0 = none */
+        int backoff_base_ms; /* poll.backoff_base_ms */
+        int backoff_max_ms;  /* poll.backoff_max_s */
+        int retry_max;       /* transient failures in a row before
+                              * upstream_unavailable */
+        int lease_ms;        /* build cache refresh lease */
+        int lease_wait_ms;   /* look again when someone else refreshes */
+        int log_archive_ms;  /* how long a finished build's log may stay
+                              * unarchived */
+        int log_retry_ms;    /* between /log calls while not archived */
+        int raw_log_retries; /* raw log 403 (URL expired) or transient:
+                              * ask /log again this many times */
+} watch_opts_t;
+
+/* Defaults for everything 0 in opts: on-hold 30 s, running 15 s, jitter 0.1,
+ * backoff 1 s..60 s, 8 retries, lease 5 s, lease wait 1 s, log archive
+ * budget 300 s, log retry 10 s, 3 raw log retries. */
+void watch_opts_defaults(watch_opts_t *opts);
+
+/* The backoff before retry number `attempt` (1, 2, ...): base * 2^(attempt
+ * - 1), capped at max, then jittered and capped again. */
+int64_t watch_backoff_ms(const watch_opts_t *opts, int attempt);
+
+/* A job, as the watch needs it. Strings are copied. */
+typedef struct watch_job {
+        void *job; /* the caller's handle, passed to publish/job_done */
+        const char *workspace, *app_slug, *build_slug;
+        int follow; /* 0: report once (see watch_table_add) */
+        watch_log_t log;
+        int64_t deadline_ms; /* from now; <= 0 = no deadline */
+} watch_job_t;
+
+/* A table of watches for one loop. opts/seams are copied. NULL on
+ * allocation failure. */
+watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
+                               const watch_seams_t *seams);
+
+/* Drops every job (job_done DROPPED, nothing published), cancels requests,
+ * frees. NULL is a no-op. */
+void watch_table_destroy(watch_table_t *tbl);
+
+/* Subscribes a job to the watch of its build (creating it). A job joining a
+ * watch that already knows the build's state gets a `status` event for it
+ * right away. follow = 0: the job ends after its first report: `finished` or
+ * `error` when the build is done or fails, else one `status` event and then
+ * job_done(PUBLISHED) — its one report. Returns 0 (job_done will be called),
+ * or < 0 on allocation failure (it will not; the job is still the caller's). */
+int watch_table_add(watch_table_t *tbl, const watch_job_t *job);
+
+/* Drops the jobs for which pred(job, arg) is true (revoked partitions):
+ * job_done(DROPPED), nothing published. Returns how many. */
+size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
+                        void *arg);
+
+/* Keeps *counter (shared, atomic) up to date with the jobs in this table:
+ * +1 per added job, -1 per job_done, so other threads can read the total
+ * (back-pressure) without touching the table. NULL stops counting. */
+void watch_table_count_into(watch_table_t *tbl, _Atomic long *counter);
+
+/* Jobs and watches in the table. */
+size_t watch_table_jobs(const watch_table_t *tbl);
+size_t watch_table_watches(const watch_table_t *tbl);
+
+#endif

@@ -1,0 +1,56 @@
+/* workers/watch_bitrise.h — the watch's request seams on the Bitrise client.
+ *
+ * Turns a watch_request_t into a bitrise_req_t whose easy handle runs on the
+ * worker's loop (loop_http_add), and the finished request into a
+ * watch_answer_t whose payload is the client's own struct:
+ *   BUILD     bitrise_build_t *      (free: watch_bitrise_payload_free)
+ *   LOG_INFO  bitrise_log_info_t *   (holds the raw log URL: never logged)
+ *   RAW_LOG   logparse_t *, finished (failed steps, tail, sha256, counts)
+ * A seams implementation calls these from its request_start, request_cancel
+ * and payload_free with its own per-thread watch_bitrise_t.
+ *
+ * Compiled only when bitrise/client.h is present (it comes from the bitrise
+ * branch); the guard can go once that is merged. Loop thread only.
+ */
+#ifndef BITMON_WORKERS_WATCH_BITRISE_H
+#define BITMON_WORKERS_WATCH_BITRISE_H
+
+#if defined(__has_include)
+#if __has_include("bitrise/client.h")
+#define WATCH_BITRISE_AVAILABLE 1
+#endif
+#endif
+
+#ifdef WATCH_BITRISE_AVAILABLE
+#include "bitrise/client.h"
+#include "bitrise/logparse.h"
+#include "workers/loop.h"
+#include "workers/watch.h"
+
+typedef struct watch_bitrise {
+        const bitrise_client_t *client; /* borrowed, shared by threads */
+        logparse_opts_t logparse;       /* caps for each raw log */
+} watch_bitrise_t;
+
+/* Starts req on loop. Returns 0 (req->cb will run once, later), or < 0 with
+ * a reason (bad slug or token, no memory, loop stopping). */
+int watch_bitrise_request_start(const watch_bitrise_t *wb, loop_t *loop,
+                                watch_request_t *req, char *errstr,
+                                size_t errstr_size);
+
+/* Cancels a started request; its callback will not run. */
+void watch_bitrise_request_cancel(watch_request_t *req);
+
+/* Frees an answer payload of the given kind. */
+void watch_bitrise_payload_free(watch_req_kind_t kind, void *payload);
+
+/* The log_fallback seam: a finished parser fed with the chunks of a
+ * not-archived LOG_INFO payload, or NULL when it has none (or no memory). */
+void *watch_bitrise_log_fallback(const watch_bitrise_t *wb,
+                                 const void *log_info);
+
+/* The class of a client answer as the watch sees it. */
+watch_ans_class_t watch_bitrise_class(bitrise_class_t cls);
+#endif
+
+#endif

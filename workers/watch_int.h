@@ -1,0 +1,85 @@
+/* workers/watch_int.h — what the watch machine (watch.c) and the table of
+ * watches (watch_table.c) share. Not an API: nothing outside those two files
+ * includes it. Loop thread only, like everything in watch.h.
+ */
+#ifndef BITMON_WORKERS_WATCH_INT_H
+#define BITMON_WORKERS_WATCH_INT_H
+
+#include <stdint.h>
+
+#include "workers/watch.h"
+
+#define WATCH_FAC   "watch"
+#define WATCH_NEVER INT64_MAX
+
+typedef enum {
+        WATCH_STAGE_BUILD = 0,
+        WATCH_STAGE_LOG_INFO,
+        WATCH_STAGE_RAW_LOG,
+} watch_stage_t;
+
+typedef enum {
+        WATCH_STATE_ON_HOLD = 0,
+        WATCH_STATE_RUNNING,
+        WATCH_STATE_FINISHED,
+} watch_state_t;
+
+typedef struct watch_sub { /* one job subscribed to a watch */
+        void *job;
+        int follow;
+        watch_log_t log;
+        int64_t deadline_at; /* loop ms; WATCH_NEVER = none */
+        struct watch_sub *next;
+} watch_sub_t;
+
+typedef struct watch {
+        watch_table_t *tbl;
+        struct watch *hnext; /* bucket chain */
+        uint64_t hash;
+        char *key; /* "workspace\0app\0build\0", owned */
+        size_t key_len;
+        const char *workspace, *app_slug, *build_slug; /* into key */
+        watch_sub_t *subs;
+        size_t nsubs;
+        loop_timer_t *timer;
+        watch_stage_t stage;
+        int64_t next_at; /* loop ms of the next step */
+        int in_flight;   /* req is started */
+        watch_request_t req;
+        int attempts;   /* transient failures in a row */
+        int rate_wait;  /* waiting for budget or a 429 block */
+        int lease_held; /* build cache refresh lease */
+        int known;      /* state is known */
+        watch_state_t state;
+        void *build;    /* latest BUILD payload */
+        void *log_info; /* LOG_INFO payload for the raw log */
+        int64_t log_since;
+        int raw_tries;
+        char fp[WATCH_FP_MAX];
+} watch_t;
+
+struct watch_table {
+        loop_t *loop;
+        watch_opts_t opts;
+        watch_seams_t seams;
+        watch_t **buckets;
+        size_t nbuckets; /* power of two */
+        size_t nwatches;
+        size_t njobs;
+        _Atomic long *counter; /* watch_table_count_into */
+};
+
+/* watch.c: after any change, free the watch when no job is left, else arm
+ * its timer for the next step or the earliest deadline. */
+void watch_settle(watch_t *w);
+
+/* watch.c: what a job joining a watch that knows its build gets at once. */
+void watch_greet(watch_t *w, watch_sub_t *sub);
+
+/* watch.c: removes *pp from w and frees it (the job has ended). */
+void watch_sub_unlink(watch_t *w, watch_sub_t **pp);
+
+/* watch_table.c: takes w out of its table's index. */
+void watch_table_unlink(watch_table_t *tbl, watch_t *w);
+
+#endif

@@ -1,0 +1,187 @@
+/* workers/watch_table.c — the table of watches of one loop: an index by
+ * (workspace, app, build) so every job for a build joins the same watch, and
+ * the add/drop/destroy entry points of watch.h.
+ */
+#include "workers/watch.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workers/pool.h"
+#include "workers/watch_int.h"
+
+watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
+                               const watch_seams_t *seams) {
+        watch_table_t *tbl = calloc(1, sizeof(*tbl));
+        if (!tbl)
+                return NULL;
+        tbl->loop  = loop;
+        tbl->seams = *seams;
+        if (opts)
+                tbl->opts = *opts;
+        watch_opts_defaults(&tbl->opts);
+        tbl->nbuckets = 256;
+        tbl->buckets  = calloc(tbl->nbuckets, sizeof(*tbl->buckets));
+        if (!tbl->buckets) {
+                free(tbl);
+                return NULL;
+        }
+        return tbl;
+}
+
+static void watch_table_grow(watch_table_t *tbl) {
+        size_t nb      = tbl->nbuckets * 2;
+        watch_t **nbkt = calloc(nb, sizeof(*nbkt));
+        if (!nbkt)
+                return; /* longer chains, still correct */
+        for (size_t i = 0; i < tbl->nbuckets; i++) {
+                watch_t *w = tbl->buckets[i];
+                while (w) {
+                        watch_t *next            = w->hnext;
+                        w->hnext                 = nbkt[w->hash & (nb - 1)];
+                        nbkt[w->hash & (nb - 1)] = w;
+                        w                        = next;
+                }
+        }
+        free(tbl->buckets);
+        tbl->buckets  = nbkt;
+        tbl->nbuckets = nb;
+}
+
+static watch_t *watch_lookup(watch_table_t *tbl, const char *key, size_t len,
+                             uint64_t hash) {
+        for (watch_t *w = tbl->buckets[hash & (tbl->nbuckets - 1)]; w;
+             w          = w->hnext)
+                if (w->hash == hash && w->key_len == len &&
+                    memcmp(w->key, key, len) == 0)
+                        return w;
+        return NULL;
+}
+
+void watch_table_unlink(watch_table_t *tbl, watch_t *w) {
+        watch_t **pp = &tbl->buckets[w->hash & (tbl->nbuckets - 1)];
+        while (*pp != w)
+                pp = &(*pp)->hnext;
+        *pp = w->hnext;
+        tbl->nwatches--;
+}
+
+static watch_t *watch_create(watch_table_t *tbl, char *key, size_t len,
+                             uint64_t hash) {
+        watch_t *w = calloc(1, sizeof(*w));
+        if (!w || !(w->timer = loop_timer_new(tbl->loop))) {
+                free(w);
+                return NULL;
+        }
+        w->tbl        = tbl;
+        w->key        = key;
+        w->key_len    = len;
+        w->hash       = hash;
+        w->workspace  = key;
+        w->app_slug   = w->workspace + strlen(w->workspace) + 1;
+        w->build_slug = w->app_slug + strlen(w->app_slug) + 1;
+        w->stage      = WATCH_STAGE_BUILD;
+        w->next_at    = loop_now_ms(tbl->loop); /* first step: next turn */
+        if (tbl->nwatches >= tbl->nbuckets)
+                watch_table_grow(tbl);
+        size_t b        = hash & (tbl->nbuckets - 1);
+        w->hnext        = tbl->buckets[b];
+        tbl->buckets[b] = w;
+        tbl->nwatches++;
+        return w;
+}
+
+int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
+        const watch_seams_t *s = &tbl->seams;
+        if (s->done_check && s->done_check(s->ctx, job->job) == 1) {
+                s->job_done(s->ctx, job->job, WATCH_JOB_SKIPPED);
+                return 0;
+        }
+        size_t lw = strlen(job->workspace), la = strlen(job->app_slug),
+               lb        = strlen(job->build_slug);
+        size_t len       = lw + la + lb + 3;
+        char *key        = malloc(len);
+        watch_sub_t *sub = calloc(1, sizeof(*sub));
+        if (!key || !sub) {
+                free(key);
+                free(sub);
+                return -1;
+        }
+        memcpy(key, job->workspace, lw + 1);
+        memcpy(key + lw + 1, job->app_slug, la + 1);
+        memcpy(key + lw + la + 2, job->build_slug, lb + 1);
+        uint64_t hash = pool_hash(key, len);
+        watch_t *w    = watch_lookup(tbl, key, len, hash);
+        if (w) {
+                free(key);
+        } else if (!(w = watch_create(tbl, key, len, hash))) {
+                free(key);
+                free(sub);
+                return -1;
+        }
+        sub->job         = job->job;
+        sub->follow      = job->follow;
+        sub->log         = job->log;
+        sub->deadline_at = job->deadline_ms > 0
+                               ? loop_now_ms(tbl->loop) + job->deadline_ms
+                               : WATCH_NEVER;
+        sub->next        = w->subs;
+        w->subs          = sub;
+        w->nsubs++;
+        tbl->njobs++;
+        if (tbl->counter)
+                atomic_fetch_add_explicit(tbl->counter, 1,
+                                          memory_order_relaxed);
+        watch_greet(w, sub);
+        watch_settle(w);
+        return 0;
+}
+
+size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
+                        void *arg) {
+        const watch_seams_t *s = &tbl->seams;
+        size_t dropped         = 0;
+        for (size_t b = 0; b < tbl->nbuckets; b++) {
+                watch_t *w = tbl->buckets[b];
+                while (w) {
+                        watch_t *next    = w->hnext;
+                        watch_sub_t **pp = &w->subs;
+                        size_t before    = dropped;
+                        while (*pp) {
+                                if (pred && !pred((*pp)->job, arg)) {
+                                        pp = &(*pp)->next;
+                                        continue;
+                                }
+                                s->job_done(s->ctx, (*pp)->job,
+                                            WATCH_JOB_DROPPED);
+                                watch_sub_unlink(w, pp);
+                                dropped++;
+                        }
+                        if (dropped != before)
+                                watch_settle(w);
+                        w = next;
+                }
+        }
+        return dropped;
+}
+
+void watch_table_destroy(watch_table_t *tbl) {
+        if (!tbl)
+                return;
+        watch_table_drop(tbl, NULL, NULL);
+        free(tbl->buckets);
+        free(tbl);
+}
+
+void watch_table_count_into(watch_table_t *tbl, _Atomic long *counter) {
+        tbl->counter = counter;
+}
+
+size_t watch_table_jobs(const watch_table_t *tbl) {
+        return tbl->njobs;
+}
+
+size_t watch_table_watches(const watch_table_t *tbl) {
+        return tbl->nwatches;
+}
