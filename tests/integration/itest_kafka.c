@@ -535,6 +535,51 @@ static void test_kafka_revoke(void) {
         producer_destroy(w.p);
 }
 
+/* A bad job too large for the DLQ producer still leaves a record there: key
+ * and headers, no payload, the reason saying why; its offset is released. */
+static void test_kafka_dlq_too_large(void) {
+        world_t w;
+        char err[256];
+        world_topics(&w, 1);
+        size_t n  = 300000;
+        char *big = malloc(n);
+        memset(big, 'x', n);
+        produce(&w, "big", big, n, 0);
+        free(big);
+        produce_job(&w, "ok-0", 0, 0);
+        T_EQ_INT(producer_flush(w.p, 30000 * kt_scale()), 0);
+
+        static const char *const small_kv[] = {"message.max.bytes", "100000"};
+        producer_opts_t po                  = {.bootstrap = env.bootstrap,
+                                               .kafka     = {small_kv, 1}};
+        producer_t *results                 = w.p;
+        w.p = producer_new(&po, err, sizeof(err)); /* the consumer's DLQ */
+        T_ASSERTF(w.p, "%s", err);
+        consumer_t *c   = world_consumer(&w, &w.td, 100, 0);
+        int64_t want[1] = {2};
+        WAIT_FOR(committed_at(&w, 1, want), 60);
+        T_ASSERT(committed_at(&w, 1, want));
+        world_close(&w, c, &w.td);
+        producer_destroy(w.p);
+        w.p = results;
+
+        kt_msg_t *m = NULL;
+        T_EQ_INT(kt_read_topic(&env, w.dlq, &m), 1);
+        T_EQ_STR(m[0].key, "big");
+        T_EQ_INT(m[0].vlen, 0);
+        T_ASSERTF(m[0].hdr_error &&
+                      strncmp(m[0].hdr_error,
+                              "payload is 300000 bytes, limit 65536; payload "
+                              "dropped: ",
+                              strlen("payload is 300000 bytes, limit 65536; "
+                                     "payload dropped: ")) == 0,
+                  "%s", m[0].hdr_error ? m[0].hdr_error : "(none)");
+        T_EQ_STR(m[0].hdr_off, "0");
+        kt_msgs_free(m, 1);
+        check_results(&w, 1);
+        producer_destroy(w.p);
+}
+
 /* The operator's path: `bitmon enqueue -` (which refuses bad lines before
  * Kafka) → consumer → results → `bitmon tail --json`. */
 static void test_kafka_enqueue_to_tail(void) {
@@ -593,6 +638,7 @@ int main(void) {
         T_RUN(test_kafka_pipeline);
         T_RUN(test_kafka_backpressure);
         T_RUN(test_kafka_revoke);
+        T_RUN(test_kafka_dlq_too_large);
         T_RUN(test_kafka_enqueue_to_tail);
         kt_env_release(&env);
         return t_done();
