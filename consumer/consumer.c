@@ -117,6 +117,10 @@ static void offsets_apply(consumer_t *c) {
         c->queue = NULL;
         c->qlen = c->qcap = 0;
         pthread_mutex_unlock(&c->lock);
+        if (n == 0) { /* positions only advance on completions */
+                free(q);
+                return;
+        }
         for (size_t i = 0; i < n; i++)
                 (void)offsets_done(c->offsets, q[i].part, q[i].off);
         free(q);
@@ -130,10 +134,8 @@ static void offsets_apply(consumer_t *c) {
                 if (err && err != RD_KAFKA_RESP_ERR__STATE)
                         LOG_WARN("consumer", "cannot store offsets: %s",
                                  rd_kafka_err2str(err));
-                stats_add(c, &c->stats.stores, (uint64_t)l->cnt);
-        } else if (n) {
-                stats_add(c, &c->stats.stores, 0);
         }
+        stats_add(c, &c->stats.stores, (uint64_t)l->cnt);
         rd_kafka_topic_partition_list_destroy(l);
 }
 
