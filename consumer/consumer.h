@@ -90,14 +90,19 @@ void consumer_stop(consumer_t *c);
 /* Applies the queued completions, stores and commits (synchronously) the
  * committable offsets, and leaves the group (revoking what is left without
  * storing it). Call after consumer_stop. Returns 0 or -1 if the commit
- * failed (with errstr). */
+ * failed (with errstr). With the broker unreachable this blocks for roughly
+ * session.timeout.ms (librdkafka's bound on rd_kafka_consumer_close): keep
+ * it below shutdown.timeout_s. */
 int consumer_close(consumer_t *c, char *errstr, size_t errstr_size);
 
 /* Stops and closes if that was not done; frees. NULL is a no-op. */
 void consumer_destroy(consumer_t *c);
 
 /* The terminal result of the job at (partition, offset) is acknowledged:
- * its offset is done. Any thread. */
+ * its offset is done. Any thread. A completion for a partition revoked
+ * meanwhile is ignored; if the partition came back and the same offset is
+ * in flight again, it counts for it (its result was published, so storing
+ * past it loses nothing). */
 void consumer_job_done(consumer_t *c, int32_t partition, int64_t offset);
 
 /* A producer_ack_fn (ctx = the consumer): on success, consumer_job_done;
