@@ -219,11 +219,11 @@ static int parse_args(enqueue_opts_t *o, int argc, char **argv) {
 static int run(enqueue_opts_t *o, enqueue_state_t *st) {
         char err[512], tmo[32];
         snprintf(tmo, sizeof(tmo), "%lld", o->timeout_s * 1000);
-        /* the operator's -X pairs come after and win */
+        /* Our delivery timeout first, then the configured kafka.* pairs
+         * (which win); kv has room for one pair more than kafka_opts keeps. */
         const char *kv[2 * (KAFKA_OPTS_MAX_KV + 1)] = {"message.timeout.ms",
                                                        tmo};
         memcpy(kv + 2, o->kafka.kv, 2 * o->kafka.n_kv * sizeof(kv[0]));
-        /* kv has room for one more pair than kafka_opts collects */
         producer_opts_t po = {.bootstrap        = o->kafka.bootstrap,
                               .kafka            = {kv, o->kafka.n_kv + 1},
                               .flush_timeout_ms = (int)o->timeout_s * 1000};
