@@ -149,6 +149,14 @@ static void test_cli_enqueue_flags(void) {
                     t.flags);
         T_ASSERTF(rc == 2 && strstr(out, "no.such.key"), "rc %d: %s", rc, out);
         free(out);
+        /* a bad librdkafka property is named, as the operator wrote it */
+        rc = kt_run(NULL, &out,
+                    "enqueue %s -X kafka.linger.ms=soon --workspace a "
+                    "--app " APP " --build " BUILD,
+                    t.flags);
+        T_ASSERTF(rc == 1 && strstr(out, "kafka.linger.ms: "), "rc %d: %s", rc,
+                  out);
+        free(out);
         T_EQ_INT(kt_read_topic(&env, t.jobs, &m), 2);
         kt_msgs_free(m, 2);
 }
