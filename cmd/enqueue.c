@@ -10,6 +10,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/kafka_opts.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
@@ -169,22 +170,50 @@ static int submit(producer_t *p, const enqueue_opts_t *o, enqueue_state_t *st,
         return 0;
 }
 
+/* Reads one line into b (without its end of line). Returns 1 for a line,
+ * 0 at end of input; *overlong is set when the line exceeded b's cap (the
+ * rest of it is skipped): stdin is input too, and buffers have caps. */
+static int read_line(FILE *f, buf_t *b, int *overlong) {
+        int ch, any = 0;
+        buf_reset(b);
+        *overlong = 0;
+        while ((ch = getc(f)) != EOF) {
+                any = 1;
+                if (ch == '\n')
+                        break;
+                char c = (char)ch;
+                if (!*overlong && buf_append(b, &c, 1) == BUF_ERR_CAP)
+                        *overlong = 1;
+        }
+        while (b->len > 0 && b->data[b->len - 1] == '\r')
+                b->data[--b->len] = '\0';
+        return any;
+}
+
 static void submit_stdin(producer_t *p, const enqueue_opts_t *o,
                          enqueue_state_t *st) {
-        char *line = NULL, where[32];
-        size_t cap = 0;
-        ssize_t n;
+        char where[32];
+        buf_t line;
+        int overlong;
         long lineno = 0;
-        while ((n = getline(&line, &cap, stdin)) >= 0) {
+        buf_init(&line, o->limits.max_bytes);
+        while (read_line(stdin, &line, &overlong)) {
                 lineno++;
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                        line[--n] = '\0';
-                if (n == 0)
+                if (overlong) {
+                        fprintf(stderr,
+                                "bitmon enqueue: line %ld: invalid job: "
+                                "payload is more than %zu bytes\n",
+                                lineno, o->limits.max_bytes);
+                        st->total++;
+                        st->invalid++;
+                        continue;
+                }
+                if (line.len == 0)
                         continue;
                 snprintf(where, sizeof(where), "line %ld", lineno);
-                (void)submit(p, o, st, line, (size_t)n, where);
+                (void)submit(p, o, st, line.data, line.len, where);
         }
-        free(line);
+        buf_release(&line);
 }
 
 static int parse_args(enqueue_opts_t *o, int argc, char **argv) {

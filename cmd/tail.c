@@ -104,6 +104,14 @@ static void failed_steps(const cJSON *log, char *buf, size_t size) {
         }
 }
 
+/* Control characters from the topic never reach the terminal as such. */
+static char *printable(char *s) {
+        for (char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return s;
+}
+
 static void print_human(const rd_kafka_message_t *rkm) {
         const char *end = NULL;
         cJSON *r = cJSON_ParseWithLengthOpts(rkm->payload, rkm->len, &end, 0);
@@ -112,8 +120,8 @@ static void print_human(const rd_kafka_message_t *rkm) {
                  (int)(rkm->key_len < 150 ? rkm->key_len : 150),
                  rkm->key ? (const char *)rkm->key : "");
         if (!cJSON_IsObject(r)) {
-                printf("%-24s %-52s unparseable result (%zu bytes)\n", "-", key,
-                       rkm->len);
+                printf("%-24s %-52s unparseable result (%zu bytes)\n", "-",
+                       printable(key), rkm->len);
                 cJSON_Delete(r);
                 return;
         }
@@ -134,9 +142,11 @@ static void print_human(const rd_kafka_message_t *rkm) {
                          cJSON_IsNumber(num) ? num->valueint : 0, wf ? wf : "",
                          steps[0] ? "  failed: " : "", steps);
         }
-        printf("%-24s %-52s %-8s %s\n",
-               jstr(r, "observed_at") ? jstr(r, "observed_at") : "-", key,
-               ev ? ev : "?", what);
+        char line[1024];
+        snprintf(line, sizeof(line), "%-24s %-52s %-8s %s",
+                 jstr(r, "observed_at") ? jstr(r, "observed_at") : "-", key,
+                 ev ? ev : "?", what);
+        printf("%s\n", printable(line));
         cJSON_Delete(r);
 }
 

@@ -195,6 +195,18 @@ static void test_cli_enqueue_stdin(void) {
                             strcmp(m[i].key, BUILD "/" BUILD) == 0);
         T_EQ_INT(keys_ok, 3);
         kt_msgs_free(m, 3);
+
+        /* an overlong line is refused without reading it into memory */
+        size_t n        = 70000;
+        char *long_line = malloc(n + 2);
+        memset(long_line, ' ', n);
+        memcpy(long_line + n, "\n", 2);
+        rc = kt_run(long_line, &out, "enqueue %s -", t.flags);
+        free(long_line);
+        T_ASSERTF(rc == 1 && strstr(out, "line 1: invalid job: payload is "
+                                         "more than 65536 bytes"),
+                  "rc %d: %s", rc, out);
+        free(out);
 }
 
 static void put_result(producer_t *p, const char *topic, const result_t *r) {
