@@ -142,7 +142,7 @@ static void print_human(const rd_kafka_message_t *rkm) {
                          cJSON_IsNumber(num) ? num->valueint : 0, wf ? wf : "",
                          steps[0] ? "  failed: " : "", steps);
         }
-        char line[1024];
+        char line[2048];
         snprintf(line, sizeof(line), "%-24s %-52s %-8s %s",
                  jstr(r, "observed_at") ? jstr(r, "observed_at") : "-", key,
                  ev ? ev : "?", what);
