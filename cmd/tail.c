@@ -115,7 +115,7 @@ static char *printable(char *s) {
 static void print_human(const rd_kafka_message_t *rkm) {
         const char *end = NULL;
         cJSON *r = cJSON_ParseWithLengthOpts(rkm->payload, rkm->len, &end, 0);
-        char key[160], steps[512] = "", what[256] = "";
+        char key[160], steps[512] = "", what[1024] = "";
         snprintf(key, sizeof(key), "%.*s",
                  (int)(rkm->key_len < 150 ? rkm->key_len : 150),
                  rkm->key ? (const char *)rkm->key : "");
