@@ -38,6 +38,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 ITEST_SRCS:= $(wildcard tests/integration/itest_*.c)
 BENCH_SRCS:= $(wildcard bench/bench_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+MOCK_SRCS := $(wildcard tests/kafka-mock/*.c)
 
 obj        = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB        := $(BUILD)/libbitmon.a
@@ -47,12 +48,13 @@ SIM        := $(BUILD)/bitrise-sim
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+KAFKA_MOCK := $(BUILD)/kafka-mock
 
 .PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools
 .DEFAULT_GOAL := all
 
 all: $(BITMON) $(if $(SIM_SRCS),$(SIM))
-tools: all $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+tools: all $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(KAFKA_MOCK)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +73,10 @@ $(BITMON): $(call obj,$(CMD_SRCS)) $(LIB)
 
 $(SIM): $(call obj,$(SIM_SRCS)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
+
+# librdkafka's mock cluster: the local stack's Kafka where no JDK exists.
+$(KAFKA_MOCK): $(call obj,$(MOCK_SRCS))
+	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)

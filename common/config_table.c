@@ -105,8 +105,9 @@ INT("shutdown.timeout_s", "25", 1, 300, "time allowed for a clean shutdown after
 const size_t config_table_len = sizeof(config_table) / sizeof(config_table[0]);
 
 const char *const config_env_reserved[] = {
-    "BITMON_CONFIG", "BITMON_TEST_*", "BITMON_BIN",     "BITMON_SIM",
-    "BITMON_SHARED", "BITMON_BUILD",  "BITMON_BENCH_*", NULL,
+    "BITMON_CONFIG",  "BITMON_TEST_*",  "BITMON_BIN",
+    "BITMON_SIM",     "BITMON_SHARED",  "BITMON_BUILD",
+    "BITMON_BENCH_*", "BITMON_STACK_*", NULL,
 };
 
 static int fail(char *errstr, size_t errstr_size, const char *why) {

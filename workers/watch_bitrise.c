@@ -2,7 +2,6 @@
  * worker's loop (see watch_bitrise.h). */
 #include "workers/watch_bitrise.h"
 
-#ifdef WATCH_BITRISE_AVAILABLE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,4 +187,3 @@ void watch_bitrise_request_cancel(watch_request_t *req) {
         wb_req_free(r);
         req->handle = NULL;
 }
-#endif

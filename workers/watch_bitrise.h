@@ -9,19 +9,11 @@
  * A seams implementation calls these from its request_start, request_cancel
  * and payload_free with its own per-thread watch_bitrise_t.
  *
- * Compiled only when bitrise/client.h is present (it comes from the bitrise
- * branch); the guard can go once that is merged. Loop thread only.
+ * Loop thread only.
  */
 #ifndef BITMON_WORKERS_WATCH_BITRISE_H
 #define BITMON_WORKERS_WATCH_BITRISE_H
 
-#if defined(__has_include)
-#if __has_include("bitrise/client.h")
-#define WATCH_BITRISE_AVAILABLE 1
-#endif
-#endif
-
-#ifdef WATCH_BITRISE_AVAILABLE
 #include "bitrise/client.h"
 #include "bitrise/logparse.h"
 #include "workers/loop.h"
@@ -51,6 +43,5 @@ void *watch_bitrise_log_fallback(const watch_bitrise_t *wb,
 
 /* The class of a client answer as the watch sees it. */
 watch_ans_class_t watch_bitrise_class(bitrise_class_t cls);
-#endif
 
 #endif

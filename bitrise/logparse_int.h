@@ -1,0 +1,94 @@
+/* bitrise/logparse_int.h — internals shared by logparse.c (bytes) and
+ * logparse_steps.c (lines). Not an API: only those two files include it. */
+#ifndef BITMON_BITRISE_LOGPARSE_INT_H
+#define BITMON_BITRISE_LOGPARSE_INT_H
+
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bitrise/logparse.h"
+
+typedef struct lp_slot {
+        char *s;
+        size_t len, cap;
+} lp_slot_t;
+
+/* The last `cap` lines; slots keep their storage between pushes. */
+typedef struct lp_ring {
+        lp_slot_t *slots;
+        size_t cap, start, count;
+} lp_ring_t;
+
+int lp_ring_init(lp_ring_t *r, size_t cap);
+void lp_ring_release(lp_ring_t *r);
+void lp_ring_clear(lp_ring_t *r);
+int lp_ring_push(lp_ring_t *r, const char *s, size_t len);
+const char *lp_ring_at(const lp_ring_t *r, size_t i);
+int lp_ring_copy(const lp_ring_t *r, char ***out, size_t *n);
+
+/* A step whose header was seen and whose footer was not (yet). */
+typedef struct lp_step {
+        int index;
+        char title[128];
+        char step_id[128];
+        int exit_line_code; /* from an "exit code: N" line, -1 */
+        int in_header;      /* still inside the header box */
+        int nested;         /* a nested `bitrise run` opened inside */
+        uint64_t summaries; /* summaries completed when it opened */
+        lp_ring_t ring;     /* its last output lines */
+} lp_step_t;
+
+typedef struct lp_failed {
+        logparse_step_t pub;
+        int summary_seen; /* matched by a summary row already */
+} lp_failed_t;
+
+#define LP_STACK_MAX      4 /* nested `bitrise run` depth we follow */
+#define LP_UNRESOLVED_MAX 4 /* steps left without a footer */
+
+enum lp_kind { LP_OTHER, LP_RULE1, LP_RULE3 };
+
+struct logparse {
+        /* options */
+        uint64_t max_bytes;
+        size_t step_lines, line_max, failed_max;
+        /* byte layer */
+        uint64_t bytes, lines;
+        int truncated, finished, oom;
+        int esc;
+        int cr_pending, line_open;
+        char *line;
+        size_t line_len;
+        EVP_MD_CTX *md;
+        char sha256[65];
+        lp_ring_t tail;
+        const char **tail_view;
+        /* line layer */
+        enum lp_kind prev_kind;
+        int in_summary;
+        int after_footer; /* rows after a footer belong to it */
+        uint64_t summaries;
+        size_t summary_rows;
+        int build_ok;
+        lp_step_t stack[LP_STACK_MAX];
+        size_t depth;
+        lp_step_t unresolved[LP_UNRESOLVED_MAX];
+        size_t nunresolved;
+        lp_ring_t orphan; /* output seen while no step is open */
+        int orphan_exit_code;
+        lp_failed_t *failed;
+        size_t nfailed;
+};
+
+int lp_steps_init(logparse_t *lp);
+void lp_steps_release(logparse_t *lp);
+void lp_steps_finish(logparse_t *lp);
+/* One complete line (ANSI already stripped, NUL-terminated, may be edited
+ * in place). */
+void lp_line_process(logparse_t *lp, char *s, size_t len);
+
+/* Helpers exposed for the unit tests. */
+int lp_duration_parse(const char *s, double *out);
+
+#endif

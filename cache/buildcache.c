@@ -1,0 +1,183 @@
+/* cache/buildcache.c — build status cache, refresh lease, done markers. */
+#include "cache/buildcache.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/timeutil.h"
+
+#define NAME_MAX_LEN 128
+
+static const char release_src[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0\n";
+static const cache_script_t release_script = {"lease_release", release_src};
+
+/* Slugs, job ids and owners: 1..128 visible bytes, no ':' in slugs. */
+static int name_ok(const char *s, int allow_colon) {
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n > NAME_MAX_LEN)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c <= ' ' || c == 0x7f || (c == ':' && !allow_colon))
+                        return 0;
+        }
+        return 1;
+}
+
+static int build_key(cache_redis_t *rc, char *key, size_t size, const char *app,
+                     const char *build, const char *suffix, char *errstr,
+                     size_t errstr_size) {
+        if (!name_ok(app, 0) || !name_ok(build, 0)) {
+                snprintf(errstr, errstr_size, "invalid app or build slug");
+                return CACHE_E_ARG;
+        }
+        if (cache_redis_key(rc, key, size, "build:%s:%s%s", app, build,
+                            suffix) < 0) {
+                snprintf(errstr, errstr_size, "key too long");
+                return CACHE_E_ARG;
+        }
+        return CACHE_OK;
+}
+
+int cache_build_get(cache_redis_t *rc, const char *app, const char *build,
+                    buf_t *out, char *errstr, size_t errstr_size) {
+        char key[512];
+        redisReply *r = NULL;
+        int err       = build_key(rc, key, sizeof(key), app, build, "", errstr,
+                                  errstr_size);
+        if (err)
+                return err;
+        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "GET %s", key);
+        if (err)
+                return err;
+        int rv = 0;
+        if (r->type == REDIS_REPLY_STRING) {
+                if (buf_append(out, r->str, r->len) != 0) {
+                        snprintf(errstr, errstr_size,
+                                 "cached build %s is larger than the buffer",
+                                 build);
+                        rv = CACHE_E_ARG;
+                } else {
+                        rv = 1;
+                }
+        } else if (r->type != REDIS_REPLY_NIL) {
+                snprintf(errstr, errstr_size, "cached build %s: odd reply",
+                         build);
+                rv = CACHE_E_REPLY;
+        }
+        freeReplyObject(r);
+        return rv;
+}
+
+int cache_build_store(cache_redis_t *rc, const char *app, const char *build,
+                      const char *json, size_t len, int ttl_ms, char *errstr,
+                      size_t errstr_size) {
+        char key[512];
+        redisReply *r = NULL;
+        int err       = build_key(rc, key, sizeof(key), app, build, "", errstr,
+                                  errstr_size);
+        if (err)
+                return err;
+        if (!json || len == 0 || len > CACHE_BUILD_MAX_JSON || ttl_ms <= 0) {
+                snprintf(errstr, errstr_size,
+                         "cannot cache build %s: empty or oversized value or "
+                         "no ttl",
+                         build);
+                return CACHE_E_ARG;
+        }
+        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %b PX %d",
+                              key, json, len, ttl_ms);
+        if (r)
+                freeReplyObject(r);
+        return err;
+}
+
+int cache_build_lease_try(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, char *errstr,
+                          size_t errstr_size) {
+        char key[512];
+        redisReply *r = NULL;
+        int err = build_key(rc, key, sizeof(key), app, build, ":lease", errstr,
+                            errstr_size);
+        if (err)
+                return err;
+        if (!name_ok(owner, 1) || lease_ms <= 0) {
+                snprintf(errstr, errstr_size, "invalid lease owner or length");
+                return CACHE_E_ARG;
+        }
+        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %s NX PX %d",
+                              key, owner, lease_ms);
+        if (err)
+                return err;
+        int taken = r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        return taken;
+}
+
+int cache_build_lease_release(cache_redis_t *rc, const char *app,
+                              const char *build, const char *owner,
+                              char *errstr, size_t errstr_size) {
+        char key[512];
+        redisReply *r = NULL;
+        int err = build_key(rc, key, sizeof(key), app, build, ":lease", errstr,
+                            errstr_size);
+        if (err)
+                return err;
+        if (!name_ok(owner, 1)) {
+                snprintf(errstr, errstr_size, "invalid lease owner");
+                return CACHE_E_ARG;
+        }
+        const char *argv[] = {key, owner};
+        err = cache_redis_eval(rc, &release_script, 1, 2, argv, NULL, &r,
+                               errstr, errstr_size);
+        if (err)
+                return err;
+        int released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        freeReplyObject(r);
+        return released;
+}
+
+static int done_key(cache_redis_t *rc, char *key, size_t size,
+                    const char *job_id, char *errstr, size_t errstr_size) {
+        if (!name_ok(job_id, 1) ||
+            cache_redis_key(rc, key, size, "done:%s", job_id) < 0) {
+                snprintf(errstr, errstr_size, "invalid job id");
+                return CACHE_E_ARG;
+        }
+        return CACHE_OK;
+}
+
+int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,
+                    char *errstr, size_t errstr_size) {
+        char key[512];
+        redisReply *r = NULL;
+        int err = done_key(rc, key, sizeof(key), job_id, errstr, errstr_size);
+        if (err)
+                return err;
+        if (ttl_s <= 0)
+                ttl_s = CACHE_DONE_TTL_S_DEFAULT;
+        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %lld EX %d",
+                              key, (long long)time_wall_ms(), ttl_s);
+        if (r)
+                freeReplyObject(r);
+        return err;
+}
+
+int cache_done_check(cache_redis_t *rc, const char *job_id, char *errstr,
+                     size_t errstr_size) {
+        char key[512];
+        redisReply *r = NULL;
+        int err = done_key(rc, key, sizeof(key), job_id, errstr, errstr_size);
+        if (err)
+                return err;
+        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "EXISTS %s", key);
+        if (err)
+                return err;
+        int done = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        freeReplyObject(r);
+        return done;
+}

@@ -1,0 +1,411 @@
+/* cache/redis.c — hiredis context with bounded commands, lazy reconnect with
+ * exponential backoff + jitter, AUTH/SELECT, and EVALSHA with NOSCRIPT reload.
+ */
+#include "cache/redis.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/timeutil.h"
+
+#define MAX_SCRIPTS 8
+
+struct cache_redis {
+        redisContext *c; /* NULL while down */
+        char *host, *user, *password, *prefix, *name;
+        int port, db;
+        int connect_timeout_ms, command_timeout_ms;
+        int backoff_min_ms, backoff_max_ms;
+        void (*on_state)(void *opaque, bool up, const char *reason);
+        void *opaque;
+        bool up;
+        char last_err[192];      /* why we are down (no secrets in it) */
+        int64_t backoff_ms;      /* current reconnect delay; 0 after success */
+        int64_t next_attempt_ms; /* monotonic; no connect before this */
+        struct {
+                const cache_script_t *script;
+                char sha[41];
+        } scripts[MAX_SCRIPTS];
+        int nscripts;
+};
+
+static atomic_int down_count;
+
+int cache_redis_down_count(void) {
+        return atomic_load(&down_count);
+}
+
+static struct timeval ms_to_tv(int ms) {
+        struct timeval tv = {.tv_sec  = ms / 1000,
+                             .tv_usec = (ms % 1000) * 1000};
+        return tv;
+}
+
+static void set_state(cache_redis_t *rc, bool up, const char *why) {
+        if (rc->up == up)
+                return;
+        rc->up = up;
+        if (up) {
+                atomic_fetch_sub(&down_count, 1);
+                LOG_INFO("cache", "redis reachable again name=%s addr=%s:%d",
+                         rc->name, rc->host, rc->port);
+        } else {
+                atomic_fetch_add(&down_count, 1);
+                LOG_WARN("cache",
+                         "redis unreachable, using local state (%s) name=%s "
+                         "addr=%s:%d",
+                         why, rc->name, rc->host, rc->port);
+        }
+        if (rc->on_state)
+                rc->on_state(rc->opaque, up, up ? NULL : why);
+}
+
+/* Plans the next connect attempt after a failure: exponential, jittered. */
+static void schedule_retry(cache_redis_t *rc) {
+        if (rc->backoff_ms <= 0)
+                rc->backoff_ms = rc->backoff_min_ms;
+        else if (rc->backoff_ms < rc->backoff_max_ms / 2)
+                rc->backoff_ms *= 2;
+        else
+                rc->backoff_ms = rc->backoff_max_ms;
+        rc->next_attempt_ms = time_mono_ms() + rand_jitter(rc->backoff_ms, 0.2);
+}
+
+static void drop(cache_redis_t *rc, const char *why) {
+        snprintf(rc->last_err, sizeof(rc->last_err), "%s", why);
+        if (rc->c) {
+                redisFree(rc->c);
+                rc->c = NULL;
+        }
+        schedule_retry(rc);
+        set_state(rc, false, why);
+}
+
+/* Runs AUTH and SELECT on a fresh context; 0 or -1 with errstr. */
+static int handshake(cache_redis_t *rc, redisContext *c, char *errstr,
+                     size_t errstr_size) {
+        redisReply *r = NULL;
+        if (rc->password && rc->password[0]) {
+                if (rc->user && rc->user[0])
+                        r = redisCommand(c, "AUTH %s %s", rc->user,
+                                         rc->password);
+                else
+                        r = redisCommand(c, "AUTH %s", rc->password);
+                if (!r || r->type == REDIS_REPLY_ERROR) {
+                        snprintf(errstr, errstr_size,
+                                 "cannot authenticate to redis %s:%d: %s",
+                                 rc->host, rc->port, r ? r->str : c->errstr);
+                        goto fail;
+                }
+                freeReplyObject(r);
+        }
+        if (rc->db > 0) {
+                r = redisCommand(c, "SELECT %d", rc->db);
+                if (!r || r->type == REDIS_REPLY_ERROR) {
+                        snprintf(errstr, errstr_size,
+                                 "cannot select redis db %d: %s", rc->db,
+                                 r ? r->str : c->errstr);
+                        goto fail;
+                }
+                freeReplyObject(r);
+        }
+        return 0;
+fail:
+        if (r)
+                freeReplyObject(r);
+        return -1;
+}
+
+static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
+        redisContext *c = redisConnectWithTimeout(
+            rc->host, rc->port, ms_to_tv(rc->connect_timeout_ms));
+        if (!c || c->err) {
+                snprintf(errstr, errstr_size,
+                         "cannot connect to redis %s:%d: %s", rc->host,
+                         rc->port, c ? c->errstr : "out of memory");
+                goto fail;
+        }
+        if (redisSetTimeout(c, ms_to_tv(rc->command_timeout_ms)) != REDIS_OK) {
+                snprintf(errstr, errstr_size,
+                         "cannot set redis command timeout: %s", c->errstr);
+                goto fail;
+        }
+        if (handshake(rc, c, errstr, errstr_size) != 0)
+                goto fail;
+        rc->c          = c;
+        rc->backoff_ms = 0;
+        set_state(rc, true, NULL);
+        return CACHE_OK;
+fail:
+        if (c)
+                redisFree(c);
+        snprintf(rc->last_err, sizeof(rc->last_err), "%s", errstr);
+        schedule_retry(rc);
+        set_state(rc, false, rc->last_err);
+        return CACHE_E_DOWN;
+}
+
+/* Connected, or fails fast while the backoff interval runs. */
+static int ensure_connected(cache_redis_t *rc, char *errstr,
+                            size_t errstr_size) {
+        if (rc->c)
+                return CACHE_OK;
+        int64_t now = time_mono_ms();
+        if (now < rc->next_attempt_ms) {
+                snprintf(errstr, errstr_size,
+                         "redis %s:%d down (%s), next attempt in %lld ms",
+                         rc->host, rc->port, rc->last_err,
+                         (long long)(rc->next_attempt_ms - now));
+                return CACHE_E_DOWN;
+        }
+        return try_connect(rc, errstr, errstr_size);
+}
+
+static char *dup_or(const char *s, const char *dflt) {
+        return strdup(s && s[0] ? s : dflt);
+}
+
+cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
+                               size_t errstr_size) {
+        cache_redis_t *rc = calloc(1, sizeof(*rc));
+        if (!rc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        rc->up       = true; /* so the first failure logs a transition */
+        rc->host     = dup_or(opts->host, "127.0.0.1");
+        rc->user     = dup_or(opts->user, "");
+        rc->password = dup_or(opts->password, "");
+        rc->prefix   = dup_or(opts->prefix, "bitmon:");
+        rc->name     = dup_or(opts->name, "redis");
+        rc->port     = opts->port > 0 ? opts->port : 6379;
+        rc->db       = opts->db;
+        rc->connect_timeout_ms =
+            opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 200;
+        rc->command_timeout_ms =
+            opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 100;
+        rc->backoff_min_ms =
+            opts->backoff_min_ms > 0 ? opts->backoff_min_ms : 250;
+        rc->backoff_max_ms =
+            opts->backoff_max_ms > 0 ? opts->backoff_max_ms : 10000;
+        if (rc->backoff_max_ms < rc->backoff_min_ms)
+                rc->backoff_max_ms = rc->backoff_min_ms;
+        rc->on_state = opts->on_state;
+        rc->opaque   = opts->opaque;
+        if (!rc->host || !rc->user || !rc->password || !rc->prefix ||
+            !rc->name) {
+                snprintf(errstr, errstr_size, "out of memory");
+                cache_redis_destroy(rc);
+                return NULL;
+        }
+        if (opts->port < 0 || opts->port > 65535 || opts->db < 0) {
+                snprintf(errstr, errstr_size,
+                         "invalid redis options: port %d db %d", opts->port,
+                         opts->db);
+                cache_redis_destroy(rc);
+                return NULL;
+        }
+        char why[256];
+        (void)try_connect(rc, why, sizeof(why));
+        return rc;
+}
+
+void cache_redis_destroy(cache_redis_t *rc) {
+        if (!rc)
+                return;
+        if (rc->c)
+                redisFree(rc->c);
+        if (!rc->up)
+                atomic_fetch_sub(&down_count, 1);
+        if (rc->password) {
+                OPENSSL_cleanse(rc->password, strlen(rc->password));
+                free(rc->password);
+        }
+        free(rc->host);
+        free(rc->user);
+        free(rc->prefix);
+        free(rc->name);
+        free(rc);
+}
+
+bool cache_redis_is_up(const cache_redis_t *rc) {
+        return rc && rc->c != NULL;
+}
+
+const char *cache_redis_prefix(const cache_redis_t *rc) {
+        return rc->prefix;
+}
+
+/* Turns a hiredis answer into our status; NULL = connection lost. Error
+ * replies are kept in *out when keep_errors (for NOSCRIPT). */
+static int finish(cache_redis_t *rc, redisReply *r, redisReply **out,
+                  bool keep_errors, char *errstr, size_t errstr_size) {
+        *out = NULL;
+        if (!r) {
+                bool timeout = rc->c && rc->c->err == REDIS_ERR_IO &&
+                               (errno == EAGAIN || errno == EWOULDBLOCK);
+                if (timeout)
+                        snprintf(errstr, errstr_size,
+                                 "redis %s:%d: no answer within %d ms",
+                                 rc->host, rc->port, rc->command_timeout_ms);
+                else
+                        snprintf(errstr, errstr_size, "redis %s:%d: %s",
+                                 rc->host, rc->port,
+                                 rc->c && rc->c->errstr[0] ? rc->c->errstr
+                                                           : "connection lost");
+                drop(rc, errstr);
+                return CACHE_E_DOWN;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: %s", r->str);
+                if (keep_errors) {
+                        *out = r;
+                } else {
+                        freeReplyObject(r);
+                }
+                return CACHE_E_REPLY;
+        }
+        *out = r;
+        return CACHE_OK;
+}
+
+int cache_redis_cmd(cache_redis_t *rc, redisReply **out, char *errstr,
+                    size_t errstr_size, const char *fmt, ...) {
+        *out    = NULL;
+        int err = ensure_connected(rc, errstr, errstr_size);
+        if (err)
+                return err;
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *r = redisvCommand(rc->c, fmt, ap);
+        va_end(ap);
+        return finish(rc, r, out, false, errstr, errstr_size);
+}
+
+static int cmd_argv(cache_redis_t *rc, redisReply **out, bool keep_errors,
+                    char *errstr, size_t errstr_size, int argc,
+                    const char **argv, const size_t *argvlen) {
+        *out    = NULL;
+        int err = ensure_connected(rc, errstr, errstr_size);
+        if (err)
+                return err;
+        redisReply *r = redisCommandArgv(rc->c, argc, argv, argvlen);
+        return finish(rc, r, out, keep_errors, errstr, errstr_size);
+}
+
+int cache_redis_cmd_argv(cache_redis_t *rc, redisReply **out, char *errstr,
+                         size_t errstr_size, int argc, const char **argv,
+                         const size_t *argvlen) {
+        return cmd_argv(rc, out, false, errstr, errstr_size, argc, argv,
+                        argvlen);
+}
+
+/* SCRIPT LOAD; stores the SHA1 in slot i. */
+static int script_load(cache_redis_t *rc, int i, char *errstr,
+                       size_t errstr_size) {
+        redisReply *r = NULL;
+        int err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SCRIPT LOAD %s",
+                                  rc->scripts[i].script->src);
+        if (err)
+                return err;
+        if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+                snprintf(errstr, errstr_size,
+                         "cannot load script %s: unexpected reply",
+                         rc->scripts[i].script->name);
+                freeReplyObject(r);
+                return CACHE_E_REPLY;
+        }
+        memcpy(rc->scripts[i].sha, r->str, 40);
+        rc->scripts[i].sha[40] = '\0';
+        freeReplyObject(r);
+        return CACHE_OK;
+}
+
+/* The slot of a script, loading it on first use. */
+static int script_slot(cache_redis_t *rc, const cache_script_t *s, int *slot,
+                       char *errstr, size_t errstr_size) {
+        for (int i = 0; i < rc->nscripts; i++) {
+                if (rc->scripts[i].script == s) {
+                        *slot = i;
+                        return CACHE_OK;
+                }
+        }
+        if (rc->nscripts == MAX_SCRIPTS) {
+                snprintf(errstr, errstr_size, "too many scripts");
+                return CACHE_E_ARG;
+        }
+        int i                 = rc->nscripts;
+        rc->scripts[i].script = s;
+        int err               = script_load(rc, i, errstr, errstr_size);
+        if (err)
+                return err;
+        rc->nscripts++;
+        *slot = i;
+        return CACHE_OK;
+}
+
+int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
+                     int argc, const char **argv, const size_t *argvlen,
+                     redisReply **out, char *errstr, size_t errstr_size) {
+        *out = NULL;
+        if (argc < nkeys || nkeys < 0 || argc > 64) {
+                snprintf(errstr, errstr_size, "bad script arguments");
+                return CACHE_E_ARG;
+        }
+        const char *av[67];
+        size_t al[67];
+        char nk[16];
+        int slot = 0;
+        int err  = script_slot(rc, script, &slot, errstr, errstr_size);
+        if (err)
+                return err;
+        snprintf(nk, sizeof(nk), "%d", nkeys);
+        av[0] = "EVALSHA";
+        al[0] = 7;
+        av[2] = nk;
+        al[2] = strlen(nk);
+        for (int i = 0; i < argc; i++) {
+                av[3 + i] = argv[i];
+                al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+        }
+        for (int attempt = 0; attempt < 2; attempt++) {
+                av[1] = rc->scripts[slot].sha;
+                al[1] = 40;
+                err = cmd_argv(rc, out, true, errstr, errstr_size, argc + 3, av,
+                               al);
+                if (err != CACHE_E_REPLY)
+                        return err;
+                bool noscript = strncmp((*out)->str, "NOSCRIPT", 8) == 0;
+                freeReplyObject(*out);
+                *out = NULL;
+                if (!noscript || attempt == 1)
+                        return err;
+                LOG_INFO("cache", "reloading script after NOSCRIPT script=%s",
+                         script->name);
+                err = script_load(rc, slot, errstr, errstr_size);
+                if (err)
+                        return err;
+        }
+        return CACHE_E_REPLY;
+}
+
+int cache_redis_key(const cache_redis_t *rc, char *buf, size_t size,
+                    const char *fmt, ...) {
+        int n = snprintf(buf, size, "%s", rc->prefix);
+        if (n < 0 || (size_t)n >= size)
+                return -1;
+        va_list ap;
+        va_start(ap, fmt);
+        int m = vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+        va_end(ap);
+        if (m < 0 || (size_t)m >= size - (size_t)n)
+                return -1;
+        return n + m;
+}

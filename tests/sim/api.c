@@ -1,0 +1,348 @@
+/* tests/sim/api.c — the /v0.1 endpoints and the raw log URL.
+ *
+ * Visibility and roles follow BITRISE.md: apps outside the token's reach (or
+ * role None) are 404, Tester/QA may list and show builds but gets 403 on /log,
+ * Developer and up read logs. Lists page with `next` = slug of the first item
+ * of the next page.
+ */
+#include "tests/sim/http.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "common/buf.h"
+#include "common/timeutil.h"
+
+#define ZERO_TIME "0001-01-01T00:00:00Z"
+
+sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size) {
+        char parts[6][SIM_SLUG_MAX * 2];
+        int n         = 0;
+        const char *p = path;
+        while (*p && n < 6) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                size_t len = strcspn(p, "/");
+                if (len >= sizeof(parts[0]))
+                        return SIM_EP_OTHER;
+                memcpy(parts[n], p, len);
+                parts[n++][len] = '\0';
+                p += len;
+        }
+        if (*p || n == 0 || strcmp(parts[0], "apps") != 0)
+                return SIM_EP_OTHER;
+        if (n >= 2)
+                snprintf(app, app_size, "%s", parts[1]);
+        if (n == 1)
+                return SIM_EP_APPS_LIST;
+        if (n == 2)
+                return SIM_EP_APP_GET;
+        if (strcmp(parts[2], "builds") != 0)
+                return SIM_EP_OTHER;
+        if (n == 3)
+                return SIM_EP_BUILDS_LIST;
+        if (n == 4)
+                return SIM_EP_BUILD_GET;
+        if (n == 5 && strcmp(parts[4], "log") == 0)
+                return SIM_EP_BUILD_LOG;
+        return SIM_EP_OTHER;
+}
+
+static sim_role_t token_role(sim_t *sim, const sim_token_t *t,
+                             const sim_app_t *a) {
+        sim_role_t role = SIM_ROLE_NONE;
+        pthread_mutex_lock(&sim->lock);
+        if (t->all_apps) {
+                if (!t->workspace[0] || !a->workspace[0] ||
+                    strcmp(t->workspace, a->workspace) == 0)
+                        role = t->role;
+        } else {
+                for (size_t i = 0; i < t->n_app_roles; i++)
+                        if (strcmp(t->app_roles[i].app, a->slug) == 0)
+                                role = t->app_roles[i].role;
+        }
+        pthread_mutex_unlock(&sim->lock);
+        return role;
+}
+
+/* limit: default 50, clamped above 50; -1 when not a positive integer. */
+static int parse_limit(const char *s) {
+        char *end;
+        long long v;
+        if (!s)
+                return 50;
+        v = strtoll(s, &end, 10);
+        if (end == s || *end || v < 1)
+                return -1;
+        return v > 50 ? 50 : (int)v;
+}
+
+static cJSON *paging(int64_t total, int limit, const char *next) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "total_item_count", (double)total);
+        cJSON_AddNumberToObject(p, "page_item_limit", limit);
+        if (next)
+                cJSON_AddStringToObject(p, "next", next);
+        return p;
+}
+
+static void apps_list(sim_t *sim, sim_token_t *t, sim_arg_fn arg, void *ctx,
+                      sim_reply_t *r) {
+        const char *next = arg(ctx, "next");
+        int limit        = parse_limit(arg(ctx, "limit"));
+        cJSON *o, *data;
+        char next_slug[SIM_SLUG_MAX] = "";
+        int64_t total                = 0;
+        bool started                 = next == NULL;
+        size_t n                     = sim_app_count(sim);
+        if (limit < 0) {
+                sim_reply_message(r, 400,
+                                  "invalid limit: must be a positive integer");
+                return;
+        }
+        o    = cJSON_CreateObject();
+        data = cJSON_AddArrayToObject(o, "data");
+        for (size_t i = 0; i < n; i++) {
+                sim_app_t a;
+                if (sim_app_at(sim, i, &a) < 0 ||
+                    token_role(sim, t, &a) < SIM_ROLE_TESTER)
+                        continue;
+                total++;
+                if (!started && strcmp(a.slug, next) == 0)
+                        started = true;
+                if (!started)
+                        continue;
+                if (cJSON_GetArraySize(data) < limit)
+                        cJSON_AddItemToArray(data, sim_app_json(&a));
+                else if (!next_slug[0])
+                        snprintf(next_slug, sizeof(next_slug), "%s", a.slug);
+        }
+        if (!started) {
+                cJSON_Delete(o);
+                sim_reply_message(r, 400, "invalid next: no such item");
+                return;
+        }
+        cJSON_AddItemToObject(
+            o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
+        sim_reply_json(r, 200, o);
+}
+
+static bool build_matches(sim_t *sim, const sim_build_t *b, int64_t now,
+                          sim_arg_fn arg, void *ctx) {
+        const char *status = arg(ctx, "status"), *branch = arg(ctx, "branch"),
+                   *workflow = arg(ctx, "workflow");
+        sim_state_t st;
+        if (b->triggered_ms > now)
+                return false; /* not triggered yet */
+        if (branch && strcmp(branch, b->branch) != 0)
+                return false;
+        if (workflow && strcmp(workflow, b->workflow) != 0)
+                return false;
+        if (status) {
+                sim_build_state(sim, b, now, &st);
+                if (strtoll(status, NULL, 10) != st.status)
+                        return false;
+        }
+        return true;
+}
+
+static void builds_list(sim_t *sim, const sim_app_t *a, size_t ai,
+                        sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+        const char *next = arg(ctx, "next"), *status = arg(ctx, "status");
+        int limit = parse_limit(arg(ctx, "limit"));
+        int64_t n = sim_build_count(sim, a, ai), total = 0,
+                now                  = sim_now_ms(sim);
+        char next_slug[SIM_SLUG_MAX] = "";
+        bool started                 = next == NULL;
+        cJSON *o, *data;
+        char *end;
+        if (limit < 0) {
+                sim_reply_message(r, 400,
+                                  "invalid limit: must be a positive integer");
+                return;
+        }
+        if (status &&
+            (strtoll(status, &end, 10) < 0 || *end || end == status)) {
+                sim_reply_message(r, 400, "invalid status");
+                return;
+        }
+        o    = cJSON_CreateObject();
+        data = cJSON_AddArrayToObject(o, "data");
+        for (int64_t i = 0; i < n; i++) {
+                sim_build_t b;
+                if (sim_build_at(sim, a, ai, i, &b) < 0 ||
+                    !build_matches(sim, &b, now, arg, ctx))
+                        continue;
+                total++;
+                if (!started && strcmp(b.slug, next) == 0)
+                        started = true;
+                if (!started)
+                        continue;
+                if (cJSON_GetArraySize(data) < limit) {
+                        sim_state_t st;
+                        sim_build_state(sim, &b, now, &st);
+                        cJSON_AddItemToArray(data, sim_build_json(&b, &st));
+                } else if (!next_slug[0]) {
+                        snprintf(next_slug, sizeof(next_slug), "%s", b.slug);
+                }
+        }
+        if (!started) {
+                cJSON_Delete(o);
+                sim_reply_message(r, 400, "invalid next: no such item");
+                return;
+        }
+        cJSON_AddItemToObject(
+            o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
+        sim_reply_json(r, 200, o);
+}
+
+void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
+                  long long expires, char out[33]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        char msg[160];
+        int len = snprintf(msg, sizeof(msg), "%s/%s/%lld", app, build, expires);
+        HMAC(EVP_sha256(), sim->raw_key, sizeof(sim->raw_key),
+             (const unsigned char *)msg, (size_t)len, md, &n);
+        for (int i = 0; i < 16; i++)
+                snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int find_app(sim_t *sim, sim_token_t *t, const char *slug,
+                    sim_role_t min, sim_app_t *a, size_t *ai, sim_reply_t *r) {
+        if (sim_app_find(sim, slug, a, ai) < 0 || token_role(sim, t, a) < min) {
+                sim_reply_message(r, 404, "Not Found");
+                return -1;
+        }
+        return 0;
+}
+
+void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path,
+                    sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+        char app_slug[SIM_SLUG_MAX] = "", build_slug[SIM_SLUG_MAX * 2] = "";
+        sim_app_t a;
+        sim_build_t b;
+        sim_state_t st;
+        size_t ai;
+        const char *p;
+        if (ep == SIM_EP_OTHER) {
+                sim_reply_message(r, 404, "Not Found");
+                return;
+        }
+        if (ep == SIM_EP_APPS_LIST) {
+                apps_list(sim, t, arg, ctx, r);
+                return;
+        }
+        sim_api_classify(path, app_slug, sizeof(app_slug));
+        if (find_app(sim, t, app_slug, SIM_ROLE_TESTER, &a, &ai, r) < 0)
+                return;
+        if (ep == SIM_EP_APP_GET) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddItemToObject(o, "data", sim_app_json(&a));
+                sim_reply_json(r, 200, o);
+                return;
+        }
+        if (ep == SIM_EP_BUILDS_LIST) {
+                builds_list(sim, &a, ai, arg, ctx, r);
+                return;
+        }
+        p = strstr(path, "/builds/") + 8;
+        snprintf(build_slug, sizeof(build_slug), "%.*s", (int)strcspn(p, "/"),
+                 p);
+        int64_t now = sim_now_ms(sim);
+        if (sim_build_find(sim, &a, ai, build_slug, &b) < 0 ||
+            b.triggered_ms > now) {
+                sim_reply_message(r, 404, "Not Found");
+                return;
+        }
+        sim_build_state(sim, &b, now, &st);
+        sim_build_effective(&b, &st);
+        if (ep == SIM_EP_BUILD_GET) {
+                buf_t o;
+                buf_init(&o, 0);
+                buf_append_str(&o, "{\"data\":");
+                sim_build_json_write(&o, &b, &st);
+                buf_append_str(&o, "}");
+                r->status       = 200;
+                r->body_len     = o.len;
+                r->body         = buf_detach(&o);
+                r->content_type = "application/json";
+                return;
+        }
+        if (token_role(sim, t, &a) < SIM_ROLE_DEVELOPER) {
+                sim_reply_message(
+                    r, 403,
+                    "You do not have permission to read build logs of this app "
+                    "(requires the Developer role or higher)");
+                return;
+        }
+        sim_log_info(sim, &b, &st, now, arg, ctx, r);
+}
+
+static void s3_denied(sim_reply_t *r, const char *code, const char *msg) {
+        char body[512];
+        int n = snprintf(
+            body, sizeof(body),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+            "<Message>%s</Message><RequestId>SIM0000000000000</RequestId></"
+            "Error>",
+            code, msg);
+        free(r->body);
+        r->status       = 403;
+        r->body         = strndup(body, (size_t)n);
+        r->body_len     = r->body ? (size_t)n : 0;
+        r->content_type = "application/xml";
+}
+
+void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
+                    sim_reply_t *r) {
+        char app_slug[SIM_SLUG_MAX], build_slug[SIM_SLUG_MAX], want[33];
+        const char *exp = arg(ctx, "expires"), *sig = arg(ctx, "sig");
+        sim_app_t a;
+        sim_build_t b;
+        sim_state_t st;
+        size_t ai;
+        char *end;
+        long long expires;
+        if (sscanf(path, "/raw/%39[^/]/%39[^/?]", app_slug, build_slug) != 2 ||
+            !exp || !sig) {
+                s3_denied(r, "AccessDenied",
+                          "Query-string authentication requires the Signature "
+                          "and Expires parameters");
+                return;
+        }
+        expires = strtoll(exp, &end, 10);
+        sim_raw_sign(sim, app_slug, build_slug, *end ? -1 : expires, want);
+        if (*end || strlen(sig) != 32 || CRYPTO_memcmp(want, sig, 32) != 0) {
+                s3_denied(r, "SignatureDoesNotMatch",
+                          "The request signature we calculated does not match "
+                          "the signature you provided");
+                return;
+        }
+        int64_t now = sim_now_ms(sim);
+        if (now / 1000 > expires) {
+                s3_denied(r, "AccessDenied", "Request has expired");
+                return;
+        }
+        if (sim_app_find(sim, app_slug, &a, &ai) < 0 ||
+            sim_build_find(sim, &a, ai, build_slug, &b) < 0) {
+                s3_denied(r, "NoSuchKey", "The specified key does not exist.");
+                r->status = 404;
+                return;
+        }
+        sim_build_state(sim, &b, now, &st);
+        sim_build_effective(&b, &st);
+        r->status       = 200;
+        r->log          = sim_loglayout_new(&b, &st);
+        r->content_type = "text/plain; charset=utf-8";
+        if (!r->log)
+                sim_reply_message(r, 500, "out of memory");
+}

@@ -1,0 +1,282 @@
+/* tests/sim/sim.h — internal types of the Bitrise simulator
+ * (build/bitrise-sim).
+ *
+ * The scenario (scenario.c) is read once at start and is immutable except for
+ * the parts the admin API changes (tokens, faults, build overrides), which
+ * live behind sim_t.lock. Builds of a `generate` block are never stored: they
+ * are derived from (seed, app index, build index) whenever a request needs
+ * one (model.c). Logs are a pure function of the build and a byte offset
+ * (simlog.c). Not part of bitmon; never linked into it.
+ */
+#ifndef BITMON_TESTS_SIM_SIM_H
+#define BITMON_TESTS_SIM_SIM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define SIM_SLUG_MAX  40
+#define SIM_STR_MAX   128
+#define SIM_MAX_STEPS 64
+
+/* Request kinds, also the names of the per-endpoint counters. */
+typedef enum {
+        SIM_EP_APPS_LIST = 0,
+        SIM_EP_APP_GET,
+        SIM_EP_BUILDS_LIST,
+        SIM_EP_BUILD_GET,
+        SIM_EP_BUILD_LOG,
+        SIM_EP_RAW_LOG,
+        SIM_EP_OTHER,
+        SIM_EP_COUNT
+} sim_ep_t;
+
+extern const char *const sim_ep_names[SIM_EP_COUNT];
+
+typedef enum {
+        SIM_ROLE_NONE = 0,
+        SIM_ROLE_TESTER,
+        SIM_ROLE_DEVELOPER,
+        SIM_ROLE_ADMIN
+} sim_role_t;
+
+/* Faults applied to a request before (or instead of) its normal answer. */
+typedef struct sim_faults {
+        bool set;           /* false: this scope has no faults */
+        int latency_min_ms; /* uniform in [min, max]; fixed when equal */
+        int latency_max_ms;
+        double share_5xx;   /* probability of each fault, checked in order */
+        int status_5xx;     /* 500, 502, 503 ... (default 503) */
+        double share_reset; /* connection reset, no answer */
+        double share_html;  /* 502 with an HTML gateway page */
+        double share_invalid_json;
+        double share_truncate; /* body cut in half, connection closed */
+        double share_slow;     /* body sent slowly */
+        int slow_bytes_per_s;
+        int64_t remaining; /* faults still to inject; -1 = unlimited */
+} sim_faults_t;
+
+typedef struct sim_quota {
+        int limit; /* requests per window; 0 = no quota */
+        int window_s;
+        bool retry_after; /* send Retry-After on 429 */
+        bool headers;     /* send X-RateLimit-Limit/Remaining/Reset */
+        bool reset_epoch; /* X-RateLimit-Reset as epoch seconds (else delta) */
+} sim_quota_t;
+
+typedef struct sim_app_role {
+        char app[SIM_SLUG_MAX];
+        sim_role_t role;
+} sim_app_role_t;
+
+/* Sliding-window bookkeeping for one token (stats.c). */
+typedef struct sim_window {
+        int64_t *ts; /* ring of request times (ms) inside the window */
+        size_t cap, head, len;
+} sim_window_t;
+
+typedef struct sim_token {
+        char *value;
+        char fingerprint[17];
+        char kind[16]; /* "workspace", "personal", "personal_legacy" */
+        char workspace[SIM_STR_MAX];
+        int64_t expires_ms; /* wall ms; 0 = never */
+        bool revoked;
+        bool all_apps;
+        sim_role_t role; /* for all_apps */
+        sim_app_role_t *app_roles;
+        size_t n_app_roles;
+        sim_quota_t quota;
+        /* counters */
+        uint64_t requests, throttled;
+        uint64_t by_ep[SIM_EP_COUNT];
+        uint64_t by_status[6]; /* 1xx..5xx by first digit; [0] = no answer */
+        uint64_t max_window_count;
+        sim_window_t seen;      /* every request, for max_window_count */
+        sim_window_t quota_win; /* accepted requests, for the quota */
+} sim_token_t;
+
+/* Everything the log generator needs about one build. */
+typedef struct sim_logspec {
+        int64_t target_bytes; /* approximate size; 0 = use target_lines */
+        int64_t target_lines;
+        int steps;
+        int failing_step; /* index of the failed step, -1 = none */
+        int exit_code;
+        char failing_title[SIM_STR_MAX];
+        uint64_t seed;
+        int abort_cut; /* aborted builds: 1 = log ends mid-step */
+} sim_logspec_t;
+
+typedef struct sim_build {
+        char slug[SIM_SLUG_MAX];
+        char app[SIM_SLUG_MAX];
+        int64_t build_number;
+        int64_t triggered_ms; /* simulated wall time */
+        int64_t on_hold_ms;
+        int64_t running_ms;
+        int final_status; /* 1..4 */
+        char abort_reason[SIM_STR_MAX];
+        char branch[SIM_STR_MAX];
+        char workflow[SIM_STR_MAX];
+        char commit_hash[48];
+        char commit_message[SIM_STR_MAX];
+        char triggered_by[SIM_STR_MAX];
+        char machine_type[64];
+        char stack[64];
+        char tag[64];
+        int64_t pull_request_id;
+        char pr_target[SIM_STR_MAX];
+        int64_t archive_lag_ms;
+        int64_t url_valid_ms;
+        int64_t log_404_ms;
+        bool log_deleted;
+        sim_logspec_t log;
+} sim_build_t;
+
+typedef struct sim_app {
+        char slug[SIM_SLUG_MAX];
+        char title[SIM_STR_MAX];
+        char workspace[SIM_STR_MAX];
+        char project_type[32];
+        char repo_owner[64];
+        char repo_slug[64];
+        sim_build_t *builds; /* explicit builds, newest last */
+        size_t n_builds;
+        sim_faults_t faults;
+} sim_app_t;
+
+typedef struct sim_generate {
+        bool on;
+        uint64_t seed;
+        int64_t apps;
+        int64_t builds_per_app;
+        char workspace[SIM_STR_MAX];
+        double mix[5];        /* shares of status 1..4 at index 1..4 */
+        int64_t running_last; /* newest N builds of an app start at sim start */
+        int64_t interval_ms;  /* between older builds */
+        int64_t on_hold_ms;
+        int64_t running_min_ms, running_max_ms;
+        int64_t log_min_bytes, log_max_bytes;
+        int steps_min, steps_max;
+} sim_generate_t;
+
+/* Chunk delivery for running builds (see README "log"). */
+typedef struct sim_chunking {
+        int chunk_bytes;
+        int max_chunks;
+        int first_position;
+        int order; /* 0 asc, 1 desc, 2 shuffled */
+        double repeat_share;
+        double gap_share;
+} sim_chunking_t;
+
+typedef struct sim_override {
+        char build[SIM_SLUG_MAX];
+        int status;
+        int64_t finished_ms;
+        struct sim_override *next;
+} sim_override_t;
+
+typedef struct sim {
+        pthread_mutex_t lock; /* tokens, counters, faults, overrides */
+        int64_t start_ms;     /* wall ms at start */
+        double speed;
+        sim_app_t *apps;
+        size_t n_apps;
+        sim_generate_t gen;
+        sim_token_t **tokens;
+        size_t n_tokens;
+        sim_faults_t faults_global;
+        sim_faults_t faults_ep[SIM_EP_COUNT];
+        sim_chunking_t chunking;
+        int64_t
+            stats_window_ms; /* max-window length for tokens without quota */
+        sim_override_t *overrides;
+        uint64_t ep_requests[SIM_EP_COUNT];
+        uint64_t invalid_token_requests, revoked_token_requests,
+            expired_token_requests, missing_token_requests;
+        unsigned char raw_key[32]; /* signs raw log URLs */
+        char base_url[96];         /* http://127.0.0.1:PORT; under lock */
+} sim_t;
+
+/* scenario.c */
+int sim_scenario_load(sim_t *sim, const char *json, char *errstr,
+                      size_t errstr_size);
+void sim_release(sim_t *sim);
+int sim_token_from_json(const cJSON *j, int64_t now_ms, sim_token_t **out,
+                        char *errstr, size_t errstr_size);
+void sim_token_destroy(sim_token_t *t);
+int sim_faults_from_json(const cJSON *j, sim_faults_t *f, char *errstr,
+                         size_t errstr_size);
+sim_role_t sim_role_parse(const char *s, bool *ok);
+
+/* model.c */
+int64_t sim_now_ms(const sim_t *sim); /* simulated wall time */
+size_t sim_app_count(const sim_t *sim);
+int sim_app_at(const sim_t *sim, size_t i,
+               sim_app_t *out); /* borrowed fields copied */
+int sim_app_find(const sim_t *sim, const char *slug, sim_app_t *out,
+                 size_t *index);
+int64_t sim_build_count(const sim_t *sim, const sim_app_t *app,
+                        size_t app_index);
+/* i = 0 is the newest build. */
+int sim_build_at(const sim_t *sim, const sim_app_t *app, size_t app_index,
+                 int64_t i, sim_build_t *out);
+int sim_build_find(const sim_t *sim, const sim_app_t *app, size_t app_index,
+                   const char *slug, sim_build_t *out);
+/* The build's state now: status 0..4, times (0 = null). Applies overrides. */
+typedef struct sim_state {
+        int status;
+        bool on_hold;
+        int64_t started_ms, finished_ms;
+} sim_state_t;
+void sim_build_state(sim_t *sim, const sim_build_t *b, int64_t now,
+                     sim_state_t *st);
+/* Adjusts b's log to a status forced by the admin API (finish now). */
+void sim_build_effective(sim_build_t *b, const sim_state_t *st);
+cJSON *sim_app_json(const sim_app_t *app);
+/* The Build object; sim_build_json gives it as a raw cJSON item. */
+cJSON *sim_build_json(const sim_build_t *b, const sim_state_t *st);
+struct buf;
+void sim_build_json_write(struct buf *out, const sim_build_t *b,
+                          const sim_state_t *st);
+const char *sim_status_text(int status, bool on_hold);
+uint64_t sim_hash(uint64_t a, uint64_t b);
+
+/* simlog.c */
+typedef struct sim_loglayout sim_loglayout_t;
+/* Lays out the full log of a build (small; freed with sim_loglayout_destroy).
+ */
+sim_loglayout_t *sim_loglayout_new(const sim_build_t *b, const sim_state_t *st);
+void sim_loglayout_destroy(sim_loglayout_t *l);
+int64_t sim_loglayout_size(const sim_loglayout_t *l);
+int64_t sim_loglayout_lines(const sim_loglayout_t *l);
+/* Copies bytes [off, off+n) of the log into dst; returns the count. */
+size_t sim_loglayout_read(const sim_loglayout_t *l, int64_t off, char *dst,
+                          size_t n);
+/* The exact results a log parser should find (admin /_sim/expected). */
+cJSON *sim_loglayout_expected(const sim_loglayout_t *l);
+
+/* stats.c */
+void sim_window_release(sim_window_t *w);
+/* Adds a request at `now`, drops those older than window; returns the count. */
+size_t sim_window_push(sim_window_t *w, int64_t now, int64_t window_ms);
+size_t sim_window_count(sim_window_t *w, int64_t now, int64_t window_ms);
+int64_t sim_window_oldest(const sim_window_t *w);
+void sim_stats_reset(sim_t *sim);
+cJSON *sim_stats_json(sim_t *sim);
+sim_token_t *sim_token_find(sim_t *sim, const char *value);
+void sim_token_fingerprint(const char *value, char out[17]);
+
+/* http.c */
+typedef struct sim_server sim_server_t;
+sim_server_t *sim_server_start(sim_t *sim, const char *host, int port,
+                               int threads, char *errstr, size_t errstr_size);
+int sim_server_port(const sim_server_t *srv);
+void sim_server_stop(sim_server_t *srv);
+
+#endif
