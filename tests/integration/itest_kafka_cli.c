@@ -40,7 +40,7 @@ static void test_cli_topics(void) {
         int rc = kt_run(NULL, &out, "topics %s --check --timeout 5", t.flags);
         T_ASSERTF(rc == 1 && strstr(out, ": missing"), "rc %d: %s", rc, out);
         free(out);
-        if (env.mock) {
+        if (kt_is_mock(&env)) {
                 /* librdkafka 2.0's mock cluster has no CreateTopics nor
                  * DescribeConfigs: creation must fail cleanly, and --check
                  * still compares partitions (topics made with the mock's
@@ -82,7 +82,7 @@ static void test_cli_topics(void) {
         }
         rd_kafka_t *rk = kt_client(&env, RD_KAFKA_PRODUCER, NULL);
         T_EQ_INT(kt_partition_count(rk, t.jobs), 3);
-        T_EQ_INT(kt_partition_count(rk, t.dlq), env.mock ? 1 : 3);
+        T_EQ_INT(kt_partition_count(rk, t.dlq), kt_is_mock(&env) ? 1 : 3);
         rd_kafka_destroy(rk);
         rc = kt_run(NULL, &out,
                     "topics %s --check --partitions 5 --replication 1 "
