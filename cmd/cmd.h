@@ -9,6 +9,9 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_enqueue(int argc, char **argv);
+int cmd_tail(int argc, char **argv);
+int cmd_topics(int argc, char **argv);
 
 /* Loads the configuration of a command: defaults, then `file` (NULL:
  * $BITMON_CONFIG, if set), the environment, then each "key=value" of xargs

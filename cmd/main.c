@@ -19,6 +19,10 @@ static const struct {
     {"tokens", cmd_tokens, "list stored tokens (fingerprints) or rekey them"},
     {"config", cmd_config,
      "print or check the configuration, or its reference"},
+    {"enqueue", cmd_enqueue,
+     "submit monitor jobs (flags or JSON lines on stdin)"},
+    {"tail", cmd_tail, "follow the results topic"},
+    {"topics", cmd_topics, "create or check the Kafka topics"},
 };
 
 static void usage(FILE *f) {

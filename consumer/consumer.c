@@ -1,0 +1,507 @@
+/* consumer/consumer.c — the consumer thread: poll the jobs topic, DLQ bad
+ * jobs, dispatch good ones, store offsets as completions arrive, pause and
+ * resume for back-pressure, and follow cooperative rebalances. */
+#include "consumer/consumer.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "consumer/offsets.h"
+
+typedef struct completion {
+        int32_t part;
+        int64_t off;
+} completion_t;
+
+struct consumer {
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *rkq; /* the consumer queue, to wake poll */
+        producer_t *producer;  /* borrowed, for the DLQ */
+        consumer_dispatch_t dispatch;
+        char *topic_jobs, *topic_dlq;
+        size_t max_watches, resume_watches;
+        job_limits_t limits;
+        int poll_ms;
+
+        offsets_t *offsets; /* consumer thread only (or close) */
+        bool paused;
+
+        pthread_t thread;
+        bool thread_started, closed;
+        atomic_int stop;
+
+        pthread_mutex_t lock; /* guards queue and stats */
+        completion_t *queue;
+        size_t qlen, qcap;
+        consumer_stats_t stats;
+};
+
+/* ---- completions (any thread) ---- */
+
+void consumer_job_done(consumer_t *c, int32_t part, int64_t off) {
+        bool wake;
+        pthread_mutex_lock(&c->lock);
+        if (c->qlen == c->qcap) {
+                size_t cap      = c->qcap ? c->qcap * 2 : 256;
+                completion_t *q = realloc(c->queue, cap * sizeof(*q));
+                if (!q) {
+                        pthread_mutex_unlock(&c->lock);
+                        LOG_ERROR("consumer",
+                                  "out of memory queuing a completion "
+                                  "partition=%" PRId32 " offset=%" PRId64,
+                                  part, off);
+                        return;
+                }
+                c->queue = q;
+                c->qcap  = cap;
+        }
+        c->queue[c->qlen++] = (completion_t){part, off};
+        wake                = c->qlen == 1;
+        pthread_mutex_unlock(&c->lock);
+        if (wake && c->rkq)
+                rd_kafka_queue_yield(c->rkq);
+}
+
+void consumer_ack(void *ctx, int32_t part, int64_t off,
+                  rd_kafka_resp_err_t err) {
+        if (err) {
+                LOG_ERROR("consumer",
+                          "result not acknowledged, offset stays in flight "
+                          "partition=%" PRId32 " offset=%" PRId64 " err=%s",
+                          part, off, rd_kafka_err2name(err));
+                return;
+        }
+        consumer_job_done(ctx, part, off);
+}
+
+void consumer_stats_get(consumer_t *c, consumer_stats_t *out) {
+        pthread_mutex_lock(&c->lock);
+        *out = c->stats;
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void stats_add(consumer_t *c, uint64_t *field, uint64_t n) {
+        pthread_mutex_lock(&c->lock);
+        *field += n;
+        c->stats.inflight = offsets_inflight_total(c->offsets);
+        c->stats.paused   = c->paused;
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- offsets (consumer thread) ---- */
+
+struct collect {
+        rd_kafka_topic_partition_list_t *list;
+        const char *topic;
+};
+
+static void collect_pos(int32_t part, int64_t pos, void *ctx) {
+        struct collect *col = ctx;
+        rd_kafka_topic_partition_list_add(col->list, col->topic, part)->offset =
+            pos;
+}
+
+/* Applies queued completions and stores the positions that advanced. */
+static void offsets_apply(consumer_t *c) {
+        completion_t *q;
+        size_t n;
+        pthread_mutex_lock(&c->lock);
+        q        = c->queue;
+        n        = c->qlen;
+        c->queue = NULL;
+        c->qlen = c->qcap = 0;
+        pthread_mutex_unlock(&c->lock);
+        if (n == 0) { /* positions only advance on completions */
+                free(q);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                (void)offsets_done(c->offsets, q[i].part, q[i].off);
+        free(q);
+
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(8);
+        struct collect col = {l, c->topic_jobs};
+        offsets_foreach_advanced(c->offsets, collect_pos, &col);
+        if (l->cnt > 0) {
+                rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+                if (err && err != RD_KAFKA_RESP_ERR__STATE)
+                        LOG_WARN("consumer", "cannot store offsets: %s",
+                                 rd_kafka_err2str(err));
+        }
+        stats_add(c, &c->stats.stores, (uint64_t)l->cnt);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- back-pressure (consumer thread) ---- */
+
+static void flow_control(consumer_t *c) {
+        size_t inflight = offsets_inflight_total(c->offsets);
+        bool pause      = !c->paused && inflight >= c->max_watches;
+        bool resume     = c->paused && inflight <= c->resume_watches;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (!pause && !resume)
+                return;
+        if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return;
+        if (pause)
+                rd_kafka_pause_partitions(c->rk, parts);
+        else
+                rd_kafka_resume_partitions(c->rk, parts);
+        c->paused = pause;
+        LOG_INFO("consumer", "%s intake inflight=%zu max_watches=%zu",
+                 pause ? "pausing" : "resuming", inflight, c->max_watches);
+        stats_add(c, pause ? &c->stats.pauses : &c->stats.resumes, 1);
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* ---- messages (consumer thread) ---- */
+
+static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
+                      const char *reason) {
+        char spart[16], soff[24], why[1024], err[256];
+        const char *topic      = rd_kafka_topic_name(rkm->rkt);
+        producer_ack_t ack     = {consumer_ack, c, rkm->partition, rkm->offset};
+        producer_header_t h[4] = {
+            {"bitmon-error", why, 0},
+            {"bitmon-source-topic", topic, strlen(topic)},
+            {"bitmon-source-partition", spart, 0},
+            {"bitmon-source-offset", soff, 0},
+        };
+        snprintf(why, sizeof(why), "%s", reason);
+        snprintf(spart, sizeof(spart), "%" PRId32, rkm->partition);
+        snprintf(soff, sizeof(soff), "%" PRId64, rkm->offset);
+        h[0].len = strlen(why), h[2].len = strlen(spart),
+        h[3].len = strlen(soff);
+        int rc   = producer_send(c->producer, c->topic_dlq, rkm->key,
+                                 rkm->key_len, rkm->payload, rkm->len, h, 4, &ack,
+                                 1, err, sizeof(err));
+        if (rc == PRODUCER_ERR_PERMANENT) {
+                /* Most likely too large for the DLQ: keep the record of it,
+                 * without the payload. */
+                snprintf(why, sizeof(why), "%s; payload dropped: %s", reason,
+                         err);
+                h[0].len = strlen(why);
+                rc       = producer_send(c->producer, c->topic_dlq, rkm->key,
+                                         rkm->key_len, NULL, 0, h, 4, &ack, 1, err,
+                                         sizeof(err));
+        }
+        if (rc < 0) {
+                LOG_ERROR("consumer",
+                          "cannot write bad job to the DLQ, releasing it "
+                          "partition=%" PRId32 " offset=%" PRId64 " err=%s",
+                          rkm->partition, rkm->offset, err);
+                consumer_job_done(c, rkm->partition, rkm->offset);
+        } else {
+                LOG_WARN("consumer",
+                         "bad job sent to the DLQ partition=%" PRId32
+                         " offset=%" PRId64 " reason=\"%s\"",
+                         rkm->partition, rkm->offset, reason);
+        }
+        stats_add(c, &c->stats.dlq, 1);
+}
+
+static void handle_job(consumer_t *c, const rd_kafka_message_t *rkm) {
+        char reason[256];
+        job_t *job = NULL;
+        int rc     = job_parse(rkm->payload, rkm->len, rkm->key, rkm->key_len,
+                               &c->limits, &job, reason, sizeof(reason));
+        if (rc == JOB_ERR_INVALID) {
+                dlq_write(c, rkm, reason);
+                return;
+        }
+        if (rc < 0) { /* out of memory: leave it in flight, never lose it */
+                LOG_ERROR("consumer", "cannot parse job offset=%" PRId64 ": %s",
+                          rkm->offset, reason);
+                return;
+        }
+        if (job->key_mismatch)
+                LOG_WARN("consumer",
+                         "job key is not app/build, using the payload's "
+                         "job_id=%s partition=%" PRId32 " offset=%" PRId64,
+                         job->job_id, rkm->partition, rkm->offset);
+        stats_add(c, &c->stats.jobs, 1);
+        if (c->dispatch.on_job(job, rkm->partition, rkm->offset,
+                               c->dispatch.ctx) != 0)
+                LOG_WARN("consumer",
+                         "dispatcher refused job, offset stays in flight "
+                         "partition=%" PRId32 " offset=%" PRId64,
+                         rkm->partition, rkm->offset);
+}
+
+static void handle_message(consumer_t *c, const rd_kafka_message_t *rkm) {
+        if (rkm->err) {
+                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        LOG_WARN("consumer", "consume error: %s err=%s",
+                                 rd_kafka_message_errstr(rkm),
+                                 rd_kafka_err2name(rkm->err));
+                return;
+        }
+        int rc = offsets_track(c->offsets, rkm->partition, rkm->offset);
+        if (rc == -1) {
+                LOG_WARN("consumer",
+                         "skipping message at or below a tracked offset "
+                         "partition=%" PRId32 " offset=%" PRId64,
+                         rkm->partition, rkm->offset);
+                return;
+        }
+        if (rc < 0) {
+                /* Untracked, it could be committed over: fetch it again. */
+                LOG_ERROR("consumer",
+                          "out of memory tracking offset, refetching "
+                          "partition=%" PRId32 " offset=%" PRId64,
+                          rkm->partition, rkm->offset);
+                rd_kafka_seek(rkm->rkt, rkm->partition, rkm->offset, 0);
+                return;
+        }
+        handle_job(c, rkm);
+}
+
+static void *consumer_main(void *arg) {
+        consumer_t *c = arg;
+        while (!atomic_load(&c->stop)) {
+                rd_kafka_message_t *rkm =
+                    rd_kafka_consumer_poll(c->rk, c->poll_ms);
+                if (rkm) {
+                        handle_message(c, rkm);
+                        rd_kafka_message_destroy(rkm);
+                }
+                offsets_apply(c);
+                flow_control(c);
+        }
+        return NULL;
+}
+
+/* ---- rebalance (consumer thread, or consumer_close) ---- */
+
+static void partitions_revoked(consumer_t *c,
+                               rd_kafka_topic_partition_list_t *parts,
+                               bool lost) {
+        int32_t ids[256];
+        size_t n = 0;
+        if (!lost) {
+                /* Finished work of these partitions is stored and committed
+                 * before they go; in-flight work is not. */
+                offsets_apply(c);
+                rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                        LOG_WARN("consumer", "commit on revoke failed: %s",
+                                 rd_kafka_err2str(err));
+        }
+        for (int i = 0; i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                if (strcmp(tp->topic, c->topic_jobs) != 0)
+                        continue;
+                LOG_INFO("consumer",
+                         "partition %s, dropping its watches partition=%" PRId32
+                         " inflight=%zu",
+                         lost ? "lost" : "revoked", tp->partition,
+                         offsets_inflight(c->offsets, tp->partition));
+                offsets_drop(c->offsets, tp->partition);
+                ids[n++] = tp->partition;
+                if (n == sizeof(ids) / sizeof(ids[0]) || i == parts->cnt - 1) {
+                        if (c->dispatch.on_revoke)
+                                c->dispatch.on_revoke(ids, n, c->dispatch.ctx);
+                        n = 0;
+                }
+        }
+        if (n && c->dispatch.on_revoke)
+                c->dispatch.on_revoke(ids, n, c->dispatch.ctx);
+        stats_add(c, &c->stats.revokes, (uint64_t)parts->cnt);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        consumer_t *c = opaque;
+        bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+        rd_kafka_error_t *error  = NULL;
+        rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                LOG_INFO("consumer", "partitions assigned count=%d",
+                         parts->cnt);
+                if (coop)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        aerr = rd_kafka_assign(rk, parts);
+                if (c->paused) /* new partitions join the pause */
+                        rd_kafka_pause_partitions(rk, parts);
+        } else {
+                partitions_revoked(
+                    c, parts,
+                    err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ||
+                        rd_kafka_assignment_lost(rk));
+                if (coop)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        aerr = rd_kafka_assign(rk, NULL);
+        }
+        if (error) {
+                LOG_ERROR("consumer", "rebalance failed: %s",
+                          rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (aerr) {
+                LOG_ERROR("consumer", "rebalance failed: %s",
+                          rd_kafka_err2str(aerr));
+        }
+}
+
+/* ---- lifecycle (controlling thread) ---- */
+
+static const char *const consumer_defaults_kv[] = {
+    "partition.assignment.strategy",
+    "cooperative-sticky",
+    "enable.auto.commit",
+    "true",
+    "auto.offset.reset",
+    "earliest",
+    "client.id",
+    "bitmon",
+};
+
+static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
+                          char *errstr, size_t errstr_size) {
+        kconf_pairs_t defaults = {consumer_defaults_kv, 4};
+        rd_kafka_conf_t *conf  = kconf_new(opts->bootstrap, &defaults,
+                                           &opts->kafka, errstr, errstr_size);
+        rd_kafka_topic_partition_list_t *sub = NULL;
+        rd_kafka_resp_err_t err;
+        /* Forced: offsets are ours to store, the group is the config's. */
+        if (!conf ||
+            kconf_set(conf, "group.id", opts->group, errstr, errstr_size) < 0 ||
+            kconf_set(conf, "enable.auto.offset.store", "false", errstr,
+                      errstr_size) < 0) {
+                if (conf)
+                        rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_opaque(conf, c);
+        c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+        if (!c->rk) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_poll_set_consumer(c->rk);
+        c->rkq = rd_kafka_queue_get_consumer(c->rk);
+        sub    = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(sub, opts->topic_jobs,
+                                          RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(c->rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (err) {
+                snprintf(errstr, errstr_size, "cannot subscribe to %s: %s",
+                         opts->topic_jobs, rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+consumer_t *consumer_new(const consumer_opts_t *opts,
+                         const consumer_dispatch_t *dispatch,
+                         producer_t *producer, char *errstr,
+                         size_t errstr_size) {
+        consumer_t *c;
+        if (!opts->group || !opts->topic_jobs || !opts->topic_dlq ||
+            !dispatch->on_job || !producer) {
+                snprintf(errstr, errstr_size,
+                         "consumer needs a group, jobs and dlq topics, a "
+                         "dispatcher and a producer");
+                return NULL;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        pthread_mutex_init(&c->lock, NULL);
+        c->producer       = producer;
+        c->dispatch       = *dispatch;
+        c->limits         = opts->limits;
+        c->poll_ms        = opts->poll_ms > 0 ? opts->poll_ms : 100;
+        c->max_watches    = opts->max_watches ? opts->max_watches : 1000;
+        c->resume_watches = opts->resume_watches ? opts->resume_watches
+                                                 : c->max_watches * 3 / 4;
+        if (c->resume_watches >= c->max_watches)
+                c->resume_watches = c->max_watches - 1;
+        c->topic_jobs = strdup(opts->topic_jobs);
+        c->topic_dlq  = strdup(opts->topic_dlq);
+        c->offsets    = offsets_new();
+        if (!c->topic_jobs || !c->topic_dlq || !c->offsets) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        if (consumer_setup(c, opts, errstr, errstr_size) < 0)
+                goto fail;
+        return c;
+fail:
+        c->closed = true; /* nothing joined, nothing to commit */
+        consumer_destroy(c);
+        return NULL;
+}
+
+int consumer_start(consumer_t *c, char *errstr, size_t errstr_size) {
+        if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
+                snprintf(errstr, errstr_size, "cannot start consumer thread");
+                return -1;
+        }
+        c->thread_started = true;
+        return 0;
+}
+
+void consumer_stop(consumer_t *c) {
+        if (!c->thread_started)
+                return;
+        atomic_store(&c->stop, 1);
+        if (c->rkq)
+                rd_kafka_queue_yield(c->rkq);
+        pthread_join(c->thread, NULL);
+        c->thread_started = false;
+}
+
+int consumer_close(consumer_t *c, char *errstr, size_t errstr_size) {
+        int rc = 0;
+        if (c->closed)
+                return 0;
+        consumer_stop(c);
+        c->closed = true;
+        offsets_apply(c);
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                snprintf(errstr, errstr_size, "cannot commit offsets: %s",
+                         rd_kafka_err2str(err));
+                rc = -1;
+        }
+        err = rd_kafka_consumer_close(c->rk);
+        if (err && rc == 0) {
+                snprintf(errstr, errstr_size, "cannot leave the group: %s",
+                         rd_kafka_err2str(err));
+                rc = -1;
+        }
+        return rc;
+}
+
+void consumer_destroy(consumer_t *c) {
+        char err[256];
+        if (!c)
+                return;
+        if (c->rk && !c->closed && consumer_close(c, err, sizeof(err)) < 0)
+                LOG_WARN("consumer", "%s", err);
+        consumer_stop(c);
+        if (c->rkq)
+                rd_kafka_queue_destroy(c->rkq);
+        if (c->rk)
+                rd_kafka_destroy(c->rk);
+        offsets_destroy(c->offsets);
+        free(c->queue);
+        free(c->topic_jobs);
+        free(c->topic_dlq);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+}
