@@ -242,7 +242,8 @@ char *result_to_json(const result_t *r, char *errstr, size_t errstr_size) {
                                               : time_wall_ms(),
                             1, t, sizeof(t));
         if (add_str(root, "observed_at", t) < 0 ||
-            add_str(root, "worker", r->worker) < 0)
+            add_str(root, "worker", r->worker) < 0 ||
+            (r->final && !cJSON_AddBoolToObject(root, "final", 1)))
                 goto out;
         out = cJSON_PrintUnformatted(root);
         if (out)

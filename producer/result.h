@@ -80,6 +80,9 @@ typedef struct result {
         const result_error_t *error;
         int64_t observed_at_ms; /* 0 = now */
         const char *worker;     /* pod/host name and thread, e.g. "pod-7/w3" */
+        bool final; /* a `status` that ends its job (follow=false on a
+                     * running build): written as "final": true; omitted
+                     * when false */
 } result_t;
 
 /* Encodes r as compact JSON with the fields in DESIGN order. Returns a

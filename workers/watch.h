@@ -117,6 +117,11 @@ typedef struct watch_answer {
         int build_on_hold; /* 1 while on hold */
         int log_archived;
         int log_has_url;
+        /* X-RateLimit-* when the answer carried them (rl_present 1):
+         * remaining (-1 absent) and reset as epoch ms (0 absent). */
+        int rl_present;
+        long rl_remaining;
+        int64_t rl_reset_at_ms;
 } watch_answer_t;
 
 typedef void(watch_answer_cb_t)(void *arg, watch_answer_t *ans);

@@ -105,7 +105,10 @@ static void wb_done(void *arg, CURL *easy, CURLcode code) {
         watch_answer_t ans = {.cls            = watch_bitrise_class(res.cls),
                               .http_status    = res.http_status,
                               .retry_after_ms = res.retry_after_ms,
-                              .message        = res.message};
+                              .message        = res.message,
+                              .rl_present     = res.rl.present,
+                              .rl_remaining   = res.rl.remaining,
+                              .rl_reset_at_ms = res.rl.reset_at_ms};
         if (code == LOOP_HTTP_CANCELLED)
                 ans.cls = WATCH_ANS_CANCELLED;
         else if (ans.cls == WATCH_ANS_OK && wb_take_payload(r, &res, &ans)) {

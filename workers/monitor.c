@@ -1,0 +1,603 @@
+/* workers/monitor.c — the watch seams on the real services (see monitor.h):
+ * per worker thread a Redis connection, a token store and the Bitrise
+ * request seams; per process the ack path that turns a delivered terminal
+ * result into a done marker and a stored offset. */
+#include "workers/monitor.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/buildcache.h"
+#include "common/log.h"
+#include "workers/monitor_int.h"
+
+#define FAC "monitor"
+
+typedef struct monitor_thread {
+        monitor_t *m;
+        char worker[160]; /* "<worker.id>/w<N>": results, lease owner */
+        cache_redis_t *rc;
+        tokenstore_t *ts; /* own (redis store) or m->dir_ts */
+        int own_ts;
+        watch_bitrise_t wb;
+        void **fallback; /* log_fallback payloads (not archived) */
+        size_t n_fallback, cap_fallback;
+} monitor_thread_t;
+
+/* A request in flight: the watch's callback, wrapped to count the answer
+ * and adopt X-RateLimit-* for the token that made it. */
+typedef struct monitor_req {
+        monitor_thread_t *t;
+        watch_request_t copy; /* what watch_bitrise holds */
+        watch_answer_cb_t *cb;
+        void *cb_arg;
+        int has_fp;
+        cache_fp_t fp;
+        char workspace[TOKENSTORE_WS_MAX + 1];
+} monitor_req_t;
+
+/* The ack of one message that ends a job. */
+typedef struct monitor_ack {
+        monitor_t *m;
+        char job_id[JOB_ID_MAX + 1];
+} monitor_ack_t;
+
+/* ---- job handles ---------------------------------------------------------- */
+
+monitor_job_t *monitor_job_new(job_t *job, int32_t partition, int64_t offset) {
+        monitor_job_t *mj = malloc(sizeof(*mj));
+        if (!mj) {
+                job_destroy(job);
+                return NULL;
+        }
+        *mj = (monitor_job_t){job, partition, offset};
+        return mj;
+}
+
+void monitor_job_free(monitor_job_t *mj) {
+        if (!mj)
+                return;
+        job_destroy(mj->job);
+        free(mj);
+}
+
+void monitor_job_describe(monitor_job_t *mj, watch_job_t *out) {
+        const job_t *j = mj->job;
+        *out           = (watch_job_t){
+                      .job         = mj,
+                      .workspace   = j->workspace,
+                      .app_slug    = j->app_slug,
+                      .build_slug  = j->build_slug,
+                      .follow      = j->follow,
+                      .log         = j->log == JOB_LOG_NONE      ? WATCH_LOG_NONE
+                                     : j->log == JOB_LOG_FULL ? WATCH_LOG_FULL
+                                                              : WATCH_LOG_SUMMARY,
+                      .deadline_ms = j->deadline_s * 1000,
+        };
+}
+
+int monitor_job_in_partitions(void *job, void *arg) {
+        const monitor_job_t *mj       = job;
+        const monitor_partitions_t *p = arg;
+        for (size_t i = 0; i < p->n; i++)
+                if (p->p[i] == mj->partition)
+                        return 1;
+        return 0;
+}
+
+/* ---- tokens, validity, budget --------------------------------------------- */
+
+static void fp_from_str(const char *s, cache_fp_t *fp) {
+        memset(fp, 0, sizeof(*fp));
+        snprintf(fp->id, sizeof(fp->id), "%s", s);
+        snprintf(fp->log, sizeof(fp->log), "%.*s", CACHE_FP_LOG_LEN, s);
+}
+
+static int seam_token_get(void *ctx, const char *ws, char *tok,
+                          size_t tok_size, char *fp, size_t fp_size,
+                          char *errstr, size_t errstr_size) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t f;
+        int err = tokenstore_get(t->ts, ws, tok, tok_size, errstr, errstr_size);
+        if (err == CACHE_E_NOTFOUND || err == CACHE_E_ARG)
+                return 1;
+        if (err < 0)
+                return -1;
+        if (cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, tok,
+                             strlen(tok), &f) < 0) {
+                OPENSSL_cleanse(tok, tok_size);
+                snprintf(errstr, errstr_size,
+                         "cannot fingerprint the token of %s", ws);
+                return -1;
+        }
+        snprintf(fp, fp_size, "%s", f.id);
+        return 0;
+}
+
+static watch_validity_t seam_validity_get(void *ctx, const char *fps,
+                                          const char *app) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t fp;
+        cache_validity_t v = CACHE_VALIDITY_UNKNOWN;
+        char err[160];
+        fp_from_str(fps, &fp);
+        if (cache_validity_get(t->rc, &fp, app, &v, err, sizeof(err)) < 0)
+                return WATCH_VALIDITY_UNKNOWN;
+        switch (v) {
+        case CACHE_VALIDITY_VALID:
+                return WATCH_VALIDITY_VALID;
+        case CACHE_VALIDITY_INVALID:
+                return WATCH_VALIDITY_INVALID;
+        case CACHE_VALIDITY_INSUFFICIENT_ROLE:
+                return WATCH_VALIDITY_INSUFFICIENT_ROLE;
+        default:
+                return WATCH_VALIDITY_UNKNOWN;
+        }
+}
+
+static void seam_validity_record(void *ctx, const char *fps, const char *app,
+                                 long http_status) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t fp;
+        char err[160];
+        fp_from_str(fps, &fp);
+        int rc = cache_validity_record(t->rc, &t->m->o.validity, &fp, app,
+                                       (int)http_status, err, sizeof(err));
+        if (rc < 0 && rc != CACHE_E_REFUSED && rc != CACHE_E_DOWN)
+                LOG_WARN(FAC, "cannot record token validity fp=%s: %s",
+                         fp.log, err);
+}
+
+static int64_t seam_budget_take(void *ctx, const char *fps, const char *ws) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t fp;
+        fp_from_str(fps, &fp);
+        int64_t wait = cache_budget_take(t->m->o.budget, t->rc, &fp, ws);
+        if (wait > 0)
+                metrics_counter_inc(t->m->budget_waits);
+        return wait;
+}
+
+static int64_t seam_budget_on_429(void *ctx, const char *fps,
+                                  int64_t retry_after_ms) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t fp;
+        char ra[32];
+        fp_from_str(fps, &fp);
+        if (retry_after_ms >= 0)
+                snprintf(ra, sizeof(ra), "%lld",
+                         (long long)((retry_after_ms + 999) / 1000));
+        int64_t block = cache_budget_on_429(t->m->o.budget, t->rc, &fp,
+                                            retry_after_ms >= 0 ? ra : NULL);
+        return block < retry_after_ms ? retry_after_ms : block;
+}
+
+/* ---- build cache ---------------------------------------------------------- */
+
+static int seam_cache_get(void *ctx, const char *app, const char *build,
+                          watch_answer_t *ans) {
+        monitor_thread_t *t = ctx;
+        buf_t b;
+        char err[160];
+        buf_init(&b, CACHE_BUILD_MAX_JSON);
+        int rc = cache_build_get(t->rc, app, build, &b, err, sizeof(err));
+        if (rc != 1) {
+                buf_release(&b);
+                return rc;
+        }
+        bitrise_build_t *bb = calloc(1, sizeof(*bb));
+        if (!bb || bitrise_build_parse(b.data, b.len, bb, err, sizeof(err))) {
+                if (bb)
+                        LOG_WARN(FAC, "ignoring cached build %s: %s", build,
+                                 err);
+                free(bb);
+                buf_release(&b);
+                return 0;
+        }
+        buf_release(&b);
+        ans->cls           = WATCH_ANS_OK;
+        ans->payload       = bb;
+        ans->build_status  = bb->status;
+        ans->build_on_hold = bb->is_on_hold;
+        return 1;
+}
+
+static int seam_cache_lease(void *ctx, const char *app, const char *build,
+                            int lease_ms) {
+        monitor_thread_t *t = ctx;
+        char err[160];
+        return cache_build_lease_try(t->rc, app, build, t->worker, lease_ms,
+                                     err, sizeof(err));
+}
+
+static void seam_cache_store(void *ctx, const char *app, const char *build,
+                             const void *payload, int ttl_ms) {
+        monitor_thread_t *t = ctx;
+        char err[160];
+        char *json = monitor_build_to_json(payload);
+        if (!json)
+                return;
+        if (cache_build_store(t->rc, app, build, json, strlen(json), ttl_ms,
+                              err, sizeof(err)) < 0 &&
+            cache_redis_is_up(t->rc))
+                LOG_WARN(FAC, "cannot cache build %s: %s", build, err);
+        free(json);
+}
+
+static void seam_cache_release(void *ctx, const char *app, const char *build) {
+        monitor_thread_t *t = ctx;
+        char err[160];
+        cache_build_lease_release(t->rc, app, build, t->worker, err,
+                                  sizeof(err));
+}
+
+static int seam_done_check(void *ctx, void *job) {
+        monitor_thread_t *t = ctx;
+        monitor_job_t *mj   = job;
+        char err[160];
+        return cache_done_check(t->rc, mj->job->job_id, err, sizeof(err));
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static void req_adopt_headers(monitor_req_t *r, const watch_answer_t *ans) {
+        char rem[32], reset[32];
+        if (!r->has_fp || !ans->rl_present)
+                return;
+        if (ans->rl_remaining >= 0)
+                snprintf(rem, sizeof(rem), "%ld", ans->rl_remaining);
+        if (ans->rl_reset_at_ms > 0)
+                snprintf(reset, sizeof(reset), "%lld",
+                         (long long)(ans->rl_reset_at_ms / 1000));
+        cache_budget_on_headers(r->t->m->o.budget, r->t->rc, &r->fp,
+                                ans->rl_remaining >= 0 ? rem : NULL,
+                                ans->rl_reset_at_ms > 0 ? reset : NULL);
+}
+
+static void req_done(void *arg, watch_answer_t *ans) {
+        monitor_req_t *r = arg;
+        if ((unsigned)ans->cls < MONITOR_N_CLASSES)
+                metrics_counter_inc(r->t->m->requests[ans->cls]);
+        if (ans->cls != WATCH_ANS_CANCELLED)
+                req_adopt_headers(r, ans);
+        watch_answer_cb_t *cb = r->cb;
+        void *cb_arg          = r->cb_arg;
+        free(r);
+        cb(cb_arg, ans); /* may free the watch's request */
+}
+
+static int seam_request_start(void *ctx, loop_t *loop, watch_request_t *req,
+                              char *errstr, size_t errstr_size) {
+        monitor_thread_t *t = ctx;
+        monitor_req_t *r    = calloc(1, sizeof(*r));
+        if (!r) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        r->t           = t;
+        r->copy        = *req;
+        r->cb          = req->cb;
+        r->cb_arg      = req->cb_arg;
+        r->copy.cb     = req_done;
+        r->copy.cb_arg = r;
+        if (req->token && *req->token &&
+            cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, req->token,
+                             strlen(req->token), &r->fp) == 0)
+                r->has_fp = 1;
+        int rc = watch_bitrise_request_start(&t->wb, loop, &r->copy, errstr,
+                                             errstr_size);
+        if (rc != 0) {
+                free(r);
+                return rc;
+        }
+        req->handle = r;
+        return 0;
+}
+
+static void seam_request_cancel(void *ctx, watch_request_t *req) {
+        monitor_req_t *r = req->handle;
+        (void)ctx;
+        if (!r)
+                return;
+        watch_bitrise_request_cancel(&r->copy);
+        free(r);
+        req->handle = NULL;
+}
+
+static int fallback_find(monitor_thread_t *t, const void *p) {
+        for (size_t i = 0; i < t->n_fallback; i++)
+                if (t->fallback[i] == p)
+                        return (int)i;
+        return -1;
+}
+
+static void seam_payload_free(void *ctx, watch_req_kind_t kind, void *payload) {
+        monitor_thread_t *t = ctx;
+        int i;
+        if (kind == WATCH_REQ_RAW_LOG && (i = fallback_find(t, payload)) >= 0)
+                t->fallback[i] = t->fallback[--t->n_fallback];
+        watch_bitrise_payload_free(kind, payload);
+}
+
+static void *seam_log_fallback(void *ctx, const void *log_info) {
+        monitor_thread_t *t = ctx;
+        if (t->n_fallback == t->cap_fallback) {
+                size_t cap = t->cap_fallback ? 2 * t->cap_fallback : 8;
+                void **p   = realloc(t->fallback, cap * sizeof(*p));
+                if (!p)
+                        return NULL;
+                t->fallback     = p;
+                t->cap_fallback = cap;
+        }
+        void *lp = watch_bitrise_log_fallback(&t->wb, log_info);
+        if (lp)
+                t->fallback[t->n_fallback++] = lp;
+        return lp;
+}
+
+/* ---- publishing ----------------------------------------------------------- */
+
+/* On the producer's poll thread: the result is stored (or definitively
+ * not). Done marker first, then the offset: a crash in between re-reads
+ * the job and skips it. */
+static void monitor_on_ack(void *ctx, int32_t part, int64_t off,
+                           rd_kafka_resp_err_t err) {
+        monitor_ack_t *a = ctx;
+        monitor_t *m     = a->m;
+        char e[160];
+        if (!err) {
+                pthread_mutex_lock(&m->ack_lock);
+                int rc = cache_done_mark(m->ack_rc, a->job_id, m->o.done_ttl_s,
+                                         e, sizeof(e));
+                pthread_mutex_unlock(&m->ack_lock);
+                if (rc < 0) {
+                        metrics_counter_inc(m->done_marks_failed);
+                        LOG_WARN(FAC,
+                                 "cannot mark job %s done (a redelivery "
+                                 "would report it again): %s",
+                                 a->job_id, e);
+                }
+        }
+        consumer_ack(m->o.consumer, part, off, err);
+        free(a);
+}
+
+static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
+                        const void *build, const void *log,
+                        const watch_error_t *err) {
+        monitor_thread_t *t = ctx;
+        monitor_t *m        = t->m;
+        monitor_job_t *mj   = job;
+        char e[256], key[80];
+        int archived = log && fallback_find(t, log) < 0;
+        char *json = monitor_result_json(mj, ev, last, build, log, archived,
+                                         err, t->worker, e, sizeof(e));
+        if (!json) {
+                LOG_ERROR(FAC, "cannot encode the result of job %s: %s",
+                          mj->job->job_id, e);
+                return -1;
+        }
+        job_key(mj->job, key, sizeof(key));
+        producer_ack_t ack = {monitor_on_ack, NULL, mj->partition, mj->offset};
+        monitor_ack_t *a   = NULL;
+        if (last) {
+                if (!(a = malloc(sizeof(*a)))) {
+                        free(json);
+                        return -1;
+                }
+                a->m = m;
+                snprintf(a->job_id, sizeof(a->job_id), "%s", mj->job->job_id);
+                ack.ctx = a;
+        }
+        int rc = producer_send(m->o.producer, m->o.topic_results, key,
+                               strlen(key), json, strlen(json), NULL, 0,
+                               last ? &ack : NULL, 1, e, sizeof(e));
+        free(json);
+        if (rc != 0) {
+                free(a);
+                LOG_ERROR(FAC, "cannot publish the result of job %s: %s",
+                          mj->job->job_id, e);
+                return -1;
+        }
+        metrics_counter_inc(m->results[ev]);
+        if (ev == WATCH_EV_ERROR && err && (unsigned)err->code < MONITOR_N_ERRS)
+                metrics_counter_inc(m->errors[err->code]);
+        return 0;
+}
+
+static void seam_job_done(void *ctx, void *job, watch_job_end_t how) {
+        monitor_thread_t *t = ctx;
+        monitor_job_t *mj   = job;
+        switch (how) {
+        case WATCH_JOB_SKIPPED:
+                metrics_counter_inc(t->m->skipped);
+                LOG_INFO(FAC, "job %s already reported, skipped",
+                         mj->job->job_id);
+                consumer_job_done(t->m->o.consumer, mj->partition, mj->offset);
+                break;
+        case WATCH_JOB_DROPPED:
+                metrics_counter_inc(t->m->dropped);
+                break;
+        case WATCH_JOB_PUBLISH_FAILED:
+                metrics_counter_inc(t->m->pub_failed);
+                LOG_ERROR(FAC,
+                          "job %s: terminal result not published; its offset "
+                          "stays unstored (redelivered after a restart)",
+                          mj->job->job_id);
+                break;
+        case WATCH_JOB_PUBLISHED:
+                break;
+        }
+        monitor_job_free(mj);
+}
+
+/* ---- threads and the process ---------------------------------------------- */
+
+/* Any connection's up/down edge: "redis" is degraded while any is down. */
+static void monitor_redis_state(void *opaque, bool up, const char *reason) {
+        monitor_t *m = opaque;
+        int down     = cache_redis_down_count();
+        if (down > 0)
+                health_set(m->o.health, "redis", HEALTH_DEGRADED,
+                           up ? "some connections down" : reason);
+        else
+                health_set(m->o.health, "redis", HEALTH_OK, NULL);
+}
+
+static void thread_free(monitor_thread_t *t) {
+        if (!t)
+                return;
+        if (t->own_ts)
+                tokenstore_destroy(t->ts);
+        cache_redis_destroy(t->rc);
+        free(t->fallback);
+        free(t);
+}
+
+int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
+                       char *errstr, size_t errstr_size) {
+        monitor_t *m        = ud;
+        monitor_thread_t *t = calloc(1, sizeof(*t));
+        (void)loop;
+        if (!t) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        int n = atomic_fetch_add(&m->threads, 1);
+        snprintf(t->worker, sizeof(t->worker), "%s/w%d", m->o.worker_id, n);
+        t->m                  = m;
+        t->wb.client          = m->o.client;
+        t->wb.logparse        = m->o.logparse;
+        cache_redis_opts_t ro = m->o.redis;
+        ro.name               = t->worker;
+        ro.on_state           = monitor_redis_state;
+        ro.opaque             = m;
+        if (!(t->rc = cache_redis_new(&ro, errstr, errstr_size)))
+                goto fail;
+        if (m->dir_ts) {
+                t->ts = m->dir_ts;
+        } else {
+                tokenstore_opts_t to = m->o.tokens;
+                to.rc                = t->rc;
+                if (!(t->ts = tokenstore_new(m->o.tokens_spec, &to, errstr,
+                                             errstr_size)))
+                        goto fail;
+                t->own_ts = 1;
+        }
+        *seams = (watch_seams_t){
+            .ctx             = t,
+            .token_get       = seam_token_get,
+            .validity_get    = seam_validity_get,
+            .validity_record = seam_validity_record,
+            .budget_take     = seam_budget_take,
+            .budget_on_429   = seam_budget_on_429,
+            .cache_get       = seam_cache_get,
+            .cache_lease     = seam_cache_lease,
+            .cache_store     = seam_cache_store,
+            .cache_release   = seam_cache_release,
+            .request_start   = seam_request_start,
+            .request_cancel  = seam_request_cancel,
+            .payload_free    = seam_payload_free,
+            .publish         = seam_publish,
+            .job_done        = seam_job_done,
+            .log_fallback    = seam_log_fallback,
+            .done_check      = seam_done_check,
+        };
+        return 0;
+fail:
+        thread_free(t);
+        return -1;
+}
+
+void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams) {
+        (void)loop;
+        (void)ud;
+        thread_free(seams->ctx);
+        seams->ctx = NULL;
+}
+
+static void monitor_metrics_register(monitor_t *m) {
+        metrics_t *mx          = m->o.metrics;
+        static const char *ev[3] = {"status", "finished", "error"};
+        static const char *cls[MONITOR_N_CLASSES] = {
+            "ok",        "token_invalid", "insufficient_role", "not_found",
+            "rate_limited", "transient",  "permanent",         "cancelled"};
+        for (int i = 0; i < 3; i++)
+                m->results[i] = metrics_counter(
+                    mx, "bitmon_results_total",
+                    "Results handed to the producer, by event.", "event", ev[i],
+                    NULL);
+        for (int i = 0; i < MONITOR_N_ERRS; i++)
+                m->errors[i] = metrics_counter(
+                    mx, "bitmon_result_errors_total",
+                    "Terminal error results, by code.", "code",
+                    watch_errcode_name((watch_errcode_t)i), NULL);
+        for (int i = 0; i < MONITOR_N_CLASSES; i++)
+                m->requests[i] = metrics_counter(
+                    mx, "bitmon_bitrise_requests_total",
+                    "Bitrise requests by how they ended.", "class", cls[i],
+                    NULL);
+        m->budget_waits = metrics_counter(
+            mx, "bitmon_budget_waits_total",
+            "Times a request had to wait for its token's budget.", NULL);
+        m->skipped = metrics_counter(mx, "bitmon_jobs_done_total",
+                                     "Jobs that left their watch, by how.",
+                                     "how", "skipped", NULL);
+        m->dropped = metrics_counter(mx, "bitmon_jobs_done_total",
+                                     "Jobs that left their watch, by how.",
+                                     "how", "dropped", NULL);
+        m->pub_failed = metrics_counter(mx, "bitmon_jobs_done_total",
+                                        "Jobs that left their watch, by how.",
+                                        "how", "publish_failed", NULL);
+        m->done_marks_failed = metrics_counter(
+            mx, "bitmon_done_marks_failed_total",
+            "Done markers that could not be written (Redis down).", NULL);
+}
+
+monitor_t *monitor_new(const monitor_opts_t *opts, char *errstr,
+                       size_t errstr_size) {
+        if (!opts->client || !opts->budget || !opts->producer ||
+            !opts->consumer || !opts->topic_results || !opts->tokens_spec ||
+            !opts->worker_id || opts->fp_key_len < CACHE_FP_KEY_MIN ||
+            opts->fp_key_len > CACHE_FP_KEY_MAX) {
+                snprintf(errstr, errstr_size,
+                         "monitor: missing client, budget, producer, "
+                         "consumer, topic, token store or fingerprint key");
+                return NULL;
+        }
+        monitor_t *m = calloc(1, sizeof(*m));
+        if (!m) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        m->o = *opts;
+        memcpy(m->fp_key, opts->fp_key, opts->fp_key_len);
+        pthread_mutex_init(&m->ack_lock, NULL);
+        if (strncmp(opts->tokens_spec, "dir:", 4) == 0 &&
+            !(m->dir_ts = tokenstore_new(opts->tokens_spec, &opts->tokens,
+                                         errstr, errstr_size)))
+                goto fail;
+        cache_redis_opts_t ro = opts->redis;
+        ro.name               = "done-markers";
+        ro.on_state           = monitor_redis_state;
+        ro.opaque             = m;
+        if (!(m->ack_rc = cache_redis_new(&ro, errstr, errstr_size)))
+                goto fail;
+        monitor_metrics_register(m);
+        return m;
+fail:
+        monitor_destroy(m);
+        return NULL;
+}
+
+void monitor_destroy(monitor_t *m) {
+        if (!m)
+                return;
+        tokenstore_destroy(m->dir_ts);
+        cache_redis_destroy(m->ack_rc);
+        pthread_mutex_destroy(&m->ack_lock);
+        OPENSSL_cleanse(m->fp_key, sizeof(m->fp_key));
+        free(m);
+}
