@@ -12,6 +12,7 @@ int cmd_config(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
+int cmd_run(int argc, char **argv); /* cmd/run.c: the daemon */
 
 /* Loads the configuration of a command: defaults, then `file` (NULL:
  * $BITMON_CONFIG, if set), the environment, then each "key=value" of xargs

@@ -12,6 +12,7 @@ static const struct {
         int (*fn)(int argc, char **argv);
         const char *help;
 } commands[] = {
+    {"run", cmd_run, "run the worker pool (the daemon)"},
     {"version", cmd_version, "print the version"},
     {"connect", cmd_connect,
      "check a workspace's Bitrise token and store it when it works"},

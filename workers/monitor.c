@@ -360,7 +360,8 @@ static void monitor_on_ack(void *ctx, int32_t part, int64_t off,
                                  a->job_id, e);
                 }
         }
-        consumer_ack(m->o.consumer, part, off, err);
+        if (!atomic_load(&m->detached))
+                consumer_ack(m->o.consumer, part, off, err);
         free(a);
 }
 
@@ -415,7 +416,9 @@ static void seam_job_done(void *ctx, void *job, watch_job_end_t how) {
                 metrics_counter_inc(t->m->skipped);
                 LOG_INFO(FAC, "job %s already reported, skipped",
                          mj->job->job_id);
-                consumer_job_done(t->m->o.consumer, mj->partition, mj->offset);
+                if (!atomic_load(&t->m->detached))
+                        consumer_job_done(t->m->o.consumer, mj->partition,
+                                          mj->offset);
                 break;
         case WATCH_JOB_DROPPED:
                 metrics_counter_inc(t->m->dropped);
@@ -600,4 +603,9 @@ void monitor_destroy(monitor_t *m) {
         pthread_mutex_destroy(&m->ack_lock);
         OPENSSL_cleanse(m->fp_key, sizeof(m->fp_key));
         free(m);
+}
+
+void monitor_detach_consumer(monitor_t *m) {
+        if (m)
+                atomic_store(&m->detached, 1);
 }

@@ -79,6 +79,10 @@ monitor_t *monitor_new(const monitor_opts_t *opts, char *errstr,
 /* Frees; NULL is a no-op. After workers_destroy and producer_destroy. */
 void monitor_destroy(monitor_t *m);
 
+/* After consumer_close, before consumer_destroy: acks that still arrive
+ * (messages purged by producer_destroy) no longer reach the consumer. */
+void monitor_detach_consumer(monitor_t *m);
+
 /* workers_opts_t.seams_init / seams_release with ud = the monitor. */
 int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                        char *errstr, size_t errstr_size);

@@ -25,6 +25,7 @@ struct monitor {
         pthread_mutex_t ack_lock;
         cache_redis_t *ack_rc; /* done markers, under ack_lock */
         atomic_int threads;    /* worker thread numbering */
+        atomic_int detached;   /* consumer gone: acks stop there */
         metrics_counter_t *results[3];             /* by event */
         metrics_counter_t *errors[MONITOR_N_ERRS]; /* error events by code */
         metrics_counter_t *requests[MONITOR_N_CLASSES];
