@@ -246,6 +246,12 @@ else
         bad pipeline_metrics "$(grep -E '^bitmon_(jobs|result_errors)' <<<"$m" | tr '\n' ' ')"
 fi
 
+# ---- a long watch in flight at SIGTERM is handed back ------------------------------
+job long ws-pipe $A 1000000000000001 | "$BIN" enqueue - >/dev/null 2>&1
+long_status() { jq -r --arg j "$run-long" 'select(.job_id == $j) | .event' "$tmp/results.jsonl" | grep -c status; }
+for _ in $(seq $((100 * scale))); do [ "$(long_status)" -ge 1 ] && break; sleep 0.1; done
+[ "$(long_status)" -ge 1 ] || bad pipeline_long_watch "no status for the long build"
+
 # ---- SIGTERM ----------------------------------------------------------------------
 t0=$(date +%s%N)
 kill -TERM "$run_pid"
@@ -257,6 +263,24 @@ if [ "$rc" = 0 ] && [ "$ms" -le $((shutdown_s * 1000)) ] && grep -q '"msg":"stop
         ok "pipeline_sigterm_clean (${ms} ms)"
 else
         bad pipeline_sigterm_clean "exit $rc after $ms ms: $(grep '"msg":"stopped"' "$tmp/bitmon.log")"
+fi
+
+# ---- restart: only the handed-back job comes again; the rest was committed -------
+before=$(wc -l <"$tmp/results.jsonl")
+"$BIN" run >"$tmp/bitmon2.log" 2>&1 &
+run_pid=$!
+for _ in $(seq $((200 * scale))); do [ "$(long_status)" -ge 2 ] && break; sleep 0.1; done
+sleep 1
+kill -TERM "$run_pid"
+wait "$run_pid"
+rc=$?
+run_pid=
+new_lines=$(tail -n +$((before + 1)) "$tmp/results.jsonl" | jq -r .job_id | sort -u | tr '\n' ' ')
+if [ "$(long_status)" -ge 2 ] && [ "$new_lines" = "$run-long " ] &&
+        ! grep -q 'already reported' "$tmp/bitmon2.log" && [ "$rc" = 0 ]; then
+        ok pipeline_restart_resumes_handed_back
+else
+        bad pipeline_restart_resumes_handed_back "long status events $(long_status); new results for: $new_lines; skips $(grep -c 'already reported' "$tmp/bitmon2.log"); exit $rc"
 fi
 if grep -q '"level":"error"' "$tmp/bitmon.log"; then
         bad pipeline_no_errors_logged "$(grep '"level":"error"' "$tmp/bitmon.log" | head -3)"
