@@ -8,6 +8,7 @@
 #include "cache/tokenstore.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -614,4 +615,72 @@ int tokenstore_rekey(tokenstore_t *ts, size_t *rekeyed, size_t *failed,
         LOG_INFO("cache", "rekey done rekeyed=%zu key_id=%s", *rekeyed,
                  tokencrypt_keyring_current_id(ts->kr));
         return 0;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static int dir_list(tokenstore_t *ts, tokenstore_list_cb *cb, void *opaque,
+                    char *errstr, size_t errstr_size) {
+        char eb[128], path[4096];
+        int ret = 0;
+        DIR *d  = opendir(ts->dir);
+        if (!d) {
+                snprintf(errstr, errstr_size, "cannot list %s: %s", ts->dir,
+                         log_errno_str(errno, eb, sizeof(eb)));
+                return CACHE_E_IO;
+        }
+        struct dirent *de;
+        while (!ret && (de = readdir(d)) != NULL) {
+                struct stat st;
+                if (!tokenstore_ws_valid(de->d_name))
+                        continue; /* ".", "..data", ".ws.tmpXXXXXX" */
+                snprintf(path, sizeof(path), "%s/%s", ts->dir, de->d_name);
+                if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+                        ret = cb(de->d_name, opaque);
+        }
+        closedir(d);
+        return ret;
+}
+
+static int redis_list(tokenstore_t *ts, tokenstore_list_cb *cb, void *opaque,
+                      char *errstr, size_t errstr_size) {
+        char pattern[512], cursor[32] = "0";
+        size_t plen = strlen(cache_redis_prefix(ts->rc)) + 6; /* "token:" */
+        int ret     = 0;
+        if (rekey_pattern(cache_redis_prefix(ts->rc), pattern,
+                          sizeof(pattern))) {
+                snprintf(errstr, errstr_size, "list: key prefix too long");
+                return CACHE_E_ARG;
+        }
+        do {
+                redisReply *r = NULL;
+                int err       = cache_redis_cmd(ts->rc, &r, errstr, errstr_size,
+                                                "SCAN %s MATCH %s COUNT 100", cursor,
+                                                pattern);
+                if (err)
+                        return err;
+                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                    r->element[0]->type != REDIS_REPLY_STRING ||
+                    r->element[1]->type != REDIS_REPLY_ARRAY) {
+                        freeReplyObject(r);
+                        snprintf(errstr, errstr_size, "list: odd SCAN reply");
+                        return CACHE_E_REPLY;
+                }
+                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                for (size_t i = 0; !ret && i < r->element[1]->elements; i++) {
+                        redisReply *k = r->element[1]->element[i];
+                        if (k->type == REDIS_REPLY_STRING && k->len > plen &&
+                            tokenstore_ws_valid(k->str + plen))
+                                ret = cb(k->str + plen, opaque);
+                }
+                freeReplyObject(r);
+        } while (!ret && strcmp(cursor, "0") != 0);
+        return ret;
+}
+
+int tokenstore_list(tokenstore_t *ts, tokenstore_list_cb *cb, void *opaque,
+                    char *errstr, size_t errstr_size) {
+        return ts->kind == STORE_DIR
+                   ? dir_list(ts, cb, opaque, errstr, errstr_size)
+                   : redis_list(ts, cb, opaque, errstr, errstr_size);
 }

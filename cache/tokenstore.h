@@ -86,4 +86,16 @@ int tokenstore_delete(tokenstore_t *ts, const char *ws, char *errstr,
 int tokenstore_rekey(tokenstore_t *ts, size_t *rekeyed, size_t *failed,
                      char *errstr, size_t errstr_size);
 
+/* Calls cb(ws, opaque) for every workspace with a stored token, in no
+ * particular order: dir: the regular files (or links to them) of PATH whose
+ * names are workspace ids — dot-files such as a Secret volume's ..data and
+ * temporary files are skipped; redis: a SCAN of `token:*` (a workspace
+ * written during the scan may be reported twice or not at all). Stops at the
+ * first non-zero return of cb and returns it; otherwise 0, or CACHE_E_IO
+ * (directory unreadable) / CACHE_E_DOWN / CACHE_E_REPLY with errstr. Tokens
+ * are not read: use tokenstore_get. */
+typedef int(tokenstore_list_cb)(const char *ws, void *opaque);
+int tokenstore_list(tokenstore_t *ts, tokenstore_list_cb *cb, void *opaque,
+                    char *errstr, size_t errstr_size);
+
 #endif

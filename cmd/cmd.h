@@ -20,4 +20,9 @@ int cmd_topics(int argc, char **argv);
  * from main's thread before other threads start. */
 config_t *cmd_config_load(const char *file, char *const *xargs, size_t n_xargs);
 
+/* Workspace tokens (cmd/connect.c, cmd/tokens.c; docs/connect.md). */
+int cmd_connect(int argc, char **argv);
+int cmd_disconnect(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
+
 #endif

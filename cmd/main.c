@@ -13,6 +13,10 @@ static const struct {
         const char *help;
 } commands[] = {
     {"version", cmd_version, "print the version"},
+    {"connect", cmd_connect,
+     "check a workspace's Bitrise token and store it when it works"},
+    {"disconnect", cmd_disconnect, "remove a workspace's stored token"},
+    {"tokens", cmd_tokens, "list stored tokens (fingerprints) or rekey them"},
     {"config", cmd_config,
      "print or check the configuration, or its reference"},
     {"enqueue", cmd_enqueue,

@@ -93,7 +93,7 @@ STR_CK("budget.overrides", "", check_overrides, "per-workspace rate:burst, e.g. 
 
 STR_CK("tokens.store", "dir:/var/run/secrets/bitmon/tokens", check_tokens_store, "`dir:PATH` (one file per workspace) or `redis` (encrypted)"),
 STR("tokens.key_file", "", "AES-256 key file for tokens.store=redis"),
-STR("tokens.key_id", "1", "identifier of the AES key, stored with each token for rotation"),
+STR("tokens.old_key_files", "", "older AES-256 key files, comma separated: tokens sealed under them still open; `bitmon tokens rekey` re-seals them under tokens.key_file"),
 SECRET("tokens.fingerprint_key_file", "", "HMAC key file for token fingerprints"),
 
 BOOL("http.enabled", "true", "serve /metrics, /healthz and /readyz"),
