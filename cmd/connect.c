@@ -28,7 +28,7 @@ typedef struct connect_cmd {
 typedef struct outcome {
         bool stored;
         char store_error[1024]; /* "" unless storing failed */
-        char note[256];         /* validity not recorded, ... */
+        char note[512];         /* validity not recorded, ... */
 } outcome_t;
 
 static void usage(FILE *f) {
