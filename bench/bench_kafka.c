@@ -83,7 +83,8 @@ static void bench_result_json(void) {
                             &log,
                             NULL,
                             1775237304123LL,
-                            "pod-1/w0"};
+                            "pod-1/w0",
+                            false};
         char err[128];
         size_t bytes = 0;
         double t0    = now_ms();
@@ -158,7 +159,8 @@ static int e2e_on_job(job_t *job, int32_t part, int64_t off, void *ctx) {
                               NULL,
                               NULL,
                               0,
-                              "bench"};
+                              "bench",
+                              false};
         char *json         = result_to_json(&r, err, sizeof(err));
         producer_ack_t ack = {e2e_ack, e, part, off};
         result_key(&r, key, sizeof(key));

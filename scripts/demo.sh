@@ -139,6 +139,14 @@ grep -o '"msg":"stopped"[^}]*' "$tmp/bitmon.log" | sed 's/^/    /'
 kill "$tail_pid" 2>/dev/null; wait "$tail_pid" 2>/dev/null; tail_pid=
 
 # ---- verdict ---------------------------------------------------------------
+say "how each job ended"
+jq -r 'select(.event != "status" or .final == true) |
+        [.job_id, .event + (if .final then " (final, follow=false)" else "" end),
+         (if .event == "error" then .error.code
+          else (.build.status_text // "?") + " #" + ((.build.number // 0) | tostring) end),
+         ([.log.failed_steps[]? | .title + " (exit " + ((.exit_code // "?") | tostring) + ")"] | join(", "))]
+        | @tsv' "$tmp/results.jsonl" | sed "s/^$run_id-//" |
+        awk -F'\t' '{ printf "    %-10s %-30s %-26s %s\n", $1, $2, $3, $4 }'
 ok=1
 while read -r job; do
         n=$(terminal | awk -v j="$job" '$2 == j {print $1}')
