@@ -77,7 +77,8 @@ static void fill_redis(run_opts_t *o) {
             .invalid_ttl_s = (int)config_int(cfg, "cache.invalid_ttl_s"),
             .role_ttl_s    = (int)config_int(cfg, "cache.role_ttl_s"),
         };
-        o->monitor.done_ttl_s = (int)config_int(cfg, "cache.done_ttl_s");
+        o->monitor.done_ttl_s   = (int)config_int(cfg, "cache.done_ttl_s");
+        o->monitor.build_ttl_ms = (int)config_int(cfg, "cache.build_ttl_ms");
 }
 
 static int fill_budget(run_opts_t *o) {

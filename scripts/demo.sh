@@ -144,7 +144,7 @@ jq -r 'select(.event != "status" or .final == true) |
         [.job_id, .event + (if .final then " (final, follow=false)" else "" end),
          (if .event == "error" then .error.code
           else (.build.status_text // "?") + " #" + ((.build.number // 0) | tostring) end),
-         ([.log.failed_steps[]? | .title + " (exit " + ((.exit_code // "?") | tostring) + ")"] | join(", "))]
+         ([.log.failed_steps[]? | .title + " (" + (if .exit_code == null then "interrupted" else "exit " + (.exit_code | tostring) end) + ")"] | join(", "))]
         | @tsv' "$tmp/results.jsonl" | sed "s/^$run_id-//" |
         awk -F'\t' '{ printf "    %-10s %-30s %-26s %s\n", $1, $2, $3, $4 }'
 ok=1

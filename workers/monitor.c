@@ -219,6 +219,8 @@ static void seam_cache_store(void *ctx, const char *app, const char *build,
         char *json = monitor_build_to_json(payload);
         if (!json)
                 return;
+        if (t->m->o.build_ttl_ms > 0 && ttl_ms > t->m->o.build_ttl_ms)
+                ttl_ms = t->m->o.build_ttl_ms;
         if (cache_build_store(t->rc, app, build, json, strlen(json), ttl_ms,
                               err, sizeof(err)) < 0 &&
             cache_redis_is_up(t->rc))

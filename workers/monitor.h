@@ -64,6 +64,9 @@ typedef struct monitor_opts {
         cache_budget_t *budget; /* borrowed, shared */
         cache_validity_opts_t validity;
         int done_ttl_s;            /* cache.done_ttl_s */
+        int build_ttl_ms; /* cache.build_ttl_ms: cap on how long a build is
+                           * shared from the cache (the watch asks for its
+                           * poll interval); 0 = no cap */
         producer_t *producer;      /* borrowed */
         const char *topic_results; /* topics.results */
         consumer_t *consumer;      /* borrowed: consumer_ack, job_done */
