@@ -30,7 +30,8 @@ typedef struct monitor_thread {
  * and adopt X-RateLimit-* for the token that made it. */
 typedef struct monitor_req {
         monitor_thread_t *t;
-        watch_request_t copy; /* what watch_bitrise holds */
+        watch_request_t *orig; /* the watch's, alive until its callback */
+        watch_request_t copy;  /* what watch_bitrise holds */
         watch_answer_cb_t *cb;
         void *cb_arg;
         int has_fp;
@@ -266,6 +267,7 @@ static void req_done(void *arg, watch_answer_t *ans) {
                 req_adopt_headers(r, ans);
         watch_answer_cb_t *cb = r->cb;
         void *cb_arg          = r->cb_arg;
+        r->orig->handle       = NULL; /* as watch_bitrise does */
         free(r);
         cb(cb_arg, ans); /* may free the watch's request */
 }
@@ -279,6 +281,7 @@ static int seam_request_start(void *ctx, loop_t *loop, watch_request_t *req,
                 return -1;
         }
         r->t           = t;
+        r->orig        = req;
         r->copy        = *req;
         r->cb          = req->cb;
         r->cb_arg      = req->cb_arg;
