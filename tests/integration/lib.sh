@@ -178,3 +178,20 @@ check_one_terminal_each() { # test-name jobs-file: every job of the file ended e
                 bad "$1" "$missing of $(wc -l <<<"$want") jobs without a terminal result; duplicates: ${dups:-none}"
         fi
 }
+
+# A scenario with one app (slug $2) of N builds b<16 hex> in workspace $3 for
+# token $4; running_s of build k (0-based) = $5 + k * $6 simulated seconds.
+# Build slugs: printf '%016x' $((0xb1d0000000000000 + k)).
+gen_scenario() { # n app ws token run0 step [speed]
+        jq -n --argjson n "$1" --arg app "$2" --arg ws "$3" --arg tok "$4" \
+                --argjson r0 "$5" --argjson step "$6" --argjson speed "${7:-20}" '
+                {speed: $speed, defaults: {archive_lag_s: 0},
+                 workspaces: [{slug: $ws}],
+                 tokens: [{value: $tok, workspace: $ws, role: "developer"}],
+                 apps: [{slug: $app, workspace: $ws, title: "generated",
+                         builds: [range($n) as $k |
+                                  {slug: ("b1d" + ("0000000000000" + ($k | tostring)) [-13:]),
+                                   triggered_at_s: -1, running_s: ($r0 + $k * $step),
+                                   status: (1 + $k % 4), log: {lines: 60, steps: 3}}]}]}'
+}
+gen_slug() { local k=$1; printf 'b1d%013d' "$k"; }
