@@ -195,3 +195,16 @@ gen_scenario() { # n app ws token run0 step [speed]
                                    status: (1 + $k % 4), log: {lines: 60, steps: 3}}]}]}'
 }
 gen_slug() { local k=$1; printf 'b1d%013d' "$k"; }
+
+wait_assigned() { # name...: until each process was assigned partitions
+        local p ok_all
+        for _ in $(seq $((150 * scale))); do
+                ok_all=1
+                for p in "$@"; do
+                        grep -q '"msg":"partitions assigned","count":"[1-9]' "$tmp/bitmon-$p.log" || ok_all=0
+                done
+                [ "$ok_all" = 1 ] && return 0
+                sleep 0.1
+        done
+        note "not every process of $* got partitions"
+}

@@ -16,6 +16,7 @@ printf 'bitwat_resil_group_dev\n' >"$tmp/tokens/ws-resil-group"
 BITMON_TOPICS_PARTITIONS=12 bitmon_env "resil-group-$$-$RANDOM"
 kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500)
 for p in p1 p2 p3; do bitmon_start $p "${kx[@]}"; done
+wait_assigned p1 p2 p3
 tail_start
 
 for k in $(seq 0 59); do

@@ -18,6 +18,7 @@ BITMON_SHUTDOWN_TIMEOUT_S=$shutdown_s BITMON_POLL_RUNNING_S=2 BITMON_TOPICS_PART
 kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500)
 bitmon_start p1 "${kx[@]}"
 bitmon_start p2 "${kx[@]}"
+wait_assigned p1 p2
 tail_start
 for k in $(seq 0 99); do
         for i in $(seq 6); do job "$k-$i" ws-resil-term $A "$(gen_slug "$k")"; done
