@@ -38,7 +38,7 @@ die() { # name reason: fail, show the newest bitmon log lines, stop
 note() { echo "# $*"; }
 
 lib_cleanup() {
-        local p i
+        local rc=$? p i
         for p in "${LIB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
         for i in $(seq 50); do
                 local alive=0
@@ -48,8 +48,17 @@ lib_cleanup() {
         done
         for p in "${LIB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
         for p in "${LIB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+        # Sanitizer builds: a report in any process's log fails the test.
+        local rep
+        rep=$(grep -l 'AddressSanitizer\|LeakSanitizer\|ThreadSanitizer\|runtime error:' \
+                "$tmp"/*.log 2>/dev/null | tr '\n' ' ')
+        if [ -n "$rep" ]; then
+                echo "FAIL sanitizer_report: in $rep"
+                failed=1
+        fi
         [ "$failed" = 0 ] || echo "# files in $tmp"
-        [ -n "${LIB_EXTRA_CLEANUP:-}" ] && eval "$LIB_EXTRA_CLEANUP"
+        [ "$failed" = 0 ] || rc=1
+        exit "$rc"
 }
 
 lib_track() { LIB_PIDS+=("$@"); }
