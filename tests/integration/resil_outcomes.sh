@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # tests/integration/resil_outcomes.sh — 1,000 jobs over every build outcome
 # (tests/scenarios/resil_outcomes.json: success, error with a failing step,
-# aborted, aborted-with-success, on hold then running; simulator at 20x),
+# aborted, aborted-with-success, on hold then running; simulator at 10x),
 # one `bitmon run` on the local stack:
 #   - exactly one terminal result per job (counted by job_id);
 #   - each result against the scenario and the simulator's /_sim/expected:
 #     status, status_text, duration_s and queued_s within 2 s of the
 #     scenario, failed step titles and exit codes, log=none has no log;
+#   - jobs on builds on hold saw on-hold, then in-progress, then the end;
 #   - one Bitrise build call per build per poll interval, not per job.
 . "$(dirname "$0")/lib.sh"
 lib_init resil_outcomes
@@ -71,6 +72,18 @@ if [ -s "$tmp/wrong.txt" ]; then
         bad resil_outcomes_fields "$(wc -l <"$tmp/wrong.txt") results wrong, e.g. $(head -3 "$tmp/wrong.txt" | tr '\n' '|')"
 else
         ok "resil_outcomes_fields ($(terminal_counts | wc -l) results vs /_sim/expected)"
+fi
+# Builds on hold first: every job saw on-hold, then in-progress, then the end.
+onhold_bad=$(jq -rs '
+        map(select(.build_slug | startswith("0000000000000c"))) | group_by(.job_id)[] |
+        [.[] | select(.event == "status") | .build.status_text] as $seen |
+        select(($seen | index("on-hold")) != 0 or ($seen | index("in-progress")) == null or
+               (.[-1].event != "finished")) | "\(.[0].job_id): \($seen)"' "$tmp/results.jsonl")
+n_onhold=$(jq -r 'select(.build_slug | startswith("0000000000000c")) | .job_id' "$tmp/results.jsonl" | sort -u | wc -l)
+if [ -z "$onhold_bad" ] && [ "$n_onhold" = 300 ]; then
+        ok "resil_outcomes_on_hold_then_running ($n_onhold jobs)"
+else
+        bad resil_outcomes_on_hold_then_running "$n_onhold jobs; e.g. $(head -2 <<<"$onhold_bad" | tr '\n' '|')"
 fi
 per_status=$(jq -r 'select(.event == "finished") | .build.status_text' "$tmp/results.jsonl" | sort | uniq -c | tr -s ' \n' ' ')
 note "finished by status:$per_status"
