@@ -51,6 +51,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 MOCK_SRCS := $(wildcard tests/kafka-mock/*.c)
 
 obj        = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+# TSan builds route librdkafka's C11 threads through intercepted pthreads.
+TSAN_OBJS  := $(if $(findstring thread,$(SAN)),$(BUILD)/obj/tests/tsan/c11threads.o)
 LIB        := $(BUILD)/libbitmon.a
 SUPPORT    := $(BUILD)/libtestsupport.a
 BITMON     := $(BUILD)/bitmon
@@ -59,6 +61,9 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 KAFKA_MOCK := $(BUILD)/kafka-mock
+
+# Keep the objects of test and bench programs between runs.
+.SECONDARY:
 
 .PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools
 .DEFAULT_GOAL := all
@@ -78,25 +83,25 @@ $(SUPPORT): $(call obj,$(SUPPORT_SRCS))
 	@mkdir -p $(dir $@)
 	$(Q_AR)$(AR) rcs $@ $^
 
-$(BITMON): $(call obj,$(CMD_SRCS)) $(LIB)
+$(BITMON): $(call obj,$(CMD_SRCS)) $(LIB) $(TSAN_OBJS)
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(SIM): $(call obj,$(SIM_SRCS)) $(LIB)
+$(SIM): $(call obj,$(SIM_SRCS)) $(LIB) $(TSAN_OBJS)
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
 
 # librdkafka's mock cluster: the local stack's Kafka where no JDK exists.
-$(KAFKA_MOCK): $(call obj,$(MOCK_SRCS))
+$(KAFKA_MOCK): $(call obj,$(MOCK_SRCS)) $(TSAN_OBJS)
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT) $(LIB) $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(SUPPORT) $(LIB)
+$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(SUPPORT) $(LIB) $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT) $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT) $(LIB) $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
