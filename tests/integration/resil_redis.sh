@@ -63,7 +63,13 @@ if [ "$deg" = "1+1" ] && [ "$code" = 200 ] && grep -q 'redis.*degraded\|degraded
 else
         bad resil_redis_degraded_reported "metrics $deg, /readyz $code: $body"
 fi
-sleep 4
+# Stay down at least 3 s, until 20 more jobs ended (at most 10 s).
+t_down=$SECONDS
+while [ $((SECONDS - t_down)) -lt $((10 * scale)) ]; do
+        e1=$(terminal_counts | wc -l)
+        [ $((SECONDS - t_down)) -ge 3 ] && [ "$e1" -ge $((e0 + 20)) ] && break
+        sleep 0.2
+done
 e1=$(terminal_counts | wc -l)
 note "t=$((SECONDS - t0)) s: $((e1 - e0)) jobs ended while Redis was down"
 [ "$e1" -gt "$e0" ] && ok "resil_redis_work_continues ($((e1 - e0)) jobs ended during the outage)" ||
