@@ -22,7 +22,9 @@
 # BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2),
 # BENCH_RATE (latency phase jobs/s, 200), BENCH_LAT_JOBS (2000),
 # BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_THREADS
-# (workers.threads, 2), KEEP_TMP=1 keeps logs.
+# (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
+# during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
+# KEEP_TMP=1 keeps logs.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -133,17 +135,36 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 watches() { curl -s "127.0.0.1:$http_port/metrics" | awk '$1 == "bitmon_watches" {print $2}'; }
 tck=$(getconf CLK_TCK)
 
+redis_cmds() {
+        redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" info stats |
+                awk -F: '/^total_commands_processed/ {print $2 + 0}'
+}
+
+# CPU seconds of each process of the pipeline during one load run (the
+# machine has 2 cores: where they go says what bounds the rate).
+cpu_all() {
+        local p
+        for p in "$run_pid" "$sim_pid" "${BITMON_TEST_REDIS_PID:-}" "${BITMON_TEST_KAFKA_PID:-}"; do
+                if [ -n "$p" ] && [ -r "/proc/$p/stat" ]; then cpu_ticks "$p"; else echo 0; fi
+        done | tr '\n' ' '
+}
+
 load() { # tag first count rate [extra args]
         local tag=$1 first=$2 n=$3 rate=$4
         shift 4
-        local c0 c1
-        c0=$(cpu_ticks "$run_pid")
+        local c0 c1 r0 r1
+        c0=$(cpu_all)
+        r0=$(redis_cmds)
         "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
                 -w ws-bench -a "$apps" -o "$first" -n "$n" -R "$rate" -T 300 -t "$tag" "$@"
         local rc=$?
-        c1=$(cpu_ticks "$run_pid")
-        awk -v c=$((c1 - c0)) -v t="$tck" -v n="$n" -v tag="$tag" 'BEGIN {
-                printf "%s: bitmon_cpu_s=%.2f cpu_us_per_job=%.0f\n", tag, c / t, c / t * 1e6 / n }'
+        c1=$(cpu_all)
+        r1=$(redis_cmds)
+        awk -v a="$c0" -v b="$c1" -v t="$tck" -v n="$n" -v tag="$tag" -v r=$((r1 - r0)) 'BEGIN {
+                split(a, x, " "); split(b, y, " ")
+                printf "%s: cpu_s bitmon=%.2f sim=%.2f redis=%.2f kafka=%.2f; bitmon_cpu_us_per_job=%.0f redis_cmds_per_job=%.1f\n",
+                        tag, (y[1] - x[1]) / t, (y[2] - x[2]) / t, (y[3] - x[3]) / t, (y[4] - x[4]) / t,
+                        (y[1] - x[1]) / t * 1e6 / n, r / n }'
         return $rc
 }
 
@@ -161,6 +182,11 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         start_bitmon "bench-$$-$RANDOM" 15
         take 500
         load warmup "$first" 500 0 >/dev/null || echo "bench: warmup incomplete"
+        if [ -n "${BENCH_PERF:-}" ]; then # profile bitmon during the throughput runs
+                perf record -F 499 ${BENCH_PERF_ARGS:-} -o "$BENCH_PERF" -p "$run_pid" \
+                        >"$tmp/perf.out" 2>&1 &
+                perf_pid=$!
+        fi
         if [[ " $phases " == *" throughput "* ]]; then
                 for r in $(seq "$repeat"); do
                         for ms in 0 50; do
@@ -176,6 +202,10 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                         take "$lat_jobs"
                         load "latency_${ms}ms_at_${lat_rate}_per_s" "$first" "$lat_jobs" "$lat_rate"
                 done
+        fi
+        if [ -n "${perf_pid:-}" ]; then
+                kill -INT "$perf_pid" && wait "$perf_pid"
+                perf_pid=
         fi
         sim_latency 0
         stop_bitmon
