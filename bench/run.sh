@@ -21,7 +21,8 @@
 # Env: BUILD (build), BENCH_PHASES ("throughput latency scale"),
 # BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2),
 # BENCH_RATE (latency phase jobs/s, 200), BENCH_LAT_JOBS (2000),
-# BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_THREADS
+# BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_SCALE_RATE
+# (jobs/s while the watches are set up; 0 = all at once), BENCH_THREADS
 # (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
 # during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
 # KEEP_TMP=1 keeps logs.
@@ -44,6 +45,7 @@ lat_rate=${BENCH_RATE:-200}
 lat_jobs=${BENCH_LAT_JOBS:-2000}
 scales=${BENCH_SCALE:-10000 50000}
 scale_cpu_s=${BENCH_SCALE_CPU_S:-60}
+scale_rate=${BENCH_SCALE_RATE:-0}
 threads=${BENCH_THREADS:-2}
 apps=500 # both scenarios: 500 generated apps x 100 builds
 
@@ -220,21 +222,22 @@ if [[ " $phases " == *" scale "* ]]; then
                 rss0=$(rss_kb "$run_pid")
                 t0=$SECONDS
                 "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
-                        -w ws-bench -a "$apps" -o 0 -n "$n" -T 300 -t "scale_$n" -N ||
+                        -w ws-bench -a "$apps" -o 0 -n "$n" -R "$scale_rate" -T 300 -t "scale_$n" -N ||
                         die "scale_$n: producing failed"
                 while [ "$(watches)" != "$n" ] && [ $((SECONDS - t0)) -lt 300 ]; do sleep 1; done
                 w=$(watches)
                 est_s=$((SECONDS - t0))
                 sleep 5 # first polls answered, payloads in place
                 rss1=$(rss_kb "$run_pid")
+                fds=$(ls "/proc/$run_pid/fd" | wc -l)
                 c0=$(cpu_ticks "$run_pid")
                 sleep "$scale_cpu_s"
                 c1=$(cpu_ticks "$run_pid")
                 rss2=$(rss_kb "$run_pid")
                 awk -v n="$n" -v w="$w" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" \
-                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" 'BEGIN {
-                        printf "scale_%d: watches=%s established_s=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f\n",
-                                n, w, e, r0, r1, s, r2, (r1 - r0) * 1024 / n, 100 * c / t / s,
+                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" -v f="$fds" 'BEGIN {
+                        printf "scale_%d: watches=%s established_s=%d fds=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f\n",
+                                n, w, e, f, r0, r1, s, r2, (r1 - r0) * 1024 / n, 100 * c / t / s,
                                 (c / t) * 1e6 / (n * s / 30) }'
                 stop_bitmon
         done
