@@ -32,6 +32,8 @@ typedef struct watch_sub { /* one job subscribed to a watch */
         struct watch_sub *next;
 } watch_sub_t;
 
+enum { WATCH_WAIT_NONE = 0, WATCH_WAIT_QUEUED, WATCH_WAIT_ADMITTED };
+
 typedef struct watch {
         watch_table_t *tbl;
         struct watch *hnext; /* bucket chain */
@@ -45,6 +47,8 @@ typedef struct watch {
         watch_stage_t stage;
         int64_t next_at; /* loop ms of the next step */
         int in_flight;   /* req is started */
+        int waiting;     /* WATCH_WAIT_*: in line for a request slot */
+        struct watch *wait_next, *wait_prev; /* the line (tbl->wait_*) */
         watch_request_t req;
         int attempts;   /* transient failures in a row */
         int rate_wait;  /* waiting for budget or a 429 block */
@@ -66,6 +70,9 @@ struct watch_table {
         size_t nbuckets; /* power of two */
         size_t nwatches;
         size_t njobs;
+        size_t in_flight; /* requests started and not answered */
+        size_t admitted;  /* watches let out of the line, timer armed */
+        watch_t *wait_head, *wait_tail; /* due watches waiting for a slot */
         _Atomic long *counter; /* watch_table_count_into */
 };
 
