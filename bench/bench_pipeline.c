@@ -7,12 +7,13 @@
  *
  *   bench_pipeline -b BROKERS -j JOBS_TOPIC -r RESULTS_TOPIC -s SIM_ROOT
  *                  -w WORKSPACE -a APPS -o FIRST -n COUNT [-R RATE]
- *                  [-T TIMEOUT_S] [-t TAG] [-N]
+ *                  [-T TIMEOUT_S] [-t TAG] [-N] [-D FILE]
  *
  * Job i targets generated app (FIRST + i) % APPS, build index
  * (FIRST + i) / APPS (0 = newest; slugs from the simulator's /_sim/slugs).
  * RATE jobs/s (0 = as fast as the producer takes them); -N: produce only,
- * do not wait for results (the scale benchmark). Bounded by TIMEOUT_S
+ * do not wait for results (the scale benchmark); -D: write "i sent_ms
+ * latency_ms" per job to FILE (where the slow ones are). Bounded by TIMEOUT_S
  * (default 120). Prints one line `TAG: ...` with the figures; exit 1 when
  * not every job got its terminal result in time. */
 #include <cjson/cJSON.h>
@@ -28,7 +29,7 @@
 #include "common/buf.h"
 
 typedef struct opts {
-        const char *brokers, *jobs, *results, *sim, *ws, *tag;
+        const char *brokers, *jobs, *results, *sim, *ws, *tag, *dump;
         long apps, first, count, timeout_s;
         double rate;
         int no_wait;
@@ -174,7 +175,8 @@ static int produce_one(rd_kafka_t *rk, const opts_t *o, long i,
 }
 
 typedef struct tally {
-        int64_t *lat_us; /* per job, -1 until its terminal result */
+        int64_t *lat_us;  /* per job, -1 until its terminal result */
+        int64_t *sent_us; /* per job, send time from the first send */
         long done, errors, dups, status;
         int64_t first_send_us, last_send_us, last_done_us;
         char first_error[160];
@@ -205,7 +207,8 @@ static void result_take(const opts_t *o, tally_t *t, const rd_kafka_message_t *m
                 t->dups++;
                 goto out;
         }
-        t->lat_us[i] = now - (int64_t)ts->valuedouble;
+        t->lat_us[i]  = now - (int64_t)ts->valuedouble;
+        t->sent_us[i] = (int64_t)ts->valuedouble - t->first_send_us;
         t->done++;
         t->last_done_us = now;
         if (strcmp(ev->valuestring, "error") == 0) {
@@ -255,17 +258,31 @@ static void report(const opts_t *o, tally_t *t) {
         free(v);
 }
 
+static int dump_write(const opts_t *o, const tally_t *t) {
+        FILE *f = fopen(o->dump, "w");
+        if (!f) {
+                fprintf(stderr, "bench_pipeline: cannot write %s\n", o->dump);
+                return -1;
+        }
+        for (long i = 0; i < o->count; i++)
+                if (t->lat_us[i] >= 0)
+                        fprintf(f, "%ld %.1f %.1f\n", i,
+                                (double)t->sent_us[i] / 1000.0,
+                                (double)t->lat_us[i] / 1000.0);
+        return fclose(f) == 0 ? 0 : -1;
+}
+
 static void usage(void) {
         fprintf(stderr,
                 "usage: bench_pipeline -b BROKERS -j JOBS_TOPIC -r RESULTS_TOPIC "
                 "-s SIM_ROOT -w WORKSPACE -a APPS -o FIRST -n COUNT [-R RATE] "
-                "[-T TIMEOUT_S] [-t TAG] [-N]\n");
+                "[-T TIMEOUT_S] [-t TAG] [-N] [-D FILE]\n");
 }
 
 static int opts_parse(opts_t *o, int argc, char **argv) {
         int c;
         *o = (opts_t){.tag = "bench", .timeout_s = 120, .apps = 1};
-        while ((c = getopt(argc, argv, "b:j:r:s:w:a:o:n:R:T:t:N")) != -1) {
+        while ((c = getopt(argc, argv, "b:j:r:s:w:a:o:n:R:T:t:ND:")) != -1) {
                 char *end = NULL;
                 switch (c) {
                 case 'b': o->brokers = optarg; break;
@@ -275,6 +292,7 @@ static int opts_parse(opts_t *o, int argc, char **argv) {
                 case 'w': o->ws = optarg; break;
                 case 't': o->tag = optarg; break;
                 case 'N': o->no_wait = 1; break;
+                case 'D': o->dump = optarg; break;
                 case 'R': o->rate = strtod(optarg, &end); break;
                 case 'a': o->apps = strtol(optarg, &end, 10); break;
                 case 'o': o->first = strtol(optarg, &end, 10); break;
@@ -292,6 +310,29 @@ static int opts_parse(opts_t *o, int argc, char **argv) {
             o->apps < 1 || o->first < 0 || o->count < 1 || o->count > 10000000 ||
             o->rate < 0 || o->timeout_s < 1)
                 return -1;
+        return 0;
+}
+
+/* Connections and metadata before the clock starts: without this the
+ * first second of jobs measures the producer's connect and the consumer's
+ * first fetch, not the pipeline. */
+static int warm_up(const opts_t *o, rd_kafka_t *prod, rd_kafka_t *cons) {
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_topic_t *rkt         = rd_kafka_topic_new(prod, o->jobs, NULL);
+        rd_kafka_resp_err_t err = rd_kafka_metadata(prod, 0, rkt, &md, 10000);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        if (err) {
+                fprintf(stderr, "bench_pipeline: no metadata for %s: %s\n",
+                        o->jobs, rd_kafka_err2str(err));
+                return -1;
+        }
+        for (int64_t until = now_us() + 1500000; cons && now_us() < until;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 100);
+                if (m)
+                        rd_kafka_message_destroy(m);
+        }
         return 0;
 }
 
@@ -342,7 +383,8 @@ int main(int argc, char **argv) {
         char (*app)[40]   = calloc((size_t)o.count, sizeof(*app));
         char (*build)[40] = calloc((size_t)o.count, sizeof(*build));
         t.lat_us          = malloc(sizeof(*t.lat_us) * (size_t)o.count);
-        if (!app || !build || !t.lat_us)
+        t.sent_us         = calloc((size_t)o.count, sizeof(*t.sent_us));
+        if (!app || !build || !t.lat_us || !t.sent_us)
                 goto out;
         for (long i = 0; i < o.count; i++)
                 t.lat_us[i] = -1;
@@ -352,6 +394,8 @@ int main(int argc, char **argv) {
                 goto out;
         if (!o.no_wait && (!(cons = kafka_new(RD_KAFKA_CONSUMER, &o)) ||
                            results_assign(cons, &o) < 0))
+                goto out;
+        if (warm_up(&o, prod, cons) < 0)
                 goto out;
         int64_t end_us = now_us() + o.timeout_s * 1000000;
         if (run_load(&o, prod, cons, app, build, &t, end_us) < 0) {
@@ -374,6 +418,8 @@ int main(int argc, char **argv) {
                 rd_kafka_message_destroy(m);
         }
         report(&o, &t);
+        if (o.dump && dump_write(&o, &t) < 0)
+                goto out;
         rc = t.done == o.count ? 0 : 1;
 out:
         if (cons) {
@@ -385,6 +431,7 @@ out:
         free(app);
         free(build);
         free(t.lat_us);
+        free(t.sent_us);
         curl_global_cleanup();
         return rc;
 }

@@ -20,12 +20,13 @@
 #
 # Env: BUILD (build), BENCH_PHASES ("throughput latency scale"),
 # BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2),
-# BENCH_RATE (latency phase jobs/s, 200), BENCH_LAT_JOBS (2000),
+# BENCH_RATE (latency phase jobs/s, 100), BENCH_LAT_JOBS (2000),
 # BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_SCALE_RATE
 # (jobs/s while the watches are set up; 0 = all at once), BENCH_THREADS
 # (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
 # during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
-# KEEP_TMP=1 keeps logs.
+# BENCH_DUMP_DIR=DIR writes each latency run's per-job figures there
+# ("i sent_ms latency_ms"), KEEP_TMP=1 keeps logs.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -41,7 +42,7 @@ done
 phases=${BENCH_PHASES:-throughput latency scale}
 jobs=${BENCH_JOBS:-10000}
 repeat=${BENCH_REPEAT:-2}
-lat_rate=${BENCH_RATE:-200}
+lat_rate=${BENCH_RATE:-100}
 lat_jobs=${BENCH_LAT_JOBS:-2000}
 scales=${BENCH_SCALE:-10000 50000}
 scale_cpu_s=${BENCH_SCALE_CPU_S:-60}
@@ -202,7 +203,9 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                 for ms in 0 50; do
                         sim_latency "$ms"
                         take "$lat_jobs"
-                        load "latency_${ms}ms_at_${lat_rate}_per_s" "$first" "$lat_jobs" "$lat_rate"
+                        tag=latency_${ms}ms_at_${lat_rate}_per_s
+                        load "$tag" "$first" "$lat_jobs" "$lat_rate" \
+                                ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"}
                 done
         fi
         if [ -n "${perf_pid:-}" ]; then
