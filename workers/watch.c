@@ -197,6 +197,7 @@ static int watch_token(watch_t *w, char *tok, size_t tok_size) {
         watch_validity_t v = s->validity_get
                                  ? s->validity_get(s->ctx, w->fp, w->app_slug)
                                  : WATCH_VALIDITY_UNKNOWN;
+        w->valid_cached = v == WATCH_VALIDITY_VALID;
         if (v == WATCH_VALIDITY_INVALID ||
             v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
                 watch_wipe(tok, tok_size);
@@ -554,8 +555,12 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
                 return;
         }
         long hs = ans->http_status;
+        /* A 2xx confirms what the cache said when it said valid: nothing
+         * to write (the entry lapses after its TTL and the next 2xx writes
+         * it again). 401/403 always overwrite it. */
         if (kind != WATCH_REQ_RAW_LOG && s->validity_record &&
-            ((hs >= 200 && hs < 300) || hs == 401 || hs == 403))
+            ((hs >= 200 && hs < 300 && !w->valid_cached) || hs == 401 ||
+             hs == 403))
                 s->validity_record(s->ctx, w->fp, w->app_slug, hs);
         if (kind == WATCH_REQ_BUILD)
                 watch_cache_after(w, ans);

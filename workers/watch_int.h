@@ -54,6 +54,7 @@ typedef struct watch {
         int rate_wait;  /* waiting for budget or a 429 block */
         int lease_held; /* build cache refresh lease */
         int known;      /* state is known */
+        int valid_cached; /* the last validity_get said VALID */
         watch_state_t state;
         void *build;    /* latest BUILD payload */
         void *log_info; /* LOG_INFO payload for the raw log */

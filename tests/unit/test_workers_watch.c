@@ -153,6 +153,9 @@ static void f_validity_record(void *ctx, const char *fp, const char *app,
         (void)app;
         if (strcmp(fp, "fp01") != 0)
                 cat(f->errors, sizeof(f->errors), "validity-fp");
+        /* a 2xx when the cache already said valid writes nothing new */
+        if (http == 200 && f->sc->validity == WATCH_VALIDITY_VALID)
+                cat(f->errors, sizeof(f->errors), "needless-valid-record");
         if (http != 200) { /* 2xx noted only as a count to keep it short */
                 snprintf(s, sizeof(s), "valid:%ld", http);
                 cat(f->calls, sizeof(f->calls), s);
@@ -513,6 +516,12 @@ static const scenario_t scenarios[] = {
      .steps         = {B_DONE},
      .jobs          = {ONCE("a", WATCH_LOG_NONE, "finished:done! done")},
      .want_requests = 1},
+    {.name     = "cached valid: 2xx answers are not written back",
+     .validity = WATCH_VALIDITY_VALID,
+     .steps    = {B_RUN, B_DONE, L_READY, RAW_OK},
+     .jobs     = {FOLLOW("a", WATCH_LOG_SUMMARY,
+                         "status:run finished:done+log! done")},
+     .want_requests = 4},
     {.name          = "401 -> token_invalid, recorded",
      .steps         = {B_ERR(WATCH_ANS_TOKEN_INVALID, 401)},
      .jobs          = {FOLLOW("a", 1, "error:token_invalid! done")},
