@@ -14,7 +14,8 @@
 #               all established; CPU over two poll periods).
 #
 # Every phase is bounded in count and time and prints `TAG: key=value ...`
-# lines; bench/bench_pipeline is the load side (produces the jobs, reads the
+# lines; exit 1 when a run did not get every terminal result in time.
+# bench/bench_pipeline is the load side (produces the jobs, reads the
 # results). Scenarios: tests/scenarios/bench_finished.json,
 # tests/scenarios/bench_running.json.
 #
@@ -50,6 +51,7 @@ scale_rate=${BENCH_SCALE_RATE:-0}
 threads=${BENCH_THREADS:-2}
 apps=500 # both scenarios: 500 generated apps x 100 builds
 
+failed=0
 tmp=$(mktemp -d -t bitmon-bench.XXXXXX)
 sim_pid= run_pid=
 stop_bitmon() {
@@ -195,7 +197,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                         for ms in 0 50; do
                                 sim_latency "$ms"
                                 take "$jobs"
-                                load "throughput_${ms}ms_run$r" "$first" "$jobs" 0
+                                load "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                         done
                 done
         fi
@@ -205,7 +207,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                         take "$lat_jobs"
                         tag=latency_${ms}ms_at_${lat_rate}_per_s
                         load "$tag" "$first" "$lat_jobs" "$lat_rate" \
-                                ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"}
+                                ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"} || failed=1
                 done
         fi
         if [ -n "${perf_pid:-}" ]; then
@@ -229,6 +231,7 @@ if [[ " $phases " == *" scale "* ]]; then
                         die "scale_$n: producing failed"
                 while [ "$(watches)" != "$n" ] && [ $((SECONDS - t0)) -lt 300 ]; do sleep 1; done
                 w=$(watches)
+                [ "$w" = "$n" ] || failed=1
                 est_s=$((SECONDS - t0))
                 sleep 5 # first polls answered, payloads in place
                 rss1=$(rss_kb "$run_pid")
@@ -247,3 +250,5 @@ if [[ " $phases " == *" scale "* ]]; then
         stop_sim
 fi
 echo "bench: done $(date -u +%FT%TZ) load:$(uptime | sed 's/.*load average://')"
+[ "$failed" -eq 0 ] || echo "bench: FAILED: a run did not complete (see above)"
+exit "$failed"
