@@ -16,6 +16,16 @@ CC        ?= cc
 WERROR    ?= $(if $(CI),-Werror,)
 OPT       ?= -O2 -g
 SAN       ?=
+# V=1 prints whole command lines; by default one short line per step.
+ifeq ($(V),1)
+Q_CC :=
+Q_AR :=
+Q_LD :=
+else
+Q_CC = @echo "  CC      $<";
+Q_AR = @echo "  AR      $@";
+Q_LD = @echo "  LD      $@";
+endif
 
 PKGS      := rdkafka libcurl libcjson hiredis openssl libuv libmicrohttpd
 SIM_PKGS  := libmicrohttpd libcjson openssl
@@ -41,6 +51,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 MOCK_SRCS := $(wildcard tests/kafka-mock/*.c)
 
 obj        = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+# TSan builds route librdkafka's C11 threads through intercepted pthreads.
+TSAN_OBJS  := $(if $(findstring thread,$(SAN)),$(BUILD)/obj/tests/tsan/c11threads.o)
 LIB        := $(BUILD)/libbitmon.a
 SUPPORT    := $(BUILD)/libtestsupport.a
 BITMON     := $(BUILD)/bitmon
@@ -50,6 +62,9 @@ ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 KAFKA_MOCK := $(BUILD)/kafka-mock
 
+# Keep the objects of test and bench programs between runs.
+.SECONDARY:
+
 .PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools
 .DEFAULT_GOAL := all
 
@@ -58,37 +73,37 @@ tools: all $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(KAFKA_MOCK)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q_CC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(Q_AR)$(AR) rcs $@ $^
 
 $(SUPPORT): $(call obj,$(SUPPORT_SRCS))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(Q_AR)$(AR) rcs $@ $^
 
-$(BITMON): $(call obj,$(CMD_SRCS)) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BITMON): $(call obj,$(CMD_SRCS)) $(LIB) $(TSAN_OBJS)
+	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(SIM): $(call obj,$(SIM_SRCS)) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
+$(SIM): $(call obj,$(SIM_SRCS)) $(LIB) $(TSAN_OBJS)
+	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
 
 # librdkafka's mock cluster: the local stack's Kafka where no JDK exists.
-$(KAFKA_MOCK): $(call obj,$(MOCK_SRCS))
-	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka
+$(KAFKA_MOCK): $(call obj,$(MOCK_SRCS)) $(TSAN_OBJS)
+	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT) $(LIB) $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(SUPPORT) $(LIB)
+$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(SUPPORT) $(LIB) $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT) $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT) $(LIB) $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The suite: installs what is missing, starts the local stack, runs every
 # unit and integration test, stops the stack, ends with "N passed, N failed".
@@ -123,7 +138,7 @@ fuzz:
 	@BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libbitmon.a
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(Q_LD)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
 format:

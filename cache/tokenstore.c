@@ -556,7 +556,7 @@ out:
 }
 
 /* "<escaped prefix>token:*" for SCAN MATCH. */
-static int rekey_pattern(const char *prefix, char *out, size_t size) {
+static int token_key_pattern(const char *prefix, char *out, size_t size) {
         size_t o = 0;
         for (const char *p = prefix; *p; p++) {
                 if (o + 3 >= size)
@@ -569,18 +569,18 @@ static int rekey_pattern(const char *prefix, char *out, size_t size) {
         return n < 0 || (size_t)n >= size - o ? -1 : 0;
 }
 
-int tokenstore_rekey(tokenstore_t *ts, size_t *rekeyed, size_t *failed,
-                     char *errstr, size_t errstr_size) {
+/* Calls fn(ts, key, opaque) for every stored token key (SCAN, so the keys of
+ * a large store are walked in batches without blocking Redis). Stops when fn
+ * returns non-zero and returns that; else 0, or a CACHE_E_* with errstr. */
+static int token_keys_scan(tokenstore_t *ts,
+                           int (*fn)(tokenstore_t *ts, const char *key,
+                                     void *opaque),
+                           void *opaque, char *errstr, size_t errstr_size) {
         char pattern[512], cursor[32] = "0";
-        *rekeyed = *failed = 0;
-        if (ts->kind != STORE_REDIS) {
-                snprintf(errstr, errstr_size,
-                         "rekey: only the redis token store is encrypted");
-                return CACHE_E_ARG;
-        }
-        if (rekey_pattern(cache_redis_prefix(ts->rc), pattern,
-                          sizeof(pattern))) {
-                snprintf(errstr, errstr_size, "rekey: key prefix too long");
+        int ret = 0;
+        if (token_key_pattern(cache_redis_prefix(ts->rc), pattern,
+                              sizeof(pattern))) {
+                snprintf(errstr, errstr_size, "key prefix too long");
                 return CACHE_E_ARG;
         }
         do {
@@ -594,17 +594,47 @@ int tokenstore_rekey(tokenstore_t *ts, size_t *rekeyed, size_t *failed,
                     r->element[0]->type != REDIS_REPLY_STRING ||
                     r->element[1]->type != REDIS_REPLY_ARRAY) {
                         freeReplyObject(r);
-                        snprintf(errstr, errstr_size, "rekey: odd SCAN reply");
+                        snprintf(errstr, errstr_size, "odd SCAN reply");
                         return CACHE_E_REPLY;
                 }
                 snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-                for (size_t i = 0; i < r->element[1]->elements; i++) {
+                for (size_t i = 0; !ret && i < r->element[1]->elements; i++) {
                         redisReply *k = r->element[1]->element[i];
                         if (k->type == REDIS_REPLY_STRING)
-                                rekey_one(ts, k->str, rekeyed, failed);
+                                ret = fn(ts, k->str, opaque);
                 }
                 freeReplyObject(r);
-        } while (strcmp(cursor, "0") != 0);
+        } while (!ret && strcmp(cursor, "0") != 0);
+        return ret;
+}
+
+typedef struct rekey_count {
+        size_t rekeyed, failed;
+} rekey_count_t;
+
+static int rekey_key(tokenstore_t *ts, const char *key, void *opaque) {
+        rekey_count_t *n = opaque;
+        rekey_one(ts, key, &n->rekeyed, &n->failed);
+        return 0;
+}
+
+int tokenstore_rekey(tokenstore_t *ts, size_t *rekeyed, size_t *failed,
+                     char *errstr, size_t errstr_size) {
+        rekey_count_t n = {0, 0};
+        char eb[256];
+        *rekeyed = *failed = 0;
+        if (ts->kind != STORE_REDIS) {
+                snprintf(errstr, errstr_size,
+                         "rekey: only the redis token store is encrypted");
+                return CACHE_E_ARG;
+        }
+        int err  = token_keys_scan(ts, rekey_key, &n, eb, sizeof(eb));
+        *rekeyed = n.rekeyed;
+        *failed  = n.failed;
+        if (err) {
+                snprintf(errstr, errstr_size, "rekey: %s", eb);
+                return err;
+        }
         if (*failed) {
                 snprintf(errstr, errstr_size,
                          "rekey: %zu token(s) could not be re-encrypted (see "
@@ -642,39 +672,26 @@ static int dir_list(tokenstore_t *ts, tokenstore_list_cb *cb, void *opaque,
         return ret;
 }
 
+typedef struct list_ctx {
+        tokenstore_list_cb *cb;
+        void *opaque;
+} list_ctx_t;
+
+static int list_key(tokenstore_t *ts, const char *key, void *opaque) {
+        const list_ctx_t *l = opaque;
+        size_t plen = strlen(cache_redis_prefix(ts->rc)) + 6; /* "token:" */
+        if (strlen(key) <= plen || !tokenstore_ws_valid(key + plen))
+                return 0;
+        return l->cb(key + plen, l->opaque);
+}
+
 static int redis_list(tokenstore_t *ts, tokenstore_list_cb *cb, void *opaque,
                       char *errstr, size_t errstr_size) {
-        char pattern[512], cursor[32] = "0";
-        size_t plen = strlen(cache_redis_prefix(ts->rc)) + 6; /* "token:" */
-        int ret     = 0;
-        if (rekey_pattern(cache_redis_prefix(ts->rc), pattern,
-                          sizeof(pattern))) {
-                snprintf(errstr, errstr_size, "list: key prefix too long");
-                return CACHE_E_ARG;
-        }
-        do {
-                redisReply *r = NULL;
-                int err       = cache_redis_cmd(ts->rc, &r, errstr, errstr_size,
-                                                "SCAN %s MATCH %s COUNT 100", cursor,
-                                                pattern);
-                if (err)
-                        return err;
-                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                    r->element[0]->type != REDIS_REPLY_STRING ||
-                    r->element[1]->type != REDIS_REPLY_ARRAY) {
-                        freeReplyObject(r);
-                        snprintf(errstr, errstr_size, "list: odd SCAN reply");
-                        return CACHE_E_REPLY;
-                }
-                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-                for (size_t i = 0; !ret && i < r->element[1]->elements; i++) {
-                        redisReply *k = r->element[1]->element[i];
-                        if (k->type == REDIS_REPLY_STRING && k->len > plen &&
-                            tokenstore_ws_valid(k->str + plen))
-                                ret = cb(k->str + plen, opaque);
-                }
-                freeReplyObject(r);
-        } while (!ret && strcmp(cursor, "0") != 0);
+        list_ctx_t l = {cb, opaque};
+        char eb[256] = "";
+        int ret      = token_keys_scan(ts, list_key, &l, eb, sizeof(eb));
+        if (ret < 0 && eb[0])
+                snprintf(errstr, errstr_size, "list: %s", eb);
         return ret;
 }
 

@@ -34,15 +34,17 @@ typedef struct run {
 } run_t;
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "usage: bitmon run [options]\n\n"
-                "Runs the worker pool: takes monitor jobs from the jobs topic,\n"
-                "follows each build on Bitrise and publishes the results.\n"
-                "SIGTERM or SIGINT shuts it down cleanly (exit 0).\n\n%s",
-                kafka_opts_usage);
+        fprintf(
+            f,
+            "usage: bitmon run [options]\n\n"
+            "Runs the worker pool: takes monitor jobs from the jobs topic,\n"
+            "follows each build on Bitrise and publishes the results.\n"
+            "SIGTERM or SIGINT shuts it down cleanly (exit 0).\n\n%s",
+            kafka_opts_usage);
 }
 
-/* ---- the consumer's dispatcher (consumer thread) -------------------------- */
+/* ---- the consumer's dispatcher (consumer thread) --------------------------
+ */
 
 static int run_on_job(job_t *job, int32_t partition, int64_t offset,
                       void *ctx) {
@@ -72,7 +74,8 @@ static void run_on_revoke(const int32_t *partitions, size_t n, void *ctx) {
                  dropped);
 }
 
-/* ---- metrics read at scrape time ------------------------------------------ */
+/* ---- metrics read at scrape time ------------------------------------------
+ */
 
 static double gauge_watches(void *opaque) {
         run_t *r = opaque;
@@ -95,10 +98,10 @@ static double gauge_dlq(void *opaque) {
 }
 
 static void run_metrics_register(run_t *r) {
-        metrics_t *m    = r->metrics;
-        r->jobs_in      = metrics_counter(m, "bitmon_jobs_received_total",
-                                          "Valid jobs taken from the jobs topic.",
-                                          NULL);
+        metrics_t *m = r->metrics;
+        r->jobs_in =
+            metrics_counter(m, "bitmon_jobs_received_total",
+                            "Valid jobs taken from the jobs topic.", NULL);
         r->jobs_refused = metrics_counter(
             m, "bitmon_jobs_refused_total",
             "Jobs the workers could not take (stopping, out of memory).", NULL);
@@ -113,7 +116,8 @@ static void run_metrics_register(run_t *r) {
         metrics_process_register(m, "1");
 }
 
-/* ---- start and stop -------------------------------------------------------- */
+/* ---- start and stop --------------------------------------------------------
+ */
 
 static int run_start(run_t *r) {
         char err[512];
@@ -180,18 +184,19 @@ static int run_shutdown(run_t *r) {
         if (r->workers) {
                 /* a fifth of the budget for calls in flight; half for all */
                 int grace = r->o.shutdown_ms / 5;
-                if (workers_stop(r->workers, grace, remaining_ms(deadline) / 2) !=
-                    0) {
+                if (workers_stop(r->workers, grace,
+                                 remaining_ms(deadline) / 2) != 0) {
                         LOG_ERROR(FAC, "workers did not stop in time");
                         return -2; /* threads still run: do not free */
                 }
         }
         if (r->producer) {
-                int left = producer_flush(r->producer,
-                                          remaining_ms(deadline) * 2 / 3);
+                int left =
+                    producer_flush(r->producer, remaining_ms(deadline) * 2 / 3);
                 if (left > 0) {
-                        LOG_WARN(FAC, "results not acknowledged at shutdown "
-                                      "n=%d (their jobs are redelivered)",
+                        LOG_WARN(FAC,
+                                 "results not acknowledged at shutdown "
+                                 "n=%d (their jobs are redelivered)",
                                  left);
                         rc = -1;
                 }
@@ -233,7 +238,8 @@ static int run_wait(run_t *r, const sigset_t *set) {
                 if (sig < 0 && errno != EAGAIN && errno != EINTR)
                         return -1;
                 if (producer_fatal(r->producer)) {
-                        LOG_ERROR(FAC, "producer failed fatally, shutting down");
+                        LOG_ERROR(FAC,
+                                  "producer failed fatally, shutting down");
                         return -1;
                 }
         }

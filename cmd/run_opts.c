@@ -27,18 +27,18 @@ static int fill_tokens(run_opts_t *o) {
                 fprintf(stderr, "bitmon run: %s\n", err);
                 return -1;
         }
-        o->monitor.fp_key      = o->fp_key;
-        o->monitor.fp_key_len  = (size_t)n;
-        o->monitor.tokens_spec = config_str(cfg, "tokens.store");
+        o->monitor.fp_key          = o->fp_key;
+        o->monitor.fp_key_len      = (size_t)n;
+        o->monitor.tokens_spec     = config_str(cfg, "tokens.store");
         o->monitor.tokens.key_file = nz(config_str(cfg, "tokens.key_file"));
-        const char *old = config_str(cfg, "tokens.old_key_files");
+        const char *old            = config_str(cfg, "tokens.old_key_files");
         if (*old) {
-                size_t k = 0;
+                size_t k   = 0;
                 char *save = NULL;
                 if (!(o->old_keys_buf = strdup(old)))
                         return -1;
                 for (char *s = strtok_r(o->old_keys_buf, ",", &save); s;
-                     s = strtok_r(NULL, ",", &save)) {
+                     s       = strtok_r(NULL, ",", &save)) {
                         while (*s == ' ')
                                 s++;
                         if (!*s)
@@ -68,9 +68,9 @@ static void fill_redis(run_opts_t *o) {
                .db       = (int)config_int(cfg, "redis.db"),
                .prefix   = config_str(cfg, "redis.prefix"),
                .connect_timeout_ms =
-                (int)config_int(cfg, "redis.connect_timeout_ms"),
+                   (int)config_int(cfg, "redis.connect_timeout_ms"),
                .command_timeout_ms =
-                (int)config_int(cfg, "redis.command_timeout_ms"),
+                   (int)config_int(cfg, "redis.command_timeout_ms"),
         };
         o->monitor.validity = (cache_validity_opts_t){
             .valid_ttl_s   = (int)config_int(cfg, "cache.valid_ttl_s"),
@@ -91,11 +91,12 @@ static int fill_budget(run_opts_t *o) {
                 return -1;
         }
         o->budget = (cache_budget_opts_t){
-            .rate              = config_double(cfg, "budget.rate"),
-            .burst             = (double)config_int(cfg, "budget.burst"),
-            .expected_replicas = (int)config_int(cfg, "cache.expected_replicas"),
-            .overrides         = o->overrides,
-            .n_overrides       = o->n_overrides,
+            .rate  = config_double(cfg, "budget.rate"),
+            .burst = (double)config_int(cfg, "budget.burst"),
+            .expected_replicas =
+                (int)config_int(cfg, "cache.expected_replicas"),
+            .overrides   = o->overrides,
+            .n_overrides = o->n_overrides,
         };
         return 0;
 }
@@ -160,12 +161,13 @@ static void fill_kafka(run_opts_t *o) {
                .topic_dlq      = k->topic_dlq,
                .max_watches    = (size_t)max,
                .resume_watches = (size_t)(resume > 0 ? resume : max * 9 / 10),
-               .limits         = {
-                           .max_bytes = (size_t)config_int(cfg, "job.max_bytes"),
-                           .deadline_default_s =
-                    config_int(cfg, "job.default_deadline_s"),
-                           .deadline_max_s = config_int(cfg, "job.max_deadline_s"),
-            },
+               .limits =
+                   {
+                       .max_bytes = (size_t)config_int(cfg, "job.max_bytes"),
+                       .deadline_default_s =
+                           config_int(cfg, "job.default_deadline_s"),
+                       .deadline_max_s = config_int(cfg, "job.max_deadline_s"),
+                },
         };
         o->monitor.topic_results = k->topic_results;
         o->monitor.worker_id     = config_str(cfg, "worker.id");

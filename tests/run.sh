@@ -30,7 +30,7 @@ export BITMON_SHARED=${BITMON_SHARED:-$(cd .. && pwd)/shared}
 export BITMON_BUILD=$PWD/$BUILD
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan/suppressions.txt}
 
 logdir=$BUILD/test-logs
 rm -rf "$logdir"

@@ -45,7 +45,8 @@ typedef struct monitor_ack {
         char job_id[JOB_ID_MAX + 1];
 } monitor_ack_t;
 
-/* ---- job handles ---------------------------------------------------------- */
+/* ---- job handles ----------------------------------------------------------
+ */
 
 monitor_job_t *monitor_job_new(job_t *job, int32_t partition, int64_t offset) {
         monitor_job_t *mj = malloc(sizeof(*mj));
@@ -72,7 +73,7 @@ void monitor_job_describe(monitor_job_t *mj, watch_job_t *out) {
                       .app_slug    = j->app_slug,
                       .build_slug  = j->build_slug,
                       .follow      = j->follow,
-                      .log         = j->log == JOB_LOG_NONE      ? WATCH_LOG_NONE
+                      .log         = j->log == JOB_LOG_NONE   ? WATCH_LOG_NONE
                                      : j->log == JOB_LOG_FULL ? WATCH_LOG_FULL
                                                               : WATCH_LOG_SUMMARY,
                       .deadline_ms = j->deadline_s * 1000,
@@ -88,7 +89,8 @@ int monitor_job_in_partitions(void *job, void *arg) {
         return 0;
 }
 
-/* ---- tokens, validity, budget --------------------------------------------- */
+/* ---- tokens, validity, budget ---------------------------------------------
+ */
 
 static void fp_from_str(const char *s, cache_fp_t *fp) {
         memset(fp, 0, sizeof(*fp));
@@ -96,9 +98,9 @@ static void fp_from_str(const char *s, cache_fp_t *fp) {
         snprintf(fp->log, sizeof(fp->log), "%.*s", CACHE_FP_LOG_LEN, s);
 }
 
-static int seam_token_get(void *ctx, const char *ws, char *tok,
-                          size_t tok_size, char *fp, size_t fp_size,
-                          char *errstr, size_t errstr_size) {
+static int seam_token_get(void *ctx, const char *ws, char *tok, size_t tok_size,
+                          char *fp, size_t fp_size, char *errstr,
+                          size_t errstr_size) {
         monitor_thread_t *t = ctx;
         cache_fp_t f;
         int err = tokenstore_get(t->ts, ws, tok, tok_size, errstr, errstr_size);
@@ -106,8 +108,8 @@ static int seam_token_get(void *ctx, const char *ws, char *tok,
                 return 1;
         if (err < 0)
                 return -1;
-        if (cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, tok,
-                             strlen(tok), &f) < 0) {
+        if (cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, tok, strlen(tok),
+                             &f) < 0) {
                 OPENSSL_cleanse(tok, tok_size);
                 snprintf(errstr, errstr_size,
                          "cannot fingerprint the token of %s", ws);
@@ -147,8 +149,8 @@ static void seam_validity_record(void *ctx, const char *fps, const char *app,
         int rc = cache_validity_record(t->rc, &t->m->o.validity, &fp, app,
                                        (int)http_status, err, sizeof(err));
         if (rc < 0 && rc != CACHE_E_REFUSED && rc != CACHE_E_DOWN)
-                LOG_WARN(FAC, "cannot record token validity fp=%s: %s",
-                         fp.log, err);
+                LOG_WARN(FAC, "cannot record token validity fp=%s: %s", fp.log,
+                         err);
 }
 
 static int64_t seam_budget_take(void *ctx, const char *fps, const char *ws) {
@@ -175,7 +177,8 @@ static int64_t seam_budget_on_429(void *ctx, const char *fps,
         return block < retry_after_ms ? retry_after_ms : block;
 }
 
-/* ---- build cache ---------------------------------------------------------- */
+/* ---- build cache ----------------------------------------------------------
+ */
 
 static int seam_cache_get(void *ctx, const char *app, const char *build,
                           watch_answer_t *ans) {
@@ -243,7 +246,8 @@ static int seam_done_check(void *ctx, void *job) {
         return cache_done_check(t->rc, mj->job->job_id, err, sizeof(err));
 }
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests -------------------------------------------------------------
+ */
 
 static void req_adopt_headers(monitor_req_t *r, const watch_answer_t *ans) {
         char rem[32], reset[32];
@@ -342,7 +346,8 @@ static void *seam_log_fallback(void *ctx, const void *log_info) {
         return lp;
 }
 
-/* ---- publishing ----------------------------------------------------------- */
+/* ---- publishing -----------------------------------------------------------
+ */
 
 /* On the producer's poll thread: the result is stored (or definitively
  * not). Done marker first, then the offset: a crash in between re-reads
@@ -378,8 +383,8 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
         monitor_job_t *mj   = job;
         char e[256], key[80];
         int archived = log && fallback_find(t, log) < 0;
-        char *json = monitor_result_json(mj, ev, last, build, log, archived,
-                                         err, t->worker, e, sizeof(e));
+        char *json   = monitor_result_json(mj, ev, last, build, log, archived,
+                                           err, t->worker, e, sizeof(e));
         if (!json) {
                 LOG_ERROR(FAC, "cannot encode the result of job %s: %s",
                           mj->job->job_id, e);
@@ -441,7 +446,8 @@ static void seam_job_done(void *ctx, void *job, watch_job_end_t how) {
         monitor_job_free(mj);
 }
 
-/* ---- threads and the process ---------------------------------------------- */
+/* ---- threads and the process ----------------------------------------------
+ */
 
 /* Any connection's up/down edge: "redis" is degraded while any is down. */
 static void monitor_redis_state(void *opaque, bool up, const char *reason) {
@@ -527,38 +533,38 @@ void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams) {
 }
 
 static void monitor_metrics_register(monitor_t *m) {
-        metrics_t *mx          = m->o.metrics;
+        metrics_t *mx            = m->o.metrics;
         static const char *ev[3] = {"status", "finished", "error"};
         static const char *cls[MONITOR_N_CLASSES] = {
-            "ok",        "token_invalid", "insufficient_role", "not_found",
-            "rate_limited", "transient",  "permanent",         "cancelled"};
+            "ok",           "token_invalid", "insufficient_role", "not_found",
+            "rate_limited", "transient",     "permanent",         "cancelled"};
         for (int i = 0; i < 3; i++)
-                m->results[i] = metrics_counter(
-                    mx, "bitmon_results_total",
-                    "Results handed to the producer, by event.", "event", ev[i],
-                    NULL);
+                m->results[i] =
+                    metrics_counter(mx, "bitmon_results_total",
+                                    "Results handed to the producer, by event.",
+                                    "event", ev[i], NULL);
         for (int i = 0; i < MONITOR_N_ERRS; i++)
                 m->errors[i] = metrics_counter(
                     mx, "bitmon_result_errors_total",
                     "Terminal error results, by code.", "code",
                     watch_errcode_name((watch_errcode_t)i), NULL);
         for (int i = 0; i < MONITOR_N_CLASSES; i++)
-                m->requests[i] = metrics_counter(
-                    mx, "bitmon_bitrise_requests_total",
-                    "Bitrise requests by how they ended.", "class", cls[i],
-                    NULL);
+                m->requests[i] =
+                    metrics_counter(mx, "bitmon_bitrise_requests_total",
+                                    "Bitrise requests by how they ended.",
+                                    "class", cls[i], NULL);
         m->budget_waits = metrics_counter(
             mx, "bitmon_budget_waits_total",
             "Times a request had to wait for its token's budget.", NULL);
-        m->skipped = metrics_counter(mx, "bitmon_jobs_done_total",
-                                     "Jobs that left their watch, by how.",
-                                     "how", "skipped", NULL);
-        m->dropped = metrics_counter(mx, "bitmon_jobs_done_total",
-                                     "Jobs that left their watch, by how.",
-                                     "how", "dropped", NULL);
-        m->pub_failed = metrics_counter(mx, "bitmon_jobs_done_total",
-                                        "Jobs that left their watch, by how.",
-                                        "how", "publish_failed", NULL);
+        m->skipped           = metrics_counter(mx, "bitmon_jobs_done_total",
+                                               "Jobs that left their watch, by how.",
+                                               "how", "skipped", NULL);
+        m->dropped           = metrics_counter(mx, "bitmon_jobs_done_total",
+                                               "Jobs that left their watch, by how.",
+                                               "how", "dropped", NULL);
+        m->pub_failed        = metrics_counter(mx, "bitmon_jobs_done_total",
+                                               "Jobs that left their watch, by how.",
+                                               "how", "publish_failed", NULL);
         m->done_marks_failed = metrics_counter(
             mx, "bitmon_done_marks_failed_total",
             "Done markers that could not be written (Redis down).", NULL);

@@ -55,19 +55,19 @@ typedef struct monitor monitor_t;
 typedef struct monitor_opts {
         const bitrise_client_t *client; /* borrowed, shared */
         logparse_opts_t logparse;       /* caps per raw log */
-        cache_redis_opts_t redis;   /* template for each connection; name
-                                     * and on_state are set here */
-        const char *tokens_spec;    /* tokens.store: "dir:PATH" or "redis" */
-        tokenstore_opts_t tokens;   /* redis store key files; rc ignored */
+        cache_redis_opts_t redis;       /* template for each connection; name
+                                         * and on_state are set here */
+        const char *tokens_spec;     /* tokens.store: "dir:PATH" or "redis" */
+        tokenstore_opts_t tokens;    /* redis store key files; rc ignored */
         const unsigned char *fp_key; /* fingerprint key (copied) */
         size_t fp_key_len;
         cache_budget_t *budget; /* borrowed, shared */
         cache_validity_opts_t validity;
-        int done_ttl_s;            /* cache.done_ttl_s */
-        int build_ttl_ms; /* cache.build_ttl_ms: cap on how long a build is
-                           * shared from the cache (the watch asks for its
-                           * poll interval); 0 = no cap */
-        producer_t *producer;      /* borrowed */
+        int done_ttl_s;       /* cache.done_ttl_s */
+        int build_ttl_ms;     /* cache.build_ttl_ms: cap on how long a build is
+                               * shared from the cache (the watch asks for its
+                               * poll interval); 0 = no cap */
+        producer_t *producer; /* borrowed */
         const char *topic_results; /* topics.results */
         consumer_t *consumer;      /* borrowed: consumer_ack, job_done */
         const char *worker_id;     /* worker.id, e.g. the pod name */
@@ -91,7 +91,8 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                        char *errstr, size_t errstr_size);
 void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams);
 
-/* ---- job handles ---------------------------------------------------------- */
+/* ---- job handles ----------------------------------------------------------
+ */
 
 typedef struct monitor_job monitor_job_t;
 

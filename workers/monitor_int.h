@@ -23,10 +23,10 @@ struct monitor {
         unsigned char fp_key[CACHE_FP_KEY_MAX];
         tokenstore_t *dir_ts; /* shared dir store, NULL for redis */
         pthread_mutex_t ack_lock;
-        cache_redis_t *ack_rc; /* done markers, under ack_lock */
-        atomic_int threads;    /* worker thread numbering */
-        atomic_int detached;   /* consumer gone: acks stop there */
-        metrics_counter_t *results[3];             /* by event */
+        cache_redis_t *ack_rc;         /* done markers, under ack_lock */
+        atomic_int threads;            /* worker thread numbering */
+        atomic_int detached;           /* consumer gone: acks stop there */
+        metrics_counter_t *results[3]; /* by event */
         metrics_counter_t *errors[MONITOR_N_ERRS]; /* error events by code */
         metrics_counter_t *requests[MONITOR_N_CLASSES];
         metrics_counter_t *budget_waits, *skipped, *dropped, *pub_failed;
@@ -40,10 +40,9 @@ char *monitor_build_to_json(const bitrise_build_t *b);
 /* The result JSON for one event of mj (DESIGN "Result"); malloc'ed, or
  * NULL with errstr. `final` marks the last `status` of a follow=false job;
  * log_archived says whether lp came from the archived raw log. */
-char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev,
-                          int final, const bitrise_build_t *b,
-                          const logparse_t *lp, int log_archived,
-                          const watch_error_t *err, const char *worker,
-                          char *errstr, size_t errstr_size);
+char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
+                          const bitrise_build_t *b, const logparse_t *lp,
+                          int log_archived, const watch_error_t *err,
+                          const char *worker, char *errstr, size_t errstr_size);
 
 #endif

@@ -79,7 +79,7 @@ static void build_fill(const bitrise_build_t *b, result_build_t *rb) {
         };
         /* Still running: the duration so far (DESIGN: started → now). */
         if (!BITRISE_BUILD_FINISHED(b) && b->started_at) {
-                int64_t now      = time_wall_ms();
+                int64_t now = time_wall_ms();
                 rb->duration_s =
                     now > b->started_at ? (now - b->started_at) / 1000 : 0;
         }
@@ -92,35 +92,35 @@ static size_t log_fill(const logparse_t *lp, int archived, result_log_t *rl,
                 n = MONITOR_MAX_STEPS;
         for (size_t i = 0; i < n; i++) {
                 const logparse_step_t *s = logparse_failed_step(lp, i);
-                steps[i] = (result_step_t){
-                    .title        = s->title,
-                    .step_id      = s->step_id,
-                    .exit_code    = s->exit_code,
-                    .duration_s   = secs(s->duration_s),
-                    .last_lines   = (const char *const *)s->last_lines,
-                    .n_last_lines = s->nlast,
+                steps[i]                 = (result_step_t){
+                                    .title        = s->title,
+                                    .step_id      = s->step_id,
+                                    .exit_code    = s->exit_code,
+                                    .duration_s   = secs(s->duration_s),
+                                    .last_lines   = (const char *const *)s->last_lines,
+                                    .n_last_lines = s->nlast,
                 };
         }
         const char *const *tail = logparse_tail(lp, &ntail);
-        *rl = (result_log_t){
-            .archived       = archived,
-            .bytes          = (int64_t)logparse_bytes(lp),
-            .lines          = (int64_t)logparse_lines(lp),
-            .truncated      = logparse_truncated(lp) != 0,
-            .sha256         = logparse_sha256(lp),
-            .failed_steps   = steps,
-            .n_failed_steps = n,
-            .tail           = tail,
-            .n_tail         = ntail,
+        *rl                     = (result_log_t){
+                                .archived       = archived,
+                                .bytes          = (int64_t)logparse_bytes(lp),
+                                .lines          = (int64_t)logparse_lines(lp),
+                                .truncated      = logparse_truncated(lp) != 0,
+                                .sha256         = logparse_sha256(lp),
+                                .failed_steps   = steps,
+                                .n_failed_steps = n,
+                                .tail           = tail,
+                                .n_tail         = ntail,
         };
         return n;
 }
 
-char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev,
-                          int final, const bitrise_build_t *b,
-                          const logparse_t *lp, int log_archived,
-                          const watch_error_t *err, const char *worker,
-                          char *errstr, size_t errstr_size) {
+char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
+                          const bitrise_build_t *b, const logparse_t *lp,
+                          int log_archived, const watch_error_t *err,
+                          const char *worker, char *errstr,
+                          size_t errstr_size) {
         const job_t *j = mj->job;
         result_build_t rb;
         result_log_t rl;
@@ -149,7 +149,8 @@ char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev,
         }
         if (ev == WATCH_EV_ERROR) {
                 if (!err) {
-                        snprintf(errstr, errstr_size, "error event without error");
+                        snprintf(errstr, errstr_size,
+                                 "error event without error");
                         return NULL;
                 }
                 re = result_error_make((result_errcode_t)err->code);

@@ -155,9 +155,14 @@ static void td_start(tdisp_t *td, consumer_t *c) {
         pthread_create(&td->thread, NULL, td_main, td);
 }
 
+/* Stops the finisher thread. The lock outlives it: consumer_close still
+ * calls td_on_revoke for what is left (td_release frees it after that). */
 static void td_stop(tdisp_t *td) {
         atomic_store(&td->stop, 1);
         pthread_join(td->thread, NULL);
+}
+
+static void td_release(tdisp_t *td) {
         for (size_t i = 0; i < td->n; i++)
                 job_destroy(td->v[i].job);
         td->n = 0;
@@ -284,6 +289,7 @@ static void world_close(world_t *w, consumer_t *c, tdisp_t *td) {
         T_EQ_INT(producer_flush(w->p, 10000 * kt_scale()), 0);
         T_ASSERTF(consumer_close(c, err, sizeof(err)) == 0, "close: %s", err);
         consumer_destroy(c);
+        td_release(td);
 }
 
 /* ---- tests ---- */

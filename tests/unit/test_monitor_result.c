@@ -32,9 +32,9 @@ static void test_build_roundtrip(void) {
         char err[200];
         char *json = monitor_build_to_json(&b);
         T_ASSERT(json != NULL);
-        T_EQ_INT(bitrise_build_parse(json, strlen(json), &back, err,
-                                     sizeof(err)),
-                 0);
+        T_EQ_INT(
+            bitrise_build_parse(json, strlen(json), &back, err, sizeof(err)),
+            0);
         T_EQ_STR(back.slug, b.slug);
         T_EQ_INT(back.number, 12);
         T_EQ_INT(back.status, 2);
@@ -102,18 +102,20 @@ static void test_status_final(void) {
 }
 
 static void test_finished_log(void) {
-        static const char log[] =
-            "+------------------------------------------------------------------------------+\n"
-            "| (0) git-clone                                                                |\n"
-            "+------------------------------------------------------------------------------+\n"
-            "hello\n";
-        monitor_job_t *mj  = sample_job(JOB_LOG_SUMMARY);
-        monitor_job_t *mjn = sample_job(JOB_LOG_NONE);
-        bitrise_build_t b  = sample_build();
-        logparse_t *lp     = logparse_new(NULL);
+        static const char log[] = "+-------------------------------------------"
+                                  "-----------------------------------+\n"
+                                  "| (0) git-clone                             "
+                                  "                                   |\n"
+                                  "+-------------------------------------------"
+                                  "-----------------------------------+\n"
+                                  "hello\n";
+        monitor_job_t *mj       = sample_job(JOB_LOG_SUMMARY);
+        monitor_job_t *mjn      = sample_job(JOB_LOG_NONE);
+        bitrise_build_t b       = sample_build();
+        logparse_t *lp          = logparse_new(NULL);
         logparse_feed(lp, log, sizeof(log) - 1);
         logparse_finish(lp);
-        cJSON *o = result(mj, WATCH_EV_FINISHED, 1, &b, lp, NULL);
+        cJSON *o       = result(mj, WATCH_EV_FINISHED, 1, &b, lp, NULL);
         const cJSON *l = cJSON_GetObjectItem(o, "log");
         T_ASSERT(cJSON_IsObject(l));
         T_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(l, "archived")));
@@ -143,14 +145,14 @@ static void test_error(void) {
                  strstr(msg, "(cannot get build 3247e292: HTTP 401)"));
         cJSON_Delete(o);
         char err[100];
-        T_ASSERT(monitor_result_json(mj, WATCH_EV_ERROR, 1, NULL, NULL, 0,
-                                     NULL, "w", err, sizeof(err)) == NULL);
+        T_ASSERT(monitor_result_json(mj, WATCH_EV_ERROR, 1, NULL, NULL, 0, NULL,
+                                     "w", err, sizeof(err)) == NULL);
         monitor_job_free(mj);
 }
 
 static void test_partitions_pred(void) {
-        monitor_job_t *mj          = sample_job(JOB_LOG_NONE);
-        const int32_t in[]         = {1, 3}, out[] = {0, 2};
+        monitor_job_t *mj  = sample_job(JOB_LOG_NONE);
+        const int32_t in[] = {1, 3}, out[] = {0, 2};
         monitor_partitions_t p_in  = {in, 2};
         monitor_partitions_t p_out = {out, 2};
         T_EQ_INT(monitor_job_in_partitions(mj, &p_in), 1);
