@@ -66,13 +66,14 @@ static int slugs_fetch(const opts_t *o, char (*app)[40], char (*build)[40]) {
                 buf_reset(&b);
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 if (curl_easy_perform(c) != CURLE_OK ||
-                    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st) != CURLE_OK ||
+                    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st) !=
+                        CURLE_OK ||
                     st != 200) {
                         fprintf(stderr, "bench_pipeline: %s: HTTP %ld\n", url,
                                 st);
                         goto out;
                 }
-                cJSON *j = cJSON_ParseWithOpts(buf_cstr(&b), NULL, 0);
+                cJSON *j       = cJSON_ParseWithOpts(buf_cstr(&b), NULL, 0);
                 const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "app");
                 const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "build");
                 if (!cJSON_IsString(a) || !cJSON_IsString(s)) {
@@ -122,14 +123,16 @@ static int results_assign(rd_kafka_t *rk, const opts_t *o) {
         const rd_kafka_metadata_t *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->results, NULL);
         int rc                = -1;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
             md->topic_cnt != 1 || md->topics[0].partition_cnt == 0) {
                 fprintf(stderr, "bench_pipeline: no metadata for %s\n",
                         o->results);
                 goto out;
         }
         int np = md->topics[0].partition_cnt;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(np);
         for (int p = 0; p < np; p++) {
                 int64_t lo, hi;
                 if (rd_kafka_query_watermark_offsets(rk, o->results, p, &lo,
@@ -137,7 +140,8 @@ static int results_assign(rd_kafka_t *rk, const opts_t *o) {
                         rd_kafka_topic_partition_list_destroy(l);
                         goto out;
                 }
-                rd_kafka_topic_partition_list_add(l, o->results, p)->offset = hi;
+                rd_kafka_topic_partition_list_add(l, o->results, p)->offset =
+                    hi;
         }
         rc = rd_kafka_assign(rk, l) == 0 ? 0 : -1;
         rd_kafka_topic_partition_list_destroy(l);
@@ -148,8 +152,8 @@ out:
         return rc;
 }
 
-static int produce_one(rd_kafka_t *rk, const opts_t *o, long i,
-                       const char *app, const char *build) {
+static int produce_one(rd_kafka_t *rk, const opts_t *o, long i, const char *app,
+                       const char *build) {
         char key[96], val[512];
         int kl = snprintf(key, sizeof(key), "%s/%s", app, build);
         int vl = snprintf(val, sizeof(val),
@@ -160,7 +164,8 @@ static int produce_one(rd_kafka_t *rk, const opts_t *o, long i,
                           o->tag, i, o->ws, app, build, o->tag, i, now_us());
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
-                    rk, RD_KAFKA_V_TOPIC(o->jobs), RD_KAFKA_V_KEY(key, (size_t)kl),
+                    rk, RD_KAFKA_V_TOPIC(o->jobs),
+                    RD_KAFKA_V_KEY(key, (size_t)kl),
                     RD_KAFKA_V_VALUE(val, (size_t)vl),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -183,7 +188,8 @@ typedef struct tally {
 } tally_t;
 
 /* One result message: counts it when it is a terminal result of ours. */
-static void result_take(const opts_t *o, tally_t *t, const rd_kafka_message_t *m) {
+static void result_take(const opts_t *o, tally_t *t,
+                        const rd_kafka_message_t *m) {
         int64_t now = now_us();
         /* the payload is not NUL-terminated: parse with its length */
         cJSON *j = cJSON_ParseWithLengthOpts(m->payload, m->len, NULL, 0);
@@ -213,10 +219,14 @@ static void result_take(const opts_t *o, tally_t *t, const rd_kafka_message_t *m
         t->last_done_us = now;
         if (strcmp(ev->valuestring, "error") == 0) {
                 if (t->errors++ == 0) {
-                        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-                        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
-                        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-                        snprintf(t->first_error, sizeof(t->first_error), "%s: %s",
+                        const cJSON *e =
+                            cJSON_GetObjectItemCaseSensitive(j, "error");
+                        const cJSON *c =
+                            cJSON_GetObjectItemCaseSensitive(e, "code");
+                        const cJSON *msg =
+                            cJSON_GetObjectItemCaseSensitive(e, "message");
+                        snprintf(t->first_error, sizeof(t->first_error),
+                                 "%s: %s",
                                  cJSON_IsString(c) ? c->valuestring : "?",
                                  cJSON_IsString(msg) ? msg->valuestring : "?");
                 }
@@ -244,8 +254,8 @@ static void report(const opts_t *o, tally_t *t) {
                 if (t->lat_us[i] >= 0)
                         v[n++] = t->lat_us[i];
         qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-        double span_s  = (double)(t->last_done_us - t->first_send_us) / 1e6;
-        double send_s  = (double)(t->last_send_us - t->first_send_us) / 1e6;
+        double span_s = (double)(t->last_done_us - t->first_send_us) / 1e6;
+        double send_s = (double)(t->last_send_us - t->first_send_us) / 1e6;
         printf("%s: jobs=%ld done=%ld errors=%ld dups=%ld send_s=%.2f "
                "span_s=%.2f jobs_per_s=%.0f lat_ms_p50=%.1f p90=%.1f "
                "p99=%.1f max=%.1f\n",
@@ -273,10 +283,11 @@ static int dump_write(const opts_t *o, const tally_t *t) {
 }
 
 static void usage(void) {
-        fprintf(stderr,
-                "usage: bench_pipeline -b BROKERS -j JOBS_TOPIC -r RESULTS_TOPIC "
-                "-s SIM_ROOT -w WORKSPACE -a APPS -o FIRST -n COUNT [-R RATE] "
-                "[-T TIMEOUT_S] [-t TAG] [-N] [-D FILE]\n");
+        fprintf(
+            stderr,
+            "usage: bench_pipeline -b BROKERS -j JOBS_TOPIC -r RESULTS_TOPIC "
+            "-s SIM_ROOT -w WORKSPACE -a APPS -o FIRST -n COUNT [-R RATE] "
+            "[-T TIMEOUT_S] [-t TAG] [-N] [-D FILE]\n");
 }
 
 static int opts_parse(opts_t *o, int argc, char **argv) {
@@ -285,30 +296,58 @@ static int opts_parse(opts_t *o, int argc, char **argv) {
         while ((c = getopt(argc, argv, "b:j:r:s:w:a:o:n:R:T:t:ND:")) != -1) {
                 char *end = NULL;
                 switch (c) {
-                case 'b': o->brokers = optarg; break;
-                case 'j': o->jobs = optarg; break;
-                case 'r': o->results = optarg; break;
-                case 's': o->sim = optarg; break;
-                case 'w': o->ws = optarg; break;
-                case 't': o->tag = optarg; break;
-                case 'N': o->no_wait = 1; break;
-                case 'D': o->dump = optarg; break;
-                case 'R': o->rate = strtod(optarg, &end); break;
-                case 'a': o->apps = strtol(optarg, &end, 10); break;
-                case 'o': o->first = strtol(optarg, &end, 10); break;
-                case 'n': o->count = strtol(optarg, &end, 10); break;
-                case 'T': o->timeout_s = strtol(optarg, &end, 10); break;
-                default: return -1;
+                case 'b':
+                        o->brokers = optarg;
+                        break;
+                case 'j':
+                        o->jobs = optarg;
+                        break;
+                case 'r':
+                        o->results = optarg;
+                        break;
+                case 's':
+                        o->sim = optarg;
+                        break;
+                case 'w':
+                        o->ws = optarg;
+                        break;
+                case 't':
+                        o->tag = optarg;
+                        break;
+                case 'N':
+                        o->no_wait = 1;
+                        break;
+                case 'D':
+                        o->dump = optarg;
+                        break;
+                case 'R':
+                        o->rate = strtod(optarg, &end);
+                        break;
+                case 'a':
+                        o->apps = strtol(optarg, &end, 10);
+                        break;
+                case 'o':
+                        o->first = strtol(optarg, &end, 10);
+                        break;
+                case 'n':
+                        o->count = strtol(optarg, &end, 10);
+                        break;
+                case 'T':
+                        o->timeout_s = strtol(optarg, &end, 10);
+                        break;
+                default:
+                        return -1;
                 }
                 if (end && *end) {
-                        fprintf(stderr, "bench_pipeline: -%c: not a number: %s\n",
-                                c, optarg);
+                        fprintf(stderr,
+                                "bench_pipeline: -%c: not a number: %s\n", c,
+                                optarg);
                         return -1;
                 }
         }
         if (!o->brokers || !o->jobs || !o->results || !o->sim || !o->ws ||
-            o->apps < 1 || o->first < 0 || o->count < 1 || o->count > 10000000 ||
-            o->rate < 0 || o->timeout_s < 1)
+            o->apps < 1 || o->first < 0 || o->count < 1 ||
+            o->count > 10000000 || o->rate < 0 || o->timeout_s < 1)
                 return -1;
         return 0;
 }
@@ -347,7 +386,8 @@ static int run_load(const opts_t *o, rd_kafka_t *prod, rd_kafka_t *cons,
                                       (int64_t)((double)i * 1e6 / o->rate);
                         while (now_us() < due) {
                                 rd_kafka_message_t *m =
-                                    cons ? rd_kafka_consumer_poll(cons, 1) : NULL;
+                                    cons ? rd_kafka_consumer_poll(cons, 1)
+                                         : NULL;
                                 if (m) {
                                         if (!m->err)
                                                 result_take(o, t, m);
@@ -372,7 +412,7 @@ static int run_load(const opts_t *o, rd_kafka_t *prod, rd_kafka_t *cons,
 int main(int argc, char **argv) {
         opts_t o;
         tally_t t;
-        int rc = 1;
+        int rc           = 1;
         rd_kafka_t *prod = NULL, *cons = NULL;
         if (opts_parse(&o, argc, argv) < 0) {
                 usage();
@@ -380,10 +420,10 @@ int main(int argc, char **argv) {
         }
         memset(&t, 0, sizeof(t));
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        char (*app)[40]   = calloc((size_t)o.count, sizeof(*app));
-        char (*build)[40] = calloc((size_t)o.count, sizeof(*build));
-        t.lat_us          = malloc(sizeof(*t.lat_us) * (size_t)o.count);
-        t.sent_us         = calloc((size_t)o.count, sizeof(*t.sent_us));
+        char(*app)[40]   = calloc((size_t)o.count, sizeof(*app));
+        char(*build)[40] = calloc((size_t)o.count, sizeof(*build));
+        t.lat_us         = malloc(sizeof(*t.lat_us) * (size_t)o.count);
+        t.sent_us        = calloc((size_t)o.count, sizeof(*t.sent_us));
         if (!app || !build || !t.lat_us || !t.sent_us)
                 goto out;
         for (long i = 0; i < o.count; i++)
@@ -399,7 +439,8 @@ int main(int argc, char **argv) {
                 goto out;
         int64_t end_us = now_us() + o.timeout_s * 1000000;
         if (run_load(&o, prod, cons, app, build, &t, end_us) < 0) {
-                fprintf(stderr, "bench_pipeline: %s: producing failed or timed out\n",
+                fprintf(stderr,
+                        "bench_pipeline: %s: producing failed or timed out\n",
                         o.tag);
                 goto out;
         }

@@ -197,7 +197,7 @@ static int watch_token(watch_t *w, char *tok, size_t tok_size) {
         watch_validity_t v = s->validity_get
                                  ? s->validity_get(s->ctx, w->fp, w->app_slug)
                                  : WATCH_VALIDITY_UNKNOWN;
-        w->valid_cached = v == WATCH_VALIDITY_VALID;
+        w->valid_cached    = v == WATCH_VALIDITY_VALID;
         if (v == WATCH_VALIDITY_INVALID ||
             v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
                 watch_wipe(tok, tok_size);
@@ -266,8 +266,7 @@ static void watch_on_timer(void *arg);
 /* A slot is free when the requests in flight and the watches already let
  * out of the line stay below opts.max_in_flight. */
 static int watch_slot_free(const watch_table_t *tbl) {
-        return tbl->in_flight + tbl->admitted <
-               (size_t)tbl->opts.max_in_flight;
+        return tbl->in_flight + tbl->admitted < (size_t)tbl->opts.max_in_flight;
 }
 
 static void watch_line_push(watch_t *w) {

@@ -50,10 +50,10 @@ typedef struct watch {
         int waiting;     /* WATCH_WAIT_*: in line for a request slot */
         struct watch *wait_next, *wait_prev; /* the line (tbl->wait_*) */
         watch_request_t req;
-        int attempts;   /* transient failures in a row */
-        int rate_wait;  /* waiting for budget or a 429 block */
-        int lease_held; /* build cache refresh lease */
-        int known;      /* state is known */
+        int attempts;     /* transient failures in a row */
+        int rate_wait;    /* waiting for budget or a 429 block */
+        int lease_held;   /* build cache refresh lease */
+        int known;        /* state is known */
         int valid_cached; /* the last validity_get said VALID */
         watch_state_t state;
         void *build;    /* latest BUILD payload */
@@ -74,7 +74,7 @@ struct watch_table {
         size_t in_flight; /* requests started and not answered */
         size_t admitted;  /* watches let out of the line, timer armed */
         watch_t *wait_head, *wait_tail; /* due watches waiting for a slot */
-        _Atomic long *counter; /* watch_table_count_into */
+        _Atomic long *counter;          /* watch_table_count_into */
 };
 
 /* watch.c: after any change, free the watch when no job is left, else arm

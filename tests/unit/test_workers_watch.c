@@ -240,11 +240,11 @@ static int f_answer_later(fake_t *f, loop_t *loop, watch_request_t *req,
         pending_t *p = calloc(1, sizeof(*p));
         if (++f->inflight > f->peak)
                 f->peak = f->inflight;
-        p->f         = f;
-        p->req       = req;
-        p->step      = *st;
-        p->timer     = loop_timer_new(loop);
-        req->handle  = p;
+        p->f        = f;
+        p->req      = req;
+        p->step     = *st;
+        p->timer    = loop_timer_new(loop);
+        req->handle = p;
         loop_timer_start(p->timer, f->latency_ms > 0 ? f->latency_ms : 1,
                          f_deliver, p);
         return 0;
@@ -516,11 +516,11 @@ static const scenario_t scenarios[] = {
      .steps         = {B_DONE},
      .jobs          = {ONCE("a", WATCH_LOG_NONE, "finished:done! done")},
      .want_requests = 1},
-    {.name     = "cached valid: 2xx answers are not written back",
-     .validity = WATCH_VALIDITY_VALID,
-     .steps    = {B_RUN, B_DONE, L_READY, RAW_OK},
-     .jobs     = {FOLLOW("a", WATCH_LOG_SUMMARY,
-                         "status:run finished:done+log! done")},
+    {.name          = "cached valid: 2xx answers are not written back",
+     .validity      = WATCH_VALIDITY_VALID,
+     .steps         = {B_RUN, B_DONE, L_READY, RAW_OK},
+     .jobs          = {FOLLOW("a", WATCH_LOG_SUMMARY,
+                              "status:run finished:done+log! done")},
      .want_requests = 4},
     {.name          = "401 -> token_invalid, recorded",
      .steps         = {B_ERR(WATCH_ANS_TOKEN_INVALID, 401)},
