@@ -95,6 +95,20 @@ static size_t line_clean(char *s, size_t len) {
         size_t o = 0;
         for (size_t i = 0; i < len;) {
                 unsigned char c = (unsigned char)s[i];
+                /* the common case first: a run of printable ASCII other
+                 * than '[', kept as it is (moved only once something before
+                 * it was dropped) */
+                if (c >= 0x20 && c < 0x7f && c != '[') {
+                        size_t j = i + 1;
+                        while (j < len && (unsigned char)s[j] >= 0x20 &&
+                               (unsigned char)s[j] < 0x7f && s[j] != '[')
+                                j++;
+                        if (o != i)
+                                memmove(s + o, s + i, j - i);
+                        o += j - i;
+                        i = j;
+                        continue;
+                }
                 if (c == '[') {
                         size_t j = i + 1;
                         while (j < len && j - i < 16 &&
@@ -125,9 +139,8 @@ static size_t line_clean(char *s, size_t len) {
                         i += need ? k : 1;
                         continue;
                 }
-                memmove(s + o, s + i, need);
-                o += need;
-                i += need;
+                for (size_t m = 0; m < need; m++) /* o <= i: in place */
+                        s[o++] = s[i++];
         }
         while (o && (s[o - 1] == ' ' || s[o - 1] == '\t'))
                 o--;

@@ -45,6 +45,7 @@ void watch_opts_defaults(watch_opts_t *o) {
         watch_def(&o->log_archive_ms, 300000);
         watch_def(&o->log_retry_ms, 10000);
         watch_def(&o->raw_log_retries, 3);
+        watch_def(&o->max_in_flight, 512);
         if (o->jitter == 0) /* < 0 stays: explicitly none */
                 o->jitter = 0.1;
         if (o->jitter > 0.9)
@@ -196,6 +197,7 @@ static int watch_token(watch_t *w, char *tok, size_t tok_size) {
         watch_validity_t v = s->validity_get
                                  ? s->validity_get(s->ctx, w->fp, w->app_slug)
                                  : WATCH_VALIDITY_UNKNOWN;
+        w->valid_cached    = v == WATCH_VALIDITY_VALID;
         if (v == WATCH_VALIDITY_INVALID ||
             v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
                 watch_wipe(tok, tok_size);
@@ -253,9 +255,58 @@ static void watch_start(watch_t *w, watch_req_kind_t kind, const char *tok) {
                 return;
         }
         w->in_flight = 1;
+        w->tbl->in_flight++;
 }
 
 static void watch_on_build(watch_t *w, watch_answer_t *ans);
+static void watch_on_timer(void *arg);
+
+/* ---- the line for request slots ---------------------------------------- */
+
+/* A slot is free when the requests in flight and the watches already let
+ * out of the line stay below opts.max_in_flight. */
+static int watch_slot_free(const watch_table_t *tbl) {
+        return tbl->in_flight + tbl->admitted < (size_t)tbl->opts.max_in_flight;
+}
+
+static void watch_line_push(watch_t *w) {
+        watch_table_t *tbl = w->tbl;
+        w->waiting         = WATCH_WAIT_QUEUED;
+        w->wait_next       = NULL;
+        w->wait_prev       = tbl->wait_tail;
+        if (tbl->wait_tail)
+                tbl->wait_tail->wait_next = w;
+        else
+                tbl->wait_head = w;
+        tbl->wait_tail = w;
+}
+
+static void watch_line_unlink(watch_t *w) {
+        watch_table_t *tbl = w->tbl;
+        if (w->wait_prev)
+                w->wait_prev->wait_next = w->wait_next;
+        else
+                tbl->wait_head = w->wait_next;
+        if (w->wait_next)
+                w->wait_next->wait_prev = w->wait_prev;
+        else
+                tbl->wait_tail = w->wait_prev;
+        w->wait_next = w->wait_prev = NULL;
+        w->waiting                  = WATCH_WAIT_NONE;
+}
+
+/* Lets waiting watches out of the line for the free slots: their timers
+ * fire at once and they step from there (never from inside a callback of
+ * another watch). */
+static void watch_line_admit(watch_table_t *tbl) {
+        while (tbl->wait_head && watch_slot_free(tbl)) {
+                watch_t *w = tbl->wait_head;
+                watch_line_unlink(w);
+                w->waiting = WATCH_WAIT_ADMITTED;
+                tbl->admitted++;
+                loop_timer_start(w->timer, 0, watch_on_timer, w);
+        }
+}
 
 static void watch_step_build(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
@@ -493,16 +544,22 @@ static void watch_cache_after(watch_t *w, const watch_answer_t *ans) {
 static void watch_on_answer(void *arg, watch_answer_t *ans) {
         watch_t *w             = arg;
         const watch_seams_t *s = &w->tbl->seams;
+        watch_table_t *tbl     = w->tbl;
         watch_req_kind_t kind  = w->req.kind;
         w->in_flight           = 0;
+        tbl->in_flight--;
         if (ans->cls == WATCH_ANS_CANCELLED) {
                 /* The loop stops; the table is dropped in on_thread_stop. */
                 watch_payload_free(w, kind, &ans->payload);
                 return;
         }
         long hs = ans->http_status;
+        /* A 2xx confirms what the cache said when it said valid: nothing
+         * to write (the entry lapses after its TTL and the next 2xx writes
+         * it again). 401/403 always overwrite it. */
         if (kind != WATCH_REQ_RAW_LOG && s->validity_record &&
-            ((hs >= 200 && hs < 300) || hs == 401 || hs == 403))
+            ((hs >= 200 && hs < 300 && !w->valid_cached) || hs == 401 ||
+             hs == 403))
                 s->validity_record(s->ctx, w->fp, w->app_slug, hs);
         if (kind == WATCH_REQ_BUILD)
                 watch_cache_after(w, ans);
@@ -520,6 +577,7 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
         }
         watch_payload_free(w, kind, &ans->payload);
         watch_settle(w);
+        watch_line_admit(tbl);
 }
 
 /* ---- timer, deadlines, lifetime ------------------------------------------ */
@@ -556,8 +614,15 @@ static void watch_expire(watch_t *w, int64_t now) {
 static void watch_free(watch_t *w) {
         watch_table_t *tbl     = w->tbl;
         const watch_seams_t *s = &tbl->seams;
-        if (w->in_flight && s->request_cancel)
-                s->request_cancel(s->ctx, &w->req);
+        if (w->waiting == WATCH_WAIT_QUEUED)
+                watch_line_unlink(w);
+        else if (w->waiting == WATCH_WAIT_ADMITTED)
+                tbl->admitted--;
+        if (w->in_flight) {
+                tbl->in_flight--;
+                if (s->request_cancel)
+                        s->request_cancel(s->ctx, &w->req);
+        }
         if (w->lease_held && s->cache_release)
                 s->cache_release(s->ctx, w->app_slug, w->build_slug);
         watch_payload_free(w, WATCH_REQ_BUILD, &w->build);
@@ -566,9 +631,8 @@ static void watch_free(watch_t *w) {
         watch_table_unlink(tbl, w);
         free(w->key);
         free(w);
+        watch_line_admit(tbl);
 }
-
-static void watch_on_timer(void *arg);
 
 /* Frees the watch when no job is left, else arms its timer for the next
  * step or the earliest deadline. */
@@ -577,7 +641,9 @@ void watch_settle(watch_t *w) {
                 watch_free(w);
                 return;
         }
-        int64_t at = w->in_flight ? WATCH_NEVER : w->next_at;
+        int64_t at = w->in_flight || w->waiting == WATCH_WAIT_QUEUED
+                         ? WATCH_NEVER
+                         : w->next_at;
         for (watch_sub_t *sub = w->subs; sub; sub = sub->next)
                 if (sub->deadline_at < at)
                         at = sub->deadline_at;
@@ -591,9 +657,18 @@ void watch_settle(watch_t *w) {
 static void watch_on_timer(void *arg) {
         watch_t *w  = arg;
         int64_t now = watch_now(w);
+        if (w->waiting == WATCH_WAIT_ADMITTED) {
+                w->waiting = WATCH_WAIT_NONE;
+                w->tbl->admitted--;
+        }
         watch_expire(w, now);
-        if (w->subs && !w->in_flight && now >= w->next_at)
-                watch_step(w);
+        if (w->subs && !w->in_flight && w->waiting == WATCH_WAIT_NONE &&
+            now >= w->next_at) {
+                if (watch_slot_free(w->tbl))
+                        watch_step(w);
+                else
+                        watch_line_push(w); /* admitted when a slot frees */
+        }
         watch_settle(w);
 }
 

@@ -245,11 +245,17 @@ typedef struct watch_opts {
         int log_retry_ms;    /* between /log calls while not archived */
         int raw_log_retries; /* raw log 403 (URL expired) or transient:
                               * ask /log again this many times */
+        int max_in_flight;   /* requests in flight per table (loop); a
+                              * watch due beyond it waits in line for a
+                              * slot, so a burst of new watches never holds
+                              * thousands of transfers (and their buffers)
+                              * at once */
 } watch_opts_t;
 
 /* Defaults for everything 0 in opts: on-hold 30 s, running 15 s, jitter 0.1,
  * backoff 1 s..60 s, 8 retries, lease 5 s, lease wait 1 s, log archive
- * budget 300 s, log retry 10 s, 3 raw log retries. */
+ * budget 300 s, log retry 10 s, 3 raw log retries, 512 requests in
+ * flight. */
 void watch_opts_defaults(watch_opts_t *opts);
 
 /* The backoff before retry number `attempt` (1, 2, ...): base * 2^(attempt

@@ -32,6 +32,8 @@ typedef struct watch_sub { /* one job subscribed to a watch */
         struct watch_sub *next;
 } watch_sub_t;
 
+enum { WATCH_WAIT_NONE = 0, WATCH_WAIT_QUEUED, WATCH_WAIT_ADMITTED };
+
 typedef struct watch {
         watch_table_t *tbl;
         struct watch *hnext; /* bucket chain */
@@ -45,11 +47,14 @@ typedef struct watch {
         watch_stage_t stage;
         int64_t next_at; /* loop ms of the next step */
         int in_flight;   /* req is started */
+        int waiting;     /* WATCH_WAIT_*: in line for a request slot */
+        struct watch *wait_next, *wait_prev; /* the line (tbl->wait_*) */
         watch_request_t req;
-        int attempts;   /* transient failures in a row */
-        int rate_wait;  /* waiting for budget or a 429 block */
-        int lease_held; /* build cache refresh lease */
-        int known;      /* state is known */
+        int attempts;     /* transient failures in a row */
+        int rate_wait;    /* waiting for budget or a 429 block */
+        int lease_held;   /* build cache refresh lease */
+        int known;        /* state is known */
+        int valid_cached; /* the last validity_get said VALID */
         watch_state_t state;
         void *build;    /* latest BUILD payload */
         void *log_info; /* LOG_INFO payload for the raw log */
@@ -66,7 +71,10 @@ struct watch_table {
         size_t nbuckets; /* power of two */
         size_t nwatches;
         size_t njobs;
-        _Atomic long *counter; /* watch_table_count_into */
+        size_t in_flight; /* requests started and not answered */
+        size_t admitted;  /* watches let out of the line, timer armed */
+        watch_t *wait_head, *wait_tail; /* due watches waiting for a slot */
+        _Atomic long *counter;          /* watch_table_count_into */
 };
 
 /* watch.c: after any change, free the watch when no job is left, else arm

@@ -90,6 +90,7 @@ typedef struct fake {
         _Atomic long events;
         int pos; /* next step */
         int nreq;
+        int inflight, peak; /* requests started and not answered */
         int budget_pos;
         int cache_calls;
         int payloads; /* live payloads */
@@ -152,6 +153,9 @@ static void f_validity_record(void *ctx, const char *fp, const char *app,
         (void)app;
         if (strcmp(fp, "fp01") != 0)
                 cat(f->errors, sizeof(f->errors), "validity-fp");
+        /* a 2xx when the cache already said valid writes nothing new */
+        if (http == 200 && f->sc->validity == WATCH_VALIDITY_VALID)
+                cat(f->errors, sizeof(f->errors), "needless-valid-record");
         if (http != 200) { /* 2xx noted only as a count to keep it short */
                 snprintf(s, sizeof(s), "valid:%ld", http);
                 cat(f->calls, sizeof(f->calls), s);
@@ -223,6 +227,7 @@ static void f_deliver(void *arg) {
                 ans.payload = payload_new(f, st->kind, st->status, st->on_hold);
         loop_timer_free(p->timer);
         free(p);
+        f->inflight--;
         req->cb(req->cb_arg, &ans);
         if (ans.payload) { /* not taken: ours to free */
                 free(ans.payload);
@@ -233,11 +238,13 @@ static void f_deliver(void *arg) {
 static int f_answer_later(fake_t *f, loop_t *loop, watch_request_t *req,
                           const step_t *st) {
         pending_t *p = calloc(1, sizeof(*p));
-        p->f         = f;
-        p->req       = req;
-        p->step      = *st;
-        p->timer     = loop_timer_new(loop);
-        req->handle  = p;
+        if (++f->inflight > f->peak)
+                f->peak = f->inflight;
+        p->f        = f;
+        p->req      = req;
+        p->step     = *st;
+        p->timer    = loop_timer_new(loop);
+        req->handle = p;
         loop_timer_start(p->timer, f->latency_ms > 0 ? f->latency_ms : 1,
                          f_deliver, p);
         return 0;
@@ -275,6 +282,7 @@ static void f_request_cancel(void *ctx, watch_request_t *req) {
         fake_t *f    = ctx;
         pending_t *p = req->handle;
         cat(f->calls, sizeof(f->calls), "cancel");
+        f->inflight--;
         loop_timer_free(p->timer);
         free(p);
 }
@@ -508,6 +516,12 @@ static const scenario_t scenarios[] = {
      .steps         = {B_DONE},
      .jobs          = {ONCE("a", WATCH_LOG_NONE, "finished:done! done")},
      .want_requests = 1},
+    {.name          = "cached valid: 2xx answers are not written back",
+     .validity      = WATCH_VALIDITY_VALID,
+     .steps         = {B_RUN, B_DONE, L_READY, RAW_OK},
+     .jobs          = {FOLLOW("a", WATCH_LOG_SUMMARY,
+                              "status:run finished:done+log! done")},
+     .want_requests = 4},
     {.name          = "401 -> token_invalid, recorded",
      .steps         = {B_ERR(WATCH_ANS_TOKEN_INVALID, 401)},
      .jobs          = {FOLLOW("a", 1, "error:token_invalid! done")},
@@ -816,6 +830,52 @@ static void test_watch_many_builds_share_polls(void) {
         T_EQ_STR(f.errors, "");
 }
 
+/* opts.max_in_flight: a burst of new watches never has more requests in
+ * flight than the limit; every job still gets its events, in order; a
+ * table torn down while watches wait in line drops each job once. */
+static void test_watch_in_flight_limit(void) {
+        static fake_t f;
+        static fake_job_t jobs[2 * MANY];
+        static int per_build[MANY];
+        for (int round = 0; round < 2; round++) {
+                memset(&f, 0, sizeof(f));
+                memset(jobs, 0, sizeof(jobs));
+                memset(per_build, 0, sizeof(per_build));
+                f.jobs               = jobs;
+                f.sc                 = &many_sc;
+                f.opts               = fast_opts();
+                f.opts.max_in_flight = 16;
+                f.auto_builds        = per_build;
+                f.latency_ms         = round == 0 ? 1 : 5000;
+                f.loop               = start_loop();
+                loop_post(f.loop, many_setup, &f);
+                if (round == 0)
+                        wait_atomic(&f.done, 2 * MANY, 20000);
+                else /* 16 in flight (answers in 5 s), the rest in line */
+                        usleep(100 * 1000 * (useconds_t)scale);
+                atomic_store(&f.torn_down, 0);
+                loop_post(f.loop, f_teardown, &f);
+                wait_atomic(&f.torn_down, 1, 3000);
+                loop_destroy(f.loop);
+                T_ASSERTF(f.peak <= 16, "peak %d requests in flight", f.peak);
+                T_EQ_INT(f.inflight, 0);
+                for (int i = 0; i < 2 * MANY; i++) {
+                        if (round == 0)
+                                T_EQ_STR(jobs[i].log,
+                                         "status:run finished:done! done");
+                        else /* torn down before any answer */
+                                T_EQ_STR(jobs[i].log, "dropped");
+                        T_EQ_INT(jobs[i].done, 1);
+                }
+                if (round == 0)
+                        T_EQ_INT(f.nreq, 2 * MANY);
+                else
+                        T_EQ_INT(f.nreq, 16);
+                T_EQ_INT(f.payloads, 0);
+                T_EQ_STR(f.errors, "");
+        }
+}
+
 int main(void) {
         const char *s = getenv("BITMON_TEST_TIMEOUT_SCALE");
         if (s && *s >= '1' && *s <= '9')
@@ -825,5 +885,6 @@ int main(void) {
         T_RUN(test_watch_late_joiners_revoke_and_shutdown);
         T_RUN(test_watch_dropped_on_loop_stop);
         T_RUN(test_watch_many_builds_share_polls);
+        T_RUN(test_watch_in_flight_limit);
         return t_done();
 }

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: the end-to-end pipeline benchmarks of one
+# `bitmon run` process on the local stack (scripts/stack.sh: Redis + Kafka)
+# against the Bitrise simulator on the same machine:
+#
+#   throughput  finished builds (status + a 100 KB archived log) per second,
+#               jobs produced to Kafka → terminal results on the results
+#               topic, at 0 ms and at 50 ms simulated latency, alternating in
+#               one bitmon process (ratio measured in the same run);
+#   latency     produce → terminal result p50/p99 at a moderate rate, 0 ms
+#               and 50 ms;
+#   scale       RSS and CPU of bitmon with N concurrent watches of running
+#               builds polled every 30 s (RSS delta / watches once they are
+#               all established; CPU over two poll periods).
+#
+# Every phase is bounded in count and time and prints `TAG: key=value ...`
+# lines; exit 1 when a run did not get every terminal result in time.
+# bench/bench_pipeline is the load side (produces the jobs, reads the
+# results). Scenarios: tests/scenarios/bench_finished.json,
+# tests/scenarios/bench_running.json.
+#
+# Env: BUILD (build), BENCH_PHASES ("throughput latency scale"),
+# BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2),
+# BENCH_RATE (latency phase jobs/s, 100), BENCH_LAT_JOBS (2000),
+# BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_SCALE_RATE
+# (jobs/s while the watches are set up; 0 = all at once), BENCH_THREADS
+# (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
+# during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
+# BENCH_DUMP_DIR=DIR writes each latency run's per-job figures there
+# ("i sent_ms latency_ms"), KEEP_TMP=1 keeps logs.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+if [ -z "${BITMON_TEST_KAFKA:-}" ] || [ -z "${BITMON_TEST_REDIS:-}" ]; then
+        exec scripts/stack.sh run -- "$0" "$@"
+fi
+BIN=$PWD/$BUILD/bitmon
+SIM=$PWD/$BUILD/bitrise-sim
+LOAD=$PWD/$BUILD/bench/bench_pipeline
+for f in "$BIN" "$SIM" "$LOAD"; do
+        [ -x "$f" ] || { echo "bench: $f missing: run make tools" >&2; exit 1; }
+done
+phases=${BENCH_PHASES:-throughput latency scale}
+jobs=${BENCH_JOBS:-10000}
+repeat=${BENCH_REPEAT:-2}
+lat_rate=${BENCH_RATE:-100}
+lat_jobs=${BENCH_LAT_JOBS:-2000}
+scales=${BENCH_SCALE:-10000 50000}
+scale_cpu_s=${BENCH_SCALE_CPU_S:-60}
+scale_rate=${BENCH_SCALE_RATE:-0}
+threads=${BENCH_THREADS:-2}
+apps=500 # both scenarios: 500 generated apps x 100 builds
+
+failed=0
+tmp=$(mktemp -d -t bitmon-bench.XXXXXX)
+sim_pid= run_pid=
+stop_bitmon() {
+        [ -n "$run_pid" ] || return 0
+        kill -TERM "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
+        run_pid=
+}
+stop_sim() {
+        [ -n "$sim_pid" ] || return 0
+        kill -TERM "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+        sim_pid=
+}
+cleanup() {
+        stop_bitmon
+        stop_sim
+        if [ -n "${KEEP_TMP:-}" ]; then echo "bench: files kept in $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+die() {
+        echo "bench: $*" >&2
+        exit 1
+}
+
+echo "bench: $(date -u +%FT%TZ) $(nproc) cores, load:$(uptime | sed 's/.*load average://')"
+echo "bench: kafka=${BITMON_TEST_KAFKA_KIND:-?} threads=$threads"
+
+start_sim() { # scenario
+        rm -f "$tmp/sim.port"
+        "$SIM" --scenario "$1" --listen 127.0.0.1:0 --port-file "$tmp/sim.port" \
+                --log-level warn >"$tmp/sim.log" 2>&1 &
+        sim_pid=$!
+        for _ in $(seq 100); do [ -s "$tmp/sim.port" ] && break; sleep 0.1; done
+        [ -s "$tmp/sim.port" ] || die "the simulator did not start: $(tail -3 "$tmp/sim.log")"
+        sim_root=http://127.0.0.1:$(cat "$tmp/sim.port")
+}
+
+sim_latency() { # ms
+        curl -sf -X POST -d "{\"scope\":\"global\",\"faults\":{\"latency_ms\":$1}}" \
+                "$sim_root/_sim/faults" >/dev/null || die "cannot set the simulator latency"
+}
+
+mkdir -m 700 "$tmp/tokens"
+printf 'bitwat_bench_developer\n' >"$tmp/tokens/ws-bench"
+openssl rand -hex 32 >"$tmp/fp.key"
+chmod 600 "$tmp/tokens/ws-bench" "$tmp/fp.key"
+
+# bitmon configuration: the environment, as in a pod. The benchmark token's
+# budget is raised here (production default: 1 req/s, burst 20): Bitrise
+# publishes no limit and the simulator enforces none for this token.
+start_bitmon() { # run-id poll_running_s
+        local run=$1
+        export BITMON_KAFKA_BOOTSTRAP_SERVERS=$BITMON_TEST_KAFKA
+        export BITMON_REDIS_HOST=${BITMON_TEST_REDIS%:*} BITMON_REDIS_PORT=${BITMON_TEST_REDIS##*:}
+        export BITMON_REDIS_PREFIX="$run:"
+        export BITMON_TOPICS_JOBS=$run.jobs BITMON_TOPICS_RESULTS=$run.results
+        export BITMON_TOPICS_DLQ=$run.dlq BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=4
+        export BITMON_CONSUMER_GROUP=$run BITMON_WORKER_ID=$run
+        export BITMON_WORKERS_THREADS=$threads BITMON_WORKERS_MAX_WATCHES=60000
+        export BITMON_TOKENS_STORE=dir:$tmp/tokens BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fp.key
+        export BITMON_BITRISE_BASE_URL=$sim_root/v0.1 BITMON_HTTP_LISTEN=127.0.0.1:0
+        export BITMON_POLL_RUNNING_S=$2 BITMON_POLL_ON_HOLD_S=$2
+        export BITMON_BUDGET_RATE=10000 BITMON_BUDGET_BURST=10000
+        export BITMON_LOG_FORMAT=json BITMON_SHUTDOWN_TIMEOUT_S=10
+        "$BIN" topics >"$tmp/topics.out" 2>&1 || die "bitmon topics: $(tail -3 "$tmp/topics.out")"
+        "$BIN" run >"$tmp/bitmon-$run.log" 2>&1 &
+        run_pid=$!
+        for _ in $(seq 300); do
+                grep -q '"msg":"started"' "$tmp/bitmon-$run.log" && break
+                kill -0 "$run_pid" 2>/dev/null || die "bitmon run exited: $(tail -3 "$tmp/bitmon-$run.log")"
+                sleep 0.1
+        done
+        grep -q '"msg":"started"' "$tmp/bitmon-$run.log" || die "bitmon run did not start"
+        http_port=$(sed -n 's/.*"msg":"http listening","port":"\([0-9]*\)".*/\1/p' \
+                "$tmp/bitmon-$run.log" | head -1)
+        jobs_topic=$run.jobs results_topic=$run.results
+        # the consumer has joined its group when its partitions are assigned
+        for _ in $(seq 300); do
+                grep -q 'partitions assigned' "$tmp/bitmon-$run.log" && break
+                sleep 0.1
+        done
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+watches() { curl -s "127.0.0.1:$http_port/metrics" | awk '$1 == "bitmon_watches" {print $2}'; }
+tck=$(getconf CLK_TCK)
+
+redis_cmds() {
+        redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" info stats |
+                awk -F: '/^total_commands_processed/ {print $2 + 0}'
+}
+
+# CPU seconds of each process of the pipeline during one load run (the
+# machine has 2 cores: where they go says what bounds the rate).
+cpu_all() {
+        local p
+        for p in "$run_pid" "$sim_pid" "${BITMON_TEST_REDIS_PID:-}" "${BITMON_TEST_KAFKA_PID:-}"; do
+                if [ -n "$p" ] && [ -r "/proc/$p/stat" ]; then cpu_ticks "$p"; else echo 0; fi
+        done | tr '\n' ' '
+}
+
+load() { # tag first count rate [extra args]
+        local tag=$1 first=$2 n=$3 rate=$4
+        shift 4
+        local c0 c1 r0 r1
+        c0=$(cpu_all)
+        r0=$(redis_cmds)
+        "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
+                -w ws-bench -a "$apps" -o "$first" -n "$n" -R "$rate" -T 300 -t "$tag" "$@"
+        local rc=$?
+        c1=$(cpu_all)
+        r1=$(redis_cmds)
+        awk -v a="$c0" -v b="$c1" -v t="$tck" -v n="$n" -v tag="$tag" -v r=$((r1 - r0)) 'BEGIN {
+                split(a, x, " "); split(b, y, " ")
+                printf "%s: cpu_s bitmon=%.2f sim=%.2f redis=%.2f kafka=%.2f; bitmon_cpu_us_per_job=%.0f redis_cmds_per_job=%.1f\n",
+                        tag, (y[1] - x[1]) / t, (y[2] - x[2]) / t, (y[3] - x[3]) / t, (y[4] - x[4]) / t,
+                        (y[1] - x[1]) / t * 1e6 / n, r / n }'
+        return $rc
+}
+
+# Builds of bench_finished.json are handed out in disjoint ranges, so no job
+# is served from the build cache or another job's watch.
+next_build=0
+take() { # count → sets $first
+        first=$next_build
+        next_build=$((next_build + $1))
+        [ "$next_build" -le $((apps * 100)) ] || die "out of generated builds (raise apps)"
+}
+
+if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
+        start_sim "$PWD/tests/scenarios/bench_finished.json"
+        start_bitmon "bench-$$-$RANDOM" 15
+        take 500
+        load warmup "$first" 500 0 >/dev/null || echo "bench: warmup incomplete"
+        if [ -n "${BENCH_PERF:-}" ]; then # profile bitmon during the throughput runs
+                perf record -F 499 ${BENCH_PERF_ARGS:-} -o "$BENCH_PERF" -p "$run_pid" \
+                        >"$tmp/perf.out" 2>&1 &
+                perf_pid=$!
+        fi
+        if [[ " $phases " == *" throughput "* ]]; then
+                for r in $(seq "$repeat"); do
+                        for ms in 0 50; do
+                                sim_latency "$ms"
+                                take "$jobs"
+                                load "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
+                        done
+                done
+        fi
+        if [[ " $phases " == *" latency "* ]]; then
+                for ms in 0 50; do
+                        sim_latency "$ms"
+                        take "$lat_jobs"
+                        tag=latency_${ms}ms_at_${lat_rate}_per_s
+                        load "$tag" "$first" "$lat_jobs" "$lat_rate" \
+                                ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"} || failed=1
+                done
+        fi
+        if [ -n "${perf_pid:-}" ]; then
+                kill -INT "$perf_pid" && wait "$perf_pid"
+                perf_pid=
+        fi
+        sim_latency 0
+        stop_bitmon
+        stop_sim
+fi
+
+if [[ " $phases " == *" scale "* ]]; then
+        start_sim "$PWD/tests/scenarios/bench_running.json"
+        for n in $scales; do
+                start_bitmon "bench-$$-$RANDOM" 30
+                sleep 1
+                rss0=$(rss_kb "$run_pid")
+                t0=$SECONDS
+                "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
+                        -w ws-bench -a "$apps" -o 0 -n "$n" -R "$scale_rate" -T 300 -t "scale_$n" -N ||
+                        die "scale_$n: producing failed"
+                while [ "$(watches)" != "$n" ] && [ $((SECONDS - t0)) -lt 300 ]; do sleep 1; done
+                w=$(watches)
+                [ "$w" = "$n" ] || failed=1
+                est_s=$((SECONDS - t0))
+                sleep 5 # first polls answered, payloads in place
+                rss1=$(rss_kb "$run_pid")
+                fds=$(ls "/proc/$run_pid/fd" | wc -l)
+                c0=$(cpu_ticks "$run_pid")
+                sleep "$scale_cpu_s"
+                c1=$(cpu_ticks "$run_pid")
+                rss2=$(rss_kb "$run_pid")
+                awk -v n="$n" -v w="$w" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" \
+                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" -v f="$fds" 'BEGIN {
+                        printf "scale_%d: watches=%s established_s=%d fds=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f\n",
+                                n, w, e, f, r0, r1, s, r2, (r1 - r0) * 1024 / n, 100 * c / t / s,
+                                (c / t) * 1e6 / (n * s / 30) }'
+                stop_bitmon
+        done
+        stop_sim
+fi
+echo "bench: done $(date -u +%FT%TZ) load:$(uptime | sed 's/.*load average://')"
+[ "$failed" -eq 0 ] || echo "bench: FAILED: a run did not complete (see above)"
+exit "$failed"
