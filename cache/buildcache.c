@@ -166,8 +166,7 @@ int cache_build_lease_release(cache_redis_t *rc, const char *app,
 static int build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
                       const char *app, const char *build, const char *owner,
                       char *errstr, size_t errstr_size) {
-        int err = build_key(rc, key, size, app, build, "", errstr,
-                            errstr_size);
+        int err = build_key(rc, key, size, app, build, "", errstr, errstr_size);
         if (!err)
                 err = build_key(rc, lkey, size, app, build, ":lease", errstr,
                                 errstr_size);
@@ -178,9 +177,8 @@ static int build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
         return err;
 }
 
-static int get_lease_reply(const redisReply *r, const char *build,
-                           buf_t *out, int *lease, char *errstr,
-                           size_t errstr_size) {
+static int get_lease_reply(const redisReply *r, const char *build, buf_t *out,
+                           int *lease, char *errstr, size_t errstr_size) {
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
             r->element[0]->type != REDIS_REPLY_INTEGER)
                 goto odd;
@@ -204,10 +202,9 @@ odd:
         return CACHE_E_REPLY;
 }
 
-int cache_build_get_lease(cache_redis_t *rc, const char *app,
-                          const char *build, const char *owner, int lease_ms,
-                          buf_t *out, int *lease, char *errstr,
-                          size_t errstr_size) {
+int cache_build_get_lease(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, buf_t *out,
+                          int *lease, char *errstr, size_t errstr_size) {
         char key[512], lkey[512], ms[24];
         redisReply *r = NULL;
         int err = build_keys(rc, key, lkey, sizeof(key), app, build, owner,

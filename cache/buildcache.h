@@ -60,10 +60,9 @@ int cache_build_lease_release(cache_redis_t *rc, const char *app,
  * (one script). Returns 1 on a hit (JSON appended to out; the lease is not
  * tried), 0 on a miss with *lease = 1 taken or 0 held by another, or a
  * negative CACHE_E_* error (*lease untouched). */
-int cache_build_get_lease(cache_redis_t *rc, const char *app,
-                          const char *build, const char *owner, int lease_ms,
-                          buf_t *out, int *lease, char *errstr,
-                          size_t errstr_size);
+int cache_build_get_lease(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, buf_t *out,
+                          int *lease, char *errstr, size_t errstr_size);
 
 /* cache_build_store and cache_build_lease_release in one round trip (one
  * script): stores the JSON for ttl_ms, then releases the lease if `owner`

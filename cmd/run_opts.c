@@ -140,7 +140,7 @@ static void fill_workers(run_opts_t *o) {
                 w->jitter = -1; /* 0 means "none" here, "default" there */
         if (w->retry_max <= 0)
                 w->retry_max = 1;
-        o->workers.threads       = (int)config_int(cfg, "workers.threads");
+        o->workers.threads = (int)config_int(cfg, "workers.threads");
         o->workers.loop.max_host_connections =
             (long)config_int(cfg, "bitrise.max_host_connections");
         o->workers.loop.max_connects =

@@ -215,8 +215,7 @@ static int seam_cache_get(void *ctx, const char *app, const char *build,
 /* One round trip; an unreadable cached value counts as a miss and the
  * lease is then tried on its own, as with seam_cache_get. */
 static int seam_cache_get_lease(void *ctx, const char *app, const char *build,
-                                int lease_ms, watch_answer_t *ans,
-                                int *lease) {
+                                int lease_ms, watch_answer_t *ans, int *lease) {
         monitor_thread_t *t = ctx;
         buf_t b;
         char err[160];
@@ -544,25 +543,25 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                 t->own_ts = 1;
         }
         *seams = (watch_seams_t){
-            .ctx             = t,
-            .token_get       = seam_token_get,
-            .validity_get    = seam_validity_get,
-            .validity_record = seam_validity_record,
-            .budget_take     = seam_budget_take,
-            .budget_on_429   = seam_budget_on_429,
-            .cache_get       = seam_cache_get,
-            .cache_lease     = seam_cache_lease,
-            .cache_store     = seam_cache_store,
-            .cache_release   = seam_cache_release,
-            .cache_get_lease = seam_cache_get_lease,
+            .ctx                 = t,
+            .token_get           = seam_token_get,
+            .validity_get        = seam_validity_get,
+            .validity_record     = seam_validity_record,
+            .budget_take         = seam_budget_take,
+            .budget_on_429       = seam_budget_on_429,
+            .cache_get           = seam_cache_get,
+            .cache_lease         = seam_cache_lease,
+            .cache_store         = seam_cache_store,
+            .cache_release       = seam_cache_release,
+            .cache_get_lease     = seam_cache_get_lease,
             .cache_store_release = seam_cache_store_release,
-            .request_start   = seam_request_start,
-            .request_cancel  = seam_request_cancel,
-            .payload_free    = seam_payload_free,
-            .publish         = seam_publish,
-            .job_done        = seam_job_done,
-            .log_fallback    = seam_log_fallback,
-            .done_check      = seam_done_check,
+            .request_start       = seam_request_start,
+            .request_cancel      = seam_request_cancel,
+            .payload_free        = seam_payload_free,
+            .publish             = seam_publish,
+            .job_done            = seam_job_done,
+            .log_fallback        = seam_log_fallback,
+            .done_check          = seam_done_check,
         };
         return 0;
 fail:

@@ -540,10 +540,10 @@ static void watch_on_failure(watch_t *w, watch_req_kind_t kind,
 /* Build cache bookkeeping after our own BUILD call. */
 static void watch_cache_after(watch_t *w, const watch_answer_t *ans) {
         const watch_seams_t *s = &w->tbl->seams;
-        int store = ans->cls == WATCH_ANS_OK && ans->payload;
-        watch_state_t st = ans->build_on_hold ? WATCH_STATE_ON_HOLD
-                                              : WATCH_STATE_RUNNING;
-        int ttl_ms       = store ? (int)watch_interval_ms(w, st) : 0;
+        int store              = ans->cls == WATCH_ANS_OK && ans->payload;
+        watch_state_t st =
+            ans->build_on_hold ? WATCH_STATE_ON_HOLD : WATCH_STATE_RUNNING;
+        int ttl_ms = store ? (int)watch_interval_ms(w, st) : 0;
         if (store && w->lease_held && s->cache_store_release) {
                 s->cache_store_release(s->ctx, w->app_slug, w->build_slug,
                                        ans->payload, ttl_ms);

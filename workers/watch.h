@@ -204,8 +204,8 @@ typedef struct watch_seams {
                                const char *build_slug, int lease_ms,
                                watch_answer_t *ans, int *lease);
         void (*cache_store_release)(void *ctx, const char *app_slug,
-                                    const char *build_slug,
-                                    const void *payload, int ttl_ms);
+                                    const char *build_slug, const void *payload,
+                                    int ttl_ms);
         /* Starts req on loop (e.g. a bitrise_req_t added with
          * loop_http_add). Later req->cb(req->cb_arg, &answer) runs exactly
          * once, on the loop thread, never from inside request_start — unless

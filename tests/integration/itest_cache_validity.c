@@ -334,17 +334,17 @@ static void test_buildcache_combined(void) {
         T_EQ_INT(cache_build_get_lease(a, app, build, "", 5000, &out, &lease,
                                        err, sizeof(err)),
                  CACHE_E_ARG);
-        T_EQ_INT(cache_build_get_lease(a, "a:b", build, "o", 5000, &out,
-                                       &lease, err, sizeof(err)),
-                 CACHE_E_ARG);
-        T_EQ_INT(cache_build_get_lease(a, app, build, "o", 0, &out, &lease,
+        T_EQ_INT(cache_build_get_lease(a, "a:b", build, "o", 5000, &out, &lease,
                                        err, sizeof(err)),
+                 CACHE_E_ARG);
+        T_EQ_INT(cache_build_get_lease(a, app, build, "o", 0, &out, &lease, err,
+                                       sizeof(err)),
                  CACHE_E_ARG);
         T_EQ_INT(cache_build_store_release(a, app, build, json, 0, 100, "o",
                                            err, sizeof(err)),
                  CACHE_E_ARG);
-        T_EQ_INT(cache_build_store_release(a, app, build, json, strlen(json),
-                                           0, "o", err, sizeof(err)),
+        T_EQ_INT(cache_build_store_release(a, app, build, json, strlen(json), 0,
+                                           "o", err, sizeof(err)),
                  CACHE_E_ARG);
         T_EQ_INT(cache_build_store_release(a, app, build, json, strlen(json),
                                            100, "", err, sizeof(err)),

@@ -64,8 +64,8 @@ typedef struct scenario {
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
         int cache_combined; /* the one-round-trip cache seams only */
-        int already_done; /* done_check answers 1 */
-        int fallback;     /* log_fallback makes a log from the chunks */
+        int already_done;   /* done_check answers 1 */
+        int fallback;       /* log_fallback makes a log from the chunks */
         step_t steps[12];
         jobspec_t jobs[3];
         int want_requests;
@@ -224,9 +224,8 @@ static int f_cache_get_lease(void *ctx, const char *app, const char *build,
         return 0;
 }
 
-static void f_cache_store_release(void *ctx, const char *app,
-                                  const char *build, const void *payload,
-                                  int ttl) {
+static void f_cache_store_release(void *ctx, const char *app, const char *build,
+                                  const void *payload, int ttl) {
         fake_t *f = ctx;
         (void)app, (void)build;
         cat(f->calls, sizeof(f->calls),
