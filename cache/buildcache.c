@@ -15,6 +15,27 @@ static const char release_src[] =
     "return 0\n";
 static const cache_script_t release_script = {"lease_release", release_src};
 
+/* KEYS: build, lease; ARGV: owner, lease ms. {1, json} | {2} taken | {3}. */
+static const char get_lease_src[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then return {1, v} end\n"
+    "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+    "  return {2}\n"
+    "end\n"
+    "return {3}\n";
+static const cache_script_t get_lease_script = {"build_get_lease",
+                                                get_lease_src};
+
+/* KEYS: build, lease; ARGV: json, ttl ms, owner. 1 released, 0 not ours. */
+static const char store_release_src[] =
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "if redis.call('GET', KEYS[2]) == ARGV[3] then\n"
+    "  return redis.call('DEL', KEYS[2])\n"
+    "end\n"
+    "return 0\n";
+static const cache_script_t store_release_script = {"build_store_release",
+                                                    store_release_src};
+
 /* Slugs, job ids and owners: 1..128 visible bytes, no ':' in slugs. */
 static int name_ok(const char *s, int allow_colon) {
         size_t n = s ? strlen(s) : 0;
@@ -133,6 +154,100 @@ int cache_build_lease_release(cache_redis_t *rc, const char *app,
         }
         const char *argv[] = {key, owner};
         err = cache_redis_eval(rc, &release_script, 1, 2, argv, NULL, &r,
+                               errstr, errstr_size);
+        if (err)
+                return err;
+        int released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        freeReplyObject(r);
+        return released;
+}
+
+/* Both keys of a build (value and lease) after checking owner. */
+static int build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
+                      const char *app, const char *build, const char *owner,
+                      char *errstr, size_t errstr_size) {
+        int err = build_key(rc, key, size, app, build, "", errstr, errstr_size);
+        if (!err)
+                err = build_key(rc, lkey, size, app, build, ":lease", errstr,
+                                errstr_size);
+        if (!err && !name_ok(owner, 1)) {
+                snprintf(errstr, errstr_size, "invalid lease owner");
+                err = CACHE_E_ARG;
+        }
+        return err;
+}
+
+static int get_lease_reply(const redisReply *r, const char *build, buf_t *out,
+                           int *lease, char *errstr, size_t errstr_size) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER)
+                goto odd;
+        long long kind = r->element[0]->integer;
+        if (kind == 1 && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING) {
+                if (buf_append(out, r->element[1]->str, r->element[1]->len)) {
+                        snprintf(errstr, errstr_size,
+                                 "cached build %s is larger than the buffer",
+                                 build);
+                        return CACHE_E_ARG;
+                }
+                return 1;
+        }
+        if ((kind == 2 || kind == 3) && r->elements == 1) {
+                *lease = kind == 2;
+                return 0;
+        }
+odd:
+        snprintf(errstr, errstr_size, "cached build %s: odd reply", build);
+        return CACHE_E_REPLY;
+}
+
+int cache_build_get_lease(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, buf_t *out,
+                          int *lease, char *errstr, size_t errstr_size) {
+        char key[512], lkey[512], ms[24];
+        redisReply *r = NULL;
+        int err = build_keys(rc, key, lkey, sizeof(key), app, build, owner,
+                             errstr, errstr_size);
+        if (err)
+                return err;
+        if (lease_ms <= 0) {
+                snprintf(errstr, errstr_size, "invalid lease length");
+                return CACHE_E_ARG;
+        }
+        snprintf(ms, sizeof(ms), "%d", lease_ms);
+        const char *argv[] = {key, lkey, owner, ms};
+        err = cache_redis_eval(rc, &get_lease_script, 2, 4, argv, NULL, &r,
+                               errstr, errstr_size);
+        if (err)
+                return err;
+        int rv = get_lease_reply(r, build, out, lease, errstr, errstr_size);
+        freeReplyObject(r);
+        return rv;
+}
+
+int cache_build_store_release(cache_redis_t *rc, const char *app,
+                              const char *build, const char *json, size_t len,
+                              int ttl_ms, const char *owner, char *errstr,
+                              size_t errstr_size) {
+        char key[512], lkey[512], ms[24];
+        redisReply *r = NULL;
+        int err = build_keys(rc, key, lkey, sizeof(key), app, build, owner,
+                             errstr, errstr_size);
+        if (err)
+                return err;
+        if (!json || len == 0 || len > CACHE_BUILD_MAX_JSON || ttl_ms <= 0) {
+                snprintf(errstr, errstr_size,
+                         "cannot cache build %s: empty or oversized value or "
+                         "no ttl",
+                         build);
+                return CACHE_E_ARG;
+        }
+        snprintf(ms, sizeof(ms), "%d", ttl_ms);
+        const char *argv[]   = {key, lkey, json, ms, owner};
+        const size_t lens[5] = {strlen(key), strlen(lkey), len, strlen(ms),
+                                strlen(owner)};
+        err = cache_redis_eval(rc, &store_release_script, 2, 5, argv, lens, &r,
                                errstr, errstr_size);
         if (err)
                 return err;

@@ -7,9 +7,13 @@
  * others read the cache (or wait a little) instead:
  *
  *     hit = cache_build_get(...)          -> use it
- *     miss: cache_build_lease_try(...)    -> 1: call Bitrise,
- * cache_build_store, cache_build_lease_release 0: someone else refreshes; retry
- *                                              the get shortly
+ *     miss: cache_build_lease_try(...)    -> 1: call Bitrise, then
+ *           cache_build_store + cache_build_lease_release
+ *                                          0: someone else refreshes; retry
+ *                                             the get shortly
+ *
+ * cache_build_get_lease and cache_build_store_release do the same in one
+ * round trip each (a script).
  *     Redis down (< 0): call Bitrise yourself.
  *
  * Done markers (`done:<job_id>`) let a redelivered job whose terminal result
@@ -51,6 +55,23 @@ int cache_build_lease_try(cache_redis_t *rc, const char *app, const char *build,
 int cache_build_lease_release(cache_redis_t *rc, const char *app,
                               const char *build, const char *owner,
                               char *errstr, size_t errstr_size);
+
+/* cache_build_get and, on a miss, cache_build_lease_try in one round trip
+ * (one script). Returns 1 on a hit (JSON appended to out; the lease is not
+ * tried), 0 on a miss with *lease = 1 taken or 0 held by another, or a
+ * negative CACHE_E_* error (*lease untouched). */
+int cache_build_get_lease(cache_redis_t *rc, const char *app, const char *build,
+                          const char *owner, int lease_ms, buf_t *out,
+                          int *lease, char *errstr, size_t errstr_size);
+
+/* cache_build_store and cache_build_lease_release in one round trip (one
+ * script): stores the JSON for ttl_ms, then releases the lease if `owner`
+ * still holds it. Returns 1 stored and released, 0 stored (the lease was
+ * not ours), < 0 error (nothing is known to have happened). */
+int cache_build_store_release(cache_redis_t *rc, const char *app,
+                              const char *build, const char *json, size_t len,
+                              int ttl_ms, const char *owner, char *errstr,
+                              size_t errstr_size);
 
 /* Marks job_id done for ttl_s seconds (<= 0: the 7-day default). */
 int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,

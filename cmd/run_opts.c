@@ -132,6 +132,7 @@ static void fill_workers(run_opts_t *o) {
         w->backoff_max_ms  = (int)config_int(cfg, "poll.backoff_max_s") * 1000;
         w->retry_max       = (int)config_int(cfg, "poll.retry_budget");
         w->lease_ms        = (int)config_int(cfg, "cache.lease_ms");
+        w->max_in_flight   = (int)config_int(cfg, "workers.max_in_flight");
         int64_t archive    = config_int(cfg, "bitrise.log_archive_wait_s");
         w->log_archive_ms  = archive > 0 ? (int)(archive * 1000) : 1;
         w->log_retry_ms    = w->running_ms < 10000 ? w->running_ms : 10000;
@@ -139,7 +140,11 @@ static void fill_workers(run_opts_t *o) {
                 w->jitter = -1; /* 0 means "none" here, "default" there */
         if (w->retry_max <= 0)
                 w->retry_max = 1;
-        o->workers.threads       = (int)config_int(cfg, "workers.threads");
+        o->workers.threads = (int)config_int(cfg, "workers.threads");
+        o->workers.loop.max_host_connections =
+            (long)config_int(cfg, "bitrise.max_host_connections");
+        o->workers.loop.max_connects =
+            (long)config_int(cfg, "bitrise.max_connections");
         o->workers.seams_init    = monitor_seams_init;
         o->workers.seams_release = monitor_seams_release;
 }

@@ -51,9 +51,12 @@ INT("job.max_deadline_s", "86400", 60, 2592000, "upper bound on a job's deadline
 INT("workers.threads", "2", 1, 256, "worker threads, each with its own event loop"),
 INT("workers.max_watches", "20000", 1, 10000000, "watches per process before the consumer pauses intake"),
 INT("workers.resume_watches", "0", 0, 10000000, "intake resumes when watches fall to this many; 0 = 90% of workers.max_watches"),
+INT("workers.max_in_flight", "512", 1, 1000000, "Bitrise requests in flight per worker thread; due watches beyond it wait in line"),
 
 STR_CK("bitrise.base_url", "https://api.bitrise.io/v0.1", check_url, "Bitrise API base URL"),
 STR("bitrise.ca_file", "", "CA bundle for TLS to Bitrise; empty = the system store"),
+INT("bitrise.max_host_connections", "0", 0, 100000, "open connections per worker thread to one Bitrise host (API, log storage); 0 = unlimited (requests in flight stay below workers.max_in_flight); a limit below it queues requests inside libcurl, which cost CPU in the benchmark"),
+INT("bitrise.max_connections", "0", 0, 100000, "connections each worker thread keeps open for reuse; 0 = libcurl's default (4 x transfers); a small cache closes and reopens connections under load"),
 INT("bitrise.connect_timeout_ms", "5000", 100, 600000, "TCP + TLS connect timeout"),
 INT("bitrise.timeout_ms", "30000", 1000, 3600000, "whole-request timeout of an API call (not the raw log download)"),
 INT("bitrise.low_speed_time_s", "30", 1, 3600, "abort a transfer that moves no data for this long"),

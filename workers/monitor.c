@@ -180,6 +180,25 @@ static int64_t seam_budget_on_429(void *ctx, const char *fps,
 /* ---- build cache ----------------------------------------------------------
  */
 
+/* Cached build JSON in b → a BUILD answer. 1, or 0 (ignored: bad JSON). */
+static int cache_answer(const char *build, const buf_t *b,
+                        watch_answer_t *ans) {
+        char err[160];
+        bitrise_build_t *bb = calloc(1, sizeof(*bb));
+        if (!bb || bitrise_build_parse(b->data, b->len, bb, err, sizeof(err))) {
+                if (bb)
+                        LOG_WARN(FAC, "ignoring cached build %s: %s", build,
+                                 err);
+                free(bb);
+                return 0;
+        }
+        ans->cls           = WATCH_ANS_OK;
+        ans->payload       = bb;
+        ans->build_status  = bb->status;
+        ans->build_on_hold = bb->is_on_hold;
+        return 1;
+}
+
 static int seam_cache_get(void *ctx, const char *app, const char *build,
                           watch_answer_t *ans) {
         monitor_thread_t *t = ctx;
@@ -187,25 +206,27 @@ static int seam_cache_get(void *ctx, const char *app, const char *build,
         char err[160];
         buf_init(&b, CACHE_BUILD_MAX_JSON);
         int rc = cache_build_get(t->rc, app, build, &b, err, sizeof(err));
-        if (rc != 1) {
-                buf_release(&b);
-                return rc;
-        }
-        bitrise_build_t *bb = calloc(1, sizeof(*bb));
-        if (!bb || bitrise_build_parse(b.data, b.len, bb, err, sizeof(err))) {
-                if (bb)
-                        LOG_WARN(FAC, "ignoring cached build %s: %s", build,
-                                 err);
-                free(bb);
-                buf_release(&b);
-                return 0;
-        }
+        if (rc == 1)
+                rc = cache_answer(build, &b, ans);
         buf_release(&b);
-        ans->cls           = WATCH_ANS_OK;
-        ans->payload       = bb;
-        ans->build_status  = bb->status;
-        ans->build_on_hold = bb->is_on_hold;
-        return 1;
+        return rc;
+}
+
+/* One round trip; an unreadable cached value counts as a miss and the
+ * lease is then tried on its own, as with seam_cache_get. */
+static int seam_cache_get_lease(void *ctx, const char *app, const char *build,
+                                int lease_ms, watch_answer_t *ans, int *lease) {
+        monitor_thread_t *t = ctx;
+        buf_t b;
+        char err[160];
+        buf_init(&b, CACHE_BUILD_MAX_JSON);
+        int rc = cache_build_get_lease(t->rc, app, build, t->worker, lease_ms,
+                                       &b, lease, err, sizeof(err));
+        if (rc == 1 && (rc = cache_answer(build, &b, ans)) == 0)
+                *lease = cache_build_lease_try(t->rc, app, build, t->worker,
+                                               lease_ms, err, sizeof(err));
+        buf_release(&b);
+        return rc;
 }
 
 static int seam_cache_lease(void *ctx, const char *app, const char *build,
@@ -227,6 +248,27 @@ static void seam_cache_store(void *ctx, const char *app, const char *build,
                 ttl_ms = t->m->o.build_ttl_ms;
         if (cache_build_store(t->rc, app, build, json, strlen(json), ttl_ms,
                               err, sizeof(err)) < 0 &&
+            cache_redis_is_up(t->rc))
+                LOG_WARN(FAC, "cannot cache build %s: %s", build, err);
+        free(json);
+}
+
+static void seam_cache_store_release(void *ctx, const char *app,
+                                     const char *build, const void *payload,
+                                     int ttl_ms) {
+        monitor_thread_t *t = ctx;
+        char err[160];
+        char *json = monitor_build_to_json(payload);
+        if (!json) { /* not cached, but the lease must still go */
+                cache_build_lease_release(t->rc, app, build, t->worker, err,
+                                          sizeof(err));
+                return;
+        }
+        if (t->m->o.build_ttl_ms > 0 && ttl_ms > t->m->o.build_ttl_ms)
+                ttl_ms = t->m->o.build_ttl_ms;
+        if (cache_build_store_release(t->rc, app, build, json, strlen(json),
+                                      ttl_ms, t->worker, err,
+                                      sizeof(err)) < 0 &&
             cache_redis_is_up(t->rc))
                 LOG_WARN(FAC, "cannot cache build %s: %s", build, err);
         free(json);
@@ -501,23 +543,25 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                 t->own_ts = 1;
         }
         *seams = (watch_seams_t){
-            .ctx             = t,
-            .token_get       = seam_token_get,
-            .validity_get    = seam_validity_get,
-            .validity_record = seam_validity_record,
-            .budget_take     = seam_budget_take,
-            .budget_on_429   = seam_budget_on_429,
-            .cache_get       = seam_cache_get,
-            .cache_lease     = seam_cache_lease,
-            .cache_store     = seam_cache_store,
-            .cache_release   = seam_cache_release,
-            .request_start   = seam_request_start,
-            .request_cancel  = seam_request_cancel,
-            .payload_free    = seam_payload_free,
-            .publish         = seam_publish,
-            .job_done        = seam_job_done,
-            .log_fallback    = seam_log_fallback,
-            .done_check      = seam_done_check,
+            .ctx                 = t,
+            .token_get           = seam_token_get,
+            .validity_get        = seam_validity_get,
+            .validity_record     = seam_validity_record,
+            .budget_take         = seam_budget_take,
+            .budget_on_429       = seam_budget_on_429,
+            .cache_get           = seam_cache_get,
+            .cache_lease         = seam_cache_lease,
+            .cache_store         = seam_cache_store,
+            .cache_release       = seam_cache_release,
+            .cache_get_lease     = seam_cache_get_lease,
+            .cache_store_release = seam_cache_store_release,
+            .request_start       = seam_request_start,
+            .request_cancel      = seam_request_cancel,
+            .payload_free        = seam_payload_free,
+            .publish             = seam_publish,
+            .job_done            = seam_job_done,
+            .log_fallback        = seam_log_fallback,
+            .done_check          = seam_done_check,
         };
         return 0;
 fail:

@@ -308,15 +308,30 @@ static void watch_line_admit(watch_table_t *tbl) {
         }
 }
 
+/* The build cache, then on a miss the refresh lease (*lease: 1 taken, 0
+ * held by another, < 0 none): one round trip when the seam allows. */
+static int watch_cache_lookup(watch_t *w, watch_answer_t *ans, int *lease) {
+        const watch_seams_t *s = &w->tbl->seams;
+        int lease_ms           = w->tbl->opts.lease_ms;
+        if (s->cache_get_lease)
+                return s->cache_get_lease(s->ctx, w->app_slug, w->build_slug,
+                                          lease_ms, ans, lease);
+        int hit = s->cache_get(s->ctx, w->app_slug, w->build_slug, ans);
+        if (hit == 0 && s->cache_lease)
+                *lease = s->cache_lease(s->ctx, w->app_slug, w->build_slug,
+                                        lease_ms);
+        return hit;
+}
+
 static void watch_step_build(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
         char tok[WATCH_TOKEN_MAX];
         if (!watch_token(w, tok, sizeof(tok)))
                 return;
-        if (s->cache_get) {
+        if (s->cache_get || s->cache_get_lease) {
                 watch_answer_t ans = {.retry_after_ms = -1};
-                int hit =
-                    s->cache_get(s->ctx, w->app_slug, w->build_slug, &ans);
+                int lease          = -1;
+                int hit            = watch_cache_lookup(w, &ans, &lease);
                 if (hit == 1) {
                         watch_wipe(tok, sizeof(tok));
                         w->attempts = 0;
@@ -324,11 +339,6 @@ static void watch_step_build(watch_t *w) {
                         watch_payload_free(w, WATCH_REQ_BUILD, &ans.payload);
                         return;
                 }
-                int lease =
-                    hit == 0 && s->cache_lease
-                        ? s->cache_lease(s->ctx, w->app_slug, w->build_slug,
-                                         w->tbl->opts.lease_ms)
-                        : -1;
                 if (lease == 0) { /* another pod refreshes: read it soon */
                         watch_wipe(tok, sizeof(tok));
                         watch_schedule(
@@ -530,12 +540,19 @@ static void watch_on_failure(watch_t *w, watch_req_kind_t kind,
 /* Build cache bookkeeping after our own BUILD call. */
 static void watch_cache_after(watch_t *w, const watch_answer_t *ans) {
         const watch_seams_t *s = &w->tbl->seams;
-        if (ans->cls == WATCH_ANS_OK && s->cache_store && ans->payload) {
-                watch_state_t st = ans->build_on_hold ? WATCH_STATE_ON_HOLD
-                                                      : WATCH_STATE_RUNNING;
-                s->cache_store(s->ctx, w->app_slug, w->build_slug, ans->payload,
-                               (int)watch_interval_ms(w, st));
+        int store              = ans->cls == WATCH_ANS_OK && ans->payload;
+        watch_state_t st =
+            ans->build_on_hold ? WATCH_STATE_ON_HOLD : WATCH_STATE_RUNNING;
+        int ttl_ms = store ? (int)watch_interval_ms(w, st) : 0;
+        if (store && w->lease_held && s->cache_store_release) {
+                s->cache_store_release(s->ctx, w->app_slug, w->build_slug,
+                                       ans->payload, ttl_ms);
+                w->lease_held = 0;
+                return;
         }
+        if (store && s->cache_store)
+                s->cache_store(s->ctx, w->app_slug, w->build_slug, ans->payload,
+                               ttl_ms);
         if (w->lease_held && s->cache_release)
                 s->cache_release(s->ctx, w->app_slug, w->build_slug);
         w->lease_held = 0;

@@ -195,6 +195,17 @@ typedef struct watch_seams {
                             int ttl_ms);
         void (*cache_release)(void *ctx, const char *app_slug,
                               const char *build_slug);
+        /* Optional one-round-trip forms (NULL = the calls above).
+         * cache_get_lease: cache_get, then on a miss cache_lease: returns
+         * as cache_get; on a miss *lease is what cache_lease returns (1, 0
+         * or < 0). cache_store_release: cache_store then cache_release, used
+         * when both are due. */
+        int (*cache_get_lease)(void *ctx, const char *app_slug,
+                               const char *build_slug, int lease_ms,
+                               watch_answer_t *ans, int *lease);
+        void (*cache_store_release)(void *ctx, const char *app_slug,
+                                    const char *build_slug, const void *payload,
+                                    int ttl_ms);
         /* Starts req on loop (e.g. a bitrise_req_t added with
          * loop_http_add). Later req->cb(req->cb_arg, &answer) runs exactly
          * once, on the loop thread, never from inside request_start — unless

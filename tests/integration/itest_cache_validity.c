@@ -263,6 +263,97 @@ static void test_buildcache_lease_exclusive(void) {
         cache_redis_destroy(b);
 }
 
+/* The one-round-trip forms keep the two-call semantics: a hit never takes
+ * the lease, a miss takes it exactly once, the store releases only our own
+ * lease and always stores. */
+static void test_buildcache_combined(void) {
+        char prefix[64], err[256], suffix[128];
+        buf_t out;
+        t_prefix(prefix, sizeof(prefix), "comb");
+        cache_redis_t *a = conn(prefix), *b = conn(prefix);
+        T_ASSERT(a && b);
+        buf_init(&out, 1 << 16);
+        const char *app = "669403bffbe35909", *build = "00000000000000c1";
+        const char *json = "{\"status\":1,\"status_text\":\"success\"}";
+        int lease        = -7;
+        T_EQ_INT(cache_build_get_lease(a, app, build, "pod-a/w1", 5000, &out,
+                                       &lease, err, sizeof(err)),
+                 0);
+        T_EQ_INT(lease, 1);
+        snprintf(suffix, sizeof(suffix), "build:%s:%s:lease", app, build);
+        long long t = pttl(prefix, suffix);
+        T_ASSERTF(t > 4000 && t <= 5000, "lease ttl %lld", t);
+        lease = -7;
+        T_EQ_INT(cache_build_get_lease(b, app, build, "pod-b/w1", 5000, &out,
+                                       &lease, err, sizeof(err)),
+                 0);
+        T_EQ_INT(lease, 0); /* held by a */
+        /* b may store (no lease of its own) but does not release a's */
+        T_EQ_INT(cache_build_store_release(b, app, build, json, strlen(json),
+                                           5000, "pod-b/w1", err, sizeof(err)),
+                 0);
+        T_ASSERT(pttl(prefix, suffix) > 0);
+        T_EQ_INT(cache_build_store_release(a, app, build, json, strlen(json),
+                                           3000, "pod-a/w1", err, sizeof(err)),
+                 1);
+        T_EQ_INT(pttl(prefix, suffix), -2);
+        snprintf(suffix, sizeof(suffix), "build:%s:%s", app, build);
+        t = pttl(prefix, suffix);
+        T_ASSERTF(t > 2000 && t <= 3000, "build ttl %lld", t);
+        /* a hit: the value, and the lease is left alone */
+        lease = -7;
+        T_EQ_INT(cache_build_get_lease(b, app, build, "pod-b/w1", 5000, &out,
+                                       &lease, err, sizeof(err)),
+                 1);
+        T_EQ_STR(buf_cstr(&out), json);
+        T_EQ_INT(lease, -7);
+        T_EQ_INT(cache_build_lease_try(a, app, build, "pod-a/w1", 100, err,
+                                       sizeof(err)),
+                 1);
+        /* many contenders on a miss, one winner */
+        int winners = 0;
+        for (int i = 0; i < 20; i++) {
+                char owner[32];
+                snprintf(owner, sizeof(owner), "pod-%d", i);
+                lease = -7;
+                T_EQ_INT(cache_build_get_lease(i % 2 ? a : b, app,
+                                               "00000000000000c2", owner, 5000,
+                                               &out, &lease, err, sizeof(err)),
+                         0);
+                winners += lease;
+        }
+        T_EQ_INT(winners, 1);
+        /* a value larger than the caller's buffer cap: error */
+        buf_t small;
+        buf_init(&small, 8);
+        T_EQ_INT(cache_build_get_lease(a, app, build, "pod-a/w1", 5000, &small,
+                                       &lease, err, sizeof(err)),
+                 CACHE_E_ARG);
+        buf_release(&small);
+        /* bad input */
+        T_EQ_INT(cache_build_get_lease(a, app, build, "", 5000, &out, &lease,
+                                       err, sizeof(err)),
+                 CACHE_E_ARG);
+        T_EQ_INT(cache_build_get_lease(a, "a:b", build, "o", 5000, &out, &lease,
+                                       err, sizeof(err)),
+                 CACHE_E_ARG);
+        T_EQ_INT(cache_build_get_lease(a, app, build, "o", 0, &out, &lease, err,
+                                       sizeof(err)),
+                 CACHE_E_ARG);
+        T_EQ_INT(cache_build_store_release(a, app, build, json, 0, 100, "o",
+                                           err, sizeof(err)),
+                 CACHE_E_ARG);
+        T_EQ_INT(cache_build_store_release(a, app, build, json, strlen(json), 0,
+                                           "o", err, sizeof(err)),
+                 CACHE_E_ARG);
+        T_EQ_INT(cache_build_store_release(a, app, build, json, strlen(json),
+                                           100, "", err, sizeof(err)),
+                 CACHE_E_ARG);
+        buf_release(&out);
+        cache_redis_destroy(a);
+        cache_redis_destroy(b);
+}
+
 static void test_done_markers(void) {
         char prefix[64], err[256], suffix[300];
         t_prefix(prefix, sizeof(prefix), "done");
@@ -301,6 +392,7 @@ int main(void) {
         T_RUN(test_validity_defaults_and_down);
         T_RUN(test_buildcache_hit_miss_ttl);
         T_RUN(test_buildcache_lease_exclusive);
+        T_RUN(test_buildcache_combined);
         T_RUN(test_done_markers);
         tredis_stop(&srv);
         return t_done();

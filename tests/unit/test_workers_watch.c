@@ -63,8 +63,9 @@ typedef struct scenario {
         watch_validity_t validity;
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
-        int already_done; /* done_check answers 1 */
-        int fallback;     /* log_fallback makes a log from the chunks */
+        int cache_combined; /* the one-round-trip cache seams only */
+        int already_done;   /* done_check answers 1 */
+        int fallback;       /* log_fallback makes a log from the chunks */
         step_t steps[12];
         jobspec_t jobs[3];
         int want_requests;
@@ -208,6 +209,27 @@ static void f_cache_release(void *ctx, const char *app, const char *build) {
         fake_t *f = ctx;
         (void)app, (void)build;
         cat(f->calls, sizeof(f->calls), "release");
+}
+
+static int f_cache_get_lease(void *ctx, const char *app, const char *build,
+                             int ms, watch_answer_t *ans, int *lease) {
+        fake_t *f = ctx;
+        int hit   = f_cache_get(ctx, app, build, ans);
+        if (hit == 1) {
+                cat(f->calls, sizeof(f->calls), "gethit");
+                return 1;
+        }
+        *lease = ms > 0 && f->sc->cache != CACHE_BUSY_THEN_HIT;
+        cat(f->calls, sizeof(f->calls), *lease ? "getlease=1" : "getlease=0");
+        return 0;
+}
+
+static void f_cache_store_release(void *ctx, const char *app, const char *build,
+                                  const void *payload, int ttl) {
+        fake_t *f = ctx;
+        (void)app, (void)build;
+        cat(f->calls, sizeof(f->calls),
+            payload && ttl > 0 ? "storerelease" : "bad");
 }
 
 static void f_deliver(void *arg) {
@@ -368,7 +390,10 @@ static watch_seams_t fake_seams(fake_t *f) {
             .done_check      = f_done_check,
             .log_fallback    = f_log_fallback,
         };
-        if (f->sc->cache != CACHE_NONE) {
+        if (f->sc->cache != CACHE_NONE && f->sc->cache_combined) {
+                s.cache_get_lease     = f_cache_get_lease;
+                s.cache_store_release = f_cache_store_release;
+        } else if (f->sc->cache != CACHE_NONE) {
                 s.cache_get     = f_cache_get;
                 s.cache_lease   = f_cache_lease;
                 s.cache_store   = f_cache_store;
@@ -643,6 +668,25 @@ static const scenario_t scenarios[] = {
      .jobs          = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
      .want_requests = 1,
      .want_calls    = "lease store release"},
+    {.name           = "combined cache seams: hit, no Bitrise call",
+     .cache          = CACHE_HIT_DONE,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests  = 0,
+     .want_calls     = "gethit"},
+    {.name           = "combined cache seams: lease held elsewhere, read again",
+     .cache          = CACHE_BUSY_THEN_HIT,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests  = 0,
+     .want_calls     = "getlease=0 gethit"},
+    {.name           = "combined cache seams: miss, call, store+release once",
+     .cache          = CACHE_MISS,
+     .cache_combined = 1,
+     .steps          = {B_DONE},
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests  = 1,
+     .want_calls     = "getlease=1 storerelease"},
 };
 
 static void test_watch_scenarios(void) {
