@@ -338,8 +338,10 @@ static void test_loop_timers_order_and_delay(void) {
         for (int i = 0; i < NTIMERS; i++) {
                 if (i == 4)
                         continue;
+                /* Never early; late only within a bound loose enough for
+                 * a loaded shared machine (this is not a speed test). */
                 T_ASSERTF(c.fired_at[i] >= due[i] - 1 &&
-                              c.fired_at[i] <= due[i] + 40 * scale,
+                              c.fired_at[i] <= due[i] + 1000 * scale,
                           "timer %d due at %lld ms fired at %lld ms", i,
                           (long long)due[i], (long long)c.fired_at[i]);
         }
