@@ -94,6 +94,17 @@ int cache_build_get(cache_redis_t *rc, const char *app, const char *build,
         return rv;
 }
 
+/* A value worth caching: not empty, not over the cap, with a TTL. */
+static int check_value(const char *build, const char *json, size_t len,
+                       int ttl_ms, char *errstr, size_t errstr_size) {
+        if (json && len > 0 && len <= CACHE_BUILD_MAX_JSON && ttl_ms > 0)
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "cannot cache build %s: empty or oversized value or no ttl",
+                 build);
+        return CACHE_E_ARG;
+}
+
 int cache_build_store(cache_redis_t *rc, const char *app, const char *build,
                       const char *json, size_t len, int ttl_ms, char *errstr,
                       size_t errstr_size) {
@@ -103,13 +114,8 @@ int cache_build_store(cache_redis_t *rc, const char *app, const char *build,
                                   errstr_size);
         if (err)
                 return err;
-        if (!json || len == 0 || len > CACHE_BUILD_MAX_JSON || ttl_ms <= 0) {
-                snprintf(errstr, errstr_size,
-                         "cannot cache build %s: empty or oversized value or "
-                         "no ttl",
-                         build);
-                return CACHE_E_ARG;
-        }
+        if ((err = check_value(build, json, len, ttl_ms, errstr, errstr_size)))
+                return err;
         err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %b PX %d",
                               key, json, len, ttl_ms);
         if (r)
@@ -236,13 +242,8 @@ int cache_build_store_release(cache_redis_t *rc, const char *app,
                              errstr, errstr_size);
         if (err)
                 return err;
-        if (!json || len == 0 || len > CACHE_BUILD_MAX_JSON || ttl_ms <= 0) {
-                snprintf(errstr, errstr_size,
-                         "cannot cache build %s: empty or oversized value or "
-                         "no ttl",
-                         build);
-                return CACHE_E_ARG;
-        }
+        if ((err = check_value(build, json, len, ttl_ms, errstr, errstr_size)))
+                return err;
         snprintf(ms, sizeof(ms), "%d", ttl_ms);
         const char *argv[]   = {key, lkey, json, ms, owner};
         const size_t lens[5] = {strlen(key), strlen(lkey), len, strlen(ms),

@@ -251,24 +251,6 @@ fail:
         return -1;
 }
 
-static const char *const step_names[] = {
-    "activate-ssh-key",
-    "git-clone",
-    "cache-pull",
-    "certificate-and-profile-installer",
-    "cocoapods-install",
-    "script",
-    "xcode-test",
-    "xcode-archive",
-    "gradle-runner",
-    "android-build",
-    "flutter-build",
-    "npm",
-    "deploy-to-itunesconnect-deliver",
-    "cache-push",
-    "deploy-to-bitrise-io",
-};
-
 static int logspec_from_json(const cJSON *j, sim_build_t *b, char *errstr,
                              size_t errstr_size) {
         double d;
@@ -326,8 +308,7 @@ decide:
         if (l->failing_step >= 0 && !l->failing_title[0])
                 snprintf(
                     l->failing_title, sizeof(l->failing_title), "%s",
-                    step_names[sim_hash(l->seed, 7) %
-                               (sizeof(step_names) / sizeof(*step_names))]);
+                    sim_step_names[sim_hash(l->seed, 7) % sim_step_names_len]);
         l->abort_cut = b->final_status >= 3;
         return 0;
 fail:

@@ -247,6 +247,10 @@ void sim_build_json_write(struct buf *out, const sim_build_t *b,
 const char *sim_status_text(int status, bool on_hold);
 uint64_t sim_hash(uint64_t a, uint64_t b);
 
+/* Step ids the log generator draws from (simlog.c). */
+extern const char *const sim_step_names[];
+extern const size_t sim_step_names_len;
+
 /* simlog.c */
 typedef struct sim_loglayout sim_loglayout_t;
 /* Lays out the full log of a build (small; freed with sim_loglayout_destroy).

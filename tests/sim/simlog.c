@@ -52,7 +52,7 @@ struct sim_loglayout {
         step_info_t steps[SIM_MAX_STEPS];
 };
 
-static const char *const step_names[] = {
+const char *const sim_step_names[] = {
     "activate-ssh-key",
     "git-clone",
     "cache-pull",
@@ -69,7 +69,8 @@ static const char *const step_names[] = {
     "cache-push",
     "deploy-to-bitrise-io",
 };
-#define N_STEP_NAMES (sizeof(step_names) / sizeof(step_names[0]))
+const size_t sim_step_names_len =
+    sizeof(sim_step_names) / sizeof(sim_step_names[0]);
 
 /* Visible width of s: ANSI sequences count 0, UTF-8 continuation bytes 0. */
 static size_t visible_len(const char *s) {
@@ -251,7 +252,7 @@ static void plan_steps(sim_loglayout_t *l, const sim_build_t *b,
         for (int i = 0; i < l->n_steps; i++) {
                 step_info_t *s   = &l->steps[i];
                 uint64_t h       = sim_hash(ls->seed, (uint64_t)i + 100);
-                const char *name = step_names[h % N_STEP_NAMES];
+                const char *name = sim_step_names[h % sim_step_names_len];
                 s->runtime_ms    = (int64_t)((uint64_t)run_ms * w[i] / sum);
                 s->started_ms    = start_ms;
                 start_ms += s->runtime_ms;
