@@ -12,6 +12,7 @@
 
 #include "bitrise/client.h"
 #include "tests/assert.h"
+#include "tests/integration/sim_test.h"
 #include "tests/support/sim_proc.h"
 
 /* Assertion messages go into tests/assert.h's 512-byte buffer; cutting a long
@@ -20,13 +21,6 @@
 
 #define APP "669403bffbe35909"
 #define DEV "bitwat_dev"
-
-static sim_proc_t *start(const char *json) {
-        char err[2048];
-        sim_proc_t *p = sim_proc_start(json, NULL, err, sizeof(err));
-        T_ASSERTF(p, "cannot start the simulator: %s", err);
-        return p;
-}
 
 static bitrise_client_t *client_for(sim_proc_t *p, long timeout_ms) {
         char err[256];
@@ -93,7 +87,7 @@ static logparse_t *raw_log(bitrise_client_t *c, const char *build) {
 }
 
 static void test_sim_builds_and_logs_match_expected(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
             " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
             "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": -1000, "
@@ -170,7 +164,7 @@ static void test_sim_builds_and_logs_match_expected(void) {
 }
 
 static void test_sim_tokens_and_roles(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"},"
             "  {\"value\": \"bitwat_tester\", \"role\": \"tester\"},"
             "  {\"value\": \"bitwat_revoked\", \"role\": \"admin\", "
@@ -219,7 +213,7 @@ static void test_sim_tokens_and_roles(void) {
 }
 
 static void test_sim_quota_429(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"bitwat_quota\", \"role\": "
             "\"developer\","
             "  \"quota\": {\"limit\": 3, \"window_s\": 30, \"retry_after\": "
@@ -278,7 +272,7 @@ static void test_sim_faults(void) {
                          " \"triggered_at_s\": -1000, \"running_s\": 300, "
                          "\"status\": 1}]}]}",
                          cases[i].faults);
-                sim_proc_t *p       = start(scenario);
+                sim_proc_t *p       = sim_test_start(scenario);
                 bitrise_client_t *c = client_for(p, 1500);
                 bitrise_result_t res;
                 bitrise_class_t cls =
@@ -297,7 +291,7 @@ static void test_sim_faults(void) {
  * and feeding chunks in position order gives the log the raw download will
  * give once archived. */
 static void test_sim_running_build_chunks(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"log_chunks\": {\"chunk_bytes\": 512, \"max_chunks\": 5, "
             "\"order\": \"desc\"},"
             " \"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
@@ -355,7 +349,7 @@ static void test_sim_running_build_chunks(void) {
 /* Requests driven by one multi, one after the other, reuse the connection
  * the multi keeps: only the first one connects. */
 static void test_sim_multi_reuses_connections(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
             " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
             "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": -1000, "
@@ -408,7 +402,7 @@ static void test_sim_multi_reuses_connections(void) {
  * before_timestamp, then follow after_timestamp) and fed to the parser in
  * position order give the same bytes and verdict as the archived raw log. */
 static void test_sim_chunks_reassemble_like_raw_log(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
             " \"log_chunks\": {\"chunk_bytes\": 512, \"max_chunks\": 5, "
             "\"order\": \"shuffle\", \"repeat_share\": 0.3, \"gap_share\": "
@@ -489,7 +483,7 @@ static void test_sim_chunks_reassemble_like_raw_log(void) {
 /* Archive lag, an expired raw log URL (403: ask /log again), a deleted log
  * (archived without URL) and the 404 on /log right after the trigger. */
 static void test_sim_archive_lag_expiry_deleted_404(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
             " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
             "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": -10, "
@@ -559,7 +553,7 @@ static long rss_kb(void) {
 }
 
 static void test_sim_200mb_raw_log_flat_memory(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"" DEV "\", \"role\": \"developer\"}],"
             " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
             "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": -1000, "

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/assert.h"
+#include "tests/integration/sim_test.h"
 #include "tests/support/sim_proc.h"
 #include "tests/support/swagger_check.h"
 
@@ -57,28 +58,6 @@ static const char scenario[] =
     "  {\"slug\": \"7feee0a4-61f4-4eb6-a019-368cf9ac0d82\", "
     "\"triggered_at_s\": -100, \"running_s\": 10, \"status\": 4}]},"
     " {\"slug\": \"c0ffee00c0ffee00\", \"workspace\": \"ws-other\"}]}";
-
-static sim_proc_t *start(const char *json) {
-        char err[2048];
-        sim_proc_t *p = sim_proc_start(json, NULL, err, sizeof(err));
-        T_ASSERTF(p, "cannot start the simulator: %s", err);
-        return p;
-}
-
-/* GET base+path with auth; returns the status, *out = parsed JSON (or NULL). */
-static long get(sim_proc_t *p, const char *path, const char *auth,
-                cJSON **out) {
-        char url[1024];
-        sim_http_resp_t r;
-        snprintf(url, sizeof(url), "%s%s", sim_proc_base_url(p), path);
-        int rc  = sim_http_get(url, auth, 10000, 0, &r);
-        long st = r.status;
-        if (out)
-                *out = sim_http_resp_json(&r);
-        sim_http_resp_release(&r);
-        T_ASSERTF(rc == 0, "GET %s: curl error %d", path, rc);
-        return st;
-}
 
 static void expect_valid(const char *spec_path, int status, const cJSON *body) {
         char err[512];
@@ -144,19 +123,21 @@ static void test_swagger_checker_reports_mismatch_path(void) {
 }
 
 static void test_endpoints_match_swagger(void) {
-        sim_proc_t *p        = start(scenario);
+        sim_proc_t *p        = sim_test_start(scenario);
         cJSON *b             = NULL;
         const char *builds[] = {"aaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaa2",
                                 "aaaaaaaaaaaaaaa3", "aaaaaaaaaaaaaaa4",
                                 "aaaaaaaaaaaaaaa5"};
-        T_EQ_INT(get(p, "/apps", "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, "/apps", "bitwat_dev", &b), 200);
         expect_valid("/apps", 200, b);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909", "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, "/apps/669403bffbe35909", "bitwat_dev", &b),
+                 200);
         expect_valid("/apps/{app-slug}", 200, b);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds", "bitwat_dev", &b),
-                 200);
+        T_EQ_INT(
+            sim_test_get(p, "/apps/669403bffbe35909/builds", "bitwat_dev", &b),
+            200);
         expect_valid("/apps/{app-slug}/builds", 200, b);
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "data")),
                  5); /* the future one is hidden */
@@ -165,26 +146,29 @@ static void test_endpoints_match_swagger(void) {
                 char path[256];
                 snprintf(path, sizeof(path), "/apps/669403bffbe35909/builds/%s",
                          builds[i]);
-                T_EQ_INT(get(p, path, "bitwat_dev", &b), 200);
+                T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &b), 200);
                 expect_valid("/apps/{app-slug}/builds/{build-slug}", 200, b);
                 cJSON_Delete(b);
         }
-        T_EQ_INT(get(p, "/apps", "nope", &b), 401);
+        T_EQ_INT(sim_test_get(p, "/apps", "nope", &b), 401);
         expect_valid("/apps", 401, b);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/ffffffffffffffff",
-                     "bitwat_dev", &b),
+        T_EQ_INT(sim_test_get(p,
+                              "/apps/669403bffbe35909/builds/ffffffffffffffff",
+                              "bitwat_dev", &b),
                  404);
         expect_valid("/apps/{app-slug}/builds/{build-slug}", 404, b);
         cJSON_Delete(b);
         /* /log: the spec gives schemas for its errors only; check the 200 shape
          * by hand */
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/ffffffffffffffff/log",
+        T_EQ_INT(sim_test_get(
+                     p, "/apps/669403bffbe35909/builds/ffffffffffffffff/log",
                      "bitwat_dev", &b),
                  404);
         expect_valid("/apps/{app-slug}/builds/{build-slug}/log", 404, b);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa5/log",
+        T_EQ_INT(sim_test_get(
+                     p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa5/log",
                      "bitwat_dev", &b),
                  200);
         T_ASSERT(cJSON_IsBool(cJSON_GetObjectItem(b, "is_archived")));
@@ -200,7 +184,8 @@ static void test_endpoints_match_swagger(void) {
                 T_ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(c, "position")));
         }
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps?next=doesnotexist", "bitwat_dev", &b), 400);
+        T_EQ_INT(sim_test_get(p, "/apps?next=doesnotexist", "bitwat_dev", &b),
+                 400);
         expect_valid("/apps", 400, b);
         cJSON_Delete(b);
         T_EQ_INT(sim_proc_stop(p), 0);
@@ -268,7 +253,7 @@ static void expect_no_invented_keys(const cJSON *sim, const char *def,
 }
 
 static void test_fields_cover_real_responses(void) {
-        sim_proc_t *p    = start(scenario);
+        sim_proc_t *p    = sim_test_start(scenario);
         cJSON *sim_build = NULL, *sim_running = NULL, *sim_app = NULL;
         const char *lists[] = {
             "mcp_before_list_builds.json",
@@ -276,13 +261,17 @@ static void test_fields_cover_real_responses(void) {
             "devcenter2022_list_builds_status2_error.json",
             "dotanuki_list_builds_two_failed.json",
             "zolee_list_builds_all_apps_aborted_error_success.json"};
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa2",
-                     "bitwat_dev", &sim_build),
+        T_EQ_INT(sim_test_get(p,
+                              "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa2",
+                              "bitwat_dev", &sim_build),
                  200);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa5",
-                     "bitwat_dev", &sim_running),
+        T_EQ_INT(sim_test_get(p,
+                              "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa5",
+                              "bitwat_dev", &sim_running),
                  200);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909", "bitwat_dev", &sim_app), 200);
+        T_EQ_INT(
+            sim_test_get(p, "/apps/669403bffbe35909", "bitwat_dev", &sim_app),
+            200);
         cJSON *real = load_json("mcp_before_get_build.json");
         expect_keys_cover(cJSON_GetObjectItem(real, "data"),
                           cJSON_GetObjectItem(sim_build, "data"), "build");
@@ -335,7 +324,7 @@ static void test_fields_cover_real_responses(void) {
 }
 
 static void test_status_values(void) {
-        sim_proc_t *p = start(scenario);
+        sim_proc_t *p = sim_test_start(scenario);
         struct {
                 const char *path;
                 int status;
@@ -358,7 +347,7 @@ static void test_status_values(void) {
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 cJSON *b = NULL;
-                T_EQ_INT(get(p, cases[i].path, "bitwat_dev", &b), 200);
+                T_EQ_INT(sim_test_get(p, cases[i].path, "bitwat_dev", &b), 200);
                 const cJSON *d = cJSON_GetObjectItem(b, "data");
                 T_EQ_INT(cJSON_GetObjectItem(d, "status")->valuedouble,
                          cases[i].status);
@@ -378,7 +367,7 @@ static void test_status_values(void) {
         }
         /* aborted before a worker started: no start time */
         cJSON *b = NULL;
-        get(p, cases[2].path, "bitwat_dev", &b);
+        sim_test_get(p, cases[2].path, "bitwat_dev", &b);
         T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(
             cJSON_GetObjectItem(b, "data"), "started_on_worker_at")));
         cJSON_Delete(b);
@@ -386,60 +375,72 @@ static void test_status_values(void) {
 }
 
 static void test_auth_forms(void) {
-        sim_proc_t *p = start(scenario);
+        sim_proc_t *p = sim_test_start(scenario);
         cJSON *b      = NULL;
-        T_EQ_INT(get(p, "/apps?limit=1", "bitwat_dev", NULL), 200);
-        T_EQ_INT(get(p, "/apps?limit=1", "token bitwat_dev", NULL), 200);
-        T_EQ_INT(get(p, "/apps?limit=1", "oldstyle0123456789", NULL), 200);
-        T_EQ_INT(get(p, "/apps?limit=1", "bitpat_perapp", NULL), 200);
+        T_EQ_INT(sim_test_get(p, "/apps?limit=1", "bitwat_dev", NULL), 200);
+        T_EQ_INT(sim_test_get(p, "/apps?limit=1", "token bitwat_dev", NULL),
+                 200);
+        T_EQ_INT(sim_test_get(p, "/apps?limit=1", "oldstyle0123456789", NULL),
+                 200);
+        T_EQ_INT(sim_test_get(p, "/apps?limit=1", "bitpat_perapp", NULL), 200);
         const char *bad[] = {"Bearer bitwat_dev",    "bitwat_devX",
                              "bitwat_expired",       "bitwat_revoked",
                              "token bitwat_revoked", NULL};
         for (int i = 0; bad[i]; i++) {
-                expect_message(get(p, "/apps?limit=1", bad[i], &b), 401, b);
+                expect_message(sim_test_get(p, "/apps?limit=1", bad[i], &b),
+                               401, b);
                 cJSON_Delete(b);
         }
-        expect_message(get(p, "/apps?limit=1", NULL, &b), 401, b);
+        expect_message(sim_test_get(p, "/apps?limit=1", NULL, &b), 401, b);
         cJSON_Delete(b);
         T_EQ_INT(sim_proc_stop(p), 0);
 }
 
 static void test_roles_and_reach(void) {
-        sim_proc_t *p   = start(scenario);
+        sim_proc_t *p   = sim_test_start(scenario);
         cJSON *b        = NULL;
         const char *log = "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa1/log";
         /* tester: lists and shows, no log */
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds", "bitwat_tester", NULL),
+        T_EQ_INT(sim_test_get(p, "/apps/669403bffbe35909/builds",
+                              "bitwat_tester", NULL),
                  200);
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa1",
-                     "bitwat_tester", NULL),
+        T_EQ_INT(sim_test_get(p,
+                              "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa1",
+                              "bitwat_tester", NULL),
                  200);
-        expect_message(get(p, log, "bitwat_tester", &b), 403, b);
+        expect_message(sim_test_get(p, log, "bitwat_tester", &b), 403, b);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, log, "bitwat_dev", NULL), 200);
+        T_EQ_INT(sim_test_get(p, log, "bitwat_dev", NULL), 200);
         /* other workspace: 404 and not listed */
-        expect_message(get(p, "/apps/c0ffee00c0ffee00", "bitwat_dev", &b), 404,
-                       b);
+        expect_message(
+            sim_test_get(p, "/apps/c0ffee00c0ffee00", "bitwat_dev", &b), 404,
+            b);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps", "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, "/apps", "bitwat_dev", &b), 200);
         T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "paging"),
                                      "total_item_count")
                      ->valuedouble,
                  2);
         cJSON_Delete(b);
         /* per-app roles: None = 404, apps not named = 404 */
-        T_EQ_INT(get(p, "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa1",
-                     "bitpat_perapp", NULL),
+        T_EQ_INT(sim_test_get(p,
+                              "/apps/669403bffbe35909/builds/aaaaaaaaaaaaaaa1",
+                              "bitpat_perapp", NULL),
                  200);
-        T_EQ_INT(get(p, log, "bitpat_perapp", NULL), 200);
-        T_EQ_INT(get(p, "/apps/3247e2920496e846", "bitpat_perapp", NULL), 404);
-        T_EQ_INT(get(p, "/apps/c0ffee00c0ffee00", "bitpat_perapp", NULL), 404);
-        T_EQ_INT(get(p, "/apps", "bitpat_perapp", &b), 200);
+        T_EQ_INT(sim_test_get(p, log, "bitpat_perapp", NULL), 200);
+        T_EQ_INT(
+            sim_test_get(p, "/apps/3247e2920496e846", "bitpat_perapp", NULL),
+            404);
+        T_EQ_INT(
+            sim_test_get(p, "/apps/c0ffee00c0ffee00", "bitpat_perapp", NULL),
+            404);
+        T_EQ_INT(sim_test_get(p, "/apps", "bitpat_perapp", &b), 200);
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "data")), 1);
         cJSON_Delete(b);
         /* unknown app, unknown path */
-        T_EQ_INT(get(p, "/apps/0000000000000000", "bitwat_dev", NULL), 404);
-        T_EQ_INT(get(p, "/nothing", "bitwat_dev", NULL), 404);
+        T_EQ_INT(sim_test_get(p, "/apps/0000000000000000", "bitwat_dev", NULL),
+                 404);
+        T_EQ_INT(sim_test_get(p, "/nothing", "bitwat_dev", NULL), 404);
         T_EQ_INT(sim_proc_stop(p), 0);
 }
 
@@ -454,7 +455,7 @@ static int walk_pages(sim_proc_t *p, const char *path, const char *extra,
                 cJSON *b = NULL;
                 snprintf(url, sizeof(url), "%s?limit=%d%s%s%s", path, limit,
                          extra, next[0] ? "&next=" : "", next);
-                T_EQ_INT(get(p, url, "bitwat_dev", &b), 200);
+                T_EQ_INT(sim_test_get(p, url, "bitwat_dev", &b), 200);
                 const cJSON *pg = cJSON_GetObjectItem(b, "paging"), *it;
                 T_EQ_INT(
                     cJSON_GetObjectItem(pg, "page_item_limit")->valuedouble,
@@ -486,11 +487,12 @@ static int walk_pages(sim_proc_t *p, const char *path, const char *extra,
 }
 
 static void test_paging(void) {
-        sim_proc_t *p = start("{\"tokens\": [{\"value\": \"bitwat_dev\", "
-                              "\"role\": \"developer\"}],"
-                              " \"generate\": {\"seed\": 7, \"apps\": 120, "
-                              "\"builds_per_app\": 23,"
-                              " \"mix\": {\"success\": 0.5, \"error\": 0.5}}}");
+        sim_proc_t *p =
+            sim_test_start("{\"tokens\": [{\"value\": \"bitwat_dev\", "
+                           "\"role\": \"developer\"}],"
+                           " \"generate\": {\"seed\": 7, \"apps\": 120, "
+                           "\"builds_per_app\": 23,"
+                           " \"mix\": {\"success\": 0.5, \"error\": 0.5}}}");
         cJSON *b = NULL, *s = NULL;
         char err[256], path[256];
         int pages;
@@ -499,7 +501,8 @@ static void test_paging(void) {
         T_EQ_INT(walk_pages(p, "/apps", "", 500, &pages),
                  120); /* clamped to 50 */
         T_EQ_INT(pages, 3);
-        T_EQ_INT(get(p, "/apps", "bitwat_dev", &b), 200); /* default limit 50 */
+        T_EQ_INT(sim_test_get(p, "/apps", "bitwat_dev", &b),
+                 200); /* default limit 50 */
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "data")), 50);
         T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "paging"),
                                      "total_item_count")
@@ -517,13 +520,13 @@ static void test_paging(void) {
             bad = walk_pages(p, path, "&status=2", 5, &pages);
         T_EQ_INT(ok + bad, 23);
         T_ASSERT(ok > 0 && bad > 0);
-        T_EQ_INT(get(p, "/apps?limit=0", "bitwat_dev", &b), 400);
+        T_EQ_INT(sim_test_get(p, "/apps?limit=0", "bitwat_dev", &b), 400);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps?limit=abc", "bitwat_dev", &b), 400);
+        T_EQ_INT(sim_test_get(p, "/apps?limit=abc", "bitwat_dev", &b), 400);
         cJSON_Delete(b);
         snprintf(path + strlen(path), sizeof(path) - strlen(path),
                  "?next=ffffffffffffffff");
-        expect_message(get(p, path, "bitwat_dev", &b), 400, b);
+        expect_message(sim_test_get(p, path, "bitwat_dev", &b), 400, b);
         cJSON_Delete(b);
         cJSON_Delete(s);
         T_EQ_INT(sim_proc_stop(p), 0);
@@ -534,7 +537,7 @@ static void test_generated_scenario_is_lazy_and_deterministic(void) {
                            "\"role\": \"developer\"}],"
                            " \"generate\": {\"seed\": 42, \"apps\": 10000, "
                            "\"builds_per_app\": 100}}";
-        sim_proc_t *p    = start(json), *q;
+        sim_proc_t *p    = sim_test_start(json), *q;
         cJSON *s = NULL, *b1 = NULL, *b2 = NULL;
         char err[256], path[256];
         T_ASSERTF(sim_proc_admin_get(p, "/slugs?app_index=9999&build_index=99",
@@ -543,7 +546,7 @@ static void test_generated_scenario_is_lazy_and_deterministic(void) {
         snprintf(path, sizeof(path), "/apps/%s/builds/%s",
                  cJSON_GetObjectItem(s, "app")->valuestring,
                  cJSON_GetObjectItem(s, "build")->valuestring);
-        T_EQ_INT(get(p, path, "bitwat_dev", &b1), 200);
+        T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &b1), 200);
         expect_valid("/apps/{app-slug}/builds/{build-slug}", 200, b1);
         T_EQ_INT(
             cJSON_GetObjectItem(cJSON_GetObjectItem(b1, "data"), "build_number")
@@ -552,8 +555,8 @@ static void test_generated_scenario_is_lazy_and_deterministic(void) {
         long rss = sim_proc_rss_kb(p);
         printf("# 10000 apps x 100 builds: simulator VmRSS %ld KiB\n", rss);
         T_ASSERTF(rss > 0 && rss < 64 * 1024, "RSS %ld KiB", rss);
-        q = start(json); /* same seed, same world */
-        T_EQ_INT(get(q, path, "bitwat_dev", &b2), 200);
+        q = sim_test_start(json); /* same seed, same world */
+        T_EQ_INT(sim_test_get(q, path, "bitwat_dev", &b2), 200);
         T_EQ_STR(
             cJSON_GetObjectItem(cJSON_GetObjectItem(b1, "data"), "commit_hash")
                 ->valuestring,
@@ -567,7 +570,7 @@ static void test_generated_scenario_is_lazy_and_deterministic(void) {
         snprintf(path, sizeof(path), "/apps/%s/builds/%s",
                  cJSON_GetObjectItem(s, "app")->valuestring,
                  "0123456789abcdef");
-        T_EQ_INT(get(p, path, "bitwat_dev", NULL), 404);
+        T_EQ_INT(sim_test_get(p, path, "bitwat_dev", NULL), 404);
         cJSON_Delete(s);
         cJSON_Delete(b1);
         cJSON_Delete(b2);
@@ -606,7 +609,7 @@ static void test_bad_scenarios_are_refused(void) {
 static const char *build_status_text(sim_proc_t *p, const char *path) {
         static char text[32];
         cJSON *b = NULL;
-        T_EQ_INT(get(p, path, "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &b), 200);
         snprintf(
             text, sizeof(text), "%s",
             cJSON_GetObjectItem(cJSON_GetObjectItem(b, "data"), "status_text")

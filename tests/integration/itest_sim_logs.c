@@ -11,6 +11,7 @@
 
 #include "common/timeutil.h"
 #include "tests/assert.h"
+#include "tests/integration/sim_test.h"
 #include "tests/support/sim_proc.h"
 
 /* Assertion messages go into tests/assert.h's 512-byte buffer; cutting a long
@@ -18,27 +19,6 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #define APP "669403bffbe35909"
-
-static sim_proc_t *start(const char *json) {
-        char err[2048];
-        sim_proc_t *p = sim_proc_start(json, NULL, err, sizeof(err));
-        T_ASSERTF(p, "cannot start the simulator: %s", err);
-        return p;
-}
-
-static long get(sim_proc_t *p, const char *path, const char *auth,
-                cJSON **out) {
-        char url[1024];
-        sim_http_resp_t r;
-        snprintf(url, sizeof(url), "%s%s", sim_proc_base_url(p), path);
-        int rc  = sim_http_get(url, auth, 10000, 0, &r);
-        long st = r.status;
-        if (out)
-                *out = sim_http_resp_json(&r);
-        sim_http_resp_release(&r);
-        T_ASSERTF(rc == 0, "GET %s: curl error %d", path, rc);
-        return st;
-}
 
 /* GET a raw URL; returns the status and the body (caller frees). */
 static long get_raw(const char *url, const char *auth, char **body,
@@ -92,18 +72,18 @@ static bool is_zero_time(const char *t) {
 }
 
 static void test_running_chunks_reassemble_to_raw_log(void) {
-        sim_proc_t *p =
-            start("{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": "
-                  "\"developer\"}],"
-                  " \"log_chunks\": {\"chunk_bytes\": 512, \"max_chunks\": 5, "
-                  "\"order\": \"shuffle\","
-                  "   \"repeat_share\": 0.3, \"gap_share\": 0.25, "
-                  "\"first_position\": 0},"
-                  " \"apps\": [{\"slug\": \"" APP
-                  "\", \"builds\": [{\"slug\": \"b000000000000001\","
-                  "   \"triggered_at_s\": 0, \"running_s\": 3, \"status\": 2, "
-                  "\"log\": {\"bytes\": 30000,"
-                  "   \"steps\": 4, \"archive_lag_s\": 1.5}}]}]}");
+        sim_proc_t *p = sim_test_start(
+            "{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": "
+            "\"developer\"}],"
+            " \"log_chunks\": {\"chunk_bytes\": 512, \"max_chunks\": 5, "
+            "\"order\": \"shuffle\","
+            "   \"repeat_share\": 0.3, \"gap_share\": 0.25, "
+            "\"first_position\": 0},"
+            " \"apps\": [{\"slug\": \"" APP
+            "\", \"builds\": [{\"slug\": \"b000000000000001\","
+            "   \"triggered_at_s\": 0, \"running_s\": 3, \"status\": 2, "
+            "\"log\": {\"bytes\": 30000,"
+            "   \"steps\": 4, \"archive_lag_s\": 1.5}}]}]}");
         char *chunks[512] = {0}, after[64] = "", path[256], *raw = NULL;
         int repeats = 0, disorder = 0, polls = 0, unarchived_finished = 0,
             back_pages = 0;
@@ -117,7 +97,7 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
                          "/apps/" APP "/builds/b000000000000001/log%s%s",
                          after[0] ? "?after_timestamp=" : "", after);
                 cJSON_Delete(b);
-                T_EQ_INT(get(p, path, "bitwat_dev", &b), 200);
+                T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &b), 200);
                 archived = cJSON_IsTrue(cJSON_GetObjectItem(b, "is_archived"));
                 collect(b, chunks, &repeats, &disorder);
                 /* first answer: the newest chunks; scroll back for the older
@@ -133,7 +113,8 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
                             "/apps/" APP
                             "/builds/b000000000000001/log?before_timestamp=%s",
                             before);
-                        T_EQ_INT(get(p, path, "bitwat_dev", &older), 200);
+                        T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &older),
+                                 200);
                         collect(older, chunks, &repeats, &disorder);
                         const char *nb = str(older, "next_before_timestamp");
                         if (is_zero_time(nb))
@@ -147,8 +128,8 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
                         snprintf(after, sizeof(after), "%s",
                                  str(b, "next_after_timestamp"));
                 cJSON *build = NULL;
-                get(p, "/apps/" APP "/builds/b000000000000001", "bitwat_dev",
-                    &build);
+                sim_test_get(p, "/apps/" APP "/builds/b000000000000001",
+                             "bitwat_dev", &build);
                 if (!archived &&
                     cJSON_GetObjectItem(cJSON_GetObjectItem(build, "data"),
                                         "status")
@@ -197,7 +178,7 @@ static void test_running_chunks_reassemble_to_raw_log(void) {
 }
 
 static void test_archive_lag_expiry_deleted_and_404(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": "
             "\"developer\"}],"
             " \"log_chunks\": {\"chunk_bytes\": 1024, \"max_chunks\": 10},"
@@ -218,13 +199,13 @@ static void test_archive_lag_expiry_deleted_and_404(void) {
         size_t len;
         /* finished, not archived yet: no URL, the newest chunks, scroll back
          * works */
-        T_EQ_INT(get(p, log1, "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, log1, "bitwat_dev", &b), 200);
         T_ASSERT(!cJSON_IsTrue(cJSON_GetObjectItem(b, "is_archived")));
         T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(b, "expiring_raw_log_url")));
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "log_chunks")), 10);
         snprintf(path, sizeof(path), "%s?before_timestamp=%s", log1,
                  str(b, "next_before_timestamp"));
-        T_EQ_INT(get(p, path, "bitwat_dev", &older), 200);
+        T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &older), 200);
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(older, "log_chunks")),
                  10);
         double newest_old = 0, oldest_new = 1e9;
@@ -245,26 +226,26 @@ static void test_archive_lag_expiry_deleted_and_404(void) {
                   oldest_new);
         cJSON_Delete(older);
         /* a just-triggered build: 404 on /log first */
-        T_EQ_INT(get(p, "/apps/" APP "/builds/b000000000000003/log",
-                     "bitwat_dev", NULL),
+        T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds/b000000000000003/log",
+                              "bitwat_dev", NULL),
                  404);
-        T_EQ_INT(
-            get(p, "/apps/" APP "/builds/b000000000000003", "bitwat_dev", NULL),
-            200);
+        T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds/b000000000000003",
+                              "bitwat_dev", NULL),
+                 200);
         /* deleted: archived, no URL */
         cJSON_Delete(b);
-        T_EQ_INT(get(p, "/apps/" APP "/builds/b000000000000002/log",
-                     "bitwat_dev", &b),
+        T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds/b000000000000002/log",
+                              "bitwat_dev", &b),
                  200);
         T_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(b, "is_archived")));
         T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(b, "expiring_raw_log_url")));
         cJSON_Delete(b);
         b = NULL;
         sleep_ms(2000);
-        T_EQ_INT(get(p, "/apps/" APP "/builds/b000000000000003/log",
-                     "bitwat_dev", NULL),
+        T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds/b000000000000003/log",
+                              "bitwat_dev", NULL),
                  200);
-        T_EQ_INT(get(p, log1, "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, log1, "bitwat_dev", &b), 200);
         T_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(b, "is_archived")));
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "log_chunks")), 0);
         T_ASSERT(str(b, "expiring_raw_log_url"));
@@ -295,7 +276,7 @@ static void test_archive_lag_expiry_deleted_and_404(void) {
         T_ASSERTF(strstr(raw, "Request has expired"), "403 body: %s", raw);
         free(raw);
         cJSON_Delete(b);
-        T_EQ_INT(get(p, log1, "bitwat_dev", &b), 200);
+        T_EQ_INT(sim_test_get(p, log1, "bitwat_dev", &b), 200);
         T_EQ_INT(get_raw(str(b, "expiring_raw_log_url"), NULL, &raw, &len),
                  200);
         free(raw);
@@ -327,7 +308,7 @@ static int parse_failed(const char *log, char titles[][64], int *codes,
 }
 
 static void test_expected_results_match_the_log(void) {
-        sim_proc_t *p = start(
+        sim_proc_t *p = sim_test_start(
             "{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": "
             "\"developer\"}],"
             " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
@@ -355,7 +336,7 @@ static void test_expected_results_match_the_log(void) {
                           "%s", err);
                 snprintf(path, sizeof(path), "/apps/" APP "/builds/%s/log",
                          builds[i]);
-                T_EQ_INT(get(p, path, "bitwat_dev", &b), 200);
+                T_EQ_INT(sim_test_get(p, path, "bitwat_dev", &b), 200);
                 T_EQ_INT(
                     get_raw(str(b, "expiring_raw_log_url"), NULL, &raw, &len),
                     200);
@@ -397,14 +378,14 @@ static void test_expected_results_match_the_log(void) {
 }
 
 static void test_500mb_log_streams_with_flat_rss(void) {
-        sim_proc_t *p =
-            start("{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": "
-                  "\"developer\"}],"
-                  " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
-                  "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": "
-                  "-1000, \"running_s\": 600, \"status\": 2,"
-                  "   \"log\": {\"bytes\": 500000000, \"steps\": 20, "
-                  "\"failing_step\": 12}}]}]}");
+        sim_proc_t *p = sim_test_start(
+            "{\"tokens\": [{\"value\": \"bitwat_dev\", \"role\": "
+            "\"developer\"}],"
+            " \"apps\": [{\"slug\": \"" APP "\", \"builds\": ["
+            "  {\"slug\": \"b000000000000001\", \"triggered_at_s\": "
+            "-1000, \"running_s\": 600, \"status\": 2,"
+            "   \"log\": {\"bytes\": 500000000, \"steps\": 20, "
+            "\"failing_step\": 12}}]}]}");
         cJSON *b = NULL, *exp = NULL;
         char err[256];
         sim_http_resp_t r;
@@ -412,8 +393,8 @@ static void test_500mb_log_streams_with_flat_rss(void) {
                       p, "/expected?app=" APP "&build=b000000000000001", &exp,
                       err, sizeof(err)) == 0,
                   "%s", err);
-        T_EQ_INT(get(p, "/apps/" APP "/builds/b000000000000001/log",
-                     "bitwat_dev", &b),
+        T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds/b000000000000001/log",
+                              "bitwat_dev", &b),
                  200);
         long before = sim_proc_rss_kb(p);
         int64_t t0  = time_mono_ms();

@@ -339,8 +339,10 @@ static int f_publish(void *ctx, void *job, watch_event_t ev, int last,
         else
                 snprintf(s, sizeof(s), "error:%s",
                          err ? watch_errcode_name(err->code) : "?");
-        if (last)
-                strcat(s, "!");
+        if (last) {
+                size_t n = strlen(s);
+                snprintf(s + n, sizeof(s) - n, "!");
+        }
         if (err && (!err->message || strstr(err->message, "bitwat_")))
                 cat(f->errors, sizeof(f->errors), "bad-message");
         cat(j->log, sizeof(j->log), s);
