@@ -14,30 +14,12 @@
 #include "bitrise/client.h"
 #include "bitrise/logparse.h"
 #include "common/buf.h"
+#include "tests/support/fixtures.h"
 
 static double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *read_fixture(const char *name, size_t *len) {
-        const char *shared = getenv("BITMON_SHARED");
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/bitrise-api/real/%s",
-                 shared && *shared ? shared : "../shared", name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return NULL;
-        buf_t b;
-        buf_init(&b, 0);
-        char tmp[65536];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-                buf_append(&b, tmp, n);
-        fclose(f);
-        *len = b.len;
-        return buf_detach(&b);
 }
 
 /* Streams data `times` times in chunks of `chunk` bytes; returns MB/s. */
@@ -59,7 +41,7 @@ static double stream(const char *data, size_t len, int times, size_t chunk,
 
 static void bench_json(const char *file, int is_build) {
         size_t len = 0;
-        char *body = read_fixture(file, &len);
+        char *body = fixture_read(file, &len);
         if (!body)
                 return;
         char err[160];
@@ -84,7 +66,7 @@ static void bench_json(const char *file, int is_build) {
 
 int main(void) {
         size_t len = 0, failed = 0;
-        char *log = read_fixture(
+        char *log = fixture_read(
             "bitrise_log_analyzer_deploy_to_itunes_failed_REDACTED.log.txt",
             &len);
         if (!log) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/assert.h"
+#include "tests/support/fixtures.h"
 #include "tests/integration/sim_test.h"
 #include "tests/support/sim_proc.h"
 #include "tests/support/swagger_check.h"
@@ -192,17 +193,13 @@ static void test_endpoints_match_swagger(void) {
 }
 
 static cJSON *load_json(const char *name) {
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/bitrise-api/real/%s", shared, name);
-        FILE *f = fopen(path, "rb");
-        T_ASSERTF(f, "cannot open %s", path);
-        static char data[1 << 17];
-        size_t n = fread(data, 1, sizeof(data) - 1, f);
-        fclose(f);
-        data[n]         = '\0';
+        size_t len      = 0;
+        char *data      = fixture_read(name, &len);
         const char *end = NULL;
-        cJSON *j        = cJSON_ParseWithOpts(data, &end, 1);
-        T_ASSERTF(j, "%s: not JSON", path);
+        T_ASSERTF(data, "cannot read %s", name);
+        cJSON *j = cJSON_ParseWithOpts(data, &end, 1);
+        free(data);
+        T_ASSERTF(j, "%s: not JSON", name);
         return j;
 }
 

@@ -6,7 +6,7 @@
 #include "common/log.h"
 #include "tests/assert.h"
 #include "tests/support/http_responder.h"
-#include "tests/unit/test_bitrise_fixtures.h"
+#include "tests/support/fixtures.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -5,7 +5,7 @@
 #include "bitrise/client.h"
 #include "bitrise/logparse.h"
 #include "tests/assert.h"
-#include "tests/unit/test_bitrise_fixtures.h"
+#include "tests/support/fixtures.h"
 
 #include <stdint.h>
 

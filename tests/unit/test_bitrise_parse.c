@@ -5,7 +5,7 @@
 #include "bitrise/client.h"
 #include "common/timeutil.h"
 #include "tests/assert.h"
-#include "tests/unit/test_bitrise_fixtures.h"
+#include "tests/support/fixtures.h"
 
 static int64_t t_ms(const char *s) {
         int64_t ms = 0;

@@ -11,6 +11,7 @@
 
 #include "common/timeutil.h"
 #include "tests/assert.h"
+#include "tests/support/fixtures.h"
 
 static int scale = 1;
 static int port;
@@ -85,16 +86,6 @@ static enum MHD_Result api(void *cls, struct MHD_Connection *c, const char *url,
                 return reply(c, 503, "<html><body>Bad gateway</body></html>",
                              NULL);
         return reply(c, 404, "{\"message\":\"Not Found\"}", NULL);
-}
-
-static char *read_file(const char *path, size_t *len) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return NULL;
-        char *buf = malloc(1 << 20);
-        *len      = buf ? fread(buf, 1, 1 << 20, f) : 0;
-        fclose(f);
-        return buf;
 }
 
 /* ---- requests one by one ----------------------------------------------------
@@ -306,15 +297,11 @@ static void test_bitrise_watch_to_parsed_log(void) {
 /* Not archived in time: the chunks of the last /log answer become the
  * log (gitrise's real not-archived answer: 4 chunks, 4 lines). */
 static void test_bitrise_log_fallback_from_chunks(void) {
-        const char *shared = getenv("BITMON_SHARED");
-        char path[400], err[256];
+        const char *name = "gitrise_not_archived_log_info_response.json";
+        char err[256];
         size_t len = 0;
-        snprintf(path, sizeof(path),
-                 "%s/bitrise-api/real/"
-                 "gitrise_not_archived_log_info_response.json",
-                 shared ? shared : "../shared");
-        char *json = read_file(path, &len);
-        T_ASSERTF(json, "cannot read %s", path);
+        char *json = fixture_read(name, &len);
+        T_ASSERTF(json, "cannot read %s", name);
         bitrise_log_info_t li;
         int rc = bitrise_log_info_parse(json, len, &li, err, sizeof(err));
         free(json);
@@ -337,15 +324,10 @@ int main(void) {
         const char *s = getenv("BITMON_TEST_TIMEOUT_SCALE");
         if (s && *s >= '1' && *s <= '9')
                 scale = *s - '0';
-        const char *shared = getenv("BITMON_SHARED");
-        char path[512];
-        snprintf(path, sizeof(path),
-                 "%s/bitrise-api/real/bitrisedebugtool_failure_xcode_test.log."
-                 "txt",
-                 shared ? shared : "../shared");
-        raw_log = read_file(path, &raw_log_len);
+        const char *name = "bitrisedebugtool_failure_xcode_test.log.txt";
+        raw_log          = fixture_read(name, &raw_log_len);
         if (!raw_log) {
-                fprintf(stderr, "cannot read %s\n", path);
+                fprintf(stderr, "cannot read %s\n", name);
                 return 1;
         }
         signal(SIGPIPE, SIG_IGN);

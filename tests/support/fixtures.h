@@ -1,6 +1,6 @@
-/* tests/unit/test_bitrise_fixtures.h — reads the real Bitrise samples from
+/* tests/support/fixtures.h — reads the real Bitrise samples from
  * $BITMON_SHARED/bitrise-api/real/ (default ../shared, as tests/run.sh sets
- * it) for the bitrise tests. Header-only: each test binary gets a copy. */
+ * it) for tests and benchmarks. Header-only: each binary gets a copy. */
 #ifndef BITMON_TESTS_BITRISE_FIXTURES_H
 #define BITMON_TESTS_BITRISE_FIXTURES_H
 
