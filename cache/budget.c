@@ -361,6 +361,65 @@ int64_t cache_budget_take(cache_budget_t *b, cache_redis_t *rc,
         return cap_wait(b, local_take(b, fp, rate, burst));
 }
 
+/* The take_checked script's reply {wait, state, role} → *wait, *verdict.
+ * 0, or -1 (errstr set). */
+static int checked_reply(const redisReply *r, long long *wait,
+                         cache_validity_t *verdict, char *errstr,
+                         size_t errstr_size) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER) {
+                snprintf(errstr, errstr_size,
+                         "budget_take_checked: unexpected reply type %d",
+                         r->type);
+                return -1;
+        }
+        *wait    = r->element[0]->integer;
+        *verdict = cache_validity_verdict(r->element[1], r->element[2]);
+        return 0;
+}
+
+int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
+                                  const cache_fp_t *fp, const char *workspace,
+                                  const char *app_slug,
+                                  cache_validity_t *verdict) {
+        double rate, burst;
+        char r_s[32], b_s[32], key[128], k_tok[256], k_role[256],
+            errstr[256] = "no redis connection";
+        const char *argv[6];
+        long long wait = 0;
+        redisReply *r  = NULL;
+        int nk;
+
+        *verdict = CACHE_VALIDITY_UNKNOWN;
+        if (!rc || (nk = cache_validity_keys(rc, fp, app_slug, k_tok, k_role,
+                                             sizeof(k_tok))) < 0)
+                return cache_budget_take(b, rc, fp, workspace); /* unknown */
+        cache_budget_limits(b, workspace, &rate, &burst);
+        if (budget_key(rc, fp, key, sizeof(key)) == 0) {
+                snprintf(r_s, sizeof(r_s), "%.6f", rate);
+                snprintf(b_s, sizeof(b_s), "%.6f", burst);
+                argv[0] = key;
+                argv[1] = k_tok;
+                argv[2] = k_role;
+                argv[1 + nk] = r_s;
+                argv[2 + nk] = b_s;
+                if (cache_redis_eval(rc, &cache_budget_script_take_checked,
+                                     1 + nk, 3 + nk, argv, NULL, &r, errstr,
+                                     sizeof(errstr)) == 0) {
+                        int err = checked_reply(r, &wait, verdict, errstr,
+                                                sizeof(errstr));
+                        freeReplyObject(r);
+                        if (err == 0) {
+                                set_degraded(b, false, fp, NULL);
+                                return wait < 0 ? 0 : cap_wait(b, wait);
+                        }
+                        *verdict = CACHE_VALIDITY_UNKNOWN;
+                }
+        }
+        set_degraded(b, true, fp, errstr);
+        return cap_wait(b, local_take(b, fp, rate, burst));
+}
+
 /* Parses Retry-After: delta seconds or an HTTP date. 0 and the wait in ms
  * from now, or -1. */
 static int parse_retry_after(const char *v, int64_t *ms) {

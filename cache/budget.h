@@ -33,6 +33,7 @@
 
 #include "cache/fingerprint.h"
 #include "cache/redis.h"
+#include "cache/validity.h"
 
 typedef struct cache_budget_override {
         const char *workspace;
@@ -67,6 +68,17 @@ void cache_budget_destroy(cache_budget_t *b);
 int64_t cache_budget_take(cache_budget_t *b, cache_redis_t *rc,
                           const cache_fp_t *fp, const char *workspace);
 
+/* cache_budget_take with the token's cached validity (cache/validity.h)
+ * read in the same Redis round trip: *verdict is what cache_validity_get
+ * would say for (fp, app_slug; NULL = token only). When it is INVALID or
+ * INSUFFICIENT_ROLE no request is taken and 0 is returned: the caller must
+ * not make the call. On a Redis error *verdict is UNKNOWN and the local
+ * fallback answers, as in cache_budget_take. */
+int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
+                                  const cache_fp_t *fp, const char *workspace,
+                                  const char *app_slug,
+                                  cache_validity_t *verdict);
+
 /* Records a 429. retry_after is the Retry-After header value (seconds or an
  * HTTP date) or NULL when absent. Returns the block length in ms. */
 int64_t cache_budget_on_429(cache_budget_t *b, cache_redis_t *rc,
@@ -100,6 +112,7 @@ void cache_budget_overrides_free(cache_budget_override_t *ov, size_t n);
 
 /* The Lua scripts (embedded; documented in cache/budget_lua.c). */
 extern const cache_script_t cache_budget_script_take;
+extern const cache_script_t cache_budget_script_take_checked;
 extern const cache_script_t cache_budget_script_block;
 extern const cache_script_t cache_budget_script_observe;
 

@@ -27,36 +27,56 @@
         "  if cur < ms then redis.call('PEXPIRE', key, ms) end\n"              \
         "end\n"
 
-/* take(rate, burst) -> 0 (one request taken) or ms to wait.
+/* take(key, rate, burst) -> 0 (one request taken) or ms to wait.
  * Blocked: wait for the block. Refill by elapsed time, cap at burst (a
  * lowered override takes effect at once). An adopted Remaining of 0 waits
  * for its Reset; otherwise a taken request also counts against it. */
-static const char take_src[] = LUA_PRELUDE
-    "local key = KEYS[1]\n"
-    "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local now = now_ms()\n"
-    "local h = redis.call('HMGET', key, 't', 'ts', 'bu', 'rr', 'rt')\n"
-    "local t, ts = tonumber(h[1]), tonumber(h[2])\n"
-    "local bu = tonumber(h[3]) or 0\n"
-    "local rr, rt = tonumber(h[4]), tonumber(h[5])\n"
-    "if bu > now then return bu - now end\n"
-    "if t == nil or ts == nil then t = burst; ts = now end\n"
-    "if now > ts then t = t + (now - ts) * rate / 1000; ts = now end\n"
-    "if t > burst then t = burst end\n"
-    "local rl = rr ~= nil and rt ~= nil and rt > now\n"
-    "if rr ~= nil and not rl then redis.call('HDEL', key, 'rr', 'rt') end\n"
-    "if rl and rr < 1 then return rt - now end\n"
-    "local wait = 0\n"
-    "if t >= 1 then\n"
-    "  t = t - 1\n"
-    "  if rl then redis.call('HSET', key, 'rr', rr - 1) end\n"
-    "else\n"
-    "  wait = math.ceil((1 - t) * 1000 / rate)\n"
-    "  if wait < 1 then wait = 1 end\n"
+#define LUA_TAKE                                                               \
+        "local function take(key, rate, burst)\n"                              \
+        "  local now = now_ms()\n"                                             \
+        "  local h = redis.call('HMGET', key, 't', 'ts', 'bu', 'rr', 'rt')\n"  \
+        "  local t, ts = tonumber(h[1]), tonumber(h[2])\n"                     \
+        "  local bu = tonumber(h[3]) or 0\n"                                   \
+        "  local rr, rt = tonumber(h[4]), tonumber(h[5])\n"                    \
+        "  if bu > now then return bu - now end\n"                             \
+        "  if t == nil or ts == nil then t = burst; ts = now end\n"            \
+        "  if now > ts then t = t + (now - ts) * rate / 1000; ts = now end\n"  \
+        "  if t > burst then t = burst end\n"                                  \
+        "  local rl = rr ~= nil and rt ~= nil and rt > now\n"                  \
+        "  if rr ~= nil and not rl then redis.call('HDEL', key, 'rr', 'rt') "  \
+        "end\n"                                                                \
+        "  if rl and rr < 1 then return rt - now end\n"                        \
+        "  local wait = 0\n"                                                   \
+        "  if t >= 1 then\n"                                                   \
+        "    t = t - 1\n"                                                      \
+        "    if rl then redis.call('HSET', key, 'rr', rr - 1) end\n"           \
+        "  else\n"                                                             \
+        "    wait = math.ceil((1 - t) * 1000 / rate)\n"                        \
+        "    if wait < 1 then wait = 1 end\n"                                  \
+        "  end\n"                                                              \
+        "  redis.call('HSET', key, 't', t, 'ts', ts)\n"                        \
+        "  expire(key, burst * 1000 / rate)\n"                                 \
+        "  return wait\n"                                                      \
+        "end\n"
+
+/* take(rate, burst) on KEYS[1] -> as take above. */
+static const char take_src[] =
+    LUA_PRELUDE LUA_TAKE
+    "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))\n";
+
+/* take_checked(rate, burst) -> {wait, state, role}: the token's validity
+ * facts (KEYS[2] = tok:<fp>:state, optional KEYS[3] = tok:<fp>:role:<app>,
+ * see cache/validity.h) read in the same round trip, and a request taken
+ * only when they do not refuse the call (wait = -1 when they do). */
+static const char take_checked_src[] =
+    LUA_PRELUDE LUA_TAKE
+    "local st = redis.call('GET', KEYS[2])\n"
+    "local role = false\n"
+    "if KEYS[3] then role = redis.call('GET', KEYS[3]) end\n"
+    "if st == 'invalid' or role == 'insufficient_role' then\n"
+    "  return {-1, st, role}\n"
     "end\n"
-    "redis.call('HSET', key, 't', t, 'ts', ts)\n"
-    "expire(key, burst * 1000 / rate)\n"
-    "return wait\n";
+    "return {take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])), st, role}\n";
 
 /* block(retry_ms, retry_is_absolute, backoff_min, backoff_max) -> block ms.
  * retry_ms < 0: no Retry-After; the per-token backoff doubles on each 429,
@@ -104,6 +124,8 @@ static const char observe_src[] =
                 "return rem\n";
 
 const cache_script_t cache_budget_script_take    = {"budget_take", take_src};
+const cache_script_t cache_budget_script_take_checked = {"budget_take_checked",
+                                                         take_checked_src};
 const cache_script_t cache_budget_script_block   = {"budget_block", block_src};
 const cache_script_t cache_budget_script_observe = {"budget_observe",
                                                     observe_src};

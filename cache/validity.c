@@ -97,29 +97,49 @@ static cache_validity_t parse_state(const redisReply *e) {
         return CACHE_VALIDITY_UNKNOWN;
 }
 
+int cache_validity_keys(const cache_redis_t *rc, const cache_fp_t *fp,
+                        const char *app_slug, char *k_tok, char *k_role,
+                        size_t size) {
+        if (!fp || !fp->id[0] || (app_slug && !slug_ok(app_slug)) ||
+            cache_redis_key(rc, k_tok, size, "tok:%s:state", fp->id) < 0)
+                return CACHE_E_ARG;
+        if (!app_slug)
+                return 1;
+        if (cache_redis_key(rc, k_role, size, "tok:%s:role:%s", fp->id,
+                            app_slug) < 0)
+                return CACHE_E_ARG;
+        return 2;
+}
+
+cache_validity_t cache_validity_verdict(const redisReply *tok,
+                                        const redisReply *role) {
+        cache_validity_t t = parse_state(tok), r = parse_state(role);
+        if (t == CACHE_VALIDITY_INVALID)
+                return t;
+        if (r == CACHE_VALIDITY_INSUFFICIENT_ROLE)
+                return r;
+        return t == CACHE_VALIDITY_VALID ? t : CACHE_VALIDITY_UNKNOWN;
+}
+
 int cache_validity_get(cache_redis_t *rc, const cache_fp_t *fp,
                        const char *app_slug, cache_validity_t *out,
                        char *errstr, size_t errstr_size) {
         char k1[256], k2[256];
         redisReply *r = NULL;
-        int err;
+        int err, n = cache_validity_keys(rc, fp, app_slug, k1, k2, sizeof(k1));
 
         *out = CACHE_VALIDITY_UNKNOWN;
-        if (!fp || !fp->id[0] || (app_slug && !slug_ok(app_slug))) {
+        if (n < 0) {
                 snprintf(errstr, errstr_size,
                          "cannot read token validity: bad fingerprint or app");
                 return CACHE_E_ARG;
         }
-        cache_redis_key(rc, k1, sizeof(k1), "tok:%s:state", fp->id);
-        if (app_slug) {
-                cache_redis_key(rc, k2, sizeof(k2), "tok:%s:role:%s", fp->id,
-                                app_slug);
+        if (n == 2)
                 err = cache_redis_cmd(rc, &r, errstr, errstr_size, "MGET %s %s",
                                       k1, k2);
-        } else {
+        else
                 err =
                     cache_redis_cmd(rc, &r, errstr, errstr_size, "MGET %s", k1);
-        }
         if (err)
                 return err;
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
@@ -128,15 +148,9 @@ int cache_validity_get(cache_redis_t *rc, const cache_fp_t *fp,
                 freeReplyObject(r);
                 return CACHE_E_REPLY;
         }
-        cache_validity_t tok  = parse_state(r->element[0]);
-        cache_validity_t role = r->elements > 1 ? parse_state(r->element[1])
-                                                : CACHE_VALIDITY_UNKNOWN;
+        *out = cache_validity_verdict(r->element[0], r->elements > 1
+                                                         ? r->element[1]
+                                                         : NULL);
         freeReplyObject(r);
-        if (tok == CACHE_VALIDITY_INVALID)
-                *out = tok;
-        else if (role == CACHE_VALIDITY_INSUFFICIENT_ROLE)
-                *out = role;
-        else if (tok == CACHE_VALIDITY_VALID)
-                *out = tok;
         return CACHE_OK;
 }

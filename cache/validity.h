@@ -55,6 +55,19 @@ int cache_validity_get(cache_redis_t *rc, const cache_fp_t *fp,
                        const char *app_slug, cache_validity_t *out,
                        char *errstr, size_t errstr_size);
 
+/* The keys of the facts cache_validity_get reads, for scripts that read
+ * them in the same round trip as other work: the token's into k_tok and,
+ * when app_slug is not NULL, the app's into k_role (each `size` bytes).
+ * Returns how many keys (1 or 2), or CACHE_E_ARG. */
+int cache_validity_keys(const cache_redis_t *rc, const cache_fp_t *fp,
+                        const char *app_slug, char *k_tok, char *k_role,
+                        size_t size);
+
+/* The verdict from the values of those keys (either reply may be NULL or
+ * nil), with the precedence of cache_validity_get. */
+cache_validity_t cache_validity_verdict(const redisReply *tok,
+                                        const redisReply *role);
+
 /* "valid", "invalid", "insufficient_role", "unknown". */
 const char *cache_validity_name(cache_validity_t v);
 

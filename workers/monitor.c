@@ -119,15 +119,7 @@ static int seam_token_get(void *ctx, const char *ws, char *tok, size_t tok_size,
         return 0;
 }
 
-static watch_validity_t seam_validity_get(void *ctx, const char *fps,
-                                          const char *app) {
-        monitor_thread_t *t = ctx;
-        cache_fp_t fp;
-        cache_validity_t v = CACHE_VALIDITY_UNKNOWN;
-        char err[160];
-        fp_from_str(fps, &fp);
-        if (cache_validity_get(t->rc, &fp, app, &v, err, sizeof(err)) < 0)
-                return WATCH_VALIDITY_UNKNOWN;
+static watch_validity_t validity_of(cache_validity_t v) {
         switch (v) {
         case CACHE_VALIDITY_VALID:
                 return WATCH_VALIDITY_VALID;
@@ -138,6 +130,18 @@ static watch_validity_t seam_validity_get(void *ctx, const char *fps,
         default:
                 return WATCH_VALIDITY_UNKNOWN;
         }
+}
+
+static watch_validity_t seam_validity_get(void *ctx, const char *fps,
+                                          const char *app) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t fp;
+        cache_validity_t v = CACHE_VALIDITY_UNKNOWN;
+        char err[160];
+        fp_from_str(fps, &fp);
+        if (cache_validity_get(t->rc, &fp, app, &v, err, sizeof(err)) < 0)
+                return WATCH_VALIDITY_UNKNOWN;
+        return validity_of(v);
 }
 
 static void seam_validity_record(void *ctx, const char *fps, const char *app,
@@ -153,11 +157,16 @@ static void seam_validity_record(void *ctx, const char *fps, const char *app,
                          err);
 }
 
-static int64_t seam_budget_take(void *ctx, const char *fps, const char *ws) {
+static int64_t seam_budget_take_checked(void *ctx, const char *fps,
+                                        const char *ws, const char *app,
+                                        watch_validity_t *v) {
         monitor_thread_t *t = ctx;
         cache_fp_t fp;
+        cache_validity_t cv = CACHE_VALIDITY_UNKNOWN;
         fp_from_str(fps, &fp);
-        int64_t wait = cache_budget_take(t->m->o.budget, t->rc, &fp, ws);
+        int64_t wait =
+            cache_budget_take_checked(t->m->o.budget, t->rc, &fp, ws, app, &cv);
+        *v = validity_of(cv);
         if (wait > 0)
                 metrics_counter_inc(t->m->budget_waits);
         return wait;
@@ -547,7 +556,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
             .token_get           = seam_token_get,
             .validity_get        = seam_validity_get,
             .validity_record     = seam_validity_record,
-            .budget_take         = seam_budget_take,
+            .budget_take_checked = seam_budget_take_checked,
             .budget_on_429       = seam_budget_on_429,
             .cache_get           = seam_cache_get,
             .cache_lease         = seam_cache_lease,

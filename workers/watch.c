@@ -174,54 +174,69 @@ static void watch_transient(watch_t *w, const char *why) {
 
 /* ---- steps --------------------------------------------------------------- */
 
-/* Token and cached validity. Returns 1 with tok/fp filled, or 0 when the
- * watch failed or was rescheduled. */
+/* The token into tok and its fingerprint into w->fp. Returns 1, or 0 when
+ * the watch failed or was rescheduled (tok wiped). */
 static int watch_token(watch_t *w, char *tok, size_t tok_size) {
         const watch_seams_t *s = &w->tbl->seams;
         char err[256]          = "";
         int rc = s->token_get(s->ctx, w->workspace, tok, tok_size, w->fp,
                               sizeof(w->fp), err, sizeof(err));
-        if (rc != 0)
-                watch_wipe(tok, tok_size);
-        if (rc == 1) {
+        if (rc == 0)
+                return 1;
+        watch_wipe(tok, tok_size);
+        if (rc == 1)
                 watch_fail(w, WATCH_ERR_TOKEN_MISSING,
                            "no token stored for workspace %s: connect it "
                            "with bitmon connect --workspace %s",
                            w->workspace, w->workspace);
-                return 0;
-        }
-        if (rc != 0) {
+        else
                 watch_transient(w, err[0] ? err : "cannot read token");
-                return 0;
-        }
-        watch_validity_t v = s->validity_get
-                                 ? s->validity_get(s->ctx, w->fp, w->app_slug)
-                                 : WATCH_VALIDITY_UNKNOWN;
-        w->valid_cached    = v == WATCH_VALIDITY_VALID;
-        if (v == WATCH_VALIDITY_INVALID ||
-            v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
-                watch_wipe(tok, tok_size);
-                if (v == WATCH_VALIDITY_INVALID)
-                        watch_fail(w, WATCH_ERR_TOKEN_INVALID,
-                                   "token of workspace %s was rejected "
-                                   "(401, cached)",
-                                   w->workspace);
-                else
-                        watch_fail(w, WATCH_ERR_INSUFFICIENT_ROLE,
-                                   "token of workspace %s has a role below "
-                                   "Developer for app %s (403, cached)",
-                                   w->workspace, w->app_slug);
-                return 0;
-        }
-        return 1;
+        return 0;
 }
 
-/* Returns 1 when the budget lets a call go now; else the watch waits. */
-static int watch_budget(watch_t *w) {
-        const watch_seams_t *s = &w->tbl->seams;
-        if (!s->budget_take)
+/* Acts on a cached validity verdict: 1 when it lets the call go, 0 when
+ * it refuses it (the watch failed). */
+static int watch_verdict(watch_t *w, watch_validity_t v) {
+        w->valid_cached = v == WATCH_VALIDITY_VALID;
+        if (v == WATCH_VALIDITY_INVALID)
+                watch_fail(w, WATCH_ERR_TOKEN_INVALID,
+                           "token of workspace %s was rejected (401, cached)",
+                           w->workspace);
+        else if (v == WATCH_VALIDITY_INSUFFICIENT_ROLE)
+                watch_fail(w, WATCH_ERR_INSUFFICIENT_ROLE,
+                           "token of workspace %s has a role below "
+                           "Developer for app %s (403, cached)",
+                           w->workspace, w->app_slug);
+        else
                 return 1;
-        int64_t wait = s->budget_take(s->ctx, w->fp, w->workspace);
+        return 0;
+}
+
+static int watch_validity(watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        return watch_verdict(w, s->validity_get ? s->validity_get(s->ctx, w->fp,
+                                                                  w->app_slug)
+                                                : WATCH_VALIDITY_UNKNOWN);
+}
+
+/* Cached validity, then one request from the budget (one round trip when
+ * the seam allows). Returns 1 when the call may go now; else the watch
+ * failed or waits. */
+static int watch_admit(watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        int64_t wait           = 0;
+        if (s->budget_take_checked) {
+                watch_validity_t v = WATCH_VALIDITY_UNKNOWN;
+                wait = s->budget_take_checked(s->ctx, w->fp, w->workspace,
+                                              w->app_slug, &v);
+                if (!watch_verdict(w, v))
+                        return 0;
+        } else {
+                if (!watch_validity(w))
+                        return 0;
+                if (s->budget_take)
+                        wait = s->budget_take(s->ctx, w->fp, w->workspace);
+        }
         if (wait <= 0)
                 return 1;
         w->rate_wait = 1;
@@ -323,6 +338,9 @@ static int watch_cache_lookup(watch_t *w, watch_answer_t *ans, int *lease) {
         return hit;
 }
 
+/* A cached build is only served to a token not known to be refused; a
+ * miss takes the refresh lease before the budget, so a refused or waiting
+ * call gives the lease back. */
 static void watch_step_build(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
         char tok[WATCH_TOKEN_MAX];
@@ -334,8 +352,10 @@ static void watch_step_build(watch_t *w) {
                 int hit            = watch_cache_lookup(w, &ans, &lease);
                 if (hit == 1) {
                         watch_wipe(tok, sizeof(tok));
-                        w->attempts = 0;
-                        watch_on_build(w, &ans);
+                        if (watch_validity(w)) {
+                                w->attempts = 0;
+                                watch_on_build(w, &ans);
+                        }
                         watch_payload_free(w, WATCH_REQ_BUILD, &ans.payload);
                         return;
                 }
@@ -348,7 +368,7 @@ static void watch_step_build(watch_t *w) {
                 }
                 w->lease_held = lease == 1;
         }
-        if (!watch_budget(w)) {
+        if (!watch_admit(w)) {
                 watch_wipe(tok, sizeof(tok));
                 if (w->lease_held && s->cache_release)
                         s->cache_release(s->ctx, w->app_slug, w->build_slug);
@@ -363,7 +383,7 @@ static void watch_step_log_info(watch_t *w) {
         char tok[WATCH_TOKEN_MAX];
         if (!watch_token(w, tok, sizeof(tok)))
                 return;
-        if (watch_budget(w))
+        if (watch_admit(w))
                 watch_start(w, WATCH_REQ_LOG_INFO, tok);
         watch_wipe(tok, sizeof(tok));
 }

@@ -178,6 +178,14 @@ typedef struct watch_seams {
          * that many ms. May be NULL (always go). */
         int64_t (*budget_take)(void *ctx, const char *fp,
                                const char *workspace);
+        /* Optional one-round-trip form of validity_get + budget_take (NULL
+         * = those two): the cached verdict for (fp, app) into *v and, unless
+         * it refuses the call (INVALID, INSUFFICIENT_ROLE), one request
+         * from the budget: returns as budget_take. */
+        int64_t (*budget_take_checked)(void *ctx, const char *fp,
+                                       const char *workspace,
+                                       const char *app_slug,
+                                       watch_validity_t *v);
         /* A 429 for fp; returns the shared block in ms (>= retry_after_ms
          * when that is >= 0). May be NULL. */
         int64_t (*budget_on_429)(void *ctx, const char *fp,

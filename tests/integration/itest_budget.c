@@ -229,6 +229,60 @@ static void test_budget_workspace_isolation(void) {
         cache_redis_destroy(rc);
 }
 
+/* The validity facts are read in the budget's round trip: a refused token
+ * takes nothing, an unknown or valid one takes as cache_budget_take does,
+ * and a role fact refuses only its own app. */
+static void test_budget_take_checked(void) {
+        char prefix[64], err[256];
+        t_prefix(prefix, sizeof(prefix), "chk");
+        cache_redis_t *rc = conn(&shared, prefix);
+        cache_budget_t *b = budget(0.5, 2, 1);
+        T_ASSERT(rc && b);
+        cache_fp_t fa = fp_of("bitwat_chk_a"), fb = fp_of("bitwat_chk_b");
+        cache_validity_t v = CACHE_VALIDITY_VALID;
+        cache_validity_opts_t vo = {0};
+
+        T_EQ_INT(cache_budget_take_checked(b, rc, &fa, "ws", "app1", &v), 0);
+        T_EQ_INT(v, CACHE_VALIDITY_UNKNOWN);
+        T_EQ_INT(cache_validity_record(rc, &vo, &fa, NULL, 200, err,
+                                       sizeof(err)),
+                 0);
+        T_EQ_INT(cache_budget_take_checked(b, rc, &fa, "ws", NULL, &v), 0);
+        T_EQ_INT(v, CACHE_VALIDITY_VALID);
+        /* the burst of 2 is used up: the next call waits */
+        int64_t w = cache_budget_take_checked(b, rc, &fa, "ws", "app1", &v);
+        T_ASSERTF(w > 1500 && w <= 2000, "waits %lld", (long long)w);
+
+        T_EQ_INT(cache_validity_record(rc, &vo, &fb, "app1", 403, err,
+                                       sizeof(err)),
+                 0);
+        for (int i = 0; i < 5; i++) { /* refused: nothing is taken */
+                T_EQ_INT(cache_budget_take_checked(b, rc, &fb, "ws", "app1", &v),
+                         0);
+                T_EQ_INT(v, CACHE_VALIDITY_INSUFFICIENT_ROLE);
+        }
+        T_EQ_INT(cache_budget_take_checked(b, rc, &fb, "ws", "app2", &v), 0);
+        T_EQ_INT(v, CACHE_VALIDITY_UNKNOWN);
+        T_EQ_INT(cache_budget_take(b, rc, &fb, "ws"), 0); /* 2nd of burst 2 */
+        T_ASSERT(cache_budget_take(b, rc, &fb, "ws") > 0);
+
+        T_EQ_INT(cache_validity_record(rc, &vo, &fa, NULL, 401, err,
+                                       sizeof(err)),
+                 0);
+        T_EQ_INT(cache_budget_take_checked(b, rc, &fa, "ws", "app1", &v), 0);
+        T_EQ_INT(v, CACHE_VALIDITY_INVALID);
+        T_ASSERT(!cache_budget_degraded(b));
+
+        /* a slug that cannot name a key: no verdict, the budget still
+         * counts (in Redis, not the fallback) */
+        T_ASSERT(cache_budget_take_checked(b, rc, &fb, "ws", "bad:app", &v) >
+                 0);
+        T_EQ_INT(v, CACHE_VALIDITY_UNKNOWN);
+        T_ASSERT(!cache_budget_degraded(b));
+        cache_budget_destroy(b);
+        cache_redis_destroy(rc);
+}
+
 static void test_budget_overrides(void) {
         char prefix[64], err[256];
         t_prefix(prefix, sizeof(prefix), "ovr");
@@ -441,6 +495,7 @@ int main(void) {
         T_RUN(test_budget_xratelimit_adopted);
         T_RUN(test_budget_workspace_isolation);
         T_RUN(test_budget_overrides);
+        T_RUN(test_budget_take_checked);
         T_RUN(test_budget_error_reply_and_wait_cap);
         T_RUN(test_budget_redis_killed_fallback_and_recovery);
         T_RUN(test_budget_local_only_threads);

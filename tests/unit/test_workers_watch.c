@@ -64,6 +64,7 @@ typedef struct scenario {
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
         int cache_combined; /* the one-round-trip cache seams only */
+        int checked;        /* budget_take_checked instead of budget_take */
         int already_done;   /* done_check answers 1 */
         int fallback;       /* log_fallback makes a log from the chunks */
         step_t steps[12];
@@ -167,6 +168,16 @@ static int64_t f_budget_take(void *ctx, const char *fp, const char *ws) {
         fake_t *f = ctx;
         (void)fp, (void)ws;
         return f->budget_pos < 4 ? f->sc->budget[f->budget_pos++] : 0;
+}
+
+/* As Redis does it: a refusing verdict takes nothing from the budget. */
+static int64_t f_budget_take_checked(void *ctx, const char *fp, const char *ws,
+                                     const char *app, watch_validity_t *v) {
+        *v        = f_validity_get(ctx, fp, app);
+        if (*v == WATCH_VALIDITY_INVALID ||
+            *v == WATCH_VALIDITY_INSUFFICIENT_ROLE)
+                return 0;
+        return f_budget_take(ctx, fp, ws);
 }
 
 static int64_t f_budget_on_429(void *ctx, const char *fp, int64_t ra) {
@@ -392,9 +403,14 @@ static watch_seams_t fake_seams(fake_t *f) {
             .done_check      = f_done_check,
             .log_fallback    = f_log_fallback,
         };
+        if (f->sc->checked) { /* validity_get stays for cache hits */
+                s.budget_take         = NULL;
+                s.budget_take_checked = f_budget_take_checked;
+        }
         if (f->sc->cache != CACHE_NONE && f->sc->cache_combined) {
                 s.cache_get_lease     = f_cache_get_lease;
                 s.cache_store_release = f_cache_store_release;
+                s.cache_release       = f_cache_release; /* as monitor.c */
         } else if (f->sc->cache != CACHE_NONE) {
                 s.cache_get     = f_cache_get;
                 s.cache_lease   = f_cache_lease;
@@ -689,6 +705,41 @@ static const scenario_t scenarios[] = {
      .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
      .want_requests  = 1,
      .want_calls     = "getlease=1 storerelease"},
+    {.name          = "checked budget: cached valid, 2xx not written back",
+     .checked       = 1,
+     .validity      = WATCH_VALIDITY_VALID,
+     .steps         = {B_RUN, B_DONE, L_READY, RAW_OK},
+     .jobs          = {FOLLOW("a", WATCH_LOG_SUMMARY,
+                              "status:run finished:done+log! done")},
+     .want_requests = 4},
+    {.name          = "checked budget: wait, then the call",
+     .checked       = 1,
+     .budget        = {5, 3},
+     .steps         = {B_DONE},
+     .jobs          = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests = 1},
+    {.name          = "checked budget: cached role below Developer, no calls",
+     .checked       = 1,
+     .validity      = WATCH_VALIDITY_INSUFFICIENT_ROLE,
+     .jobs          = {FOLLOW("a", 1, "error:insufficient_role! done")},
+     .want_requests = 0},
+    {.name           = "checked budget: invalid token gives the lease back",
+     .checked        = 1,
+     .validity       = WATCH_VALIDITY_INVALID,
+     .cache          = CACHE_MISS,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", 1, "error:token_invalid! done")},
+     .want_requests  = 0,
+     .want_calls     = "getlease=1 release"},
+    {.name           = "cached build is not served to an invalid token",
+     .checked        = 1,
+     .validity       = WATCH_VALIDITY_INVALID,
+     .cache          = CACHE_HIT_DONE,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE,
+                               "error:token_invalid! done")},
+     .want_requests  = 0,
+     .want_calls     = "gethit"},
 };
 
 static void test_watch_scenarios(void) {
