@@ -398,9 +398,9 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
         if (budget_key(rc, fp, key, sizeof(key)) == 0) {
                 snprintf(r_s, sizeof(r_s), "%.6f", rate);
                 snprintf(b_s, sizeof(b_s), "%.6f", burst);
-                argv[0] = key;
-                argv[1] = k_tok;
-                argv[2] = k_role;
+                argv[0]      = key;
+                argv[1]      = k_tok;
+                argv[2]      = k_role;
                 argv[1 + nk] = r_s;
                 argv[2 + nk] = b_s;
                 if (cache_redis_eval(rc, &cache_budget_script_take_checked,

@@ -60,16 +60,14 @@
         "end\n"
 
 /* take(rate, burst) on KEYS[1] -> as take above. */
-static const char take_src[] =
-    LUA_PRELUDE LUA_TAKE
+static const char take_src[] = LUA_PRELUDE LUA_TAKE
     "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))\n";
 
 /* take_checked(rate, burst) -> {wait, state, role}: the token's validity
  * facts (KEYS[2] = tok:<fp>:state, optional KEYS[3] = tok:<fp>:role:<app>,
  * see cache/validity.h) read in the same round trip, and a request taken
  * only when they do not refuse the call (wait = -1 when they do). */
-static const char take_checked_src[] =
-    LUA_PRELUDE LUA_TAKE
+static const char take_checked_src[] = LUA_PRELUDE LUA_TAKE
     "local st = redis.call('GET', KEYS[2])\n"
     "local role = false\n"
     "if KEYS[3] then role = redis.call('GET', KEYS[3]) end\n"
@@ -123,7 +121,7 @@ static const char observe_src[] =
                 "expire(key, rt - now)\n"
                 "return rem\n";
 
-const cache_script_t cache_budget_script_take    = {"budget_take", take_src};
+const cache_script_t cache_budget_script_take = {"budget_take", take_src};
 const cache_script_t cache_budget_script_take_checked = {"budget_take_checked",
                                                          take_checked_src};
 const cache_script_t cache_budget_script_block   = {"budget_block", block_src};

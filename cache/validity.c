@@ -148,9 +148,8 @@ int cache_validity_get(cache_redis_t *rc, const cache_fp_t *fp,
                 freeReplyObject(r);
                 return CACHE_E_REPLY;
         }
-        *out = cache_validity_verdict(r->element[0], r->elements > 1
-                                                         ? r->element[1]
-                                                         : NULL);
+        *out = cache_validity_verdict(r->element[0],
+                                      r->elements > 1 ? r->element[1] : NULL);
         freeReplyObject(r);
         return CACHE_OK;
 }

@@ -214,9 +214,9 @@ static int watch_verdict(watch_t *w, watch_validity_t v) {
 
 static int watch_validity(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
-        return watch_verdict(w, s->validity_get ? s->validity_get(s->ctx, w->fp,
-                                                                  w->app_slug)
-                                                : WATCH_VALIDITY_UNKNOWN);
+        return watch_verdict(
+            w, s->validity_get ? s->validity_get(s->ctx, w->fp, w->app_slug)
+                               : WATCH_VALIDITY_UNKNOWN);
 }
 
 /* Cached validity, then one request from the budget (one round trip when

@@ -239,26 +239,26 @@ static void test_budget_take_checked(void) {
         cache_budget_t *b = budget(0.5, 2, 1);
         T_ASSERT(rc && b);
         cache_fp_t fa = fp_of("bitwat_chk_a"), fb = fp_of("bitwat_chk_b");
-        cache_validity_t v = CACHE_VALIDITY_VALID;
+        cache_validity_t v       = CACHE_VALIDITY_VALID;
         cache_validity_opts_t vo = {0};
 
         T_EQ_INT(cache_budget_take_checked(b, rc, &fa, "ws", "app1", &v), 0);
         T_EQ_INT(v, CACHE_VALIDITY_UNKNOWN);
-        T_EQ_INT(cache_validity_record(rc, &vo, &fa, NULL, 200, err,
-                                       sizeof(err)),
-                 0);
+        T_EQ_INT(
+            cache_validity_record(rc, &vo, &fa, NULL, 200, err, sizeof(err)),
+            0);
         T_EQ_INT(cache_budget_take_checked(b, rc, &fa, "ws", NULL, &v), 0);
         T_EQ_INT(v, CACHE_VALIDITY_VALID);
         /* the burst of 2 is used up: the next call waits */
         int64_t w = cache_budget_take_checked(b, rc, &fa, "ws", "app1", &v);
         T_ASSERTF(w > 1500 && w <= 2000, "waits %lld", (long long)w);
 
-        T_EQ_INT(cache_validity_record(rc, &vo, &fb, "app1", 403, err,
-                                       sizeof(err)),
-                 0);
+        T_EQ_INT(
+            cache_validity_record(rc, &vo, &fb, "app1", 403, err, sizeof(err)),
+            0);
         for (int i = 0; i < 5; i++) { /* refused: nothing is taken */
-                T_EQ_INT(cache_budget_take_checked(b, rc, &fb, "ws", "app1", &v),
-                         0);
+                T_EQ_INT(
+                    cache_budget_take_checked(b, rc, &fb, "ws", "app1", &v), 0);
                 T_EQ_INT(v, CACHE_VALIDITY_INSUFFICIENT_ROLE);
         }
         T_EQ_INT(cache_budget_take_checked(b, rc, &fb, "ws", "app2", &v), 0);
@@ -266,9 +266,9 @@ static void test_budget_take_checked(void) {
         T_EQ_INT(cache_budget_take(b, rc, &fb, "ws"), 0); /* 2nd of burst 2 */
         T_ASSERT(cache_budget_take(b, rc, &fb, "ws") > 0);
 
-        T_EQ_INT(cache_validity_record(rc, &vo, &fa, NULL, 401, err,
-                                       sizeof(err)),
-                 0);
+        T_EQ_INT(
+            cache_validity_record(rc, &vo, &fa, NULL, 401, err, sizeof(err)),
+            0);
         T_EQ_INT(cache_budget_take_checked(b, rc, &fa, "ws", "app1", &v), 0);
         T_EQ_INT(v, CACHE_VALIDITY_INVALID);
         T_ASSERT(!cache_budget_degraded(b));

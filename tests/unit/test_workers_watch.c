@@ -173,7 +173,7 @@ static int64_t f_budget_take(void *ctx, const char *fp, const char *ws) {
 /* As Redis does it: a refusing verdict takes nothing from the budget. */
 static int64_t f_budget_take_checked(void *ctx, const char *fp, const char *ws,
                                      const char *app, watch_validity_t *v) {
-        *v        = f_validity_get(ctx, fp, app);
+        *v = f_validity_get(ctx, fp, app);
         if (*v == WATCH_VALIDITY_INVALID ||
             *v == WATCH_VALIDITY_INSUFFICIENT_ROLE)
                 return 0;
@@ -736,10 +736,9 @@ static const scenario_t scenarios[] = {
      .validity       = WATCH_VALIDITY_INVALID,
      .cache          = CACHE_HIT_DONE,
      .cache_combined = 1,
-     .jobs           = {FOLLOW("a", WATCH_LOG_NONE,
-                               "error:token_invalid! done")},
-     .want_requests  = 0,
-     .want_calls     = "gethit"},
+     .jobs = {FOLLOW("a", WATCH_LOG_NONE, "error:token_invalid! done")},
+     .want_requests = 0,
+     .want_calls    = "gethit"},
 };
 
 static void test_watch_scenarios(void) {
