@@ -494,8 +494,9 @@ static int parse_count(const char *v, long long max, long long *out) {
 int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
                             const cache_fp_t *fp, const char *remaining,
                             const char *reset) {
-        long long rem, rst, val;
-        char rem_s[32], rst_s[32], errstr[256];
+        long long rem, rst;
+        char rem_s[32], rst_s[32], key[128],
+            errstr[256] = "no redis connection";
 
         if (!remaining || !reset)
                 return 0; /* nothing to adopt */
@@ -505,9 +506,11 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
         bool abs = rst > RESET_EPOCH_MIN;
         snprintf(rem_s, sizeof(rem_s), "%lld", rem);
         snprintf(rst_s, sizeof(rst_s), "%lld", rst * 1000);
-        const char *args[] = {rem_s, rst_s, abs ? "1" : "0"};
-        if (run_script(rc, &cache_budget_script_observe, fp, 3, args, &val,
-                       errstr, sizeof(errstr)) == 0) {
+        /* Nobody waits for the answer: no round trip of its own. */
+        const char *argv[] = {key, rem_s, rst_s, abs ? "1" : "0"};
+        if (rc && budget_key(rc, fp, key, sizeof(key)) == 0 &&
+            cache_redis_eval_send(rc, &cache_budget_script_observe, 1, 4, argv,
+                                  NULL, errstr, sizeof(errstr)) == 0) {
                 set_degraded(b, false, fp, NULL);
                 return 0;
         }

@@ -145,19 +145,29 @@ int cache_build_lease_try(cache_redis_t *rc, const char *app, const char *build,
         return taken;
 }
 
+/* The lease key of a build into key, after checking owner. */
+static int lease_release_key(cache_redis_t *rc, char *key, size_t size,
+                             const char *app, const char *build,
+                             const char *owner, char *errstr,
+                             size_t errstr_size) {
+        int err =
+            build_key(rc, key, size, app, build, ":lease", errstr, errstr_size);
+        if (!err && !name_ok(owner, 1)) {
+                snprintf(errstr, errstr_size, "invalid lease owner");
+                err = CACHE_E_ARG;
+        }
+        return err;
+}
+
 int cache_build_lease_release(cache_redis_t *rc, const char *app,
                               const char *build, const char *owner,
                               char *errstr, size_t errstr_size) {
         char key[512];
         redisReply *r = NULL;
-        int err = build_key(rc, key, sizeof(key), app, build, ":lease", errstr,
-                            errstr_size);
+        int err = lease_release_key(rc, key, sizeof(key), app, build, owner,
+                                    errstr, errstr_size);
         if (err)
                 return err;
-        if (!name_ok(owner, 1)) {
-                snprintf(errstr, errstr_size, "invalid lease owner");
-                return CACHE_E_ARG;
-        }
         const char *argv[] = {key, owner};
         err = cache_redis_eval(rc, &release_script, 1, 2, argv, NULL, &r,
                                errstr, errstr_size);
@@ -166,6 +176,18 @@ int cache_build_lease_release(cache_redis_t *rc, const char *app,
         int released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         freeReplyObject(r);
         return released;
+}
+
+int cache_build_lease_release_send(cache_redis_t *rc, const char *app,
+                                   const char *build, const char *owner,
+                                   char *errstr, size_t errstr_size) {
+        char key[512];
+        int err = lease_release_key(rc, key, sizeof(key), app, build, owner,
+                                    errstr, errstr_size);
+        const char *argv[] = {key, owner};
+        return err ? err
+                   : cache_redis_eval_send(rc, &release_script, 1, 2, argv,
+                                           NULL, errstr, errstr_size);
 }
 
 /* Both keys of a build (value and lease) after checking owner. */
@@ -232,12 +254,12 @@ int cache_build_get_lease(cache_redis_t *rc, const char *app, const char *build,
         return rv;
 }
 
-int cache_build_store_release(cache_redis_t *rc, const char *app,
-                              const char *build, const char *json, size_t len,
-                              int ttl_ms, const char *owner, char *errstr,
-                              size_t errstr_size) {
+/* Runs the store+release script, waiting for its reply (out) or not. */
+static int store_release(cache_redis_t *rc, const char *app, const char *build,
+                         const char *json, size_t len, int ttl_ms,
+                         const char *owner, redisReply **out, char *errstr,
+                         size_t errstr_size) {
         char key[512], lkey[512], ms[24];
-        redisReply *r = NULL;
         int err = build_keys(rc, key, lkey, sizeof(key), app, build, owner,
                              errstr, errstr_size);
         if (err)
@@ -248,13 +270,33 @@ int cache_build_store_release(cache_redis_t *rc, const char *app,
         const char *argv[]   = {key, lkey, json, ms, owner};
         const size_t lens[5] = {strlen(key), strlen(lkey), len, strlen(ms),
                                 strlen(owner)};
-        err = cache_redis_eval(rc, &store_release_script, 2, 5, argv, lens, &r,
-                               errstr, errstr_size);
+        if (!out)
+                return cache_redis_eval_send(rc, &store_release_script, 2, 5,
+                                             argv, lens, errstr, errstr_size);
+        return cache_redis_eval(rc, &store_release_script, 2, 5, argv, lens,
+                                out, errstr, errstr_size);
+}
+
+int cache_build_store_release(cache_redis_t *rc, const char *app,
+                              const char *build, const char *json, size_t len,
+                              int ttl_ms, const char *owner, char *errstr,
+                              size_t errstr_size) {
+        redisReply *r = NULL;
+        int err = store_release(rc, app, build, json, len, ttl_ms, owner, &r,
+                                errstr, errstr_size);
         if (err)
                 return err;
         int released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         freeReplyObject(r);
         return released;
+}
+
+int cache_build_store_release_send(cache_redis_t *rc, const char *app,
+                                   const char *build, const char *json,
+                                   size_t len, int ttl_ms, const char *owner,
+                                   char *errstr, size_t errstr_size) {
+        return store_release(rc, app, build, json, len, ttl_ms, owner, NULL,
+                             errstr, errstr_size);
 }
 
 static int done_key(cache_redis_t *rc, char *key, size_t size,
@@ -269,18 +311,16 @@ static int done_key(cache_redis_t *rc, char *key, size_t size,
 
 int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,
                     char *errstr, size_t errstr_size) {
-        char key[512];
-        redisReply *r = NULL;
+        char key[512], at[24], ex[16];
         int err = done_key(rc, key, sizeof(key), job_id, errstr, errstr_size);
         if (err)
                 return err;
-        if (ttl_s <= 0)
-                ttl_s = CACHE_DONE_TTL_S_DEFAULT;
-        err = cache_redis_cmd(rc, &r, errstr, errstr_size, "SET %s %lld EX %d",
-                              key, (long long)time_wall_ms(), ttl_s);
-        if (r)
-                freeReplyObject(r);
-        return err;
+        snprintf(at, sizeof(at), "%lld", (long long)time_wall_ms());
+        snprintf(ex, sizeof(ex), "%d",
+                 ttl_s > 0 ? ttl_s : CACHE_DONE_TTL_S_DEFAULT);
+        const char *argv[] = {"SET", key, at, "EX", ex};
+        return cache_redis_send_argv(rc, "done marker", 5, argv, NULL, errstr,
+                                     errstr_size);
 }
 
 int cache_done_check(cache_redis_t *rc, const char *job_id, char *errstr,

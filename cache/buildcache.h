@@ -55,6 +55,11 @@ int cache_build_lease_try(cache_redis_t *rc, const char *app, const char *build,
 int cache_build_lease_release(cache_redis_t *rc, const char *app,
                               const char *build, const char *owner,
                               char *errstr, size_t errstr_size);
+/* The same without waiting for the answer (cache_redis_eval_send): 0 once
+ * sent, < 0 error. */
+int cache_build_lease_release_send(cache_redis_t *rc, const char *app,
+                                   const char *build, const char *owner,
+                                   char *errstr, size_t errstr_size);
 
 /* cache_build_get and, on a miss, cache_build_lease_try in one round trip
  * (one script). Returns 1 on a hit (JSON appended to out; the lease is not
@@ -72,8 +77,15 @@ int cache_build_store_release(cache_redis_t *rc, const char *app,
                               const char *build, const char *json, size_t len,
                               int ttl_ms, const char *owner, char *errstr,
                               size_t errstr_size);
+/* The same without waiting for the answer (cache_redis_eval_send): 0 once
+ * sent, < 0 error. */
+int cache_build_store_release_send(cache_redis_t *rc, const char *app,
+                                   const char *build, const char *json,
+                                   size_t len, int ttl_ms, const char *owner,
+                                   char *errstr, size_t errstr_size);
 
-/* Marks job_id done for ttl_s seconds (<= 0: the 7-day default). */
+/* Marks job_id done for ttl_s seconds (<= 0: the 7-day default), without
+ * waiting for the answer (cache_redis_send_argv): 0 once sent. */
 int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,
                     char *errstr, size_t errstr_size);
 

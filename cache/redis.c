@@ -16,6 +16,7 @@
 #include "common/timeutil.h"
 
 #define MAX_SCRIPTS 8
+#define MAX_UNREAD  64 /* sent commands whose replies are still unread */
 
 struct cache_redis {
         redisContext *c; /* NULL while down */
@@ -34,6 +35,14 @@ struct cache_redis {
                 char sha[41];
         } scripts[MAX_SCRIPTS];
         int nscripts;
+        /* Fire-and-forget commands (cache_redis_send_argv), oldest first:
+         * what they were, and the script slot (-1 none) to reload when
+         * the reply says NOSCRIPT. */
+        struct {
+                const char *what;
+                int slot;
+        } unread[MAX_UNREAD];
+        int nunread;
 };
 
 static atomic_int down_count;
@@ -80,6 +89,7 @@ static void schedule_retry(cache_redis_t *rc) {
 
 static void drop(cache_redis_t *rc, const char *why) {
         snprintf(rc->last_err, sizeof(rc->last_err), "%s", why);
+        rc->nunread = 0; /* their replies are gone with the connection */
         if (rc->c) {
                 redisFree(rc->c);
                 rc->c = NULL;
@@ -276,6 +286,41 @@ static int finish(cache_redis_t *rc, redisReply *r, redisReply **out,
         return CACHE_OK;
 }
 
+/* Reads the replies of the fire-and-forget commands sent before the one
+ * being waited for (hiredis writes that one first, so all replies usually
+ * come in one read). An error reply is only logged: nobody waits for it. */
+static int read_unread(cache_redis_t *rc, char *errstr, size_t errstr_size) {
+        for (int i = 0; i < rc->nunread; i++) {
+                void *v       = NULL;
+                redisReply *r = NULL;
+                if (redisGetReply(rc->c, &v) != REDIS_OK)
+                        return finish(rc, NULL, &r, false, errstr, errstr_size);
+                r = v;
+                if (r->type == REDIS_REPLY_ERROR) {
+                        LOG_WARN("cache", "redis %s failed: %s name=%s",
+                                 rc->unread[i].what, r->str, rc->name);
+                        if (rc->unread[i].slot >= 0 &&
+                            strncmp(r->str, "NOSCRIPT", 8) == 0)
+                                rc->scripts[rc->unread[i].slot].sha[0] = '\0';
+                }
+                freeReplyObject(r);
+        }
+        rc->nunread = 0;
+        return CACHE_OK;
+}
+
+/* The reply of the command just appended, after the unread ones. */
+static int await_reply(cache_redis_t *rc, redisReply **out, bool keep_errors,
+                       char *errstr, size_t errstr_size) {
+        void *v = NULL;
+        int err = read_unread(rc, errstr, errstr_size);
+        if (err)
+                return err;
+        if (redisGetReply(rc->c, &v) != REDIS_OK)
+                v = NULL;
+        return finish(rc, v, out, keep_errors, errstr, errstr_size);
+}
+
 int cache_redis_cmd(cache_redis_t *rc, redisReply **out, char *errstr,
                     size_t errstr_size, const char *fmt, ...) {
         *out    = NULL;
@@ -284,9 +329,13 @@ int cache_redis_cmd(cache_redis_t *rc, redisReply **out, char *errstr,
                 return err;
         va_list ap;
         va_start(ap, fmt);
-        redisReply *r = redisvCommand(rc->c, fmt, ap);
+        int rv = redisvAppendCommand(rc->c, fmt, ap);
         va_end(ap);
-        return finish(rc, r, out, false, errstr, errstr_size);
+        if (rv != REDIS_OK) {
+                snprintf(errstr, errstr_size, "cannot format redis command");
+                return CACHE_E_ARG;
+        }
+        return await_reply(rc, out, false, errstr, errstr_size);
 }
 
 static int cmd_argv(cache_redis_t *rc, redisReply **out, bool keep_errors,
@@ -296,8 +345,48 @@ static int cmd_argv(cache_redis_t *rc, redisReply **out, bool keep_errors,
         int err = ensure_connected(rc, errstr, errstr_size);
         if (err)
                 return err;
-        redisReply *r = redisCommandArgv(rc->c, argc, argv, argvlen);
-        return finish(rc, r, out, keep_errors, errstr, errstr_size);
+        if (redisAppendCommandArgv(rc->c, argc, argv, argvlen) != REDIS_OK) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CACHE_E_ARG;
+        }
+        return await_reply(rc, out, keep_errors, errstr, errstr_size);
+}
+
+/* Writes what hiredis holds for the socket, without waiting for replies. */
+static int flush(cache_redis_t *rc, char *errstr, size_t errstr_size) {
+        int done = 0;
+        while (!done) {
+                if (redisBufferWrite(rc->c, &done) != REDIS_OK) {
+                        redisReply *r = NULL;
+                        return finish(rc, NULL, &r, false, errstr, errstr_size);
+                }
+        }
+        return CACHE_OK;
+}
+
+static int send_argv(cache_redis_t *rc, const char *what, int slot, int argc,
+                     const char **argv, const size_t *argvlen, char *errstr,
+                     size_t errstr_size) {
+        int err = ensure_connected(rc, errstr, errstr_size);
+        if (!err && rc->nunread == MAX_UNREAD)
+                err = read_unread(rc, errstr, errstr_size);
+        if (err)
+                return err;
+        if (redisAppendCommandArgv(rc->c, argc, argv, argvlen) != REDIS_OK) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CACHE_E_ARG;
+        }
+        rc->unread[rc->nunread].what = what;
+        rc->unread[rc->nunread].slot = slot;
+        rc->nunread++;
+        return flush(rc, errstr, errstr_size);
+}
+
+int cache_redis_send_argv(cache_redis_t *rc, const char *what, int argc,
+                          const char **argv, const size_t *argvlen,
+                          char *errstr, size_t errstr_size) {
+        return send_argv(rc, what, -1, argc, argv, argvlen, errstr,
+                         errstr_size);
 }
 
 int cache_redis_cmd_argv(cache_redis_t *rc, redisReply **out, char *errstr,
@@ -351,35 +440,53 @@ static int script_slot(cache_redis_t *rc, const cache_script_t *s, int *slot,
         return CACHE_OK;
 }
 
-int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
-                     int argc, const char **argv, const size_t *argvlen,
-                     redisReply **out, char *errstr, size_t errstr_size) {
-        *out = NULL;
+/* EVALSHA's argument vector in av/al (67 entries: 3 + argc <= 64). The
+ * script is loaded first when this connection has not loaded it or a reply
+ * said NOSCRIPT. */
+typedef struct evalsha {
+        const char *av[67];
+        size_t al[67];
+        char nk[16];
+        int slot;
+} evalsha_t;
+
+static int evalsha_prepare(cache_redis_t *rc, evalsha_t *e,
+                           const cache_script_t *script, int nkeys, int argc,
+                           const char **argv, const size_t *argvlen,
+                           char *errstr, size_t errstr_size) {
         if (argc < nkeys || nkeys < 0 || argc > 64) {
                 snprintf(errstr, errstr_size, "bad script arguments");
                 return CACHE_E_ARG;
         }
-        const char *av[67];
-        size_t al[67];
-        char nk[16];
-        int slot = 0;
-        int err  = script_slot(rc, script, &slot, errstr, errstr_size);
+        int err = script_slot(rc, script, &e->slot, errstr, errstr_size);
+        if (!err && !rc->scripts[e->slot].sha[0])
+                err = script_load(rc, e->slot, errstr, errstr_size);
         if (err)
                 return err;
-        snprintf(nk, sizeof(nk), "%d", nkeys);
-        av[0] = "EVALSHA";
-        al[0] = 7;
-        av[2] = nk;
-        al[2] = strlen(nk);
+        snprintf(e->nk, sizeof(e->nk), "%d", nkeys);
+        e->av[0] = "EVALSHA";
+        e->al[0] = 7;
+        e->av[1] = rc->scripts[e->slot].sha;
+        e->al[1] = 40;
+        e->av[2] = e->nk;
+        e->al[2] = strlen(e->nk);
         for (int i = 0; i < argc; i++) {
-                av[3 + i] = argv[i];
-                al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+                e->av[3 + i] = argv[i];
+                e->al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
         }
-        for (int attempt = 0; attempt < 2; attempt++) {
-                av[1] = rc->scripts[slot].sha;
-                al[1] = 40;
-                err = cmd_argv(rc, out, true, errstr, errstr_size, argc + 3, av,
-                               al);
+        return CACHE_OK;
+}
+
+int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
+                     int argc, const char **argv, const size_t *argvlen,
+                     redisReply **out, char *errstr, size_t errstr_size) {
+        evalsha_t e;
+        *out    = NULL;
+        int err = evalsha_prepare(rc, &e, script, nkeys, argc, argv, argvlen,
+                                  errstr, errstr_size);
+        for (int attempt = 0; !err && attempt < 2; attempt++) {
+                err = cmd_argv(rc, out, true, errstr, errstr_size, argc + 3,
+                               e.av, e.al);
                 if (err != CACHE_E_REPLY)
                         return err;
                 bool noscript = strncmp((*out)->str, "NOSCRIPT", 8) == 0;
@@ -389,11 +496,21 @@ int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
                         return err;
                 LOG_INFO("cache", "reloading script after NOSCRIPT script=%s",
                          script->name);
-                err = script_load(rc, slot, errstr, errstr_size);
-                if (err)
-                        return err;
+                err = script_load(rc, e.slot, errstr, errstr_size);
         }
-        return CACHE_E_REPLY;
+        return err;
+}
+
+int cache_redis_eval_send(cache_redis_t *rc, const cache_script_t *script,
+                          int nkeys, int argc, const char **argv,
+                          const size_t *argvlen, char *errstr,
+                          size_t errstr_size) {
+        evalsha_t e;
+        int err = evalsha_prepare(rc, &e, script, nkeys, argc, argv, argvlen,
+                                  errstr, errstr_size);
+        return err ? err
+                   : send_argv(rc, script->name, e.slot, argc + 3, e.av, e.al,
+                               errstr, errstr_size);
 }
 
 int cache_redis_key(const cache_redis_t *rc, char *buf, size_t size,

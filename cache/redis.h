@@ -102,6 +102,22 @@ int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
                      int argc, const char **argv, const size_t *argvlen,
                      redisReply **out, char *errstr, size_t errstr_size);
 
+/* Fire-and-forget forms, for writes nobody waits on (cache stores, lease
+ * releases, validity facts, done markers): the command is written at once
+ * and its reply is read together with the next command's (or when 64 are
+ * unread), so it costs no round trip of its own. An error reply is then
+ * logged with `what` (a static string) and otherwise ignored; a NOSCRIPT
+ * makes the next use of the script load it again. Returns CACHE_OK once
+ * written; else as cache_redis_cmd. Whether the command ran is unknown when
+ * the connection drops before its reply is read. */
+int cache_redis_send_argv(cache_redis_t *rc, const char *what, int argc,
+                          const char **argv, const size_t *argvlen,
+                          char *errstr, size_t errstr_size);
+int cache_redis_eval_send(cache_redis_t *rc, const cache_script_t *script,
+                          int nkeys, int argc, const char **argv,
+                          const size_t *argvlen, char *errstr,
+                          size_t errstr_size);
+
 /* Builds "<prefix><formatted>" into buf. Returns the length, or -1 when it
  * does not fit. */
 int cache_redis_key(const cache_redis_t *rc, char *buf, size_t size,

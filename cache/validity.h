@@ -41,7 +41,8 @@ typedef struct cache_validity_opts {
 /* Records the answer Bitrise gave to a call made with the token. http_status
  * is the HTTP status, or 0 for "no HTTP answer" (network error, timeout).
  * app_slug names the app the call was about; required for 403 (NULL for
- * app-less calls such as GET /apps). Returns CACHE_OK, CACHE_E_REFUSED for a
+ * app-less calls such as GET /apps). Returns CACHE_OK once sent (the reply
+ * is not waited for: cache_redis_send_argv), CACHE_E_REFUSED for a
  * non-authoritative status (nothing written), CACHE_E_ARG, or a Redis error. */
 int cache_validity_record(cache_redis_t *rc, const cache_validity_opts_t *opts,
                           const cache_fp_t *fp, const char *app_slug,

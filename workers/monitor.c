@@ -269,15 +269,15 @@ static void seam_cache_store_release(void *ctx, const char *app,
         char err[160];
         char *json = monitor_build_to_json(payload);
         if (!json) { /* not cached, but the lease must still go */
-                cache_build_lease_release(t->rc, app, build, t->worker, err,
-                                          sizeof(err));
+                cache_build_lease_release_send(t->rc, app, build, t->worker,
+                                               err, sizeof(err));
                 return;
         }
         if (t->m->o.build_ttl_ms > 0 && ttl_ms > t->m->o.build_ttl_ms)
                 ttl_ms = t->m->o.build_ttl_ms;
-        if (cache_build_store_release(t->rc, app, build, json, strlen(json),
-                                      ttl_ms, t->worker, err,
-                                      sizeof(err)) < 0 &&
+        if (cache_build_store_release_send(t->rc, app, build, json,
+                                           strlen(json), ttl_ms, t->worker, err,
+                                           sizeof(err)) < 0 &&
             cache_redis_is_up(t->rc))
                 LOG_WARN(FAC, "cannot cache build %s: %s", build, err);
         free(json);
@@ -286,8 +286,8 @@ static void seam_cache_store_release(void *ctx, const char *app,
 static void seam_cache_release(void *ctx, const char *app, const char *build) {
         monitor_thread_t *t = ctx;
         char err[160];
-        cache_build_lease_release(t->rc, app, build, t->worker, err,
-                                  sizeof(err));
+        cache_build_lease_release_send(t->rc, app, build, t->worker, err,
+                                       sizeof(err));
 }
 
 static int seam_done_check(void *ctx, void *job) {

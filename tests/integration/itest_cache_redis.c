@@ -1,7 +1,8 @@
 /* Integration tests for cache/redis against real redis-server processes:
  * prefix, AUTH (ACL user and password-only, never logged), fail-fast while
  * down with exponential backoff, bounded commands, NOSCRIPT reload, and
- * recovery after the server is killed and restarted. */
+ * recovery after the server is killed and restarted, commands sent without
+ * waiting for their replies. */
 #include <fcntl.h>
 
 #include "cache/redis.h"
@@ -271,6 +272,81 @@ static void test_redis_noscript_reload_and_restart(void) {
         tredis_stop(&t);
 }
 
+static long long get_int(cache_redis_t *rc, const char *key) {
+        char err[256];
+        redisReply *r = NULL;
+        long long v   = -1;
+        if (cache_redis_cmd(rc, &r, err, sizeof(err), "GET %s", key) == 0 &&
+            r->type == REDIS_REPLY_STRING)
+                v = strtoll(r->str, NULL, 10);
+        if (r)
+                freeReplyObject(r);
+        return v;
+}
+
+/* Fire-and-forget commands: more than the unread limit in a row, an error
+ * reply among them, a script flushed under them, a connection killed under
+ * them — every later command still gets its own reply. */
+static void test_redis_send_without_waiting(void) {
+        tredis_t t;
+        char err[256], key[128], val[16];
+        redisReply *r = NULL;
+        T_EQ_INT(tredis_start(&t, true), 0);
+        cache_redis_t *rc = connect_to(&t, "itest:");
+        T_ASSERT(rc);
+        cache_redis_key(rc, key, sizeof(key), "send:n");
+        for (int i = 1; i <= 200; i++) {
+                snprintf(val, sizeof(val), "%d", i);
+                const char *argv[] = {"SET", key, val};
+                T_EQ_INT(cache_redis_send_argv(rc, "test set", 3, argv, NULL,
+                                               err, sizeof(err)),
+                         0);
+        }
+        T_EQ_INT(get_int(rc, key), 200);
+
+        const char *bad[] = {"INCR", key, "extra"}; /* wrong arity */
+        const char *inc[] = {"INCR", key};
+        T_EQ_INT(cache_redis_send_argv(rc, "test bad", 3, bad, NULL, err,
+                                       sizeof(err)),
+                 0);
+        T_EQ_INT(cache_redis_send_argv(rc, "test incr", 2, inc, NULL, err,
+                                       sizeof(err)),
+                 0);
+        T_EQ_INT(get_int(rc, key), 201);
+
+        /* a flushed script: the sent call is lost (logged), the next
+         * use loads it again */
+        const char *one[] = {"1"};
+        T_EQ_INT(eval_answer(rc, "1"), 2);
+        redisContext *raw = tredis_raw(&t);
+        freeReplyObject(redisCommand(raw, "SCRIPT FLUSH"));
+        T_EQ_INT(cache_redis_eval_send(rc, &answer_script, 0, 1, one, NULL, err,
+                                       sizeof(err)),
+                 0);
+        T_EQ_INT(get_int(rc, key), 201); /* reads the NOSCRIPT first */
+        T_EQ_INT(cache_redis_eval_send(rc, &answer_script, 0, 1, one, NULL, err,
+                                       sizeof(err)),
+                 0);
+        T_EQ_INT(eval_answer(rc, "5"), 6);
+
+        /* the connection killed with replies unread */
+        T_EQ_INT(cache_redis_send_argv(rc, "test incr", 2, inc, NULL, err,
+                                       sizeof(err)),
+                 0);
+        freeReplyObject(
+            redisCommand(raw, "CLIENT KILL TYPE normal SKIPME yes"));
+        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"),
+                 CACHE_E_DOWN);
+        int64_t until = time_mono_ms() + 2000 * (int64_t)t_scale();
+        long long v   = -1;
+        while ((v = get_int(rc, key)) < 0 && time_mono_ms() < until)
+                t_sleep_ms(20);
+        T_EQ_INT(v, 202);
+        redisFree(raw);
+        cache_redis_destroy(rc);
+        tredis_stop(&t);
+}
+
 static void test_redis_bad_options(void) {
         char err[256];
         cache_redis_opts_t o = {.port = 70000};
@@ -288,6 +364,7 @@ int main(void) {
         T_RUN(test_redis_down_fails_fast_with_backoff);
         T_RUN(test_redis_command_timeout_bounded);
         T_RUN(test_redis_noscript_reload_and_restart);
+        T_RUN(test_redis_send_without_waiting);
         T_RUN(test_redis_bad_options);
         return t_done();
 }
