@@ -20,7 +20,9 @@
 # tests/scenarios/bench_running.json.
 #
 # Env: BUILD (build), BENCH_PHASES ("throughput latency scale"),
-# BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2),
+# BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2), BENCH_WARMUP
+# (jobs before any measured run, 3000: the JVM of Kafka compiles its hot
+# paths in the first thousands; 500 left the first run paying for it),
 # BENCH_RATE (latency phase jobs/s, 100), BENCH_LAT_JOBS (2000),
 # BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_SCALE_RATE
 # (jobs/s while the watches are set up; 0 = all at once), BENCH_THREADS
@@ -42,6 +44,7 @@ for f in "$BIN" "$SIM" "$LOAD"; do
 done
 phases=${BENCH_PHASES:-throughput latency scale}
 jobs=${BENCH_JOBS:-10000}
+warmup=${BENCH_WARMUP:-3000}
 repeat=${BENCH_REPEAT:-2}
 lat_rate=${BENCH_RATE:-100}
 lat_jobs=${BENCH_LAT_JOBS:-2000}
@@ -185,8 +188,8 @@ take() { # count → sets $first
 if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         start_sim "$PWD/tests/scenarios/bench_finished.json"
         start_bitmon "bench-$$-$RANDOM" 15
-        take 500
-        load warmup "$first" 500 0 >/dev/null || echo "bench: warmup incomplete"
+        take "$warmup"
+        load warmup "$first" "$warmup" 0 >/dev/null || echo "bench: warmup incomplete"
         if [ -n "${BENCH_PERF:-}" ]; then # profile bitmon during the throughput runs
                 perf record -F 499 ${BENCH_PERF_ARGS:-} -o "$BENCH_PERF" -p "$run_pid" \
                         >"$tmp/perf.out" 2>&1 &
