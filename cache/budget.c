@@ -302,8 +302,8 @@ static void local_observe(cache_budget_t *b, const cache_fp_t *fp,
 
 /* ---- shared state ------------------------------------------------------- */
 
-static int budget_key(cache_redis_t *rc, const cache_fp_t *fp, char *key,
-                      size_t size) {
+int cache_budget_key(cache_redis_t *rc, const cache_fp_t *fp, char *key,
+                     size_t size) {
         return cache_redis_key(rc, key, size, "budget:%s", fp->id) < 0 ? -1 : 0;
 }
 
@@ -314,7 +314,7 @@ static int run_script(cache_redis_t *rc, const cache_script_t *s,
         char key[128];
         const char *argv[8];
         redisReply *r = NULL;
-        if (!rc || budget_key(rc, fp, key, sizeof(key)) != 0) {
+        if (!rc || cache_budget_key(rc, fp, key, sizeof(key)) != 0) {
                 snprintf(errstr, errstr_size, "no redis connection");
                 return -1;
         }
@@ -342,6 +342,12 @@ static int64_t cap_wait(const cache_budget_t *b, int64_t w) {
         return w > b->max_wait_ms ? b->max_wait_ms : w;
 }
 
+int64_t cache_budget_shared_wait(cache_budget_t *b, const cache_fp_t *fp,
+                                 int64_t wait) {
+        set_degraded(b, false, fp, NULL);
+        return cap_wait(b, wait);
+}
+
 int64_t cache_budget_take(cache_budget_t *b, cache_redis_t *rc,
                           const cache_fp_t *fp, const char *workspace) {
         double rate, burst;
@@ -353,10 +359,8 @@ int64_t cache_budget_take(cache_budget_t *b, cache_redis_t *rc,
         snprintf(b_s, sizeof(b_s), "%.6f", burst);
         const char *args[] = {r_s, b_s};
         if (run_script(rc, &cache_budget_script_take, fp, 2, args, &wait,
-                       errstr, sizeof(errstr)) == 0) {
-                set_degraded(b, false, fp, NULL);
-                return cap_wait(b, wait);
-        }
+                       errstr, sizeof(errstr)) == 0)
+                return cache_budget_shared_wait(b, fp, wait);
         set_degraded(b, true, fp, errstr);
         return cap_wait(b, local_take(b, fp, rate, burst));
 }
@@ -395,7 +399,7 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
                                              sizeof(k_tok))) < 0)
                 return cache_budget_take(b, rc, fp, workspace); /* unknown */
         cache_budget_limits(b, workspace, &rate, &burst);
-        if (budget_key(rc, fp, key, sizeof(key)) == 0) {
+        if (cache_budget_key(rc, fp, key, sizeof(key)) == 0) {
                 snprintf(r_s, sizeof(r_s), "%.6f", rate);
                 snprintf(b_s, sizeof(b_s), "%.6f", burst);
                 argv[0]      = key;
@@ -409,10 +413,8 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
                         int err = checked_reply(r, &wait, verdict, errstr,
                                                 sizeof(errstr));
                         freeReplyObject(r);
-                        if (err == 0) {
-                                set_degraded(b, false, fp, NULL);
-                                return wait < 0 ? 0 : cap_wait(b, wait);
-                        }
+                        if (err == 0)
+                                return cache_budget_shared_wait(b, fp, wait);
                         *verdict = CACHE_VALIDITY_UNKNOWN;
                 }
         }
@@ -508,7 +510,7 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
         snprintf(rst_s, sizeof(rst_s), "%lld", rst * 1000);
         /* Nobody waits for the answer: no round trip of its own. */
         const char *argv[] = {key, rem_s, rst_s, abs ? "1" : "0"};
-        if (rc && budget_key(rc, fp, key, sizeof(key)) == 0 &&
+        if (rc && cache_budget_key(rc, fp, key, sizeof(key)) == 0 &&
             cache_redis_eval_send(rc, &cache_budget_script_observe, 1, 4, argv,
                                   NULL, errstr, sizeof(errstr)) == 0) {
                 set_degraded(b, false, fp, NULL);

@@ -97,6 +97,17 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
  * fallback; for logs, metrics and /readyz. Any thread. */
 bool cache_budget_degraded(const cache_budget_t *b);
 
+/* The key of the token's budget hash into key: 0, or -1 when it does not
+ * fit. For scripts that take from the budget with other work. */
+int cache_budget_key(cache_redis_t *rc, const cache_fp_t *fp, char *key,
+                     size_t size);
+
+/* For scripts that take from the budget with other work: the wait a script
+ * answered, capped as cache_budget_take caps it (< 0 = 0); it also marks the
+ * shared budget as answering again. */
+int64_t cache_budget_shared_wait(cache_budget_t *b, const cache_fp_t *fp,
+                                 int64_t wait);
+
 /* The rate/burst in effect for a workspace (overrides applied). */
 void cache_budget_limits(const cache_budget_t *b, const char *workspace,
                          double *rate, double *burst);

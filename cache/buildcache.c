@@ -190,10 +190,9 @@ int cache_build_lease_release_send(cache_redis_t *rc, const char *app,
                                            NULL, errstr, errstr_size);
 }
 
-/* Both keys of a build (value and lease) after checking owner. */
-static int build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
-                      const char *app, const char *build, const char *owner,
-                      char *errstr, size_t errstr_size) {
+int cache_build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
+                     const char *app, const char *build, const char *owner,
+                     char *errstr, size_t errstr_size) {
         int err = build_key(rc, key, size, app, build, "", errstr, errstr_size);
         if (!err)
                 err = build_key(rc, lkey, size, app, build, ":lease", errstr,
@@ -235,8 +234,8 @@ int cache_build_get_lease(cache_redis_t *rc, const char *app, const char *build,
                           int *lease, char *errstr, size_t errstr_size) {
         char key[512], lkey[512], ms[24];
         redisReply *r = NULL;
-        int err = build_keys(rc, key, lkey, sizeof(key), app, build, owner,
-                             errstr, errstr_size);
+        int err       = cache_build_keys(rc, key, lkey, sizeof(key), app, build,
+                                         owner, errstr, errstr_size);
         if (err)
                 return err;
         if (lease_ms <= 0) {
@@ -260,8 +259,8 @@ static int store_release(cache_redis_t *rc, const char *app, const char *build,
                          const char *owner, redisReply **out, char *errstr,
                          size_t errstr_size) {
         char key[512], lkey[512], ms[24];
-        int err = build_keys(rc, key, lkey, sizeof(key), app, build, owner,
-                             errstr, errstr_size);
+        int err = cache_build_keys(rc, key, lkey, sizeof(key), app, build,
+                                   owner, errstr, errstr_size);
         if (err)
                 return err;
         if ((err = check_value(build, json, len, ttl_ms, errstr, errstr_size)))

@@ -84,6 +84,13 @@ int cache_build_store_release_send(cache_redis_t *rc, const char *app,
                                    size_t len, int ttl_ms, const char *owner,
                                    char *errstr, size_t errstr_size);
 
+/* Both keys of a build, value and lease, into key and lkey (`size` bytes
+ * each), after checking the slugs and owner: for scripts that use them with
+ * other keys (cache/preflight.h). 0 or CACHE_E_ARG. */
+int cache_build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
+                     const char *app, const char *build, const char *owner,
+                     char *errstr, size_t errstr_size);
+
 /* Marks job_id done for ttl_s seconds (<= 0: the 7-day default), without
  * waiting for the answer (cache_redis_send_argv): 0 once sent. */
 int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,

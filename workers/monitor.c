@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cache/buildcache.h"
+#include "cache/preflight.h"
 #include "common/log.h"
 #include "workers/monitor_int.h"
 
@@ -236,6 +237,51 @@ static int seam_cache_get_lease(void *ctx, const char *app, const char *build,
                                                lease_ms, err, sizeof(err));
         buf_release(&b);
         return rc;
+}
+
+/* Cache, lease, validity and budget in one round trip. When Redis cannot
+ * answer, or the cached value does not parse, the poll goes without the
+ * lease: validity and budget are asked on their own (each falls back to
+ * local state), and the cache is written over after the call. */
+static int seam_build_preflight(void *ctx, const char *app, const char *build,
+                                const char *fps, const char *ws, int lease_ms,
+                                watch_answer_t *ans, int *lease,
+                                watch_validity_t *v, int64_t *wait) {
+        monitor_thread_t *t = ctx;
+        cache_fp_t fp;
+        cache_preflight_t pf;
+        buf_t b;
+        char err[160];
+        fp_from_str(fps, &fp);
+        buf_init(&b, CACHE_BUILD_MAX_JSON);
+        int rc =
+            cache_preflight(t->rc, t->m->o.budget, &fp, ws, app, build,
+                            t->worker, lease_ms, &b, &pf, err, sizeof(err));
+        int hit = rc == 0 && pf.kind == CACHE_PREFLIGHT_HIT &&
+                  cache_answer(build, &b, ans);
+        buf_release(&b);
+        *lease = -1;
+        *wait  = 0;
+        if (hit) {
+                *v = validity_of(pf.verdict);
+                return 1;
+        }
+        if (rc < 0 || pf.kind == CACHE_PREFLIGHT_HIT) {
+                if (rc < 0 && rc != CACHE_E_DOWN)
+                        LOG_WARN(FAC, "build preflight failed: %s", err);
+                *wait = seam_budget_take_checked(ctx, fps, ws, app, v);
+                return 0;
+        }
+        *v = validity_of(pf.verdict);
+        if (pf.kind == CACHE_PREFLIGHT_BUSY)
+                *lease = 0;
+        else if (pf.kind == CACHE_PREFLIGHT_GO)
+                *lease = 1;
+        else if (pf.kind == CACHE_PREFLIGHT_WAIT) {
+                *wait = pf.wait_ms;
+                metrics_counter_inc(t->m->budget_waits);
+        }
+        return 0;
 }
 
 static int seam_cache_lease(void *ctx, const char *app, const char *build,
@@ -564,6 +610,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
             .cache_release       = seam_cache_release,
             .cache_get_lease     = seam_cache_get_lease,
             .cache_store_release = seam_cache_store_release,
+            .build_preflight     = seam_build_preflight,
             .request_start       = seam_request_start,
             .request_cancel      = seam_request_cancel,
             .payload_free        = seam_payload_free,

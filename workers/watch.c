@@ -212,11 +212,10 @@ static int watch_verdict(watch_t *w, watch_validity_t v) {
         return 0;
 }
 
-static int watch_validity(watch_t *w) {
+static watch_validity_t watch_validity(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
-        return watch_verdict(
-            w, s->validity_get ? s->validity_get(s->ctx, w->fp, w->app_slug)
-                               : WATCH_VALIDITY_UNKNOWN);
+        return s->validity_get ? s->validity_get(s->ctx, w->fp, w->app_slug)
+                               : WATCH_VALIDITY_UNKNOWN;
 }
 
 /* Cached validity, then one request from the budget (one round trip when
@@ -232,7 +231,7 @@ static int watch_admit(watch_t *w) {
                 if (!watch_verdict(w, v))
                         return 0;
         } else {
-                if (!watch_validity(w))
+                if (!watch_verdict(w, watch_validity(w)))
                         return 0;
                 if (s->budget_take)
                         wait = s->budget_take(s->ctx, w->fp, w->workspace);
@@ -338,44 +337,83 @@ static int watch_cache_lookup(watch_t *w, watch_answer_t *ans, int *lease) {
         return hit;
 }
 
-/* A cached build is only served to a token not known to be refused; a
- * miss takes the refresh lease before the budget, so a refused or waiting
- * call gives the lease back. */
+/* A build from the cache, served only to a token not known to be refused. */
+static void watch_serve_cached(watch_t *w, watch_answer_t *ans,
+                               watch_validity_t v) {
+        if (watch_verdict(w, v)) {
+                w->attempts = 0;
+                watch_on_build(w, ans);
+        }
+        watch_payload_free(w, WATCH_REQ_BUILD, &ans->payload);
+}
+
+static void watch_wait_lease(watch_t *w) { /* another pod refreshes */
+        watch_schedule(w, rand_jitter(w->tbl->opts.lease_wait_ms,
+                                      watch_jitter(&w->tbl->opts)));
+}
+
+/* The build step's lookups in one round trip (seams.build_preflight).
+ * Returns 1 when the call may go now. */
+static int watch_preflight(watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        watch_answer_t ans     = {.retry_after_ms = -1};
+        watch_validity_t v     = WATCH_VALIDITY_UNKNOWN;
+        int lease              = -1;
+        int64_t wait           = 0;
+        if (s->build_preflight(s->ctx, w->app_slug, w->build_slug, w->fp,
+                               w->workspace, w->tbl->opts.lease_ms, &ans,
+                               &lease, &v, &wait) == 1) {
+                watch_serve_cached(w, &ans, v);
+                return 0;
+        }
+        if (!watch_verdict(w, v))
+                return 0;
+        if (lease == 0) {
+                watch_wait_lease(w);
+                return 0;
+        }
+        if (wait > 0) {
+                w->rate_wait = 1;
+                watch_schedule(w, wait);
+                return 0;
+        }
+        w->lease_held = lease == 1;
+        return 1;
+}
+
+/* The same with the separate seams: the cache (a miss takes the refresh
+ * lease), then validity and budget, which give the lease back when they
+ * refuse the call or make it wait. */
+static int watch_lookup_admit(watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        if (s->cache_get || s->cache_get_lease) {
+                watch_answer_t ans = {.retry_after_ms = -1};
+                int lease          = -1;
+                if (watch_cache_lookup(w, &ans, &lease) == 1) {
+                        watch_serve_cached(w, &ans, watch_validity(w));
+                        return 0;
+                }
+                if (lease == 0) {
+                        watch_wait_lease(w);
+                        return 0;
+                }
+                w->lease_held = lease == 1;
+        }
+        if (watch_admit(w))
+                return 1;
+        if (w->lease_held && s->cache_release)
+                s->cache_release(s->ctx, w->app_slug, w->build_slug);
+        w->lease_held = 0;
+        return 0;
+}
+
 static void watch_step_build(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
         char tok[WATCH_TOKEN_MAX];
         if (!watch_token(w, tok, sizeof(tok)))
                 return;
-        if (s->cache_get || s->cache_get_lease) {
-                watch_answer_t ans = {.retry_after_ms = -1};
-                int lease          = -1;
-                int hit            = watch_cache_lookup(w, &ans, &lease);
-                if (hit == 1) {
-                        watch_wipe(tok, sizeof(tok));
-                        if (watch_validity(w)) {
-                                w->attempts = 0;
-                                watch_on_build(w, &ans);
-                        }
-                        watch_payload_free(w, WATCH_REQ_BUILD, &ans.payload);
-                        return;
-                }
-                if (lease == 0) { /* another pod refreshes: read it soon */
-                        watch_wipe(tok, sizeof(tok));
-                        watch_schedule(
-                            w, rand_jitter(w->tbl->opts.lease_wait_ms,
-                                           watch_jitter(&w->tbl->opts)));
-                        return;
-                }
-                w->lease_held = lease == 1;
-        }
-        if (!watch_admit(w)) {
-                watch_wipe(tok, sizeof(tok));
-                if (w->lease_held && s->cache_release)
-                        s->cache_release(s->ctx, w->app_slug, w->build_slug);
-                w->lease_held = 0;
-                return;
-        }
-        watch_start(w, WATCH_REQ_BUILD, tok);
+        if (s->build_preflight ? watch_preflight(w) : watch_lookup_admit(w))
+                watch_start(w, WATCH_REQ_BUILD, tok);
         watch_wipe(tok, sizeof(tok));
 }
 

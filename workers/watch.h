@@ -214,6 +214,20 @@ typedef struct watch_seams {
         void (*cache_store_release)(void *ctx, const char *app_slug,
                                     const char *build_slug, const void *payload,
                                     int ttl_ms);
+        /* Optional one-round-trip form of the build step's lookups (NULL =
+         * cache_get_lease, then validity_get on a hit or
+         * budget_take_checked on a miss). Always sets *v, the cached
+         * verdict. Returns 1 on a hit (*ans as cache_get_lease fills it).
+         * On a miss returns 0 with: a refusing *v — neither lease nor
+         * budget taken; else *lease = 0 when another holds the lease;
+         * else *wait > 0 when the budget says wait (no lease kept); else
+         * the call may go, with *lease = 1 when the lease is ours (store
+         * with cache_store_release after the call) or < 0 when unknown. */
+        int (*build_preflight)(void *ctx, const char *app_slug,
+                               const char *build_slug, const char *fp,
+                               const char *workspace, int lease_ms,
+                               watch_answer_t *ans, int *lease,
+                               watch_validity_t *v, int64_t *wait);
         /* Starts req on loop (e.g. a bitrise_req_t added with
          * loop_http_add). Later req->cb(req->cb_arg, &answer) runs exactly
          * once, on the loop thread, never from inside request_start — unless

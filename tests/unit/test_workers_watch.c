@@ -65,6 +65,7 @@ typedef struct scenario {
         int cache;
         int cache_combined; /* the one-round-trip cache seams only */
         int checked;        /* budget_take_checked instead of budget_take */
+        int preflight;      /* build_preflight (with the combined seams) */
         int already_done;   /* done_check answers 1 */
         int fallback;       /* log_fallback makes a log from the chunks */
         step_t steps[12];
@@ -178,6 +179,43 @@ static int64_t f_budget_take_checked(void *ctx, const char *fp, const char *ws,
             *v == WATCH_VALIDITY_INSUFFICIENT_ROLE)
                 return 0;
         return f_budget_take(ctx, fp, ws);
+}
+
+static int f_cache_get(void *ctx, const char *app, const char *build,
+                       watch_answer_t *ans);
+
+/* As cache/preflight does it, from the scenario's cache, validity and
+ * budget. */
+static int f_build_preflight(void *ctx, const char *app, const char *build,
+                             const char *fp, const char *ws, int lease_ms,
+                             watch_answer_t *ans, int *lease,
+                             watch_validity_t *v, int64_t *wait) {
+        fake_t *f = ctx;
+        (void)lease_ms;
+        *v     = f->sc->validity;
+        *lease = -1;
+        *wait  = 0;
+        if (f_cache_get(ctx, app, build, ans) == 1) {
+                cat(f->calls, sizeof(f->calls), "pf:hit");
+                return 1;
+        }
+        if (*v == WATCH_VALIDITY_INVALID ||
+            *v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
+                cat(f->calls, sizeof(f->calls), "pf:refused");
+                return 0;
+        }
+        if (f->sc->cache == CACHE_BUSY_THEN_HIT) {
+                *lease = 0;
+                cat(f->calls, sizeof(f->calls), "pf:busy");
+                return 0;
+        }
+        if ((*wait = f_budget_take(ctx, fp, ws)) > 0) {
+                cat(f->calls, sizeof(f->calls), "pf:wait");
+                return 0;
+        }
+        *lease = 1;
+        cat(f->calls, sizeof(f->calls), "pf:go");
+        return 0;
 }
 
 static int64_t f_budget_on_429(void *ctx, const char *fp, int64_t ra) {
@@ -403,6 +441,8 @@ static watch_seams_t fake_seams(fake_t *f) {
             .done_check      = f_done_check,
             .log_fallback    = f_log_fallback,
         };
+        if (f->sc->preflight)
+                s.build_preflight = f_build_preflight;
         if (f->sc->checked) { /* validity_get stays for cache hits */
                 s.budget_take         = NULL;
                 s.budget_take_checked = f_budget_take_checked;
@@ -739,6 +779,51 @@ static const scenario_t scenarios[] = {
      .jobs = {FOLLOW("a", WATCH_LOG_NONE, "error:token_invalid! done")},
      .want_requests = 0,
      .want_calls    = "gethit"},
+    {.name           = "preflight: hit, no Bitrise call",
+     .preflight      = 1,
+     .checked        = 1,
+     .cache          = CACHE_HIT_DONE,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests  = 0,
+     .want_calls     = "pf:hit"},
+    {.name           = "preflight: a cached build is not served to an invalid "
+                       "token",
+     .preflight      = 1,
+     .checked        = 1,
+     .validity       = WATCH_VALIDITY_INVALID,
+     .cache          = CACHE_HIT_DONE,
+     .cache_combined = 1,
+     .jobs = {FOLLOW("a", WATCH_LOG_NONE, "error:token_invalid! done")},
+     .want_requests = 0,
+     .want_calls    = "pf:hit"},
+    {.name           = "preflight: lease held elsewhere, read again",
+     .preflight      = 1,
+     .checked        = 1,
+     .cache          = CACHE_BUSY_THEN_HIT,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests  = 0,
+     .want_calls     = "pf:busy pf:hit"},
+    {.name           = "preflight: budget wait, then the call, stored once",
+     .preflight      = 1,
+     .checked        = 1,
+     .budget         = {5},
+     .cache          = CACHE_MISS,
+     .cache_combined = 1,
+     .steps          = {B_DONE},
+     .jobs           = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
+     .want_requests  = 1,
+     .want_calls     = "pf:wait pf:go storerelease"},
+    {.name           = "preflight: refused, nothing taken",
+     .preflight      = 1,
+     .checked        = 1,
+     .validity       = WATCH_VALIDITY_INSUFFICIENT_ROLE,
+     .cache          = CACHE_MISS,
+     .cache_combined = 1,
+     .jobs           = {FOLLOW("a", 1, "error:insufficient_role! done")},
+     .want_requests  = 0,
+     .want_calls     = "pf:refused"},
 };
 
 static void test_watch_scenarios(void) {
