@@ -56,12 +56,15 @@ void lp_ring_clear(lp_ring_t *r) {
 int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
         if (!r->cap)
                 return 0;
-        size_t i = (r->start + r->count) % r->cap;
+        size_t i;
         if (r->count == r->cap) {
-                i        = r->start;
-                r->start = (r->start + 1) % r->cap;
+                i = r->start;
+                if (++r->start == r->cap)
+                        r->start = 0;
         } else {
-                r->count++;
+                i = r->start + r->count++;
+                if (i >= r->cap)
+                        i -= r->cap;
         }
         lp_slot_t *sl = &r->slots[i];
         if (sl->cap < len + 1) {
@@ -237,27 +240,53 @@ static void byte_feed(logparse_t *lp, unsigned char c) {
         }
 }
 
-/* The common case: runs of plain bytes copied at once. */
+/* The common case: runs without '\n', '\r' or ESC are copied at once
+ * (found 16 bytes at a time), a '\n' ends the line right there; the rest
+ * goes through the state machine byte by byte. */
 static void bytes_feed(logparse_t *lp, const unsigned char *p, size_t n) {
         size_t i = 0;
         while (i < n) {
                 if (lp->esc == ESC_NONE && !lp->cr_pending) {
-                        size_t j = i;
-                        while (j < n && p[j] != '\n' && p[j] != '\r' &&
-                               p[j] != 0x1b)
-                                j++;
-                        if (j > i) {
+                        size_t k = lp_scan_ctl(p + i, n - i);
+                        if (k) {
                                 size_t room = lp->line_max - lp->line_len;
-                                size_t k    = j - i < room ? j - i : room;
-                                memcpy(lp->line + lp->line_len, p + i, k);
-                                lp->line_len += k;
+                                memcpy(lp->line + lp->line_len, p + i,
+                                       k < room ? k : room);
+                                lp->line_len += k < room ? k : room;
                                 lp->line_open = 1;
-                                i             = j;
+                                i += k;
+                                if (i == n)
+                                        return;
+                        }
+                        if (p[i] == '\n') {
+                                line_end(lp);
+                                i++;
                                 continue;
                         }
                 }
                 byte_feed(lp, p[i++]);
         }
+}
+
+/* Hashes small feeds in batches of up to sizeof(lp->stage) bytes. */
+static int digest_feed(logparse_t *lp, const void *data, size_t len) {
+        size_t room = sizeof(lp->stage) - lp->stage_len;
+        if (len <= room) {
+                memcpy(lp->stage + lp->stage_len, data, len);
+                lp->stage_len += len;
+                return 0;
+        }
+        if (lp->stage_len) {
+                if (EVP_DigestUpdate(lp->md, lp->stage, lp->stage_len) != 1)
+                        return -1;
+                lp->stage_len = 0;
+        }
+        if (len < sizeof(lp->stage)) {
+                memcpy(lp->stage, data, len);
+                lp->stage_len = len;
+                return 0;
+        }
+        return EVP_DigestUpdate(lp->md, data, len) == 1 ? 0 : -1;
 }
 
 int logparse_feed(logparse_t *lp, const void *data, size_t len) {
@@ -271,7 +300,7 @@ int logparse_feed(logparse_t *lp, const void *data, size_t len) {
                 rc            = LOGPARSE_FULL;
         }
         if (len) {
-                if (EVP_DigestUpdate(lp->md, data, len) != 1)
+                if (digest_feed(lp, data, len))
                         return -1;
                 lp->bytes += len;
                 bytes_feed(lp, data, len);
@@ -288,8 +317,11 @@ int logparse_finish(logparse_t *lp) {
         lp_steps_finish(lp);
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
-        if (EVP_DigestFinal_ex(lp->md, md, &mdlen) != 1)
+        if ((lp->stage_len &&
+             EVP_DigestUpdate(lp->md, lp->stage, lp->stage_len) != 1) ||
+            EVP_DigestFinal_ex(lp->md, md, &mdlen) != 1)
                 return -1;
+        lp->stage_len           = 0;
         static const char hex[] = "0123456789abcdef";
         for (unsigned i = 0; i < mdlen && i < 32; i++) {
                 lp->sha256[2 * i]     = hex[md[i] >> 4];

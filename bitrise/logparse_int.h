@@ -7,7 +7,62 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__SSE2__) && !defined(LOGPARSE_NO_SIMD)
+#include <emmintrin.h>
+#define LP_SIMD 1
+#else
+#define LP_SIMD 0
+#endif
+
 #include "bitrise/logparse.h"
+
+/* Index of the first '\n', '\r' or ESC in p[0..n), n when none: where the
+ * byte layer has to leave its bulk copy. */
+static inline size_t lp_scan_ctl(const unsigned char *p, size_t n) {
+        size_t i = 0;
+#if LP_SIMD
+        const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+        const __m128i esc = _mm_set1_epi8(0x1b);
+        for (; i + 16 <= n; i += 16) {
+                __m128i v =
+                    _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+                __m128i m = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)),
+                    _mm_cmpeq_epi8(v, esc));
+                unsigned bits = (unsigned)_mm_movemask_epi8(m);
+                if (bits)
+                        return i + (size_t)__builtin_ctz(bits);
+        }
+#endif
+        for (; i < n; i++)
+                if (p[i] == '\n' || p[i] == '\r' || p[i] == 0x1b)
+                        return i;
+        return n;
+}
+
+/* Length of the run at p of printable ASCII other than '[' (0x20..0x7e):
+ * the bytes the line cleaner keeps as they are. */
+static inline size_t lp_scan_plain(const unsigned char *p, size_t n) {
+        size_t i = 0;
+#if LP_SIMD
+        const __m128i lo = _mm_set1_epi8(0x20), span = _mm_set1_epi8(0x5e);
+        const __m128i br = _mm_set1_epi8('[');
+        for (; i + 16 <= n; i += 16) {
+                __m128i v =
+                    _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+                __m128i t     = _mm_sub_epi8(v, lo); /* plain: 0x00..0x5e */
+                __m128i in    = _mm_cmpeq_epi8(_mm_min_epu8(t, span), t);
+                __m128i m     = _mm_andnot_si128(_mm_cmpeq_epi8(v, br), in);
+                unsigned bits = (unsigned)_mm_movemask_epi8(m) ^ 0xffffu;
+                if (bits)
+                        return i + (size_t)__builtin_ctz(bits);
+        }
+#endif
+        for (; i < n; i++)
+                if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '[')
+                        return i;
+        return n;
+}
 
 typedef struct lp_slot {
         char *s;
@@ -61,6 +116,10 @@ struct logparse {
         char *line;
         size_t line_len;
         EVP_MD_CTX *md;
+        /* small feeds are hashed in batches: EVP_DigestUpdate costs about
+         * as much as hashing a block */
+        unsigned char stage[256];
+        size_t stage_len;
         char sha256[65];
         lp_ring_t tail;
         const char **tail_view;
