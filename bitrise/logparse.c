@@ -32,8 +32,10 @@ enum esc_state {
 /* ---- rings of lines -------------------------------------------------- */
 
 int lp_ring_init(lp_ring_t *r, size_t cap) {
-        r->slots = calloc(cap ? cap : 1, sizeof(*r->slots));
-        r->cap   = cap;
+        r->slots       = calloc(cap ? cap : 1, sizeof(*r->slots));
+        r->block       = NULL;
+        r->block_tried = 0;
+        r->cap         = cap;
         r->start = r->count = 0;
         return r->slots ? 0 : -1;
 }
@@ -42,9 +44,13 @@ void lp_ring_release(lp_ring_t *r) {
         if (!r->slots)
                 return;
         for (size_t i = 0; i < r->cap; i++)
-                free(r->slots[i].s);
+                if (r->slots[i].own)
+                        free(r->slots[i].s);
         free(r->slots);
-        r->slots = NULL;
+        free(r->block);
+        r->slots       = NULL;
+        r->block       = NULL;
+        r->block_tried = 0;
         r->count = r->start = 0;
 }
 
@@ -52,10 +58,26 @@ void lp_ring_clear(lp_ring_t *r) {
         r->start = r->count = 0;
 }
 
+/* Gives every slot a slice of one block (a ring that never gets a line
+ * costs only its slot array). On failure the slots allocate their own. */
+static void ring_block_take(lp_ring_t *r) {
+        r->block_tried = 1;
+        if (r->cap > LP_BLOCK_SLOTS ||
+            !(r->block = malloc(r->cap * LP_SLOT_BYTES)))
+                return;
+        for (size_t i = 0; i < r->cap; i++) {
+                r->slots[i].s    = r->block + i * LP_SLOT_BYTES;
+                r->slots[i].s[0] = '\0';
+                r->slots[i].cap  = LP_SLOT_BYTES;
+        }
+}
+
 /* Copies the line into the next slot, reusing its storage. */
 int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
         if (!r->cap)
                 return 0;
+        if (!r->block_tried)
+                ring_block_take(r);
         size_t i;
         if (r->count == r->cap) {
                 i = r->start;
@@ -69,7 +91,7 @@ int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
         lp_slot_t *sl = &r->slots[i];
         if (sl->cap < len + 1) {
                 size_t ncap = len + 1 < 64 ? 64 : len + 1;
-                char *p     = realloc(sl->s, ncap);
+                char *p     = sl->own ? realloc(sl->s, ncap) : malloc(ncap);
                 if (!p) {
                         sl->len = 0;
                         if (sl->s)
@@ -78,6 +100,7 @@ int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
                 }
                 sl->s   = p;
                 sl->cap = ncap;
+                sl->own = 1;
         }
         memcpy(sl->s, s, len);
         sl->s[len] = '\0';

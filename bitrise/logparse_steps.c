@@ -35,9 +35,7 @@ static cell_t cell_trim(const char *p, size_t n) {
                 p++;
                 n--;
         }
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-                n--;
-        return (cell_t){p, n};
+        return (cell_t){p, lp_trim_blank_end(p, n)};
 }
 
 static int cell_eq(cell_t c, const char *s) {
@@ -87,16 +85,6 @@ static int rule_cells(const char *s, size_t len) {
                         return 0;
         }
         return plus - 1;
-}
-
-/* Drops trailing blanks, 8 spaces at a time first (the simulator and many
- * tools pad lines with spaces). */
-static size_t blank_trim(const char *s, size_t o) {
-        while (o >= 8 && !memcmp(s + o - 8, "        ", 8))
-                o -= 8;
-        while (o && (s[o - 1] == ' ' || s[o - 1] == '\t'))
-                o--;
-        return o;
 }
 
 /* Drops colour codes that lost their ESC ("[32;1m"), control characters
@@ -149,7 +137,7 @@ static size_t line_clean(char *s, size_t len) {
                 for (size_t m = 0; m < need; m++) /* o <= i: in place */
                         s[o++] = s[i++];
         }
-        o    = blank_trim(s, o);
+        o    = lp_trim_blank_end(s, o);
         s[o] = '\0';
         return o;
 }
