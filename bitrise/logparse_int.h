@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The scanners below look at 16 bytes at a time with SSE2 (every x86-64);
+ * elsewhere, or built with -DLOGPARSE_NO_SIMD, they loop over bytes. */
 #if defined(__SSE2__) && !defined(LOGPARSE_NO_SIMD)
 #include <emmintrin.h>
 #define LP_SIMD 1

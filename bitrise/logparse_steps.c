@@ -165,10 +165,11 @@ int lp_duration_parse(const char *s, double *out) {
 }
 
 /* "exit code: N" alone, or "...failed: exit code: N" (CLI 2.x, printed in
- * red above a failed step's footer), N at most 6 digits ending the line.
- * Returns N or -1. The key cannot overlap itself, so its last occurrence
- * is the one that starts 12 to 17 bytes before the end: only there is it
- * looked for. */
+ * red above a failed step's footer): the last "exit code: " of the line,
+ * followed by 1 to 6 digits that end it. Only a key starting 12 to 17 bytes
+ * before the end can be followed so, and as the key cannot overlap itself,
+ * such a key is the last one: only there is it looked for. Returns N or
+ * -1. */
 static int exit_code_line(const char *s, size_t len) {
         static const char key[] = "exit code: ";
         const size_t klen       = sizeof(key) - 1;
