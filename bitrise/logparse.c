@@ -60,7 +60,7 @@ void lp_ring_clear(lp_ring_t *r) {
 
 /* Gives every slot a slice of one block (a ring that never gets a line
  * costs only its slot array). On failure the slots allocate their own. */
-static void ring_block_take(lp_ring_t *r) {
+void lp_ring_block_take(lp_ring_t *r) {
         r->block_tried = 1;
         if (r->cap > LP_BLOCK_SLOTS ||
             !(r->block = malloc(r->cap * LP_SLOT_BYTES)))
@@ -72,39 +72,19 @@ static void ring_block_take(lp_ring_t *r) {
         }
 }
 
-/* Copies the line into the next slot, reusing its storage. */
-int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
-        if (!r->cap)
-                return 0;
-        if (!r->block_tried)
-                ring_block_take(r);
-        size_t i;
-        if (r->count == r->cap) {
-                i = r->start;
-                if (++r->start == r->cap)
-                        r->start = 0;
-        } else {
-                i = r->start + r->count++;
-                if (i >= r->cap)
-                        i -= r->cap;
+/* Storage of its own for a slot that needs more than it has. */
+int lp_slot_grow(lp_slot_t *sl, size_t need) {
+        size_t ncap = need < 64 ? 64 : need;
+        char *p     = sl->own ? realloc(sl->s, ncap) : malloc(ncap);
+        if (!p) {
+                sl->len = 0;
+                if (sl->s)
+                        sl->s[0] = '\0';
+                return -1;
         }
-        lp_slot_t *sl = &r->slots[i];
-        if (sl->cap < len + 1) {
-                size_t ncap = len + 1 < 64 ? 64 : len + 1;
-                char *p     = sl->own ? realloc(sl->s, ncap) : malloc(ncap);
-                if (!p) {
-                        sl->len = 0;
-                        if (sl->s)
-                                sl->s[0] = '\0';
-                        return -1;
-                }
-                sl->s   = p;
-                sl->cap = ncap;
-                sl->own = 1;
-        }
-        memcpy(sl->s, s, len);
-        sl->s[len] = '\0';
-        sl->len    = len;
+        sl->s   = p;
+        sl->cap = ncap;
+        sl->own = 1;
         return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The scanners below look at 16 bytes at a time with SSE2 (every x86-64);
  * elsewhere, or built with -DLOGPARSE_NO_SIMD, they loop over bytes. */
@@ -123,7 +124,34 @@ typedef struct lp_ring {
 int lp_ring_init(lp_ring_t *r, size_t cap);
 void lp_ring_release(lp_ring_t *r);
 void lp_ring_clear(lp_ring_t *r);
-int lp_ring_push(lp_ring_t *r, const char *s, size_t len);
+void lp_ring_block_take(lp_ring_t *r);
+int lp_slot_grow(lp_slot_t *sl, size_t need);
+
+/* Copies the line into the next slot, reusing its storage (inline: two
+ * pushes per line). */
+static inline int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
+        if (!r->cap)
+                return 0;
+        if (!r->block_tried)
+                lp_ring_block_take(r);
+        size_t i;
+        if (r->count == r->cap) {
+                i = r->start;
+                if (++r->start == r->cap)
+                        r->start = 0;
+        } else {
+                i = r->start + r->count++;
+                if (i >= r->cap)
+                        i -= r->cap;
+        }
+        lp_slot_t *sl = &r->slots[i];
+        if (sl->cap < len + 1 && lp_slot_grow(sl, len + 1))
+                return -1;
+        memcpy(sl->s, s, len);
+        sl->s[len] = '\0';
+        sl->len    = len;
+        return 0;
+}
 const char *lp_ring_at(const lp_ring_t *r, size_t i);
 int lp_ring_copy(const lp_ring_t *r, char ***out, size_t *n);
 
