@@ -248,6 +248,11 @@ static void byte_feed(logparse_t *lp, unsigned char c) {
  * goes through the state machine byte by byte. */
 static void bytes_feed(logparse_t *lp, const unsigned char *p, size_t n) {
         size_t i = 0;
+        if (n < 8) { /* tiny feeds: not worth setting the scan up */
+                for (; i < n; i++)
+                        byte_feed(lp, p[i]);
+                return;
+        }
         while (i < n) {
                 if (lp->esc == ESC_NONE && !lp->cr_pending) {
                         size_t k = lp_scan_ctl(p + i, n - i);
