@@ -243,6 +243,18 @@ static void byte_feed(logparse_t *lp, unsigned char c) {
         }
 }
 
+/* Length of the whole colour code (CSI: ESC '[', parameter bytes, a final
+ * byte) at p, 0 when p holds something else or only part of one: what
+ * byte_feed would drop byte by byte. */
+static size_t csi_len(const unsigned char *p, size_t n) {
+        if (n < 3 || p[0] != 0x1b || p[1] != '[')
+                return 0;
+        size_t j = 2;
+        while (j < n && p[j] >= 0x20 && p[j] <= 0x3f)
+                j++;
+        return j < n && p[j] >= 0x40 && p[j] <= 0x7e ? j + 1 : 0;
+}
+
 /* The common case: runs without '\n', '\r' or ESC are copied at once
  * (found 16 bytes at a time), a '\n' ends the line right there; the rest
  * goes through the state machine byte by byte. */
@@ -269,6 +281,11 @@ static void bytes_feed(logparse_t *lp, const unsigned char *p, size_t n) {
                         if (p[i] == '\n') {
                                 line_end(lp);
                                 i++;
+                                continue;
+                        }
+                        size_t csi = csi_len(p + i, n - i);
+                        if (csi) {
+                                i += csi;
                                 continue;
                         }
                 }
