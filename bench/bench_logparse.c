@@ -6,11 +6,11 @@
  * log info JSON parses. Prints one line per case: "name MB/s" or
  * "name us/op".
  *
- *   make tools && BITMON_SHARED=../shared build/bench/bench_logparse [--quick]
- * [FILTER]
+ *   make tools && build/bench/bench_logparse [--quick] [FILTER]
  *
- * FILTER runs only the cases whose name contains it ("real", "sim", "ANSI",
- * "json"); --quick does 1/32 of the work (for valgrind --tool=callgrind
+ * Fixtures come from $BITMON_SHARED (../shared by default). FILTER runs only
+ * the cases whose name contains it ("real", "sim", "ANSI", "json"); --quick
+ * does 1/32 of the work (for valgrind --tool=callgrind
  * --toggle-collect='logparse_*': instructions per byte, noise-free).
  */
 #include <openssl/evp.h>
