@@ -256,11 +256,12 @@ static size_t csi_len(const unsigned char *p, size_t n) {
 }
 
 /* The common case: runs without '\n', '\r' or ESC are copied at once
- * (found 16 bytes at a time), a '\n' ends the line right there; the rest
- * goes through the state machine byte by byte. */
+ * (found 16 bytes at a time), a '\n' ends the line right there, a whole
+ * colour code is skipped; the rest, and feeds under 8 bytes, go through the
+ * state machine byte by byte. */
 static void bytes_feed(logparse_t *lp, const unsigned char *p, size_t n) {
         size_t i = 0;
-        if (n < 8) { /* tiny feeds: not worth setting the scan up */
+        if (n < 8) {
                 for (; i < n; i++)
                         byte_feed(lp, p[i]);
                 return;
