@@ -32,8 +32,10 @@ enum esc_state {
 /* ---- rings of lines -------------------------------------------------- */
 
 int lp_ring_init(lp_ring_t *r, size_t cap) {
-        r->slots = calloc(cap ? cap : 1, sizeof(*r->slots));
-        r->cap   = cap;
+        r->slots       = calloc(cap ? cap : 1, sizeof(*r->slots));
+        r->block       = NULL;
+        r->block_tried = 0;
+        r->cap         = cap;
         r->start = r->count = 0;
         return r->slots ? 0 : -1;
 }
@@ -42,9 +44,13 @@ void lp_ring_release(lp_ring_t *r) {
         if (!r->slots)
                 return;
         for (size_t i = 0; i < r->cap; i++)
-                free(r->slots[i].s);
+                if (r->slots[i].own)
+                        free(r->slots[i].s);
         free(r->slots);
-        r->slots = NULL;
+        free(r->block);
+        r->slots       = NULL;
+        r->block       = NULL;
+        r->block_tried = 0;
         r->count = r->start = 0;
 }
 
@@ -52,33 +58,33 @@ void lp_ring_clear(lp_ring_t *r) {
         r->start = r->count = 0;
 }
 
-/* Copies the line into the next slot, reusing its storage. */
-int lp_ring_push(lp_ring_t *r, const char *s, size_t len) {
-        if (!r->cap)
-                return 0;
-        size_t i = (r->start + r->count) % r->cap;
-        if (r->count == r->cap) {
-                i        = r->start;
-                r->start = (r->start + 1) % r->cap;
-        } else {
-                r->count++;
+/* Gives every slot a slice of one block (a ring that never gets a line
+ * costs only its slot array). On failure the slots allocate their own. */
+void lp_ring_block_take(lp_ring_t *r) {
+        r->block_tried = 1;
+        if (r->cap > LP_BLOCK_SLOTS ||
+            !(r->block = malloc(r->cap * LP_SLOT_BYTES)))
+                return;
+        for (size_t i = 0; i < r->cap; i++) {
+                r->slots[i].s    = r->block + i * LP_SLOT_BYTES;
+                r->slots[i].s[0] = '\0';
+                r->slots[i].cap  = LP_SLOT_BYTES;
         }
-        lp_slot_t *sl = &r->slots[i];
-        if (sl->cap < len + 1) {
-                size_t ncap = len + 1 < 64 ? 64 : len + 1;
-                char *p     = realloc(sl->s, ncap);
-                if (!p) {
-                        sl->len = 0;
-                        if (sl->s)
-                                sl->s[0] = '\0';
-                        return -1;
-                }
-                sl->s   = p;
-                sl->cap = ncap;
+}
+
+/* Storage of its own for a slot that needs more than it has. */
+int lp_slot_grow(lp_slot_t *sl, size_t need) {
+        size_t ncap = need < 64 ? 64 : need;
+        char *p     = sl->own ? realloc(sl->s, ncap) : malloc(ncap);
+        if (!p) {
+                sl->len = 0;
+                if (sl->s)
+                        sl->s[0] = '\0';
+                return -1;
         }
-        memcpy(sl->s, s, len);
-        sl->s[len] = '\0';
-        sl->len    = len;
+        sl->s   = p;
+        sl->cap = ncap;
+        sl->own = 1;
         return 0;
 }
 
@@ -237,27 +243,76 @@ static void byte_feed(logparse_t *lp, unsigned char c) {
         }
 }
 
-/* The common case: runs of plain bytes copied at once. */
+/* Length of the whole colour code (CSI: ESC '[', parameter bytes, a final
+ * byte) at p, 0 when p holds something else or only part of one: what
+ * byte_feed would drop byte by byte. */
+static size_t csi_len(const unsigned char *p, size_t n) {
+        if (n < 3 || p[0] != 0x1b || p[1] != '[')
+                return 0;
+        size_t j = 2;
+        while (j < n && p[j] >= 0x20 && p[j] <= 0x3f)
+                j++;
+        return j < n && p[j] >= 0x40 && p[j] <= 0x7e ? j + 1 : 0;
+}
+
+/* The common case: runs without '\n', '\r' or ESC are copied at once
+ * (found 16 bytes at a time), a '\n' ends the line right there, a whole
+ * colour code is skipped; the rest, and feeds under 8 bytes, go through the
+ * state machine byte by byte. */
 static void bytes_feed(logparse_t *lp, const unsigned char *p, size_t n) {
         size_t i = 0;
+        if (n < 8) {
+                for (; i < n; i++)
+                        byte_feed(lp, p[i]);
+                return;
+        }
         while (i < n) {
                 if (lp->esc == ESC_NONE && !lp->cr_pending) {
-                        size_t j = i;
-                        while (j < n && p[j] != '\n' && p[j] != '\r' &&
-                               p[j] != 0x1b)
-                                j++;
-                        if (j > i) {
+                        size_t k = lp_scan_ctl(p + i, n - i);
+                        if (k) {
                                 size_t room = lp->line_max - lp->line_len;
-                                size_t k    = j - i < room ? j - i : room;
-                                memcpy(lp->line + lp->line_len, p + i, k);
-                                lp->line_len += k;
+                                memcpy(lp->line + lp->line_len, p + i,
+                                       k < room ? k : room);
+                                lp->line_len += k < room ? k : room;
                                 lp->line_open = 1;
-                                i             = j;
+                                i += k;
+                                if (i == n)
+                                        return;
+                        }
+                        if (p[i] == '\n') {
+                                line_end(lp);
+                                i++;
+                                continue;
+                        }
+                        size_t csi = csi_len(p + i, n - i);
+                        if (csi) {
+                                i += csi;
                                 continue;
                         }
                 }
                 byte_feed(lp, p[i++]);
         }
+}
+
+/* Hashes small feeds in batches of up to sizeof(lp->stage) bytes. */
+static int digest_feed(logparse_t *lp, const void *data, size_t len) {
+        size_t room = sizeof(lp->stage) - lp->stage_len;
+        if (len <= room) {
+                memcpy(lp->stage + lp->stage_len, data, len);
+                lp->stage_len += len;
+                return 0;
+        }
+        if (lp->stage_len) {
+                if (EVP_DigestUpdate(lp->md, lp->stage, lp->stage_len) != 1)
+                        return -1;
+                lp->stage_len = 0;
+        }
+        if (len < sizeof(lp->stage)) {
+                memcpy(lp->stage, data, len);
+                lp->stage_len = len;
+                return 0;
+        }
+        return EVP_DigestUpdate(lp->md, data, len) == 1 ? 0 : -1;
 }
 
 int logparse_feed(logparse_t *lp, const void *data, size_t len) {
@@ -271,7 +326,7 @@ int logparse_feed(logparse_t *lp, const void *data, size_t len) {
                 rc            = LOGPARSE_FULL;
         }
         if (len) {
-                if (EVP_DigestUpdate(lp->md, data, len) != 1)
+                if (digest_feed(lp, data, len))
                         return -1;
                 lp->bytes += len;
                 bytes_feed(lp, data, len);
@@ -288,8 +343,11 @@ int logparse_finish(logparse_t *lp) {
         lp_steps_finish(lp);
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
-        if (EVP_DigestFinal_ex(lp->md, md, &mdlen) != 1)
+        if ((lp->stage_len &&
+             EVP_DigestUpdate(lp->md, lp->stage, lp->stage_len) != 1) ||
+            EVP_DigestFinal_ex(lp->md, md, &mdlen) != 1)
                 return -1;
+        lp->stage_len           = 0;
         static const char hex[] = "0123456789abcdef";
         for (unsigned i = 0; i < mdlen && i < 32; i++) {
                 lp->sha256[2 * i]     = hex[md[i] >> 4];

@@ -35,9 +35,7 @@ static cell_t cell_trim(const char *p, size_t n) {
                 p++;
                 n--;
         }
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-                n--;
-        return (cell_t){p, n};
+        return (cell_t){p, lp_trim_blank_end(p, n)};
 }
 
 static int cell_eq(cell_t c, const char *s) {
@@ -93,30 +91,27 @@ static int rule_cells(const char *s, size_t len) {
  * other than tab, invalid UTF-8 (as '?') and trailing blanks. */
 static size_t line_clean(char *s, size_t len) {
         size_t o = 0;
-        for (size_t i = 0; i < len;) {
-                unsigned char c = (unsigned char)s[i];
+        for (size_t i = 0;;) {
                 /* the common case first: a run of printable ASCII other
                  * than '[', kept as it is (moved only once something before
                  * it was dropped) */
-                if (c >= 0x20 && c < 0x7f && c != '[') {
-                        size_t j = i + 1;
-                        while (j < len && (unsigned char)s[j] >= 0x20 &&
-                               (unsigned char)s[j] < 0x7f && s[j] != '[')
-                                j++;
-                        if (o != i)
-                                memmove(s + o, s + i, j - i);
-                        o += j - i;
-                        i = j;
-                        continue;
-                }
+                size_t j =
+                    i + lp_scan_plain((const unsigned char *)s + i, len - i);
+                if (o != i)
+                        memmove(s + o, s + i, j - i);
+                o += j - i;
+                i = j;
+                if (i == len)
+                        break;
+                unsigned char c = (unsigned char)s[i];
                 if (c == '[') {
-                        size_t j = i + 1;
-                        while (j < len && j - i < 16 &&
-                               (isdigit((unsigned char)s[j]) || s[j] == ';'))
-                                j++;
-                        if (j < len && s[j] == 'm' && j > i + 1 &&
+                        size_t e = i + 1;
+                        while (e < len && e - i < 16 &&
+                               (isdigit((unsigned char)s[e]) || s[e] == ';'))
+                                e++;
+                        if (e < len && s[e] == 'm' && e > i + 1 &&
                             isdigit((unsigned char)s[i + 1])) {
-                                i = j + 1;
+                                i = e + 1;
                                 continue;
                         }
                 }
@@ -142,8 +137,7 @@ static size_t line_clean(char *s, size_t len) {
                 for (size_t m = 0; m < need; m++) /* o <= i: in place */
                         s[o++] = s[i++];
         }
-        while (o && (s[o - 1] == ' ' || s[o - 1] == '\t'))
-                o--;
+        o    = lp_trim_blank_end(s, o);
         s[o] = '\0';
         return o;
 }
@@ -171,19 +165,26 @@ int lp_duration_parse(const char *s, double *out) {
 }
 
 /* "exit code: N" alone, or "...failed: exit code: N" (CLI 2.x, printed in
- * red above a failed step's footer). Returns N or -1. */
+ * red above a failed step's footer): the last "exit code: " of the line,
+ * followed by 1 to 6 digits that end it. Only a key starting 12 to 17 bytes
+ * before the end can be followed so, and as the key cannot overlap itself,
+ * such a key is the last one: only there is it looked for. Returns N or
+ * -1. */
 static int exit_code_line(const char *s, size_t len) {
         static const char key[] = "exit code: ";
-        const char *hit         = NULL;
-        for (const char *p = s; (p = strstr(p, key)) != NULL; p++)
-                hit = p;
+        const size_t klen       = sizeof(key) - 1;
+        if (len < klen + 1 || !isdigit((unsigned char)s[len - 1]))
+                return -1;
+        size_t from = len > klen + 6 ? len - klen - 6 : 0;
+        const char *hit =
+            memmem(s + from, len - 1 - from, key, klen); /* a digit follows */
         if (!hit)
                 return -1;
         size_t pre = (size_t)(hit - s);
         if (pre && !(pre >= 8 && !memcmp(hit - 8, "failed: ", 8)))
                 return -1;
-        const char *d = hit + sizeof(key) - 1;
-        if (!isdigit((unsigned char)*d) || (size_t)(s + len - d) > 6)
+        const char *d = hit + klen;
+        if (!isdigit((unsigned char)*d))
                 return -1;
         char *end = NULL;
         long v    = strtol(d, &end, 10);
@@ -501,10 +502,12 @@ void lp_line_process(logparse_t *lp, char *s, size_t len) {
         lp_step_t *top = lp->depth ? &lp->stack[lp->depth - 1] : NULL;
         if (top)
                 top->in_header = 0;
-        if (!strncmp(s, "Bitrise build failed", 20))
-                lp->build_ok = 0;
-        else if (!strncmp(s, "Bitrise build successful", 24))
-                lp->build_ok = 1;
+        if (s[0] == 'B' && len >= 20 && !memcmp(s, "Bitrise build ", 14)) {
+                if (!memcmp(s + 14, "failed", 6))
+                        lp->build_ok = 0;
+                else if (len >= 24 && !memcmp(s + 14, "successful", 10))
+                        lp->build_ok = 1;
+        }
         int code = exit_code_line(s, len);
         if (code >= 0) {
                 if (top)

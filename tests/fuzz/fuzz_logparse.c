@@ -2,15 +2,20 @@
  *
  * The first two bytes choose the chunk size and the options, the rest is the
  * log, fed in chunks of that size. Checks the invariants a caller relies on:
- * bytes counted exactly, caps honoured, every reported string terminated.
+ * bytes counted exactly, caps honoured, every reported string terminated;
+ * and that the results are those of the frozen reference parser
+ * (tests/unit/logparse_ref/), both fed the same chunks and both fed the
+ * whole log at once.
  * Replay: run the binary on corpus files (libFuzzer), or see
  * tests/unit/test_bitrise_fuzz_replay.c for the replay in the unit suite.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bitrise/logparse.h"
+#include "tests/unit/logparse_ref/logparse_diff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,5 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 abort();
         }
         logparse_destroy(lp);
+        char msg[512];
+        size_t whole = 0;
+        if (lpdiff_run(data, size, &o, &chunk, 1, msg, sizeof(msg)) > 0 ||
+            lpdiff_run(data, size, &o, &whole, 1, msg, sizeof(msg)) > 0) {
+                fprintf(stderr, "logparse differs from the reference: %s\n",
+                        msg);
+                abort();
+        }
         return 0;
 }
