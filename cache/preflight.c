@@ -11,8 +11,7 @@
 /* KEYS: build, lease, budget, tok:<fp>:state [, tok:<fp>:role:<app>]
  * ARGV: owner, lease ms, rate, burst
  * -> {kind, json | wait | 0, state, role}, kind as cache_preflight_kind_t. */
-static const char preflight_src[] =
-    LUA_PRELUDE LUA_TAKE
+static const char preflight_src[] = LUA_PRELUDE LUA_TAKE
     "local st = redis.call('GET', KEYS[4])\n"
     "local role = false\n"
     "if KEYS[5] then role = redis.call('GET', KEYS[5]) end\n"
@@ -41,8 +40,8 @@ static int preflight_reply(const redisReply *r, const char *build, buf_t *out,
             r->element[0]->type != REDIS_REPLY_INTEGER ||
             r->element[0]->integer < CACHE_PREFLIGHT_HIT ||
             r->element[0]->integer > CACHE_PREFLIGHT_GO) {
-                snprintf(errstr, errstr_size, "preflight of build %s: odd reply",
-                         build);
+                snprintf(errstr, errstr_size,
+                         "preflight of build %s: odd reply", build);
                 return CACHE_E_REPLY;
         }
         const redisReply *v = r->element[1];

@@ -29,11 +29,11 @@
 #include "common/buf.h"
 
 typedef enum {
-        CACHE_PREFLIGHT_HIT = 1,  /* JSON appended to out */
-        CACHE_PREFLIGHT_REFUSED,  /* see verdict */
-        CACHE_PREFLIGHT_BUSY,     /* the lease is held by another */
-        CACHE_PREFLIGHT_WAIT,     /* the budget says wait: see wait_ms */
-        CACHE_PREFLIGHT_GO,       /* lease taken, one request taken */
+        CACHE_PREFLIGHT_HIT = 1, /* JSON appended to out */
+        CACHE_PREFLIGHT_REFUSED, /* see verdict */
+        CACHE_PREFLIGHT_BUSY,    /* the lease is held by another */
+        CACHE_PREFLIGHT_WAIT,    /* the budget says wait: see wait_ms */
+        CACHE_PREFLIGHT_GO,      /* lease taken, one request taken */
 } cache_preflight_kind_t;
 
 typedef struct cache_preflight {

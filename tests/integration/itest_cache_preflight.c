@@ -80,9 +80,9 @@ static int pre(run_t *r, const char *app, const char *build,
 static void test_preflight_answers(void) {
         char prefix[64], err[256];
         t_prefix(prefix, sizeof(prefix), "pf");
-        run_t r = {.rc = conn(prefix), .b = budget(0.5, 2),
-                   .fp = fp_of("bitwat_pf")};
-        cache_redis_t *other = conn(prefix);
+        run_t r = {
+            .rc = conn(prefix), .b = budget(0.5, 2), .fp = fp_of("bitwat_pf")};
+        cache_redis_t *other     = conn(prefix);
         cache_validity_opts_t vo = {0};
         T_ASSERT(r.rc && r.b && other);
         buf_init(&r.out, CACHE_BUILD_MAX_JSON);
@@ -130,9 +130,9 @@ static void test_preflight_answers(void) {
         T_EQ_INT(exists(prefix, "build:app2:b4:lease"), 0);
         T_EQ_INT(pre(&r, "app3", "b5", "w1"), 0);
         T_EQ_INT(r.pf.kind, CACHE_PREFLIGHT_GO);
-        T_EQ_INT(cache_validity_record(r.rc, &vo, &fp2, NULL, 401, err,
-                                       sizeof(err)),
-                 0);
+        T_EQ_INT(
+            cache_validity_record(r.rc, &vo, &fp2, NULL, 401, err, sizeof(err)),
+            0);
         T_EQ_INT(pre(&r, "app3", "b6", "w1"), 0);
         T_EQ_INT(r.pf.kind, CACHE_PREFLIGHT_REFUSED);
         T_EQ_INT(r.pf.verdict, CACHE_VALIDITY_INVALID);
