@@ -1,5 +1,7 @@
 /* Unit tests for producer/result: golden JSON for each event, nulls for
  * unknown values, the error table, and that no URL can leak. */
+#include <cJSON.h>
+
 #include "producer/result.h"
 #include "tests/assert.h"
 
@@ -175,11 +177,60 @@ static void test_result_error_table(void) {
                         "Developer"));
 }
 
+/* Strings are escaped byte for byte as cJSON prints them: random strings
+ * of every byte value (1..255, runs of plain text between), in the tail
+ * and in a build field, against cJSON_PrintUnformatted of the same string;
+ * and the whole result parses back to the same strings. */
+static void test_result_escaping_matches_cjson(void) {
+        char err[128], s[64], want[512];
+        unsigned seed = 12345;
+        int bad       = 0;
+        for (int k = 0; k < 5000 && bad < 3; k++) {
+                size_t n = (seed = seed * 1103515245u + 12345u) % sizeof(s);
+                for (size_t i = 0; i < n; i++) {
+                        seed       = seed * 1103515245u + 12345u;
+                        unsigned v = (seed >> 16) % 300;
+                        s[i]       = (char)(v < 255 ? v + 1 : 'a' + v % 26);
+                }
+                s[n]               = '\0';
+                const char *tail[] = {s};
+                result_build_t b   = build;
+                b.branch           = s;
+                result_log_t lg = {.archived = true, .tail = tail, .n_tail = 1};
+                result_t r = {JOBF, .event = RESULT_EVENT_FINISHED, .build = &b,
+                              .log = &lg};
+                char *out  = result_to_json(&r, err, sizeof(err));
+                cJSON *str = cJSON_CreateString(s);
+                char *esc  = cJSON_PrintUnformatted(str);
+                snprintf(want, sizeof(want), "\"tail\":[%s]", esc);
+                cJSON *back = out ? cJSON_Parse(out) : NULL;
+                cJSON *blog = cJSON_GetObjectItemCaseSensitive(back, "log");
+                cJSON *bt   = cJSON_GetObjectItemCaseSensitive(blog, "tail");
+                cJSON *bb   = cJSON_GetObjectItemCaseSensitive(back, "build");
+                cJSON *br   = cJSON_GetObjectItemCaseSensitive(bb, "branch");
+                const char *t0 =
+                    cJSON_GetStringValue(cJSON_GetArrayItem(bt, 0));
+                if (!out || !strstr(out, want) || !t0 || strcmp(t0, s) != 0 ||
+                    !cJSON_GetStringValue(br) ||
+                    strcmp(cJSON_GetStringValue(br), s) != 0) {
+                        bad++;
+                        printf("  string %d: got %s\n  want %s\n", k,
+                               out ? out : err, want);
+                }
+                cJSON_Delete(back);
+                cJSON_Delete(str);
+                free(esc);
+                free(out);
+        }
+        T_EQ_INT(bad, 0);
+}
+
 int main(void) {
         T_RUN(test_result_status_event);
         T_RUN(test_result_finished_event);
         T_RUN(test_result_error_event);
         T_RUN(test_result_rejects);
         T_RUN(test_result_error_table);
+        T_RUN(test_result_escaping_matches_cjson);
         return t_done();
 }
