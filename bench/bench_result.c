@@ -36,12 +36,12 @@ int main(int argc, char **argv) {
         result_step_t steps[2] = {
             {"xcode-test", "xcode-test@4", 65, 312, l1, STEPL},
             {"Script: run lints", "script@1", 1, 7, l2, STEPL}};
-        result_build_t b = {.number          = 4211,
-                            .status          = 2,
-                            .status_text     = "error",
-                            .workflow        = "primary",
-                            .branch          = "feature/login",
-                            .commit_hash     = "8f1e2d3c4b5a69788f1e2d3c4b5a6978",
+        result_build_t b = {.number      = 4211,
+                            .status      = 2,
+                            .status_text = "error",
+                            .workflow    = "primary",
+                            .branch      = "feature/login",
+                            .commit_hash = "8f1e2d3c4b5a69788f1e2d3c4b5a6978",
                             .pull_request_id = 17,
                             .triggered_at_ms = 1764000000000,
                             .started_at_ms   = 1764000003000,
@@ -50,26 +50,26 @@ int main(int argc, char **argv) {
                             .duration_s      = 600,
                             .machine_type    = "g2.mac.medium",
                             .stack           = "osx-xcode-16.0.x"};
-        result_log_t lg = {.archived       = true,
-                           .bytes          = 100000,
-                           .lines          = 1042,
-                           .sha256         = "9f86d081884c7d659a2feaa0c55ad015"
-                                             "a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                           .failed_steps   = steps,
-                           .n_failed_steps = 2,
-                           .tail           = tail,
-                           .n_tail         = TAIL};
-        result_t r      = {.job_id     = "job-00000001",
-                           .workspace  = "ws-bench",
-                           .app_slug   = "669403bffbe35909",
-                           .build_slug = "1a2b3c4d5e6f7a8b",
-                           .attrs_json = "{\"sent_us\":1764000603000123}",
-                           .event      = RESULT_EVENT_FINISHED,
-                           .build      = &b,
-                           .log        = &lg,
-                           .worker     = "bitmon-7c9f/w0"};
-        size_t size     = 0;
-        int64_t t0      = time_mono_ms();
+        result_log_t lg  = {.archived       = true,
+                            .bytes          = 100000,
+                            .lines          = 1042,
+                            .sha256         = "9f86d081884c7d659a2feaa0c55ad015"
+                                               "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                            .failed_steps   = steps,
+                            .n_failed_steps = 2,
+                            .tail           = tail,
+                            .n_tail         = TAIL};
+        result_t r       = {.job_id     = "job-00000001",
+                            .workspace  = "ws-bench",
+                            .app_slug   = "669403bffbe35909",
+                            .build_slug = "1a2b3c4d5e6f7a8b",
+                            .attrs_json = "{\"sent_us\":1764000603000123}",
+                            .event      = RESULT_EVENT_FINISHED,
+                            .build      = &b,
+                            .log        = &lg,
+                            .worker     = "bitmon-7c9f/w0"};
+        size_t size      = 0;
+        int64_t t0       = time_mono_ms();
         for (long i = 0; i < n; i++) {
                 char *json = result_to_json(&r, err, sizeof(err));
                 if (!json) {

@@ -16,8 +16,21 @@
 
 #define FAC "monitor"
 
+/* The last token read per workspace slot, with its fingerprint: tokens
+ * change rarely and HMAC() fetches its OpenSSL methods on every call (~3 %
+ * of a poll's CPU). Longer tokens are not memoised. Wiped on exit. */
+#define FP_MEMO_SLOTS     64
+#define FP_MEMO_TOKEN_MAX 256
+
+typedef struct fp_memo {
+        size_t len; /* 0 = empty */
+        char tok[FP_MEMO_TOKEN_MAX];
+        char fp[CACHE_FP_ID_LEN + 1];
+} fp_memo_t;
+
 typedef struct monitor_thread {
         monitor_t *m;
+        fp_memo_t fp_memo[FP_MEMO_SLOTS];
         char worker[160]; /* "<worker.id>/w<N>": results, lease owner */
         cache_redis_t *rc;
         tokenstore_t *ts; /* own (redis store) or m->dir_ts */
@@ -99,24 +112,52 @@ static void fp_from_str(const char *s, cache_fp_t *fp) {
         snprintf(fp->log, sizeof(fp->log), "%.*s", CACHE_FP_LOG_LEN, s);
 }
 
+static fp_memo_t *fp_memo_slot(monitor_thread_t *t, const char *ws) {
+        uint32_t h = 2166136261u;
+        for (; *ws; ws++)
+                h = (h ^ (unsigned char)*ws) * 16777619u;
+        return &t->fp_memo[h % FP_MEMO_SLOTS];
+}
+
+/* The fingerprint of tok into fp, from the memo when tok is the one it
+ * holds for ws. 0 or -1. */
+static int token_fp(monitor_thread_t *t, const char *ws, const char *tok,
+                    char *fp, size_t fp_size) {
+        fp_memo_t *e = fp_memo_slot(t, ws);
+        size_t len   = strlen(tok);
+        cache_fp_t f;
+        if (e->len == len && CRYPTO_memcmp(e->tok, tok, len) == 0) {
+                snprintf(fp, fp_size, "%s", e->fp);
+                return 0;
+        }
+        if (cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, tok, len, &f) <
+            0)
+                return -1;
+        snprintf(fp, fp_size, "%s", f.id);
+        OPENSSL_cleanse(e, sizeof(*e));
+        if (len < FP_MEMO_TOKEN_MAX) {
+                memcpy(e->tok, tok, len);
+                memcpy(e->fp, f.id, sizeof(e->fp));
+                e->len = len;
+        }
+        return 0;
+}
+
 static int seam_token_get(void *ctx, const char *ws, char *tok, size_t tok_size,
                           char *fp, size_t fp_size, char *errstr,
                           size_t errstr_size) {
         monitor_thread_t *t = ctx;
-        cache_fp_t f;
         int err = tokenstore_get(t->ts, ws, tok, tok_size, errstr, errstr_size);
         if (err == CACHE_E_NOTFOUND || err == CACHE_E_ARG)
                 return 1;
         if (err < 0)
                 return -1;
-        if (cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, tok, strlen(tok),
-                             &f) < 0) {
+        if (token_fp(t, ws, tok, fp, fp_size) < 0) {
                 OPENSSL_cleanse(tok, tok_size);
                 snprintf(errstr, errstr_size,
                          "cannot fingerprint the token of %s", ws);
                 return -1;
         }
-        snprintf(fp, fp_size, "%s", f.id);
         return 0;
 }
 
@@ -564,6 +605,7 @@ static void thread_free(monitor_thread_t *t) {
                 tokenstore_destroy(t->ts);
         cache_redis_destroy(t->rc);
         free(t->fallback);
+        OPENSSL_cleanse(t->fp_memo, sizeof(t->fp_memo));
         free(t);
 }
 
