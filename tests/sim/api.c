@@ -341,7 +341,7 @@ void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
         sim_build_state(sim, &b, now, &st);
         sim_build_effective(&b, &st);
         r->status       = 200;
-        r->log          = sim_loglayout_new(&b, &st);
+        r->log          = sim_loglayout_get(sim->logcache, &b, &st);
         r->content_type = "text/plain; charset=utf-8";
         if (!r->log)
                 sim_reply_message(r, 500, "out of memory");

@@ -13,7 +13,7 @@ typedef struct sim_reply {
         int status;
         char *body; /* owned; malloc'd */
         size_t body_len;
-        sim_loglayout_t *log; /* owned; streamed instead of body when set */
+        sim_loglayout_t *log; /* one reference; streamed instead of body */
         const char *content_type;
         char headers[4][2][64]; /* extra headers (name, value) */
         int n_headers;

@@ -3,11 +3,14 @@
  * A log is laid out as a short list of segments: static text (boxes, summary,
  * a few KB at most) and step bodies of fixed-width lines whose content is a
  * hash of (log seed, step, line). Any byte range is computed on demand, so a
- * 500 MB log costs a few KB of memory.
+ * 500 MB log costs a few KB of memory. Layouts are immutable and shared: a
+ * small cache keyed by everything a layout depends on lets the /log call, the
+ * raw download and /_sim/expected of one build lay it out once.
  */
 #include "tests/sim/sim.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,15 @@ typedef struct seg {
         int64_t lines;    /* body segments: fixed-width lines of step `step` */
 } seg_t;
 
+/* Everything a layout depends on (zero-filled, so it compares with memcmp). */
+typedef struct layout_key {
+        int64_t start_ms, running_ms;
+        int64_t target_bytes, target_lines;
+        uint64_t seed;
+        int steps, failing_step, exit_code, abort_cut, final_status;
+        char failing_title[SIM_STR_MAX];
+} layout_key_t;
+
 typedef struct step_info {
         char title[SIM_STR_MAX];
         int result; /* 0 ok, 1 failed, 2 skipped, 3 not reached (aborted) */
@@ -41,15 +53,23 @@ typedef struct step_info {
 } step_info_t;
 
 struct sim_loglayout {
-        seg_t segs[SIM_MAX_STEPS * 4 + 4];
+        atomic_int refs;
+        layout_key_t key;
+        seg_t *segs; /* 2 per step run + 1 */
         int n_segs;
-        buf_t text; /* all static text, back to back */
+        char *text; /* all static text, back to back */
         int64_t size, lines;
         uint64_t seed;
         int n_steps;
         int final_status;
         bool has_summary;
-        step_info_t steps[SIM_MAX_STEPS];
+        step_info_t steps[]; /* n_steps */
+};
+
+struct sim_logcache {
+        pthread_mutex_t lock;
+        size_t n_slots;
+        sim_loglayout_t *slots[]; /* direct-mapped by key hash; one ref each */
 };
 
 const char *const sim_step_names[] = {
@@ -90,8 +110,14 @@ static size_t visible_len(const char *s) {
 }
 
 static void pad(buf_t *b, size_t used, size_t width) {
-        for (; used < width; used++)
-                buf_append(b, " ", 1);
+        static const char spaces[BOX_W + 1] =
+            "                                        "
+            "                                        ";
+        while (used < width) {
+                size_t n = width - used < BOX_W ? width - used : BOX_W;
+                buf_append(b, spaces, n);
+                used += n;
+        }
 }
 
 static void box_rule(buf_t *b, int cells) {
@@ -228,138 +254,242 @@ static void summary(buf_t *b, const sim_loglayout_t *l, int64_t total_ms) {
 }
 
 /* Records a static segment covering the text appended since `from`. */
-static void seg_static(sim_loglayout_t *l, size_t from) {
+static void seg_static(sim_loglayout_t *l, const buf_t *text, size_t from) {
         seg_t *s    = &l->segs[l->n_segs++];
         s->step     = -1;
         s->text_off = (int64_t)from;
-        s->len      = (int64_t)(l->text.len - from);
+        s->len      = (int64_t)(text->len - from);
 }
 
-static void seg_body(sim_loglayout_t *l, int step, int64_t lines) {
+static void seg_body(sim_loglayout_t *l, int step) {
         seg_t *s = &l->segs[l->n_segs++];
         s->step  = step;
-        s->lines = lines;
-        s->len   = lines * LINE_W;
 }
 
 /* Titles, results and runtimes (weights from the seed, summing to run_ms). */
-static void plan_steps(sim_loglayout_t *l, const sim_build_t *b,
-                       int64_t start_ms, int64_t run_ms) {
-        const sim_logspec_t *ls = &b->log;
+static void plan_steps(sim_loglayout_t *l, const layout_key_t *k,
+                       int64_t run_ms) {
         uint64_t w[SIM_MAX_STEPS], sum = 0;
+        int64_t start_ms = k->start_ms;
         for (int i = 0; i < l->n_steps; i++)
-                sum += w[i] = 1 + sim_hash(ls->seed, (uint64_t)i + 200) % 9;
+                sum += w[i] = 1 + sim_hash(k->seed, (uint64_t)i + 200) % 9;
         for (int i = 0; i < l->n_steps; i++) {
                 step_info_t *s   = &l->steps[i];
-                uint64_t h       = sim_hash(ls->seed, (uint64_t)i + 100);
+                uint64_t h       = sim_hash(k->seed, (uint64_t)i + 100);
                 const char *name = sim_step_names[h % sim_step_names_len];
                 s->runtime_ms    = (int64_t)((uint64_t)run_ms * w[i] / sum);
                 s->started_ms    = start_ms;
                 start_ms += s->runtime_ms;
-                if (i == ls->failing_step) {
+                if (i == k->failing_step) {
                         snprintf(s->title, sizeof(s->title), "%s",
-                                 ls->failing_title[0] ? ls->failing_title
-                                                      : name);
+                                 k->failing_title[0] ? k->failing_title : name);
                         s->result    = 1;
-                        s->exit_code = ls->exit_code;
+                        s->exit_code = k->exit_code;
                         snprintf(s->last_line, sizeof(s->last_line),
-                                 "Run: exit status %d", ls->exit_code);
+                                 "Run: exit status %d", k->exit_code);
                 } else {
                         snprintf(s->title, sizeof(s->title), "%s", name);
                         s->result =
-                            ls->failing_step >= 0 && i > ls->failing_step ? 2
-                                                                          : 0;
+                            k->failing_step >= 0 && i > k->failing_step ? 2 : 0;
                 }
         }
 }
 
-static int64_t body_lines_total(const sim_logspec_t *ls, int64_t static_bytes,
+static int64_t body_lines_total(const layout_key_t *k, int64_t static_bytes,
                                 int64_t static_lines) {
-        if (ls->target_bytes > 0)
-                return ls->target_bytes > static_bytes
-                           ? (ls->target_bytes - static_bytes) / LINE_W
+        if (k->target_bytes > 0)
+                return k->target_bytes > static_bytes
+                           ? (k->target_bytes - static_bytes) / LINE_W
                            : 0;
-        return ls->target_lines > static_lines ? ls->target_lines - static_lines
-                                               : 0;
+        return k->target_lines > static_lines ? k->target_lines - static_lines
+                                              : 0;
 }
 
 static int64_t count_lines(const char *p, size_t n) {
         int64_t c = 0;
-        for (size_t i = 0; i < n; i++)
-                c += p[i] == '\n';
+        for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p)));
+             p++)
+                c++;
         return c;
 }
 
-/* Lays out n_run steps with `body` lines spread over them; the step cut_step
- * (>= 0 for aborted builds) stops half way through its body. Sets size and
- * lines. The static text does not depend on `body`. */
-static void lay_out(sim_loglayout_t *l, const sim_build_t *b, int64_t start_ms,
-                    int n_run, int cut_step, int64_t body) {
+/* Writes the static text of n_run steps (the step cut_step, >= 0 for aborted
+ * builds, ends in its body) with an empty body segment in each; sets size and
+ * lines of the static text alone. */
+static void lay_out_static(sim_loglayout_t *l, const layout_key_t *k,
+                           buf_t *text, int n_run, int cut_step) {
         size_t from = 0;
-        buf_reset(&l->text);
-        l->n_segs = 0;
-        preamble(&l->text, start_ms);
+        preamble(text, k->start_ms);
         for (int i = 0; i < n_run; i++) {
-                int64_t n = body / n_run + (i == n_run - 1 ? body % n_run : 0);
-                step_header(&l->text, i, &l->steps[i], l->steps[i].started_ms);
-                seg_static(l, from);
-                seg_body(l, i, i == cut_step ? n / 2 : n);
-                from = l->text.len;
+                step_header(text, i, &l->steps[i], l->steps[i].started_ms);
+                seg_static(l, text, from);
+                seg_body(l, i);
+                from = text->len;
                 if (i != cut_step)
-                        step_footer(&l->text, &l->steps[i], i == n_run - 1);
+                        step_footer(text, &l->steps[i], i == n_run - 1);
         }
         l->has_summary = cut_step < 0;
         if (l->has_summary)
-                summary(&l->text, l, b->running_ms);
+                summary(text, l, k->running_ms);
         else
-                buf_append_str(&l->text, "\n");
-        seg_static(l, from);
-        l->size = l->lines = 0;
-        for (int i = 0; i < l->n_segs; i++) {
-                seg_t *s = &l->segs[i];
-                s->off   = l->size;
-                l->size += s->len;
-                l->lines += s->step >= 0
-                                ? s->lines
-                                : count_lines(l->text.data + s->text_off,
-                                              (size_t)s->len);
+                buf_append_str(text, "\n");
+        seg_static(l, text, from);
+        l->size  = (int64_t)text->len;
+        l->lines = count_lines(text->data ? text->data : "", text->len);
+}
+
+/* Spreads `body` lines over the body segments (the last run step takes the
+ * remainder, the cut step keeps half of its share) and places the segments. */
+static void lay_out_body(sim_loglayout_t *l, int n_run, int cut_step,
+                         int64_t body) {
+        int64_t off = 0;
+        for (int j = 0; j < l->n_segs; j++) {
+                seg_t *s = &l->segs[j];
+                if (s->step >= 0) {
+                        int i     = s->step;
+                        int64_t n = body / n_run +
+                                    (i == n_run - 1 ? body % n_run : 0);
+                        s->lines  = i == cut_step ? n / 2 : n;
+                        s->len    = s->lines * LINE_W;
+                        l->lines += s->lines;
+                }
+                s->off = off;
+                off += s->len;
         }
+        l->size = off;
+}
+
+static sim_loglayout_t *layout_new(const layout_key_t *k) {
+        int n_steps = k->steps < 1               ? 1
+                      : k->steps > SIM_MAX_STEPS ? SIM_MAX_STEPS
+                                                 : k->steps;
+        int n_run, cut_step = -1;
+        size_t text_len;
+        char *fit;
+        buf_t text;
+        sim_loglayout_t *l =
+            calloc(1, sizeof(*l) + sizeof(step_info_t) * (size_t)n_steps);
+        if (!l)
+                return NULL;
+        l->segs = calloc((size_t)(2 * n_steps + 1), sizeof(seg_t));
+        if (!l->segs) {
+                free(l);
+                return NULL;
+        }
+        atomic_init(&l->refs, 1);
+        l->key          = *k;
+        l->seed         = k->seed;
+        l->n_steps      = n_steps;
+        l->final_status = k->final_status;
+        plan_steps(l, k, k->running_ms > 0 ? k->running_ms : 1000);
+        n_run = k->failing_step >= 0 ? k->failing_step + 1 : n_steps;
+        if (k->abort_cut) {
+                cut_step = (int)(sim_hash(l->seed, 9) % (uint64_t)n_steps);
+                n_run    = cut_step + 1;
+                for (int i = cut_step; i < n_steps; i++)
+                        l->steps[i].result = 3;
+        }
+        buf_init(&text, 0);
+        lay_out_static(l, k, &text, n_run, cut_step);
+        lay_out_body(l, n_run, cut_step, body_lines_total(k, l->size, l->lines));
+        text_len = text.len;
+        if (!(l->text = buf_detach(&text))) {
+                sim_loglayout_release(l);
+                return NULL;
+        }
+        if ((fit = realloc(l->text, text_len + 1))) /* kept while cached */
+                l->text = fit;
+        return l;
+}
+
+static void layout_key_make(layout_key_t *k, const sim_build_t *b,
+                            const sim_state_t *st) {
+        memset(k, 0, sizeof(*k));
+        k->start_ms =
+            st->started_ms ? st->started_ms : b->triggered_ms + b->on_hold_ms;
+        k->running_ms   = b->running_ms;
+        k->target_bytes = b->log.target_bytes;
+        k->target_lines = b->log.target_lines;
+        k->seed         = b->log.seed;
+        k->steps        = b->log.steps;
+        k->failing_step = b->log.failing_step;
+        k->exit_code    = b->log.exit_code;
+        k->abort_cut    = b->log.abort_cut;
+        k->final_status = b->final_status;
+        snprintf(k->failing_title, sizeof(k->failing_title), "%s",
+                 b->log.failing_title);
+}
+
+static uint64_t layout_key_hash(const layout_key_t *k) {
+        const unsigned char *p = (const unsigned char *)k;
+        uint64_t h             = 0xcbf29ce484222325ULL; /* FNV-1a */
+        for (size_t i = 0; i < sizeof(*k); i++)
+                h = (h ^ p[i]) * 0x100000001b3ULL;
+        return h;
 }
 
 sim_loglayout_t *sim_loglayout_new(const sim_build_t *b,
                                    const sim_state_t *st) {
-        sim_loglayout_t *l = calloc(1, sizeof(*l));
-        int64_t start =
-            st->started_ms ? st->started_ms : b->triggered_ms + b->on_hold_ms;
-        int n_run, cut_step = -1;
-        if (!l)
-                return NULL;
-        buf_init(&l->text, 0);
-        l->seed         = b->log.seed;
-        l->n_steps      = b->log.steps < 1               ? 1
-                          : b->log.steps > SIM_MAX_STEPS ? SIM_MAX_STEPS
-                                                         : b->log.steps;
-        l->final_status = b->final_status;
-        plan_steps(l, b, start, b->running_ms > 0 ? b->running_ms : 1000);
-        n_run = b->log.failing_step >= 0 ? b->log.failing_step + 1 : l->n_steps;
-        if (b->log.abort_cut) {
-                cut_step = (int)(sim_hash(l->seed, 9) % (uint64_t)l->n_steps);
-                n_run    = cut_step + 1;
-                for (int i = cut_step; i < l->n_steps; i++)
-                        l->steps[i].result = 3;
+        layout_key_t k;
+        layout_key_make(&k, b, st);
+        return layout_new(&k);
+}
+
+sim_loglayout_t *sim_loglayout_get(sim_logcache_t *c, const sim_build_t *b,
+                                   const sim_state_t *st) {
+        layout_key_t k;
+        sim_loglayout_t *l, *old;
+        size_t slot;
+        if (!c)
+                return sim_loglayout_new(b, st);
+        layout_key_make(&k, b, st);
+        slot = (size_t)(layout_key_hash(&k) % c->n_slots);
+        pthread_mutex_lock(&c->lock);
+        l = c->slots[slot];
+        if (l && memcmp(&l->key, &k, sizeof(k)) == 0) {
+                atomic_fetch_add(&l->refs, 1);
+                pthread_mutex_unlock(&c->lock);
+                return l;
         }
-        lay_out(l, b, start, n_run, cut_step,
-                0); /* learns the size of the static text */
-        lay_out(l, b, start, n_run, cut_step,
-                body_lines_total(&b->log, l->size, l->lines));
+        pthread_mutex_unlock(&c->lock);
+        if (!(l = layout_new(&k)))
+                return NULL;
+        atomic_fetch_add(&l->refs, 1); /* the cache's */
+        pthread_mutex_lock(&c->lock);
+        old            = c->slots[slot];
+        c->slots[slot] = l;
+        pthread_mutex_unlock(&c->lock);
+        sim_loglayout_release(old);
         return l;
 }
 
-void sim_loglayout_destroy(sim_loglayout_t *l) {
-        if (!l)
+void sim_loglayout_release(sim_loglayout_t *l) {
+        if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
                 return;
-        buf_release(&l->text);
+        free(l->segs);
+        free(l->text);
         free(l);
+}
+
+sim_logcache_t *sim_logcache_new(size_t n_slots) {
+        sim_logcache_t *c;
+        if (n_slots == 0)
+                return NULL;
+        c = calloc(1, sizeof(*c) + n_slots * sizeof(c->slots[0]));
+        if (!c)
+                return NULL;
+        pthread_mutex_init(&c->lock, NULL);
+        c->n_slots = n_slots;
+        return c;
+}
+
+void sim_logcache_destroy(sim_logcache_t *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_slots; i++)
+                sim_loglayout_release(c->slots[i]);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
 }
 
 int64_t sim_loglayout_size(const sim_loglayout_t *l) {
@@ -370,62 +500,147 @@ int64_t sim_loglayout_lines(const sim_loglayout_t *l) {
         return l->lines;
 }
 
-/* One body line: LINE_W bytes ending in '\n'. */
+/* ---- body lines, formatted by hand (snprintf cost 1 µs a line) ---- */
+
+/* The longest body line: 54 fixed bytes of the INFO form, a step number of
+ * at most 2 digits and a line number of at most 19: it never reaches the
+ * padding's last byte, so no line is cut. */
+_Static_assert(SIM_MAX_STEPS <= 99 && 54 + 2 + 19 < LINE_W - 1,
+               "body lines fit LINE_W");
+
+static char *put(char *p, const char *s, size_t n) {
+        memcpy(p, s, n);
+        return p + n;
+}
+
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_dec(char *p, uint64_t v) {
+        char t[20];
+        int n = 0;
+        do {
+                t[n++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n)
+                *p++ = t[--n];
+        return p;
+}
+
+/* v in [0, 10^width): exactly `width` digits, zero-padded. */
+static char *put_dec_w(char *p, uint64_t v, int width) {
+        for (int i = width - 1; i >= 0; i--) {
+                p[i] = (char)('0' + v % 10);
+                v /= 10;
+        }
+        return p + width;
+}
+
+static char *put_hex8(char *p, uint32_t v) {
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 7; i >= 0; i--) {
+                p[i] = hex[v & 15];
+                v >>= 4;
+        }
+        return p + 8;
+}
+
+/* One body line: LINE_W bytes ending in '\n', the same bytes as
+ * snprintf(CYAN "INFO" RESET "[%02d:%02d:%02d] step %d line %" PRId64
+ * " cache hit %08" PRIx64, ...) for one line in 7 and
+ * snprintf("\xe2\x96\xb8 %s Module%04u/File%06" PRIu64 ".swift (%d:%" PRId64
+ * ")", ...) for the others, padded with spaces. */
 static void body_line(const sim_loglayout_t *l, int step, int64_t k,
                       char *out) {
-        static const char *const verbs[] = {
-            "Compiling",   "Linking",   "Processing", "Copying",
-            "Downloading", "Resolving", "Testing",    "Signing"};
+        static const struct {
+                const char *s;
+                size_t n;
+        } verbs[] = {{"Compiling", 9},   {"Linking", 7},   {"Processing", 10},
+                     {"Copying", 7},     {"Downloading", 11},
+                     {"Resolving", 9},   {"Testing", 7},   {"Signing", 7}};
         uint64_t h = sim_hash(l->seed ^ (uint64_t)step << 40, (uint64_t)k);
-        int n;
-        if (h % 7 == 0)
-                n = snprintf(out, LINE_W,
-                             CYAN "INFO" RESET
-                                  "[%02d:%02d:%02d] step %d line %" PRId64
-                                  " cache hit %08" PRIx64,
-                             (int)(k / 3600 % 24), (int)(k / 60 % 60),
-                             (int)(k % 60), step, k, h >> 32);
-        else
-                n = snprintf(out, LINE_W,
-                             "\xe2\x96\xb8 %s Module%04u/File%06" PRIu64
-                             ".swift (%d:%" PRId64 ")",
-                             verbs[h % 8], (unsigned)(h >> 48) % 10000,
-                             (h >> 8) % 1000000, step, k);
-        if (n < 0 || n > LINE_W - 1)
-                n = LINE_W - 1;
-        memset(out + n, ' ', (size_t)(LINE_W - 1 - n));
+        char *p    = out;
+        if (h % 7 == 0) {
+                p = PUT_LIT(p, CYAN "INFO" RESET "[");
+                p = put_dec_w(p, (uint64_t)(k / 3600 % 24), 2);
+                *p++ = ':';
+                p = put_dec_w(p, (uint64_t)(k / 60 % 60), 2);
+                *p++ = ':';
+                p = put_dec_w(p, (uint64_t)(k % 60), 2);
+                p = PUT_LIT(p, "] step ");
+                p = put_dec(p, (uint64_t)step);
+                p = PUT_LIT(p, " line ");
+                p = put_dec(p, (uint64_t)k);
+                p = PUT_LIT(p, " cache hit ");
+                p = put_hex8(p, (uint32_t)(h >> 32));
+        } else {
+                p = PUT_LIT(p, "\xe2\x96\xb8 ");
+                p = put(p, verbs[h % 8].s, verbs[h % 8].n);
+                p = PUT_LIT(p, " Module");
+                p = put_dec_w(p, (unsigned)(h >> 48) % 10000, 4);
+                p = PUT_LIT(p, "/File");
+                p = put_dec_w(p, (h >> 8) % 1000000, 6);
+                p = PUT_LIT(p, ".swift (");
+                p = put_dec(p, (uint64_t)step);
+                *p++ = ':';
+                p = put_dec(p, (uint64_t)k);
+                *p++ = ')';
+        }
+        memset(p, ' ', (size_t)(out + LINE_W - 1 - p));
         out[LINE_W - 1] = '\n';
+}
+
+/* Copies bytes [in, in+n) of body segment s (n > 0, in < s->len): whole
+ * lines straight into dst, a partial first or last line through a copy. */
+static size_t read_body(const sim_loglayout_t *l, const seg_t *s, int64_t in,
+                        char *dst, size_t n) {
+        size_t done = 0;
+        while (in < s->len && done < n) {
+                int64_t row = in / LINE_W, col = in % LINE_W;
+                size_t take = (size_t)(LINE_W - col);
+                if (take > n - done)
+                        take = n - done;
+                if (take == LINE_W) {
+                        body_line(l, s->step, row, dst + done);
+                } else {
+                        char line[LINE_W];
+                        body_line(l, s->step, row, line);
+                        memcpy(dst + done, line + col, take);
+                }
+                done += take;
+                in += (int64_t)take;
+        }
+        return done;
 }
 
 size_t sim_loglayout_read(const sim_loglayout_t *l, int64_t off, char *dst,
                           size_t n) {
         size_t done = 0;
-        int i       = 0;
-        while (i < l->n_segs && l->segs[i].off + l->segs[i].len <= off)
-                i++;
-        for (; i < l->n_segs && done < n; i++) {
+        int lo = 0, hi = l->n_segs;
+        if (off < 0)
+                return 0;
+        while (lo < hi) { /* the first segment ending after off */
+                int mid = lo + (hi - lo) / 2;
+                if (l->segs[mid].off + l->segs[mid].len <= off)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (int i = lo; i < l->n_segs && done < n; i++) {
                 const seg_t *s = &l->segs[i];
                 int64_t in     = off + (int64_t)done - s->off;
-                while (in < s->len && done < n) {
-                        size_t take;
-                        if (s->step < 0) {
-                                take = (size_t)(s->len - in);
-                                if (take > n - done)
-                                        take = n - done;
-                                memcpy(dst + done,
-                                       l->text.data + s->text_off + in, take);
-                        } else {
-                                char line[LINE_W];
-                                int64_t col = in % LINE_W;
-                                body_line(l, s->step, in / LINE_W, line);
-                                take = (size_t)(LINE_W - col);
-                                if (take > n - done)
-                                        take = n - done;
-                                memcpy(dst + done, line + col, take);
-                        }
-                        done += take;
-                        in += (int64_t)take;
+                size_t take;
+                if (in >= s->len)
+                        continue;
+                if (s->step >= 0) {
+                        done += read_body(l, s, in, dst + done, n - done);
+                        continue;
                 }
+                take = (size_t)(s->len - in);
+                if (take > n - done)
+                        take = n - done;
+                memcpy(dst + done, l->text + s->text_off + in, take);
+                done += take;
         }
         return done;
 }
