@@ -50,6 +50,7 @@ typedef struct step_info {
         int64_t runtime_ms;
         int64_t started_ms;
         char last_line[160];
+        char rt[32]; /* runtime as the summary shows it */
 } step_info_t;
 
 struct sim_loglayout {
@@ -92,6 +93,50 @@ const char *const sim_step_names[] = {
 const size_t sim_step_names_len =
     sizeof(sim_step_names) / sizeof(sim_step_names[0]);
 
+/* ---- decimal digits by hand ---- */
+
+static const char digits2[201] = "00010203040506070809"
+                                 "10111213141516171819"
+                                 "20212223242526272829"
+                                 "30313233343536373839"
+                                 "40414243444546474849"
+                                 "50515253545556575859"
+                                 "60616263646566676869"
+                                 "70717273747576777879"
+                                 "80818283848586878889"
+                                 "90919293949596979899";
+
+/* v < 100: exactly two digits. */
+static char *put_2(char *p, uint64_t v) {
+        memcpy(p, digits2 + 2 * v, 2);
+        return p + 2;
+}
+
+static char *put_dec(char *p, uint64_t v) {
+        int n = 1;
+        for (uint64_t t = v; t >= 10; t /= 10)
+                n++;
+        char *e = p + n;
+        for (p = e; v >= 100; v /= 100) {
+                p -= 2;
+                memcpy(p, digits2 + 2 * (v % 100), 2);
+        }
+        if (v >= 10)
+                memcpy(p - 2, digits2 + 2 * v, 2);
+        else
+                p[-1] = (char)('0' + v);
+        return e;
+}
+
+static char *put_hex8(char *p, uint32_t v) {
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 7; i >= 0; i--) {
+                p[i] = hex[v & 15];
+                v >>= 4;
+        }
+        return p + 8;
+}
+
 /* Visible width of s: ANSI sequences count 0, UTF-8 continuation bytes 0. */
 static size_t visible_len(const char *s) {
         size_t n = 0;
@@ -130,11 +175,17 @@ static void box_rule(buf_t *b, int cells) {
                                   "-----------------------------------+\n");
 }
 
-static void box_row(buf_t *b, const char *text) {
+/* A box row of head and text side by side. */
+static void box_row2(buf_t *b, const char *head, const char *text) {
         buf_append_str(b, "| ");
+        buf_append_str(b, head);
         buf_append_str(b, text);
-        pad(b, visible_len(text), BOX_W - 4);
+        pad(b, visible_len(head) + visible_len(text), BOX_W - 4);
         buf_append_str(b, " |\n");
+}
+
+static void box_row(buf_t *b, const char *text) {
+        box_row2(b, "", text);
 }
 
 static void runtime_str(int64_t ms, char *out, size_t size) {
@@ -153,16 +204,25 @@ static void summary_row(buf_t *b, const step_info_t *s) {
         const char *icon = s->result == 0   ? "\xe2\x9c\x93"
                            : s->result == 1 ? "x"
                                             : "\xe2\x9e\x9c";
-        char title[SIM_STR_MAX + 32], rt[32];
-        if (s->result == 1)
-                snprintf(title, sizeof(title), "%s (exit code: %d)", s->title,
-                         s->exit_code);
-        else
-                snprintf(title, sizeof(title), "%s", s->title);
-        runtime_str(s->result == 2 ? 0 : s->runtime_ms, rt, sizeof(rt));
-        buf_printf(b, "| %s%s%s | %s%s%s", col, icon, RESET, col, title, RESET);
+        char failed[SIM_STR_MAX + 32];
+        const char *title = s->title;
+        if (s->result == 1) {
+                snprintf(failed, sizeof(failed), "%s (exit code: %d)",
+                         s->title, s->exit_code);
+                title = failed;
+        }
+        buf_append_str(b, "| ");
+        buf_append_str(b, col);
+        buf_append_str(b, icon);
+        buf_append_str(b, RESET " | ");
+        buf_append_str(b, col);
+        buf_append_str(b, title);
+        buf_append_str(b, RESET);
         pad(b, visible_len(title), 61);
-        buf_printf(b, " | %-8s |\n", rt);
+        buf_append_str(b, " | "); /* then "%-8s |\n" */
+        buf_append_str(b, s->rt);
+        pad(b, strlen(s->rt), 8);
+        buf_append_str(b, " |\n");
         box_rule(b, 1);
         if (s->result == 1) {
                 char row[BOX_W * 2];
@@ -199,20 +259,18 @@ static void preamble(buf_t *b, int64_t start_ms) {
 }
 
 static void step_header(buf_t *b, int i, const step_info_t *s, int64_t at_ms) {
-        char row[BOX_W * 2], t[40];
+        char head[16] = "(", t[40];
+        char *p = put_dec(head + 1, (uint64_t)i); /* "(%d) " */
+        memcpy(p, ") ", 3);
         box_rule(b, 0);
-        snprintf(row, sizeof(row), "(%d) %s", i, s->title);
-        box_row(b, row);
+        box_row2(b, head, s->title);
         box_rule(b, 0);
-        snprintf(row, sizeof(row), "id: %s", s->title);
-        box_row(b, row);
+        box_row2(b, "id: ", s->title);
         box_row(b, "version: 1.2.3");
         box_row(
             b, "collection: https://github.com/bitrise-io/bitrise-steplib.git");
         box_row(b, "toolkit: go");
-        snprintf(row, sizeof(row), "time: %s",
-                 time_rfc3339_format(at_ms, 0, t, sizeof(t)));
-        box_row(b, row);
+        box_row2(b, "time: ", time_rfc3339_format(at_ms, 0, t, sizeof(t)));
         box_rule(b, 0);
         box_row(b, "");
 }
@@ -229,7 +287,7 @@ static void step_footer(buf_t *b, const step_info_t *s, bool last) {
 }
 
 static void summary(buf_t *b, const sim_loglayout_t *l, int64_t total_ms) {
-        char row[BOX_W], rt[32];
+        char rt[32];
         buf_append_str(b, "\n\n");
         box_rule(b, 0);
         box_row(b, "                              bitrise summary");
@@ -240,8 +298,7 @@ static void summary(buf_t *b, const sim_loglayout_t *l, int64_t total_ms) {
         for (int i = 0; i < l->n_steps; i++)
                 summary_row(b, &l->steps[i]);
         runtime_str(total_ms, rt, sizeof(rt));
-        snprintf(row, sizeof(row), "Total runtime: %s", rt);
-        box_row(b, row);
+        box_row2(b, "Total runtime: ", rt);
         box_rule(b, 0);
         buf_append_str(b, "\n" BLUE
                           "Submitting anonymized usage information..." RESET
@@ -288,7 +345,7 @@ static void plan_steps(sim_loglayout_t *l, const layout_key_t *k,
                         snprintf(s->last_line, sizeof(s->last_line),
                                  "Run: exit status %d", k->exit_code);
                 } else {
-                        snprintf(s->title, sizeof(s->title), "%s", name);
+                        memcpy(s->title, name, strlen(name) + 1); /* short */
                         s->result =
                             k->failing_step >= 0 && i > k->failing_step ? 2 : 0;
                 }
@@ -388,6 +445,11 @@ static sim_loglayout_t *layout_new(const layout_key_t *k) {
                 n_run    = cut_step + 1;
                 for (int i = cut_step; i < n_steps; i++)
                         l->steps[i].result = 3;
+        }
+        for (int i = 0; i < n_steps; i++) {
+                step_info_t *s = &l->steps[i];
+                runtime_str(s->result == 2 ? 0 : s->runtime_ms, s->rt,
+                            sizeof(s->rt));
         }
         buf_init(&text, 0);
         lay_out_static(l, k, &text, n_run, cut_step);
@@ -500,7 +562,7 @@ int64_t sim_loglayout_lines(const sim_loglayout_t *l) {
         return l->lines;
 }
 
-/* ---- body lines, formatted by hand (snprintf cost 1 µs a line) ---- */
+/* ---- body lines, formatted by hand (snprintf was most of their cost) ---- */
 
 /* The longest body line: 54 fixed bytes of the INFO form, a step number of
  * at most 2 digits and a line number of at most 19: it never reaches the
@@ -508,86 +570,62 @@ int64_t sim_loglayout_lines(const sim_loglayout_t *l) {
 _Static_assert(SIM_MAX_STEPS <= 99 && 54 + 2 + 19 < LINE_W - 1,
                "body lines fit LINE_W");
 
-static char *put(char *p, const char *s, size_t n) {
-        memcpy(p, s, n);
-        return p + n;
-}
-
-#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
-
-static char *put_dec(char *p, uint64_t v) {
-        char t[20];
-        int n = 0;
-        do {
-                t[n++] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        while (n)
-                *p++ = t[--n];
-        return p;
-}
-
-/* v in [0, 10^width): exactly `width` digits, zero-padded. */
-static char *put_dec_w(char *p, uint64_t v, int width) {
-        for (int i = width - 1; i >= 0; i--) {
-                p[i] = (char)('0' + v % 10);
-                v /= 10;
-        }
-        return p + width;
-}
-
-static char *put_hex8(char *p, uint32_t v) {
-        static const char hex[] = "0123456789abcdef";
-        for (int i = 7; i >= 0; i--) {
-                p[i] = hex[v & 15];
-                v >>= 4;
-        }
-        return p + 8;
-}
-
 /* One body line: LINE_W bytes ending in '\n', the same bytes as
  * snprintf(CYAN "INFO" RESET "[%02d:%02d:%02d] step %d line %" PRId64
  * " cache hit %08" PRIx64, ...) for one line in 7 and
  * snprintf("\xe2\x96\xb8 %s Module%04u/File%06" PRIu64 ".swift (%d:%" PRId64
- * ")", ...) for the others, padded with spaces. */
+ * ")", ...) for the others, padded with spaces. Fixed-size copies only: the
+ * blank line first, then the fields over it. */
 static void body_line(const sim_loglayout_t *l, int step, int64_t k,
                       char *out) {
+        static const char blank[] =
+            "                                                "
+            "                                               \n";
+        static const char info[16] = CYAN "INFO" RESET "[";
+        _Static_assert(sizeof(blank) == LINE_W + 1, "one blank line");
         static const struct {
-                const char *s;
-                size_t n;
-        } verbs[] = {{"Compiling", 9},   {"Linking", 7},   {"Processing", 10},
-                     {"Copying", 7},     {"Downloading", 11},
-                     {"Resolving", 9},   {"Testing", 7},   {"Signing", 7}};
+                char s[24]; /* "\xe2\x96\xb8 VERB Module", padded */
+                int n;
+        } verbs[] = {
+#define VERB(v) {"\xe2\x96\xb8 " v " Module", (int)sizeof(v) - 1 + 11}
+            VERB("Compiling"),   VERB("Linking"),   VERB("Processing"),
+            VERB("Copying"),     VERB("Downloading"), VERB("Resolving"),
+            VERB("Testing"),     VERB("Signing"),
+#undef VERB
+        };
         uint64_t h = sim_hash(l->seed ^ (uint64_t)step << 40, (uint64_t)k);
+        uint64_t u = (uint64_t)k;
         char *p    = out;
+        memcpy(out, blank, LINE_W);
         if (h % 7 == 0) {
-                p = PUT_LIT(p, CYAN "INFO" RESET "[");
-                p = put_dec_w(p, (uint64_t)(k / 3600 % 24), 2);
+                memcpy(p, info, 16); /* 14 bytes and "]s", rewritten */
+                p    = put_2(p + 14, u / 3600 % 24);
                 *p++ = ':';
-                p = put_dec_w(p, (uint64_t)(k / 60 % 60), 2);
+                p    = put_2(p, u / 60 % 60);
                 *p++ = ':';
-                p = put_dec_w(p, (uint64_t)(k % 60), 2);
-                p = PUT_LIT(p, "] step ");
-                p = put_dec(p, (uint64_t)step);
-                p = PUT_LIT(p, " line ");
-                p = put_dec(p, (uint64_t)k);
-                p = PUT_LIT(p, " cache hit ");
-                p = put_hex8(p, (uint32_t)(h >> 32));
+                p    = put_2(p, u % 60);
+                memcpy(p, "] step ", 7);
+                p    = put_dec(p + 7, (uint64_t)step);
+                memcpy(p, " line ", 6);
+                p    = put_dec(p + 6, u);
+                memcpy(p, " cache hit ", 11);
+                put_hex8(p + 11, (uint32_t)(h >> 32));
         } else {
-                p = PUT_LIT(p, "\xe2\x96\xb8 ");
-                p = put(p, verbs[h % 8].s, verbs[h % 8].n);
-                p = PUT_LIT(p, " Module");
-                p = put_dec_w(p, (unsigned)(h >> 48) % 10000, 4);
-                p = PUT_LIT(p, "/File");
-                p = put_dec_w(p, (h >> 8) % 1000000, 6);
-                p = PUT_LIT(p, ".swift (");
-                p = put_dec(p, (uint64_t)step);
+                uint64_t m = (unsigned)(h >> 48) % 10000;
+                uint64_t f = (h >> 8) % 1000000;
+                memcpy(p, verbs[h % 8].s, 24);
+                p = put_2(p + verbs[h % 8].n, m / 100);
+                p = put_2(p, m % 100);
+                memcpy(p, "/File", 5);
+                p = put_2(p + 5, f / 10000);
+                p = put_2(p, f / 100 % 100);
+                p = put_2(p, f % 100);
+                memcpy(p, ".swift (", 8);
+                p    = put_dec(p + 8, (uint64_t)step);
                 *p++ = ':';
-                p = put_dec(p, (uint64_t)k);
-                *p++ = ')';
+                p    = put_dec(p, u);
+                *p   = ')';
         }
-        memset(p, ' ', (size_t)(out + LINE_W - 1 - p));
-        out[LINE_W - 1] = '\n';
 }
 
 /* Copies bytes [in, in+n) of body segment s (n > 0, in < s->len): whole
