@@ -36,7 +36,8 @@ sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size);
 /* api.c: GET /raw/<app>/<build>?expires=&sig= (no Authorization). */
 void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
                     sim_reply_t *r);
-/* The signature of a raw log URL (hex, 32 chars + NUL). */
+/* The signature of a raw log URL (hex, 32 chars + NUL; empty when signing
+ * fails). */
 void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
                   long long expires, char out[33]);
 

@@ -202,6 +202,9 @@ typedef struct sim {
         uint64_t invalid_token_requests, revoked_token_requests,
             expired_token_requests, missing_token_requests;
         unsigned char raw_key[32]; /* signs raw log URLs */
+        /* EVP_MAC_CTX: HMAC-SHA256 keyed with raw_key, never used itself:
+         * each signature works on a copy (cheaper than HMAC()'s fetches) */
+        struct evp_mac_ctx_st *raw_mac;
         char base_url[96];         /* http://127.0.0.1:PORT; under lock */
         sim_logcache_t *logcache;  /* NULL = lay out every time */
 } sim_t;
