@@ -570,19 +570,51 @@ int64_t sim_loglayout_lines(const sim_loglayout_t *l) {
 _Static_assert(SIM_MAX_STEPS <= 99 && 54 + 2 + 19 < LINE_W - 1,
                "body lines fit LINE_W");
 
+/* Consecutive lines of one step: the hash key and the decimal step and line
+ * numbers, kept as text (the line number counts up in place). Both are
+ * padded with spaces so that they are copied at a fixed size. */
+typedef struct line_cursor {
+        uint64_t key;
+        int64_t k;
+        char step[4], num[24];
+        int step_n, num_n;
+} line_cursor_t;
+
+static void cursor_init(line_cursor_t *c, const sim_loglayout_t *l, int step,
+                        int64_t k) {
+        c->key = l->seed ^ (uint64_t)step << 40;
+        c->k   = k;
+        memset(c->step, ' ', sizeof(c->step));
+        memset(c->num, ' ', sizeof(c->num));
+        c->step_n = (int)(put_dec(c->step, (uint64_t)step) - c->step);
+        c->num_n  = (int)(put_dec(c->num, (uint64_t)k) - c->num);
+}
+
+static void cursor_next(line_cursor_t *c) {
+        int i = c->num_n - 1;
+        c->k++;
+        while (i >= 0 && c->num[i] == '9')
+                c->num[i--] = '0';
+        if (i >= 0) {
+                c->num[i]++;
+                return;
+        }
+        memmove(c->num + 1, c->num, (size_t)c->num_n++); /* 99 -> 100 */
+        c->num[0] = '1';
+}
+
 /* One body line: LINE_W bytes ending in '\n', the same bytes as
  * snprintf(CYAN "INFO" RESET "[%02d:%02d:%02d] step %d line %" PRId64
  * " cache hit %08" PRIx64, ...) for one line in 7 and
  * snprintf("\xe2\x96\xb8 %s Module%04u/File%06" PRIu64 ".swift (%d:%" PRId64
  * ")", ...) for the others, padded with spaces. Fixed-size copies only: the
- * blank line first, then the fields over it. */
-static void body_line(const sim_loglayout_t *l, int step, int64_t k,
-                      char *out) {
+ * blank line first, then the fields over it (a field's padding lands on
+ * blanks or on the next field, written after it). */
+static void body_line(const line_cursor_t *c, char *out) {
         static const char blank[] =
             "                                                "
             "                                               \n";
         static const char info[16] = CYAN "INFO" RESET "[";
-        _Static_assert(sizeof(blank) == LINE_W + 1, "one blank line");
         static const struct {
                 char s[24]; /* "\xe2\x96\xb8 VERB Module", padded */
                 int n;
@@ -593,8 +625,9 @@ static void body_line(const sim_loglayout_t *l, int step, int64_t k,
             VERB("Testing"),     VERB("Signing"),
 #undef VERB
         };
-        uint64_t h = sim_hash(l->seed ^ (uint64_t)step << 40, (uint64_t)k);
-        uint64_t u = (uint64_t)k;
+        _Static_assert(sizeof(blank) == LINE_W + 1, "one blank line");
+        uint64_t h = sim_hash(c->key, (uint64_t)c->k);
+        uint64_t u = (uint64_t)c->k;
         char *p    = out;
         memcpy(out, blank, LINE_W);
         if (h % 7 == 0) {
@@ -605,9 +638,11 @@ static void body_line(const sim_loglayout_t *l, int step, int64_t k,
                 *p++ = ':';
                 p    = put_2(p, u % 60);
                 memcpy(p, "] step ", 7);
-                p    = put_dec(p + 7, (uint64_t)step);
+                memcpy(p + 7, c->step, sizeof(c->step));
+                p += 7 + c->step_n;
                 memcpy(p, " line ", 6);
-                p    = put_dec(p + 6, u);
+                memcpy(p + 6, c->num, sizeof(c->num));
+                p += 6 + c->num_n;
                 memcpy(p, " cache hit ", 11);
                 put_hex8(p + 11, (uint32_t)(h >> 32));
         } else {
@@ -621,10 +656,11 @@ static void body_line(const sim_loglayout_t *l, int step, int64_t k,
                 p = put_2(p, f / 100 % 100);
                 p = put_2(p, f % 100);
                 memcpy(p, ".swift (", 8);
-                p    = put_dec(p + 8, (uint64_t)step);
+                memcpy(p + 8, c->step, sizeof(c->step));
+                p += 8 + c->step_n;
                 *p++ = ':';
-                p    = put_dec(p, u);
-                *p   = ')';
+                memcpy(p, c->num, sizeof(c->num));
+                p[c->num_n] = ')';
         }
 }
 
@@ -632,19 +668,22 @@ static void body_line(const sim_loglayout_t *l, int step, int64_t k,
  * lines straight into dst, a partial first or last line through a copy. */
 static size_t read_body(const sim_loglayout_t *l, const seg_t *s, int64_t in,
                         char *dst, size_t n) {
+        line_cursor_t c;
         size_t done = 0;
+        cursor_init(&c, l, s->step, in / LINE_W);
         while (in < s->len && done < n) {
-                int64_t row = in / LINE_W, col = in % LINE_W;
+                int64_t col = in % LINE_W;
                 size_t take = (size_t)(LINE_W - col);
                 if (take > n - done)
                         take = n - done;
                 if (take == LINE_W) {
-                        body_line(l, s->step, row, dst + done);
+                        body_line(&c, dst + done);
                 } else {
                         char line[LINE_W];
-                        body_line(l, s->step, row, line);
+                        body_line(&c, line);
                         memcpy(dst + done, line + col, take);
                 }
+                cursor_next(&c);
                 done += take;
                 in += (int64_t)take;
         }
