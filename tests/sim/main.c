@@ -185,7 +185,7 @@ int main(int argc, char **argv) {
         if (o.speed > 0)
                 sim.speed = o.speed;
         /* /log, the raw download and /_sim/expected of a build share one
-         * layout; 256 builds in flight at a few KB each */
+         * layout; 256 builds at about 20 KB each */
         sim.logcache = sim_logcache_new(256);
         size_t n_tokens =
             sim.n_tokens; /* the admin API may add tokens once we listen */
