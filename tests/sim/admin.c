@@ -211,13 +211,13 @@ static void expected(sim_t *sim, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         int64_t now = sim_now_ms(sim);
         sim_build_state(sim, &b, now, &st);
         sim_build_effective(&b, &st);
-        sim_loglayout_t *l = sim_loglayout_new(&b, &st);
+        sim_loglayout_t *l = sim_loglayout_get(sim->logcache, &b, &st);
         if (!l) {
                 sim_reply_message(r, 500, "out of memory");
                 return;
         }
         cJSON *o = sim_loglayout_expected(l);
-        sim_loglayout_destroy(l);
+        sim_loglayout_release(l);
         cJSON_AddNumberToObject(o, "status", st.status);
         cJSON_AddNumberToObject(o, "final_status", b.final_status);
         cJSON_AddBoolToObject(o, "finished", st.status != 0);

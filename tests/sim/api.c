@@ -14,7 +14,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "common/buf.h"
 #include "common/timeutil.h"
@@ -206,14 +205,21 @@ static void builds_list(sim_t *sim, const sim_app_t *a, size_t ai,
 
 void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
                   long long expires, char out[33]) {
+        static const char hex[] = "0123456789abcdef";
         unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
+        size_t n = 0;
         char msg[160];
         int len = snprintf(msg, sizeof(msg), "%s/%s/%lld", app, build, expires);
-        HMAC(EVP_sha256(), sim->raw_key, sizeof(sim->raw_key),
-             (const unsigned char *)msg, (size_t)len, md, &n);
-        for (int i = 0; i < 16; i++)
-                snprintf(out + 2 * i, 3, "%02x", md[i]);
+        EVP_MAC_CTX *c = EVP_MAC_CTX_dup(sim->raw_mac);
+        bool ok        = c && len > 0 && (size_t)len < sizeof(msg) &&
+                  EVP_MAC_update(c, (const unsigned char *)msg, (size_t)len) &&
+                  EVP_MAC_final(c, md, &n, sizeof(md)) && n >= 16;
+        EVP_MAC_CTX_free(c);
+        memset(out, 0, 33); /* no signature matches an empty one */
+        for (int i = 0; ok && i < 16; i++) {
+                out[2 * i]     = hex[md[i] >> 4];
+                out[2 * i + 1] = hex[md[i] & 15];
+        }
 }
 
 static int find_app(sim_t *sim, sim_token_t *t, const char *slug,
@@ -341,7 +347,7 @@ void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
         sim_build_state(sim, &b, now, &st);
         sim_build_effective(&b, &st);
         r->status       = 200;
-        r->log          = sim_loglayout_new(&b, &st);
+        r->log          = sim_loglayout_get(sim->logcache, &b, &st);
         r->content_type = "text/plain; charset=utf-8";
         if (!r->log)
                 sim_reply_message(r, 500, "out of memory");

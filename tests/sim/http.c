@@ -119,7 +119,7 @@ void sim_reply_header(sim_reply_t *r, const char *name, const char *value) {
 
 static void reply_release(sim_reply_t *r) {
         free(r->body);
-        sim_loglayout_destroy(r->log);
+        sim_loglayout_release(r->log);
         memset(r, 0, sizeof(*r));
 }
 
@@ -224,7 +224,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 static void stream_free(void *cls) {
         stream_t *s = cls;
         free(s->mem);
-        sim_loglayout_destroy(s->log);
+        sim_loglayout_release(s->log);
         free(s);
 }
 

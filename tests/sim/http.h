@@ -13,7 +13,7 @@ typedef struct sim_reply {
         int status;
         char *body; /* owned; malloc'd */
         size_t body_len;
-        sim_loglayout_t *log; /* owned; streamed instead of body when set */
+        sim_loglayout_t *log; /* one reference; streamed instead of body */
         const char *content_type;
         char headers[4][2][64]; /* extra headers (name, value) */
         int n_headers;
@@ -36,7 +36,8 @@ sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size);
 /* api.c: GET /raw/<app>/<build>?expires=&sig= (no Authorization). */
 void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
                     sim_reply_t *r);
-/* The signature of a raw log URL (hex, 32 chars + NUL). */
+/* The signature of a raw log URL (hex, 32 chars + NUL; empty when signing
+ * fails). */
 void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
                   long long expires, char out[33]);
 

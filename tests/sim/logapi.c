@@ -187,7 +187,7 @@ void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st,
         }
         sim_build_t eb = *b;
         sim_build_effective(&eb, st);
-        sim_loglayout_t *l = sim_loglayout_new(&eb, st);
+        sim_loglayout_t *l = sim_loglayout_get(sim->logcache, &eb, st);
         if (!l) {
                 sim_reply_message(r, 500, "out of memory");
                 return;
@@ -218,6 +218,6 @@ void sim_log_info(sim_t *sim, const sim_build_t *b, const sim_state_t *st,
                lo > 0 && hi > lo ? chunk_time(&k, lo) : 0);
         add_ts(o, "next_after_timestamp",
                hi > lo ? chunk_time(&k, hi - 1) : after);
-        sim_loglayout_destroy(l);
+        sim_loglayout_release(l);
         sim_reply_json(r, 200, o);
 }

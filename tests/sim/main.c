@@ -184,6 +184,9 @@ int main(int argc, char **argv) {
         }
         if (o.speed > 0)
                 sim.speed = o.speed;
+        /* /log, the raw download and /_sim/expected of a build share one
+         * layout; 256 builds at about 20 KB each */
+        sim.logcache = sim_logcache_new(256);
         size_t n_tokens =
             sim.n_tokens; /* the admin API may add tokens once we listen */
         if (!(srv = sim_server_start(&sim, host, port, o.threads, err,
@@ -209,6 +212,7 @@ int main(int argc, char **argv) {
         rc = 0;
 out:
         sim_server_stop(srv);
+        sim_logcache_destroy(sim.logcache);
         sim_release(&sim);
         pthread_mutex_destroy(&sim.lock);
         free(json);

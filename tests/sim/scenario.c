@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/timeutil.h"
@@ -644,6 +646,21 @@ fail:
         return -1;
 }
 
+static int raw_mac_init(sim_t *sim) {
+        char digest[]       = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(
+                                   OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+        EVP_MAC *mac        = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        EVP_MAC_CTX_free(sim->raw_mac);
+        sim->raw_mac = mac ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac); /* the context keeps its own reference */
+        if (!sim->raw_mac || !EVP_MAC_init(sim->raw_mac, sim->raw_key,
+                                           sizeof(sim->raw_key), params))
+                return -1;
+        return 0;
+}
+
 int sim_scenario_load(sim_t *sim, const char *json, char *errstr,
                       size_t errstr_size) {
         const char *end = NULL;
@@ -696,6 +713,8 @@ int sim_scenario_load(sim_t *sim, const char *json, char *errstr,
                 goto fail;
         if (RAND_bytes(sim->raw_key, sizeof(sim->raw_key)) != 1)
                 ERR("cannot get random bytes for the raw log key");
+        if (raw_mac_init(sim) < 0)
+                ERR("cannot set up HMAC-SHA256 for raw log URLs");
         cJSON_Delete(root);
         return 0;
 fail:
@@ -704,6 +723,8 @@ fail:
 }
 
 void sim_release(sim_t *sim) {
+        EVP_MAC_CTX_free(sim->raw_mac);
+        sim->raw_mac = NULL;
         for (size_t i = 0; i < sim->n_apps; i++)
                 free(sim->apps[i].builds);
         free(sim->apps);

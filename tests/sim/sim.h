@@ -22,6 +22,8 @@
 #define SIM_STR_MAX   128
 #define SIM_MAX_STEPS 64
 
+typedef struct sim_logcache sim_logcache_t;
+
 /* Request kinds, also the names of the per-endpoint counters. */
 typedef enum {
         SIM_EP_APPS_LIST = 0,
@@ -200,7 +202,11 @@ typedef struct sim {
         uint64_t invalid_token_requests, revoked_token_requests,
             expired_token_requests, missing_token_requests;
         unsigned char raw_key[32]; /* signs raw log URLs */
+        /* EVP_MAC_CTX: HMAC-SHA256 keyed with raw_key, never used itself:
+         * each signature works on a copy (cheaper than HMAC()'s fetches) */
+        struct evp_mac_ctx_st *raw_mac;
         char base_url[96];         /* http://127.0.0.1:PORT; under lock */
+        sim_logcache_t *logcache;  /* NULL = lay out every time */
 } sim_t;
 
 /* scenario.c */
@@ -253,10 +259,21 @@ extern const size_t sim_step_names_len;
 
 /* simlog.c */
 typedef struct sim_loglayout sim_loglayout_t;
-/* Lays out the full log of a build (small; freed with sim_loglayout_destroy).
- */
+/* A cache of the last laid-out logs, direct-mapped over n_slots (a layout of
+ * 8-12 steps takes about 20 KB); NULL when n_slots is 0 or memory is short.
+ * Thread-safe.
+ * destroy(NULL) is a no-op; layouts still referenced outlive it. */
+sim_logcache_t *sim_logcache_new(size_t n_slots);
+void sim_logcache_destroy(sim_logcache_t *c);
+/* The layout of the full log of build b in state st (small, immutable,
+ * shareable between threads): from cache c when it holds an equal one (c may
+ * be NULL), else laid out now. NULL when out of memory. The caller owns one
+ * reference: give it back with sim_loglayout_release (NULL is a no-op). */
+sim_loglayout_t *sim_loglayout_get(sim_logcache_t *c, const sim_build_t *b,
+                                   const sim_state_t *st);
+/* Always lays out a new one (one reference). */
 sim_loglayout_t *sim_loglayout_new(const sim_build_t *b, const sim_state_t *st);
-void sim_loglayout_destroy(sim_loglayout_t *l);
+void sim_loglayout_release(sim_loglayout_t *l);
 int64_t sim_loglayout_size(const sim_loglayout_t *l);
 int64_t sim_loglayout_lines(const sim_loglayout_t *l);
 /* Copies bytes [off, off+n) of the log into dst; returns the count. */
