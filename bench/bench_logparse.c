@@ -98,7 +98,7 @@ static char *sim_log(int i, size_t *len) {
         char *p = malloc(*len);
         if (p)
                 sim_loglayout_read(l, 0, p, *len);
-        sim_loglayout_destroy(l);
+        sim_loglayout_release(l);
         return p;
 }
 

@@ -648,10 +648,10 @@ fail:
 
 static int raw_mac_init(sim_t *sim) {
         char digest[]       = "SHA256";
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(
-                                   OSSL_MAC_PARAM_DIGEST, digest, 0),
-                               OSSL_PARAM_construct_end()};
-        EVP_MAC *mac        = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end()};
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
         EVP_MAC_CTX_free(sim->raw_mac);
         sim->raw_mac = mac ? EVP_MAC_CTX_new(mac) : NULL;
         EVP_MAC_free(mac); /* the context keeps its own reference */

@@ -205,8 +205,8 @@ typedef struct sim {
         /* EVP_MAC_CTX: HMAC-SHA256 keyed with raw_key, never used itself:
          * each signature works on a copy (cheaper than HMAC()'s fetches) */
         struct evp_mac_ctx_st *raw_mac;
-        char base_url[96];         /* http://127.0.0.1:PORT; under lock */
-        sim_logcache_t *logcache;  /* NULL = lay out every time */
+        char base_url[96];        /* http://127.0.0.1:PORT; under lock */
+        sim_logcache_t *logcache; /* NULL = lay out every time */
 } sim_t;
 
 /* scenario.c */

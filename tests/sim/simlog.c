@@ -207,8 +207,8 @@ static void summary_row(buf_t *b, const step_info_t *s) {
         char failed[SIM_STR_MAX + 32];
         const char *title = s->title;
         if (s->result == 1) {
-                snprintf(failed, sizeof(failed), "%s (exit code: %d)",
-                         s->title, s->exit_code);
+                snprintf(failed, sizeof(failed), "%s (exit code: %d)", s->title,
+                         s->exit_code);
                 title = failed;
         }
         buf_append_str(b, "| ");
@@ -260,7 +260,7 @@ static void preamble(buf_t *b, int64_t start_ms) {
 
 static void step_header(buf_t *b, int i, const step_info_t *s, int64_t at_ms) {
         char head[16] = "(", t[40];
-        char *p = put_dec(head + 1, (uint64_t)i); /* "(%d) " */
+        char *p       = put_dec(head + 1, (uint64_t)i); /* "(%d) " */
         memcpy(p, ") ", 3);
         box_rule(b, 0);
         box_row2(b, head, s->title);
@@ -364,8 +364,7 @@ static int64_t body_lines_total(const layout_key_t *k, int64_t static_bytes,
 
 static int64_t count_lines(const char *p, size_t n) {
         int64_t c = 0;
-        for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p)));
-             p++)
+        for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
                 c++;
         return c;
 }
@@ -403,11 +402,11 @@ static void lay_out_body(sim_loglayout_t *l, int n_run, int cut_step,
         for (int j = 0; j < l->n_segs; j++) {
                 seg_t *s = &l->segs[j];
                 if (s->step >= 0) {
-                        int i     = s->step;
-                        int64_t n = body / n_run +
-                                    (i == n_run - 1 ? body % n_run : 0);
-                        s->lines  = i == cut_step ? n / 2 : n;
-                        s->len    = s->lines * LINE_W;
+                        int i = s->step;
+                        int64_t n =
+                            body / n_run + (i == n_run - 1 ? body % n_run : 0);
+                        s->lines = i == cut_step ? n / 2 : n;
+                        s->len   = s->lines * LINE_W;
                         l->lines += s->lines;
                 }
                 s->off = off;
@@ -453,7 +452,8 @@ static sim_loglayout_t *layout_new(const layout_key_t *k) {
         }
         buf_init(&text, 0);
         lay_out_static(l, k, &text, n_run, cut_step);
-        lay_out_body(l, n_run, cut_step, body_lines_total(k, l->size, l->lines));
+        lay_out_body(l, n_run, cut_step,
+                     body_lines_total(k, l->size, l->lines));
         text_len = text.len;
         if (!(l->text = buf_detach(&text))) {
                 sim_loglayout_release(l);
@@ -620,9 +620,9 @@ static void body_line(const line_cursor_t *c, char *out) {
                 int n;
         } verbs[] = {
 #define VERB(v) {"\xe2\x96\xb8 " v " Module", (int)sizeof(v) - 1 + 11}
-            VERB("Compiling"),   VERB("Linking"),   VERB("Processing"),
-            VERB("Copying"),     VERB("Downloading"), VERB("Resolving"),
-            VERB("Testing"),     VERB("Signing"),
+            VERB("Compiling"), VERB("Linking"),     VERB("Processing"),
+            VERB("Copying"),   VERB("Downloading"), VERB("Resolving"),
+            VERB("Testing"),   VERB("Signing"),
 #undef VERB
         };
         _Static_assert(sizeof(blank) == LINE_W + 1, "one blank line");

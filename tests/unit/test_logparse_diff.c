@@ -196,7 +196,7 @@ static char *sim_log(int i, int64_t bytes, size_t *len) {
         char *p = malloc(*len + 1);
         if (p)
                 sim_loglayout_read(l, 0, p, *len);
-        sim_loglayout_destroy(l);
+        sim_loglayout_release(l);
         return p;
 }
 

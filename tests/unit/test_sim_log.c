@@ -29,20 +29,20 @@ typedef struct log_case {
 static const log_case_t cases[] = {
     {100000, 0, 8, -1, 0, 0, 1, "", 300000, 0, 7, 99944, 1089,
      0x59be05aaa23f27f0ULL, 0},
-    {20000, 0, 5, 3, 65, 0, 2, "xcode-test", 61000, 1780000005000, 42,
-     19918, 239, 0xf608f7db604cab12ULL, 0},
+    {20000, 0, 5, 3, 65, 0, 2, "xcode-test", 61000, 1780000005000, 42, 19918,
+     239, 0xf608f7db604cab12ULL, 0},
     {0, 12345, 9, -1, 0, 1, 3, "", 7000, 0, 0xdeadbeef, 1107752, 11581,
      0x09e9fed722db3379ULL, 0},
-    {100, 0, 1, -1, 0, 1, 4, "", 59000, 0, 3, 1166, 23,
-     0xd02526afe6762aa7ULL, 0},
-    {0, 3, 3, 1, 255, 0, 2, "", 4000000, 0, 11, 4463, 69,
-     0x6fdd75148dbb2dbcULL, 0},
+    {100, 0, 1, -1, 0, 1, 4, "", 59000, 0, 3, 1166, 23, 0xd02526afe6762aa7ULL,
+     0},
+    {0, 3, 3, 1, 255, 0, 2, "", 4000000, 0, 11, 4463, 69, 0x6fdd75148dbb2dbcULL,
+     0},
     {3000000, 0, 64, 40, 65, 0, 2,
      "a-very-long-step-title-that-goes-on-and-on-and-on-beyond-forty-chars",
      300000, 0, 99, 2999992, 31448, 0x6240757389fa5ed7ULL, 0},
     /* 480 MB: 7-digit line numbers; the last MB only */
-    {0, 5000000, 12, -1, 0, 0, 1, "", 8000000, 0, 123456789, 479993672,
-     5000000, 0xf1a80e8e27281f65ULL, 1000000},
+    {0, 5000000, 12, -1, 0, 0, 1, "", 8000000, 0, 123456789, 479993672, 5000000,
+     0xf1a80e8e27281f65ULL, 1000000},
 };
 
 static void case_build(const log_case_t *c, sim_build_t *b, sim_state_t *st) {
@@ -116,18 +116,15 @@ static void test_sim_log_ranges(void) {
                 int64_t size       = sim_loglayout_size(l);
                 char *all = malloc((size_t)size), *part = malloc(5000);
                 T_ASSERT(all && part);
-                T_EQ_INT(sim_loglayout_read(l, 0, all, (size_t)size + 7),
-                         size);
+                T_EQ_INT(sim_loglayout_read(l, 0, all, (size_t)size + 7), size);
                 for (int r = 0; r < 2000; r++) {
                         int64_t off = (int64_t)(rand_u64() % (uint64_t)size);
                         size_t n    = r % 3 ? rand_u64() % 5000 : 1;
-                        size_t want = (int64_t)n > size - off
-                                          ? (size_t)(size - off)
-                                          : n;
+                        size_t want =
+                            (int64_t)n > size - off ? (size_t)(size - off) : n;
                         T_EQ_INT(sim_loglayout_read(l, off, part, n), want);
                         T_ASSERTF(memcmp(part, all + off, want) == 0,
-                                  "case %zu: %zu bytes at %" PRId64, i, n,
-                                  off);
+                                  "case %zu: %zu bytes at %" PRId64, i, n, off);
                 }
                 T_EQ_INT(all[size - 1], '\n');
                 free(part);
@@ -142,11 +139,11 @@ static void test_sim_log_cache(void) {
         sim_state_t st;
         T_ASSERT(c != NULL);
         case_build(&cases[1], &b, &st);
-        sim_loglayout_t *a = sim_loglayout_get(c, &b, &st);
+        sim_loglayout_t *a  = sim_loglayout_get(c, &b, &st);
         sim_loglayout_t *a2 = sim_loglayout_get(c, &b, &st);
         T_ASSERT(a != NULL && a == a2); /* equal inputs: shared */
-        sim_build_t f = b;
-        f.final_status = 1; /* finished otherwise (admin API) */
+        sim_build_t f      = b;
+        f.final_status     = 1; /* finished otherwise (admin API) */
         f.log.failing_step = -1;
         sim_loglayout_t *o = sim_loglayout_get(c, &f, &st);
         T_ASSERT(o != NULL && o != a); /* evicts a from the one slot */
