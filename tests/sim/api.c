@@ -210,8 +210,13 @@ void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
         size_t n = 0;
         char msg[160];
         int len = snprintf(msg, sizeof(msg), "%s/%s/%lld", app, build, expires);
+        /* One keyed context, copied per signature; OpenSSL does not say
+         * copying one source from several threads at once is safe. */
+        static pthread_mutex_t dup_lock = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&dup_lock);
         EVP_MAC_CTX *c = EVP_MAC_CTX_dup(sim->raw_mac);
-        bool ok        = c && len > 0 && (size_t)len < sizeof(msg) &&
+        pthread_mutex_unlock(&dup_lock);
+        bool ok = c && len > 0 && (size_t)len < sizeof(msg) &&
                   EVP_MAC_update(c, (const unsigned char *)msg, (size_t)len) &&
                   EVP_MAC_final(c, md, &n, sizeof(md)) && n >= 16;
         EVP_MAC_CTX_free(c);
