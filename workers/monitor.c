@@ -429,10 +429,10 @@ static int seam_request_start(void *ctx, loop_t *loop, watch_request_t *req,
         r->cb_arg      = req->cb_arg;
         r->copy.cb     = req_done;
         r->copy.cb_arg = r;
-        if (req->token && *req->token &&
-            cache_fp_compute(t->m->fp_key, t->m->o.fp_key_len, req->token,
-                             strlen(req->token), &r->fp) == 0)
+        if (req->token && *req->token && req->fp && *req->fp) {
+                fp_from_str(req->fp, &r->fp);
                 r->has_fp = 1;
+        }
         int rc = watch_bitrise_request_start(&t->wb, loop, &r->copy, errstr,
                                              errstr_size);
         if (rc != 0) {

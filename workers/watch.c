@@ -254,6 +254,7 @@ static void watch_start(watch_t *w, watch_req_kind_t kind, const char *tok) {
                         mode = WATCH_LOG_FULL;
         w->req       = (watch_request_t){.kind       = kind,
                                          .token      = tok,
+                                         .fp         = tok ? w->fp : NULL,
                                          .app_slug   = w->app_slug,
                                          .build_slug = w->build_slug,
                                          .log_info   = w->log_info,

@@ -130,6 +130,7 @@ typedef void(watch_answer_cb_t)(void *arg, watch_answer_t *ans);
 typedef struct watch_request {
         watch_req_kind_t kind;
         const char *token; /* BUILD, LOG_INFO; wiped right after start */
+        const char *fp;    /* the token's fingerprint (token_get) */
         const char *app_slug, *build_slug;
         const void *log_info; /* RAW_LOG: the LOG_INFO payload */
         watch_log_t log;      /* RAW_LOG: summary or full */
