@@ -301,6 +301,18 @@ static int open_current(const char *path) {
         }
 }
 
+static int dir_copy_out(const dir_entry_t *e, const char *ws, char *buf,
+                        size_t size, char *errstr, size_t errstr_size) {
+        if (e->len >= size) {
+                snprintf(errstr, errstr_size,
+                         "token of workspace %s does not fit the buffer", ws);
+                return CACHE_E_ARG;
+        }
+        memcpy(buf, e->token, e->len);
+        buf[e->len] = '\0';
+        return 0;
+}
+
 static int dir_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
                    char *errstr, size_t errstr_size) {
         char path[4096], eb[128];
@@ -309,6 +321,16 @@ static int dir_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
         /* Under the lock, so lookups racing a rotation cannot take turns
          * installing the old and the new version. */
         pthread_mutex_lock(&ts->lock);
+        /* The usual case, nothing changed: one stat() instead of open,
+         * fstat, stat and close. */
+        struct stat st;
+        e = dir_find(ts, ws);
+        if (e && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            same_file(e, &st)) {
+                int err = dir_copy_out(e, ws, buf, size, errstr, errstr_size);
+                pthread_mutex_unlock(&ts->lock);
+                return err;
+        }
         int fd = open_current(path);
         if (fd < 0) {
                 int saved = errno;
@@ -323,15 +345,8 @@ static int dir_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
                 return saved == ENOENT ? CACHE_E_NOTFOUND : CACHE_E_IO;
         }
         int err = dir_refresh(ts, ws, fd, &e, errstr, errstr_size);
-        if (!err && e->len >= size) {
-                snprintf(errstr, errstr_size,
-                         "token of workspace %s does not fit the buffer", ws);
-                err = CACHE_E_ARG;
-        }
-        if (!err) {
-                memcpy(buf, e->token, e->len);
-                buf[e->len] = '\0';
-        }
+        if (!err)
+                err = dir_copy_out(e, ws, buf, size, errstr, errstr_size);
         pthread_mutex_unlock(&ts->lock);
         close(fd);
         return err;
