@@ -27,18 +27,6 @@
 /* The simulator's log generator, compiled in (it is not in libbitmon). */
 #include "tests/sim/simlog.c"
 
-/* A copy of tests/sim/model.c's hash, which simlog.c draws its lines from. */
-uint64_t sim_hash(uint64_t a, uint64_t b) {
-        uint64_t x = a * 0x9e3779b97f4a7c15ULL ^
-                     (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
-        x ^= x >> 30;
-        x *= 0xbf58476d1ce4e5b9ULL;
-        x ^= x >> 27;
-        x *= 0x94d049bb133111ebULL;
-        x ^= x >> 31;
-        return x;
-}
-
 static const char *filter;
 static int quick;
 

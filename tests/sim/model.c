@@ -19,17 +19,6 @@ const char *const sim_ep_names[SIM_EP_COUNT] = {
     "build_log", "raw_log", "other",
 };
 
-uint64_t sim_hash(uint64_t a, uint64_t b) {
-        uint64_t x = a * 0x9e3779b97f4a7c15ULL ^
-                     (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
-        x ^= x >> 30;
-        x *= 0xbf58476d1ce4e5b9ULL;
-        x ^= x >> 27;
-        x *= 0x94d049bb133111ebULL;
-        x ^= x >> 31;
-        return x;
-}
-
 static uint64_t feistel(uint64_t key, uint64_t v, int inverse) {
         uint32_t l = (uint32_t)(v >> 32), r = (uint32_t)v;
         for (int i = 0; i < 4; i++) {

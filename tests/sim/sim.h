@@ -251,7 +251,18 @@ struct buf;
 void sim_build_json_write(struct buf *out, const sim_build_t *b,
                           const sim_state_t *st);
 const char *sim_status_text(int status, bool on_hold);
-uint64_t sim_hash(uint64_t a, uint64_t b);
+/* The hash every generated value is drawn from (splitmix64 finaliser).
+ * Inline, so tests and benchmarks that compile simlog.c alone get it. */
+static inline uint64_t sim_hash(uint64_t a, uint64_t b) {
+        uint64_t x = a * 0x9e3779b97f4a7c15ULL ^
+                     (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
+        x ^= x >> 30;
+        x *= 0xbf58476d1ce4e5b9ULL;
+        x ^= x >> 27;
+        x *= 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        return x;
+}
 
 /* Step ids the log generator draws from (simlog.c). */
 extern const char *const sim_step_names[];

@@ -9,12 +9,9 @@
 
 #include "common/buf.h"
 
-/* Whole file, NUL-terminated, caller frees; NULL when unreadable. */
-static inline char *fixture_read(const char *name, size_t *len) {
-        const char *shared = getenv("BITMON_SHARED");
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/bitrise-api/real/%s",
-                 shared && *shared ? shared : "../shared", name);
+/* Whole file at path, NUL-terminated, caller frees; NULL when
+ * unreadable. */
+static inline char *fixture_read_path(const char *path, size_t *len) {
         FILE *f = fopen(path, "rb");
         if (!f)
                 return NULL;
@@ -31,6 +28,15 @@ static inline char *fixture_read(const char *name, size_t *len) {
         fclose(f);
         *len = b.len;
         return buf_detach(&b);
+}
+
+/* A sample by name, as fixture_read_path. */
+static inline char *fixture_read(const char *name, size_t *len) {
+        const char *shared = getenv("BITMON_SHARED");
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/bitrise-api/real/%s",
+                 shared && *shared ? shared : "../shared", name);
+        return fixture_read_path(path, len);
 }
 
 #endif

@@ -14,22 +14,11 @@
 
 #include "common/buf.h"
 #include "tests/assert.h"
+#include "tests/support/fixtures.h"
 #include "tests/unit/logparse_ref/logparse_diff.h"
 
-/* The simulator's log generator (not in libbitmon), and the hash it draws
- * from (a copy of tests/sim/model.c's). */
+/* The simulator's log generator (not in libbitmon). */
 #include "tests/sim/simlog.c"
-
-uint64_t sim_hash(uint64_t a, uint64_t b) {
-        uint64_t x = a * 0x9e3779b97f4a7c15ULL ^
-                     (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
-        x ^= x >> 30;
-        x *= 0xbf58476d1ce4e5b9ULL;
-        x ^= x >> 27;
-        x *= 0x94d049bb133111ebULL;
-        x ^= x >> 31;
-        return x;
-}
 
 static uint64_t seed = 0x6c6f677061727365ULL;
 
@@ -102,25 +91,6 @@ static void diff_all_splits(const char *what, const char *data, size_t len,
 
 /* ---- inputs ---------------------------------------------------------- */
 
-static char *file_read(const char *path, size_t *len) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return NULL;
-        buf_t b;
-        buf_init(&b, 0);
-        char tmp[65536];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-                if (buf_append(&b, tmp, n)) {
-                        buf_release(&b);
-                        fclose(f);
-                        return NULL;
-                }
-        fclose(f);
-        *len = b.len;
-        return b.data ? buf_detach(&b) : calloc(1, 1);
-}
-
 typedef void (*file_fn)(const char *name, const char *data, size_t len);
 
 /* Calls fn on every regular file in dir; returns how many. */
@@ -135,7 +105,7 @@ static int dir_each(const char *dir, file_fn fn) {
                 char path[1024];
                 size_t len = 0;
                 snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-                char *data = file_read(path, &len);
+                char *data = fixture_read_path(path, &len);
                 if (!data)
                         continue;
                 fn(e->d_name, data, len);
