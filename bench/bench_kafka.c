@@ -217,7 +217,7 @@ static void bench_e2e(int jobs) {
                jobs, dt, env.mock ? "mock" : "broker");
         consumer_stop(e.c);
         producer_flush(e.p, 10000);
-        consumer_close(e.c, err, sizeof(err));
+        consumer_close(e.c, 10000, err, sizeof(err));
         consumer_destroy(e.c);
         producer_destroy(e.p);
         kt_env_release(&env);

@@ -198,11 +198,16 @@ static int run_shutdown(run_t *r) {
                                  "results not acknowledged at shutdown "
                                  "n=%d (their jobs are redelivered)",
                                  left);
+                        producer_purge(r->producer);
                         rc = -1;
                 }
         }
-        if (r->consumer && consumer_close(r->consumer, err, sizeof(err)) < 0) {
-                LOG_WARN(FAC, "cannot commit offsets at shutdown: %s", err);
+        /* the close leaves time for the destroy after it (run_free) */
+        int close_ms = remaining_ms(deadline) - CONSUMER_DESTROY_WAIT_S * 1000;
+        if (r->consumer &&
+            consumer_close(r->consumer, close_ms, err, sizeof(err)) < 0) {
+                LOG_WARN(FAC, "consumer not closed cleanly at shutdown: %s",
+                         err);
                 rc = -1;
         }
         monitor_detach_consumer(r->monitor);

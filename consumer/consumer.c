@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "consumer/offsets.h"
 
 typedef struct completion {
@@ -34,6 +36,7 @@ struct consumer {
 
         pthread_t thread;
         bool thread_started, closed;
+        bool close_unfinished; /* leaving the group ran out of time */
         atomic_int stop;
 
         pthread_mutex_t lock; /* guards queue and stats */
@@ -465,43 +468,152 @@ void consumer_stop(consumer_t *c) {
         c->thread_started = false;
 }
 
-int consumer_close(consumer_t *c, char *errstr, size_t errstr_size) {
+static int64_t ms_left(int64_t deadline) {
+        int64_t left = deadline - time_mono_ms();
+        return left > 0 ? left : 0;
+}
+
+/* Commits the stored offsets, waiting until the deadline at most (a sync
+ * commit waits for a hung broker forever). 0, or -1 with errstr. */
+static int commit_until(consumer_t *c, int64_t deadline, char *errstr,
+                        size_t errstr_size) {
+        rd_kafka_queue_t *q  = rd_kafka_queue_new(c->rk);
+        rd_kafka_event_t *ev = NULL;
+        rd_kafka_resp_err_t err =
+            q ? rd_kafka_commit_queue(c->rk, NULL, q, NULL, NULL)
+              : RD_KAFKA_RESP_ERR__FAIL;
+        while (!err && !ev && ms_left(deadline) > 0) {
+                ev = rd_kafka_queue_poll(
+                    q,
+                    (int)(ms_left(deadline) < 100 ? ms_left(deadline) : 100));
+                if (ev &&
+                    rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                        rd_kafka_event_destroy(ev);
+                        ev = NULL;
+                }
+        }
+        if (!err)
+                err = ev ? rd_kafka_event_error(ev)
+                         : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return 0;
+        snprintf(errstr, errstr_size, "cannot commit offsets: %s",
+                 rd_kafka_err2str(err));
+        return -1;
+}
+
+/* Leaves the group, serving the rebalance callback meanwhile, until the
+ * deadline at most. 0, or -1 with errstr (then the handle must be
+ * destroyed without another close). */
+static int leave_until(consumer_t *c, int64_t deadline, char *errstr,
+                       size_t errstr_size) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+        rd_kafka_error_t *error =
+            q ? rd_kafka_consumer_close_queue(c->rk, q) : NULL;
+        int rc = 0;
+        if (!q || error) {
+                snprintf(errstr, errstr_size, "cannot leave the group: %s",
+                         error ? rd_kafka_error_string(error)
+                               : "out of memory");
+                rc = -1;
+        }
+        while (rc == 0 && !rd_kafka_consumer_closed(c->rk)) {
+                if (ms_left(deadline) == 0) {
+                        snprintf(errstr, errstr_size,
+                                 "leaving the group timed out (the broker "
+                                 "drops this member after "
+                                 "session.timeout.ms)");
+                        rc = -1;
+                        break;
+                }
+                rd_kafka_queue_poll_callback(
+                    q,
+                    (int)(ms_left(deadline) < 100 ? ms_left(deadline) : 100));
+        }
+        if (error)
+                rd_kafka_error_destroy(error);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        return rc;
+}
+
+int consumer_close(consumer_t *c, int timeout_ms, char *errstr,
+                   size_t errstr_size) {
+        int64_t deadline = time_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        char why[256];
         int rc = 0;
         if (c->closed)
                 return 0;
         consumer_stop(c);
         c->closed = true;
         offsets_apply(c);
-        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-                snprintf(errstr, errstr_size, "cannot commit offsets: %s",
-                         rd_kafka_err2str(err));
+        if (commit_until(c, deadline, errstr, errstr_size) < 0)
                 rc = -1;
-        }
-        err = rd_kafka_consumer_close(c->rk);
-        if (err && rc == 0) {
-                snprintf(errstr, errstr_size, "cannot leave the group: %s",
-                         rd_kafka_err2str(err));
+        if (leave_until(c, deadline, why, sizeof(why)) < 0) {
+                c->close_unfinished = true;
+                if (rc == 0)
+                        snprintf(errstr, errstr_size, "%s", why);
+                else
+                        LOG_WARN("consumer", "%s", why);
                 rc = -1;
         }
         return rc;
 }
 
-void consumer_destroy(consumer_t *c) {
-        char err[256];
-        if (!c)
-                return;
-        if (c->rk && !c->closed && consumer_close(c, err, sizeof(err)) < 0)
-                LOG_WARN("consumer", "%s", err);
-        consumer_stop(c);
+static void consumer_free(consumer_t *c) {
         if (c->rkq)
                 rd_kafka_queue_destroy(c->rkq);
         if (c->rk)
-                rd_kafka_destroy(c->rk);
+                rd_kafka_destroy_flags(
+                    c->rk, c->close_unfinished
+                               ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE
+                               : 0);
         offsets_destroy(c->offsets);
         free(c->queue);
         free(c->topic_jobs);
         free(c->topic_dlq);
         pthread_mutex_destroy(&c->lock);
         free(c);
+}
+
+static void *consumer_free_main(void *arg) {
+        consumer_free(arg);
+        return NULL;
+}
+
+void consumer_destroy(consumer_t *c) {
+        char err[256];
+        pthread_t t;
+        if (!c)
+                return;
+        if (c->rk && !c->closed &&
+            consumer_close(c, CONSUMER_CLOSE_DEFAULT_MS, err, sizeof(err)) < 0)
+                LOG_WARN("consumer", "%s", err);
+        consumer_stop(c);
+        if (!c->close_unfinished) {
+                consumer_free(c);
+                return;
+        }
+        /* librdkafka's destroy waits for the requests still in flight to a
+         * broker that does not answer (socket.timeout.ms, then retries):
+         * give it a moment on a thread of its own, then leave it to end with
+         * the process. */
+        if (pthread_create(&t, NULL, consumer_free_main, c) != 0) {
+                LOG_WARN("consumer", "leaving the Kafka consumer to the exit");
+                return;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += CONSUMER_DESTROY_WAIT_S;
+        if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+                LOG_WARN("consumer",
+                         "the Kafka consumer did not shut down within %d s "
+                         "(a broker does not answer): leaving it to the exit",
+                         CONSUMER_DESTROY_WAIT_S);
+                pthread_detach(t);
+        }
 }

@@ -87,15 +87,22 @@ int consumer_start(consumer_t *c, char *errstr, size_t errstr_size);
  * here). Completions keep queuing until consumer_close. */
 void consumer_stop(consumer_t *c);
 
-/* Applies the queued completions, stores and commits (synchronously) the
- * committable offsets, and leaves the group (revoking what is left without
- * storing it). Call after consumer_stop. Returns 0 or -1 if the commit
- * failed (with errstr). With the broker unreachable this blocks for roughly
- * session.timeout.ms (librdkafka's bound on rd_kafka_consumer_close): keep
- * it below shutdown.timeout_s. */
-int consumer_close(consumer_t *c, char *errstr, size_t errstr_size);
+/* Applies the queued completions, stores and commits the committable
+ * offsets, and leaves the group (revoking what is left without storing it),
+ * all within timeout_ms: a hung broker would otherwise hold the commit
+ * forever. Call after consumer_stop. Returns 0, or -1 with errstr when the
+ * commit failed or did not finish in time, or leaving the group did not
+ * (the broker then drops the member after session.timeout.ms); the jobs
+ * whose offsets were not committed are redelivered. */
+#define CONSUMER_CLOSE_DEFAULT_MS 10000 /* consumer_destroy without close */
+int consumer_close(consumer_t *c, int timeout_ms, char *errstr,
+                   size_t errstr_size);
 
-/* Stops and closes if that was not done; frees. NULL is a no-op. */
+/* Stops and closes if that was not done; frees. NULL is a no-op. After a
+ * close that ran out of time, librdkafka may wait for a broker that does
+ * not answer: the handle is then destroyed on a thread of its own and left
+ * to the process exit after CONSUMER_DESTROY_WAIT_S. */
+#define CONSUMER_DESTROY_WAIT_S 1
 void consumer_destroy(consumer_t *c);
 
 /* The terminal result of the job at (partition, offset) is acknowledged:

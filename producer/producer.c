@@ -130,23 +130,23 @@ int producer_flush(producer_t *p, int timeout_ms) {
         return n;
 }
 
+void producer_purge(producer_t *p) {
+        int left = rd_kafka_outq_len(p->rk);
+        if (left <= 0)
+                return;
+        LOG_WARN("producer", "giving up on unacknowledged messages count=%d",
+                 left);
+        rd_kafka_purge(p->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        producer_flush(p, 1000); /* serve the purge reports */
+}
+
 void producer_destroy(producer_t *p) {
         if (!p)
                 return;
-        if (p->rk) {
-                int left = p->thread_started
-                               ? producer_flush(p, p->flush_timeout_ms)
-                               : 0;
-                if (left > 0) {
-                        LOG_WARN("producer",
-                                 "giving up on unacknowledged messages "
-                                 "count=%d",
-                                 left);
-                        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE |
-                                                  RD_KAFKA_PURGE_F_INFLIGHT);
-                        producer_flush(p, 1000); /* serve the purge reports */
-                }
-        }
+        if (p->rk && p->thread_started &&
+            producer_flush(p, p->flush_timeout_ms) > 0)
+                producer_purge(p);
         if (p->thread_started) {
                 atomic_store(&p->stop, 1);
                 pthread_join(p->thread, NULL);

@@ -66,6 +66,11 @@ producer_t *producer_new(const producer_opts_t *opts, char *errstr,
  * with an error), stops the poll thread, destroys. NULL is a no-op. */
 void producer_destroy(producer_t *p);
 
+/* Gives up on every message not yet acknowledged: their acks run with an
+ * error (waiting up to 1 s for them). For a shutdown whose flush ran out of
+ * time, so that producer_destroy does not wait again. */
+void producer_purge(producer_t *p);
+
 /* Queues one message (key, value and headers are copied). `ack` may be NULL.
  * With `block` a full queue waits for room instead of failing. Returns 0 (the
  * ack will run exactly once), PRODUCER_ERR_TRANSIENT or

@@ -287,7 +287,8 @@ static void world_close(world_t *w, consumer_t *c, tdisp_t *td) {
         consumer_stop(c);
         td_stop(td);
         T_EQ_INT(producer_flush(w->p, 10000 * kt_scale()), 0);
-        T_ASSERTF(consumer_close(c, err, sizeof(err)) == 0, "close: %s", err);
+        T_ASSERTF(consumer_close(c, 10000, err, sizeof(err)) == 0, "close: %s",
+                  err);
         consumer_destroy(c);
         td_release(td);
 }
