@@ -473,6 +473,12 @@ static int64_t ms_left(int64_t deadline) {
         return left > 0 ? left : 0;
 }
 
+/* One wait on a queue before the deadline: 100 ms at most. */
+static int poll_ms(int64_t deadline) {
+        int64_t left = ms_left(deadline);
+        return (int)(left < 100 ? left : 100);
+}
+
 /* Commits the stored offsets, waiting until the deadline at most (a sync
  * commit waits for a hung broker forever). 0, or -1 with errstr. */
 static int commit_until(consumer_t *c, int64_t deadline, char *errstr,
@@ -483,9 +489,7 @@ static int commit_until(consumer_t *c, int64_t deadline, char *errstr,
             q ? rd_kafka_commit_queue(c->rk, NULL, q, NULL, NULL)
               : RD_KAFKA_RESP_ERR__FAIL;
         while (!err && !ev && ms_left(deadline) > 0) {
-                ev = rd_kafka_queue_poll(
-                    q,
-                    (int)(ms_left(deadline) < 100 ? ms_left(deadline) : 100));
+                ev = rd_kafka_queue_poll(q, poll_ms(deadline));
                 if (ev &&
                     rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT) {
                         rd_kafka_event_destroy(ev);
@@ -530,9 +534,7 @@ static int leave_until(consumer_t *c, int64_t deadline, char *errstr,
                         rc = -1;
                         break;
                 }
-                rd_kafka_queue_poll_callback(
-                    q,
-                    (int)(ms_left(deadline) < 100 ? ms_left(deadline) : 100));
+                rd_kafka_queue_poll_callback(q, poll_ms(deadline));
         }
         if (error)
                 rd_kafka_error_destroy(error);
