@@ -56,7 +56,8 @@ sleep 3
 bitmon_term p1
 kill -CONT "$mock_pid"
 note "broker gone: SIGTERM to exit ${term_ms} ms (shutdown.timeout_s=$shutdown_s), status $term_rc"
-[ "$term_ms" -le $((shutdown_s * 1000 + 1000)) ] && ok exit_within_timeout ||
+# the process exit after the deadline: ~50 ms, over a second under TSan
+[ "$term_ms" -le $((shutdown_s * 1000 + 1000 * scale)) ] && ok exit_within_timeout ||
         bad exit_within_timeout "${term_ms} ms > ${shutdown_s} s"
 grep -q '"msg":"stopped","clean":"no"' "$tmp/bitmon-p1.log" &&
         grep -q 'consumer not closed cleanly at shutdown: cannot commit offsets' "$tmp/bitmon-p1.log" &&
