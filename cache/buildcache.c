@@ -159,35 +159,42 @@ static int lease_release_key(cache_redis_t *rc, char *key, size_t size,
         return err;
 }
 
+/* 1 when a release script answered that it deleted our lease. Frees r. */
+static int released(redisReply *r) {
+        int yes = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        freeReplyObject(r);
+        return yes;
+}
+
+/* Runs the release script, waiting for its reply (out) or not. */
+static int lease_release(cache_redis_t *rc, const char *app, const char *build,
+                         const char *owner, redisReply **out, char *errstr,
+                         size_t errstr_size) {
+        char key[512];
+        int err = lease_release_key(rc, key, sizeof(key), app, build, owner,
+                                    errstr, errstr_size);
+        const char *argv[] = {key, owner};
+        if (err)
+                return err;
+        if (!out)
+                return cache_redis_eval_send(rc, &release_script, 1, 2, argv,
+                                             NULL, errstr, errstr_size);
+        return cache_redis_eval(rc, &release_script, 1, 2, argv, NULL, out,
+                                errstr, errstr_size);
+}
+
 int cache_build_lease_release(cache_redis_t *rc, const char *app,
                               const char *build, const char *owner,
                               char *errstr, size_t errstr_size) {
-        char key[512];
         redisReply *r = NULL;
-        int err = lease_release_key(rc, key, sizeof(key), app, build, owner,
-                                    errstr, errstr_size);
-        if (err)
-                return err;
-        const char *argv[] = {key, owner};
-        err = cache_redis_eval(rc, &release_script, 1, 2, argv, NULL, &r,
-                               errstr, errstr_size);
-        if (err)
-                return err;
-        int released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-        freeReplyObject(r);
-        return released;
+        int err = lease_release(rc, app, build, owner, &r, errstr, errstr_size);
+        return err ? err : released(r);
 }
 
 int cache_build_lease_release_send(cache_redis_t *rc, const char *app,
                                    const char *build, const char *owner,
                                    char *errstr, size_t errstr_size) {
-        char key[512];
-        int err = lease_release_key(rc, key, sizeof(key), app, build, owner,
-                                    errstr, errstr_size);
-        const char *argv[] = {key, owner};
-        return err ? err
-                   : cache_redis_eval_send(rc, &release_script, 1, 2, argv,
-                                           NULL, errstr, errstr_size);
+        return lease_release(rc, app, build, owner, NULL, errstr, errstr_size);
 }
 
 int cache_build_keys(cache_redis_t *rc, char *key, char *lkey, size_t size,
@@ -283,11 +290,7 @@ int cache_build_store_release(cache_redis_t *rc, const char *app,
         redisReply *r = NULL;
         int err = store_release(rc, app, build, json, len, ttl_ms, owner, &r,
                                 errstr, errstr_size);
-        if (err)
-                return err;
-        int released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-        freeReplyObject(r);
-        return released;
+        return err ? err : released(r);
 }
 
 int cache_build_store_release_send(cache_redis_t *rc, const char *app,

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "cache/redis.h"
 #include "common/config.h"
 
 int cmd_version(int argc, char **argv);
@@ -20,6 +21,10 @@ int cmd_run(int argc, char **argv); /* cmd/run.c: the daemon */
  * them to stderr and returns NULL. Caller frees with config_destroy. Call
  * from main's thread before other threads start. */
 config_t *cmd_config_load(const char *file, char *const *xargs, size_t n_xargs);
+
+/* The redis.* keys of cfg as cache_redis_new takes them (strings borrowed
+ * from cfg); `name` labels the connection's log lines (NULL: "redis"). */
+cache_redis_opts_t cmd_redis_opts(const config_t *cfg, const char *name);
 
 /* Workspace tokens (cmd/connect.c, cmd/tokens.c; docs/connect.md). */
 int cmd_connect(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* cmd/config.c — `bitmon config`: check a configuration, print the
  * effective values (secrets masked) or the reference of every key; and
- * cmd_config_load, which every command uses to load its configuration.
+ * cmd_config_load, which every command uses to load its configuration, and
+ * cmd_redis_opts, the redis.* keys as the cache module takes them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,4 +118,20 @@ int cmd_config(int argc, char **argv) {
 out:
         free(xargs);
         return rc;
+}
+
+cache_redis_opts_t cmd_redis_opts(const config_t *cfg, const char *name) {
+        return (cache_redis_opts_t){
+            .host     = config_str(cfg, "redis.host"),
+            .port     = (int)config_int(cfg, "redis.port"),
+            .user     = config_str(cfg, "redis.user"),
+            .password = config_str(cfg, "redis.password"),
+            .db       = (int)config_int(cfg, "redis.db"),
+            .prefix   = config_str(cfg, "redis.prefix"),
+            .connect_timeout_ms =
+                (int)config_int(cfg, "redis.connect_timeout_ms"),
+            .command_timeout_ms =
+                (int)config_int(cfg, "redis.command_timeout_ms"),
+            .name = name,
+        };
 }

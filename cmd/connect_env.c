@@ -92,19 +92,7 @@ static void log_from_config(const config_t *cfg) {
 
 static cache_redis_t *redis_open(const config_t *cfg, char *errstr,
                                  size_t errstr_size) {
-        cache_redis_opts_t o = {
-            .host     = config_str(cfg, "redis.host"),
-            .port     = (int)config_int(cfg, "redis.port"),
-            .user     = config_str(cfg, "redis.user"),
-            .password = config_str(cfg, "redis.password"),
-            .db       = (int)config_int(cfg, "redis.db"),
-            .prefix   = config_str(cfg, "redis.prefix"),
-            .connect_timeout_ms =
-                (int)config_int(cfg, "redis.connect_timeout_ms"),
-            .command_timeout_ms =
-                (int)config_int(cfg, "redis.command_timeout_ms"),
-            .name = "connect",
-        };
+        cache_redis_opts_t o = cmd_redis_opts(cfg, "connect");
         return cache_redis_new(&o, errstr, errstr_size);
 }
 

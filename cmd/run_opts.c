@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/cmd.h"
 #include "cmd/run.h"
 #include "common/log.h"
 
@@ -60,18 +61,7 @@ static int fill_tokens(run_opts_t *o) {
 
 static void fill_redis(run_opts_t *o) {
         const config_t *cfg = o->cfg;
-        o->monitor.redis    = (cache_redis_opts_t){
-               .host     = config_str(cfg, "redis.host"),
-               .port     = (int)config_int(cfg, "redis.port"),
-               .user     = nz(config_str(cfg, "redis.user")),
-               .password = nz(config_str(cfg, "redis.password")),
-               .db       = (int)config_int(cfg, "redis.db"),
-               .prefix   = config_str(cfg, "redis.prefix"),
-               .connect_timeout_ms =
-                   (int)config_int(cfg, "redis.connect_timeout_ms"),
-               .command_timeout_ms =
-                   (int)config_int(cfg, "redis.command_timeout_ms"),
-        };
+        o->monitor.redis    = cmd_redis_opts(cfg, NULL);
         o->monitor.validity = (cache_validity_opts_t){
             .valid_ttl_s   = (int)config_int(cfg, "cache.valid_ttl_s"),
             .invalid_ttl_s = (int)config_int(cfg, "cache.invalid_ttl_s"),

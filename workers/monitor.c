@@ -174,18 +174,6 @@ static watch_validity_t validity_of(cache_validity_t v) {
         }
 }
 
-static watch_validity_t seam_validity_get(void *ctx, const char *fps,
-                                          const char *app) {
-        monitor_thread_t *t = ctx;
-        cache_fp_t fp;
-        cache_validity_t v = CACHE_VALIDITY_UNKNOWN;
-        char err[160];
-        fp_from_str(fps, &fp);
-        if (cache_validity_get(t->rc, &fp, app, &v, err, sizeof(err)) < 0)
-                return WATCH_VALIDITY_UNKNOWN;
-        return validity_of(v);
-}
-
 static void seam_validity_record(void *ctx, const char *fps, const char *app,
                                  long http_status) {
         monitor_thread_t *t = ctx;
@@ -250,36 +238,6 @@ static int cache_answer(const char *build, const buf_t *b,
         return 1;
 }
 
-static int seam_cache_get(void *ctx, const char *app, const char *build,
-                          watch_answer_t *ans) {
-        monitor_thread_t *t = ctx;
-        buf_t b;
-        char err[160];
-        buf_init(&b, CACHE_BUILD_MAX_JSON);
-        int rc = cache_build_get(t->rc, app, build, &b, err, sizeof(err));
-        if (rc == 1)
-                rc = cache_answer(build, &b, ans);
-        buf_release(&b);
-        return rc;
-}
-
-/* One round trip; an unreadable cached value counts as a miss and the
- * lease is then tried on its own, as with seam_cache_get. */
-static int seam_cache_get_lease(void *ctx, const char *app, const char *build,
-                                int lease_ms, watch_answer_t *ans, int *lease) {
-        monitor_thread_t *t = ctx;
-        buf_t b;
-        char err[160];
-        buf_init(&b, CACHE_BUILD_MAX_JSON);
-        int rc = cache_build_get_lease(t->rc, app, build, t->worker, lease_ms,
-                                       &b, lease, err, sizeof(err));
-        if (rc == 1 && (rc = cache_answer(build, &b, ans)) == 0)
-                *lease = cache_build_lease_try(t->rc, app, build, t->worker,
-                                               lease_ms, err, sizeof(err));
-        buf_release(&b);
-        return rc;
-}
-
 /* Cache, lease, validity and budget in one round trip. When Redis cannot
  * answer, or the cached value does not parse, the poll goes without the
  * lease: validity and budget are asked on their own (each falls back to
@@ -323,14 +281,6 @@ static int seam_build_preflight(void *ctx, const char *app, const char *build,
                 metrics_counter_inc(t->m->budget_waits);
         }
         return 0;
-}
-
-static int seam_cache_lease(void *ctx, const char *app, const char *build,
-                            int lease_ms) {
-        monitor_thread_t *t = ctx;
-        char err[160];
-        return cache_build_lease_try(t->rc, app, build, t->worker, lease_ms,
-                                     err, sizeof(err));
 }
 
 static void seam_cache_store(void *ctx, const char *app, const char *build,
@@ -642,15 +592,11 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         *seams = (watch_seams_t){
             .ctx                 = t,
             .token_get           = seam_token_get,
-            .validity_get        = seam_validity_get,
             .validity_record     = seam_validity_record,
             .budget_take_checked = seam_budget_take_checked,
             .budget_on_429       = seam_budget_on_429,
-            .cache_get           = seam_cache_get,
-            .cache_lease         = seam_cache_lease,
             .cache_store         = seam_cache_store,
             .cache_release       = seam_cache_release,
-            .cache_get_lease     = seam_cache_get_lease,
             .cache_store_release = seam_cache_store_release,
             .build_preflight     = seam_build_preflight,
             .request_start       = seam_request_start,
