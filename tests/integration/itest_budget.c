@@ -13,42 +13,9 @@
 #include "common/timeutil.h"
 #include "tests/assert.h"
 #include "tests/integration/itest_cache_redis.h"
+#include "tests/integration/itest_cache_budget.h"
 
 static tredis_t shared;
-
-static cache_redis_t *conn(const tredis_t *t, const char *prefix) {
-        char err[256];
-        cache_redis_opts_t o = {.host               = t->host,
-                                .port               = t->port,
-                                .prefix             = prefix,
-                                .backoff_min_ms     = 50,
-                                .backoff_max_ms     = 200,
-                                .command_timeout_ms = 500};
-        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
-        if (!rc)
-                fprintf(stderr, "  %s\n", err);
-        return rc;
-}
-
-static cache_budget_t *budget(double rate, double burst, int replicas) {
-        char err[256];
-        cache_budget_opts_t o = {.rate              = rate,
-                                 .burst             = burst,
-                                 .expected_replicas = replicas,
-                                 .backoff_min_ms    = 200,
-                                 .backoff_max_ms    = 800};
-        cache_budget_t *b     = cache_budget_new(&o, err, sizeof(err));
-        if (!b)
-                fprintf(stderr, "  %s\n", err);
-        return b;
-}
-
-static cache_fp_t fp_of(const char *token) {
-        cache_fp_t fp;
-        cache_fp_compute((const unsigned char *)"fp-key", 6, token,
-                         strlen(token), &fp);
-        return fp;
-}
 
 /* Redis TIME in ms through a raw connection. */
 static int64_t redis_now_ms(const tredis_t *t) {
@@ -159,16 +126,6 @@ static void test_budget_429_backoff_without_retry_after(void) {
         cache_budget_destroy(b);
         cache_redis_destroy(a);
         cache_redis_destroy(c);
-}
-
-/* cache_budget_on_headers does not wait for Redis: a PING on the same
- * connection makes sure it ran before another connection looks. */
-static void settle(cache_redis_t *rc) {
-        char err[256];
-        redisReply *r = NULL;
-        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"), 0);
-        if (r)
-                freeReplyObject(r);
 }
 
 static void test_budget_xratelimit_adopted(void) {

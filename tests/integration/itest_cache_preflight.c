@@ -7,38 +7,9 @@
 #include "common/log.h"
 #include "tests/assert.h"
 #include "tests/integration/itest_cache_redis.h"
+#include "tests/integration/itest_cache_budget.h"
 
 static tredis_t srv;
-
-static cache_redis_t *conn(const char *prefix) {
-        char err[256];
-        cache_redis_opts_t o = {.host           = srv.host,
-                                .port           = srv.port,
-                                .prefix         = prefix,
-                                .backoff_min_ms = 50,
-                                .backoff_max_ms = 200};
-        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
-        if (!rc || !cache_redis_is_up(rc))
-                fprintf(stderr, "  cannot connect: %s\n", err);
-        return rc;
-}
-
-static cache_budget_t *budget(double rate, double burst) {
-        char err[256];
-        cache_budget_opts_t o = {.rate              = rate,
-                                 .burst             = burst,
-                                 .expected_replicas = 1,
-                                 .backoff_min_ms    = 200,
-                                 .backoff_max_ms    = 800};
-        return cache_budget_new(&o, err, sizeof(err));
-}
-
-static cache_fp_t fp_of(const char *token) {
-        cache_fp_t fp;
-        cache_fp_compute((const unsigned char *)"fp-key", 6, token,
-                         strlen(token), &fp);
-        return fp;
-}
 
 /* 1 when prefix+suffix exists (through a raw connection). */
 static long long exists(const char *prefix, const char *suffix) {
@@ -48,14 +19,6 @@ static long long exists(const char *prefix, const char *suffix) {
         long long v     = t_raw_int(c, "EXISTS %s", key);
         redisFree(c);
         return v;
-}
-
-static void settle(cache_redis_t *rc) {
-        char err[256];
-        redisReply *r = NULL;
-        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "PING"), 0);
-        if (r)
-                freeReplyObject(r);
 }
 
 typedef struct run {
@@ -80,9 +43,10 @@ static int pre(run_t *r, const char *app, const char *build,
 static void test_preflight_answers(void) {
         char prefix[64], err[256];
         t_prefix(prefix, sizeof(prefix), "pf");
-        run_t r = {
-            .rc = conn(prefix), .b = budget(0.5, 2), .fp = fp_of("bitwat_pf")};
-        cache_redis_t *other     = conn(prefix);
+        run_t r                  = {.rc = conn(&srv, prefix),
+                                    .b  = budget(0.5, 2, 1),
+                                    .fp = fp_of("bitwat_pf")};
+        cache_redis_t *other     = conn(&srv, prefix);
         cache_validity_opts_t vo = {0};
         T_ASSERT(r.rc && r.b && other);
         buf_init(&r.out, CACHE_BUILD_MAX_JSON);
@@ -159,7 +123,7 @@ static void test_preflight_noscript_and_down(void) {
                                 .backoff_min_ms = 50,
                                 .backoff_max_ms = 200};
         run_t r              = {.rc = cache_redis_new(&o, err, sizeof(err)),
-                                .b  = budget(100, 100),
+                                .b  = budget(100, 100, 1),
                                 .fp = fp_of("bitwat_pf_down")};
         T_ASSERT(r.rc && r.b);
         buf_init(&r.out, CACHE_BUILD_MAX_JSON);
