@@ -21,8 +21,7 @@ static inline cache_redis_t *conn(const tredis_t *t, const char *prefix) {
         return rc;
 }
 
-static inline cache_budget_t *budget(double rate, double burst,
-                                     int replicas) {
+static inline cache_budget_t *budget(double rate, double burst, int replicas) {
         char err[256];
         cache_budget_opts_t o = {.rate              = rate,
                                  .burst             = burst,
