@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "consumer/consumer.h"
-#include "consumer/job.h"
+#include "common/job.h"
 #include "consumer/offsets.h"
 #include "producer/producer.h"
 #include "producer/result.h"

@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
-#include "consumer/job.h"
+#include "common/job.h"
 #include "producer/producer.h"
 
 typedef struct enqueue_opts {

@@ -50,6 +50,13 @@ static int run_on_job(job_t *job, int32_t partition, int64_t offset,
                       void *ctx) {
         run_t *r = ctx;
         watch_job_t wj;
+        if (job->kind == JOB_KIND_HINT) { /* handled at once, never redone */
+                workers_hint(r->workers, job->workspace, job->app_slug,
+                             job->build_slug, job->hint == JOB_HINT_FINISHED);
+                job_destroy(job);
+                consumer_job_done(r->consumer, partition, offset);
+                return 0;
+        }
         metrics_counter_inc(r->jobs_in);
         monitor_job_t *mj = monitor_job_new(job, partition, offset);
         if (!mj)

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "consumer/job.h"
+#include "common/job.h"
 #include "producer/kconf.h"
 #include "producer/producer.h"
 
@@ -46,7 +46,9 @@ typedef struct consumer_opts {
 } consumer_opts_t;
 
 typedef struct consumer_dispatch {
-        /* A valid job from (partition, offset). Takes ownership of job
+        /* A valid job from (partition, offset); also a hint (job->kind
+         * JOB_KIND_HINT), which the dispatcher handles at once and ends with
+         * consumer_job_done. Takes ownership of job
          * (job_destroy) whatever it returns. Return 0 when accepted: the
          * dispatcher then ends it with exactly one terminal result produced
          * with producer_ack_t{consumer_ack, consumer, partition, offset}, or

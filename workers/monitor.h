@@ -43,7 +43,7 @@
 #include "common/health.h"
 #include "common/metrics.h"
 #include "consumer/consumer.h"
-#include "consumer/job.h"
+#include "common/job.h"
 #include "producer/producer.h"
 #include "workers/loop.h"
 #include "workers/watch.h"

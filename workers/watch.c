@@ -748,6 +748,15 @@ static void watch_on_timer(void *arg) {
         watch_settle(w);
 }
 
+void watch_look_now(watch_t *w) {
+        if (w->stage != WATCH_STAGE_BUILD || w->in_flight || w->rate_wait ||
+            w->waiting != WATCH_WAIT_NONE)
+                return;
+        w->attempts = 0;
+        watch_schedule(w, 0);
+        watch_settle(w);
+}
+
 /* What a job joining a watch that already knows its build gets at once. */
 void watch_greet(watch_t *w, watch_sub_t *sub) {
         if (!w->known)

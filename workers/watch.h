@@ -261,6 +261,11 @@ typedef struct watch_seams {
          * published. 0 or < 0 (unknown: Redis down) = watch it. May be
          * NULL. */
         int (*done_check)(void *ctx, void *job);
+        /* A webhook hint for a build of (workspace, app) reached this table
+         * (watch_table_hint); routed = 1 when a watch of the build is here.
+         * May be NULL. */
+        void (*hint_seen)(void *ctx, const char *workspace,
+                          const char *app_slug, int routed);
 } watch_seams_t;
 
 /* Timings (from the poll.* configuration). */
@@ -326,6 +331,16 @@ int watch_table_add(watch_table_t *tbl, const watch_job_t *job);
  * job_done(DROPPED), nothing published. Returns how many. */
 size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
                         void *arg);
+
+/* A webhook hint for (workspace, app, build); finished = 1 for
+ * build/finished. When a watch of that build is here, returns 1 and, for a
+ * finished hint, makes its next look at the build happen now (one GET),
+ * unless it is past that stage, has a request in flight or waits for its
+ * token's budget. Returns 0 when no watch of the build is here (the hint is
+ * dropped), -1 on allocation failure. Calls seams->hint_seen. */
+int watch_table_hint(watch_table_t *tbl, const char *workspace,
+                     const char *app_slug, const char *build_slug,
+                     int finished);
 
 /* Keeps *counter (shared, atomic) up to date with the jobs in this table:
  * +1 per added job, -1 per job_done, so other threads can read the total

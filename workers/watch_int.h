@@ -84,6 +84,11 @@ void watch_settle(watch_t *w);
 /* watch.c: what a job joining a watch that knows its build gets at once. */
 void watch_greet(watch_t *w, watch_sub_t *sub);
 
+/* watch.c: a hint says the build may have changed: the next look at it
+ * is now (BUILD stage only; a request in flight or a wait for budget or a
+ * 429 block stays as it is). */
+void watch_look_now(watch_t *w);
+
 /* watch.c: removes *pp from w and frees it (the job has ended). */
 void watch_sub_unlink(watch_t *w, watch_sub_t **pp);
 

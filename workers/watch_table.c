@@ -92,25 +92,52 @@ static watch_t *watch_create(watch_table_t *tbl, char *key, size_t len,
         return w;
 }
 
+/* "workspace\0app\0build\0" into a new string; its length into *len. */
+static char *watch_key_new(const char *workspace, const char *app,
+                           const char *build, size_t *len) {
+        size_t lw = strlen(workspace), la = strlen(app), lb = strlen(build);
+        char *key = malloc(lw + la + lb + 3);
+        if (!key)
+                return NULL;
+        memcpy(key, workspace, lw + 1);
+        memcpy(key + lw + 1, app, la + 1);
+        memcpy(key + lw + la + 2, build, lb + 1);
+        *len = lw + la + lb + 3;
+        return key;
+}
+
+int watch_table_hint(watch_table_t *tbl, const char *workspace, const char *app,
+                     const char *build, int finished) {
+        size_t len;
+        char *key = watch_key_new(workspace, app, build, &len);
+        if (!key)
+                return -1;
+        watch_t *w = watch_lookup(tbl, key, len, pool_hash(key, len));
+        free(key);
+        if (tbl->seams.hint_seen)
+                tbl->seams.hint_seen(tbl->seams.ctx, workspace, app, w != NULL);
+        if (!w)
+                return 0;
+        if (finished)
+                watch_look_now(w);
+        return 1;
+}
+
 int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
         const watch_seams_t *s = &tbl->seams;
         if (s->done_check && s->done_check(s->ctx, job->job) == 1) {
                 s->job_done(s->ctx, job->job, WATCH_JOB_SKIPPED);
                 return 0;
         }
-        size_t lw = strlen(job->workspace), la = strlen(job->app_slug),
-               lb        = strlen(job->build_slug);
-        size_t len       = lw + la + lb + 3;
-        char *key        = malloc(len);
+        size_t len;
+        char *key =
+            watch_key_new(job->workspace, job->app_slug, job->build_slug, &len);
         watch_sub_t *sub = calloc(1, sizeof(*sub));
         if (!key || !sub) {
                 free(key);
                 free(sub);
                 return -1;
         }
-        memcpy(key, job->workspace, lw + 1);
-        memcpy(key + lw + 1, job->app_slug, la + 1);
-        memcpy(key + lw + la + 2, job->build_slug, lb + 1);
         uint64_t hash = pool_hash(key, len);
         watch_t *w    = watch_lookup(tbl, key, len, hash);
         if (w) {

@@ -25,7 +25,8 @@ struct workers {
 typedef struct workers_submission { /* a job on its way to a worker */
         workers_t *w;
         loop_t *loop;
-        void *job;
+        void *job; /* NULL: a hint (hint_finished says which) */
+        int hint_finished;
         int follow;
         watch_log_t log;
         int64_t deadline_ms;
@@ -125,6 +126,13 @@ static void workers_submission_run(void *arg) {
                                    .follow      = s->follow,
                                    .log         = s->log,
                                    .deadline_ms = s->deadline_ms};
+        if (!s->job) { /* a hint */
+                if (t)
+                        watch_table_hint(t->tbl, s->workspace, s->app_slug,
+                                         s->build_slug, s->hint_finished);
+                free(s);
+                return;
+        }
         if (!t) {
                 /* Only when the worker failed to start (then it runs its
                  * queued posts on the way out and bitmon exits). */
@@ -142,20 +150,23 @@ static void workers_submission_run(void *arg) {
         free(s);
 }
 
-int workers_submit(workers_t *w, const watch_job_t *job) {
+/* Copies the job's strings and posts it to the worker of its build. */
+static int workers_post(workers_t *w, const watch_job_t *job,
+                        int hint_finished) {
         size_t lw = strlen(job->workspace), la = strlen(job->app_slug),
                lb               = strlen(job->build_slug);
         workers_submission_t *s = malloc(sizeof(*s) + lw + la + lb + 3);
         if (!s)
                 return LOOP_ERR_OOM;
-        s->w           = w;
-        s->job         = job->job;
-        s->follow      = job->follow;
-        s->log         = job->log;
-        s->deadline_ms = job->deadline_ms;
-        s->workspace   = s->strings;
-        s->app_slug    = s->workspace + lw + 1;
-        s->build_slug  = s->app_slug + la + 1;
+        s->w             = w;
+        s->job           = job->job;
+        s->hint_finished = hint_finished;
+        s->follow        = job->follow;
+        s->log           = job->log;
+        s->deadline_ms   = job->deadline_ms;
+        s->workspace     = s->strings;
+        s->app_slug      = s->workspace + lw + 1;
+        s->build_slug    = s->app_slug + la + 1;
         memcpy(s->workspace, job->workspace, lw + 1);
         memcpy(s->app_slug, job->app_slug, la + 1);
         memcpy(s->build_slug, job->build_slug, lb + 1);
@@ -168,6 +179,18 @@ int workers_submit(workers_t *w, const watch_job_t *job) {
         if (rc != 0)
                 free(s);
         return rc;
+}
+
+int workers_submit(workers_t *w, const watch_job_t *job) {
+        return job->job ? workers_post(w, job, 0) : LOOP_ERR_OOM;
+}
+
+int workers_hint(workers_t *w, const char *workspace, const char *app_slug,
+                 const char *build_slug, int finished) {
+        watch_job_t hint = {.workspace  = workspace,
+                            .app_slug   = app_slug,
+                            .build_slug = build_slug};
+        return workers_post(w, &hint, finished);
 }
 
 static void workers_latch_unref(workers_latch_t *l) {

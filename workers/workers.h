@@ -50,6 +50,13 @@ int workers_start(workers_t *w, char *errstr, size_t errstr_size);
  * the job is still the caller's. */
 int workers_submit(workers_t *w, const watch_job_t *job);
 
+/* Hands a webhook hint to the worker of its build (the same routing as
+ * workers_submit), which passes it to watch_table_hint on its thread.
+ * Strings are copied. 0, or non-zero (stopping, out of memory): the hint is
+ * lost, as a hint may be. */
+int workers_hint(workers_t *w, const char *workspace, const char *app_slug,
+                 const char *build_slug, int finished);
+
 /* Drops, on every worker, the jobs for which pred(job, arg) is true (revoked
  * partitions): job_done DROPPED, nothing published. Waits until every worker
  * has done it or timeout_ms passed (< 0 = no limit). pred runs on the worker

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consumer/job.h"
+#include "common/job.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

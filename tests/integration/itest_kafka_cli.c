@@ -2,7 +2,7 @@
  * (the binary at $BITMON_BIN) against Kafka: the real broker at
  * $BITMON_TEST_KAFKA, else an in-process mock cluster the child process
  * connects to over loopback. */
-#include "consumer/job.h"
+#include "common/job.h"
 #include "producer/producer.h"
 #include "producer/result.h"
 #include "tests/assert.h"

@@ -1,6 +1,6 @@
-/* Unit tests for consumer/job: a table of payloads with the exact reason
+/* Unit tests for common/job: a table of payloads with the exact reason
  * each rejection must give, defaults, key mismatch, UTF-8 and round trip. */
-#include "consumer/job.h"
+#include "common/job.h"
 #include "tests/assert.h"
 
 #define H16   "669403bffbe35909"
@@ -210,6 +210,66 @@ static void test_job_slugs(void) {
         T_EQ_STR(job_log_name(JOB_LOG_FULL), "full");
 }
 
+/* A hint (webhook) parses without job_id, names its event, survives a
+ * round trip, and is refused with a reason when malformed. */
+static void test_job_hint(void) {
+        char buf[512], err[256];
+        job_t *job = NULL;
+        int n = job_hint_to_json(buf, sizeof(buf), JOB_HINT_FINISHED, "acme",
+                                 H16, UUID, 2, 1764800000123);
+        T_ASSERT(n > 0);
+        T_EQ_INT(
+            job_parse(buf, (size_t)n, NULL, 0, NULL, &job, err, sizeof(err)),
+            0);
+        T_EQ_INT(job->kind, JOB_KIND_HINT);
+        T_EQ_INT(job->hint, JOB_HINT_FINISHED);
+        T_EQ_STR(job->workspace, "acme");
+        T_EQ_STR(job->app_slug, H16);
+        T_EQ_STR(job->build_slug, UUID);
+        T_EQ_INT(job->hint_build_status, 2);
+        T_ASSERT(job->hint_received_ms == 1764800000123);
+        T_EQ_STR(job->job_id, "");
+        job_destroy(job);
+
+        n = job_hint_to_json(buf, sizeof(buf), JOB_HINT_TRIGGERED, "acme", H16,
+                             UUID, -1, 0);
+        T_EQ_INT(
+            job_parse(buf, (size_t)n, NULL, 0, NULL, &job, err, sizeof(err)),
+            0);
+        T_EQ_INT(job->hint, JOB_HINT_TRIGGERED);
+        T_EQ_INT(job->hint_build_status, -1);
+        T_ASSERT(job->hint_received_ms == 0);
+        job_destroy(job);
+        T_EQ_INT(job_hint_to_json(buf, 20, JOB_HINT_TRIGGERED, "acme", H16,
+                                  UUID, -1, 0),
+                 -1);
+
+        static const struct {
+                const char *payload, *reason;
+        } bad[] = {
+            {"{\"v\":1,\"hint\":\"build/started\"}",
+             "hint: expected build/triggered or build/finished"},
+            {"{\"v\":1,\"hint\":7}",
+             "hint: expected build/triggered or build/finished"},
+            {"{\"v\":2,\"hint\":\"build/finished\"}", "unsupported v 2"},
+            {"{\"v\":1,\"hint\":\"build/finished\"}",
+             "missing field workspace"},
+            {"{\"v\":1,\"hint\":\"build/finished\",\"workspace\":\"a\"}",
+             "missing field app_slug"},
+            {"{\"v\":1,\"hint\":\"build/finished\",\"workspace\":\"a\","
+             "\"app_slug\":\"" H16 "\",\"build_slug\":\"x\"}",
+             "build_slug: not a 16-hex or UUID slug"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                job = NULL;
+                T_EQ_INT(job_parse(bad[i].payload, strlen(bad[i].payload), NULL,
+                                   0, NULL, &job, err, sizeof(err)),
+                         JOB_ERR_INVALID);
+                T_EQ_STR(err, bad[i].reason);
+                T_ASSERT(job == NULL);
+        }
+}
+
 int main(void) {
         T_RUN(test_job_reject_table);
         T_RUN(test_job_defaults);
@@ -217,5 +277,6 @@ int main(void) {
         T_RUN(test_job_limits);
         T_RUN(test_job_utf8);
         T_RUN(test_job_slugs);
+        T_RUN(test_job_hint);
         return t_done();
 }

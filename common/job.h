@@ -1,13 +1,21 @@
-/* consumer/job.h — a "monitor build" job from the jobs topic: parsing,
- * validation and serialisation (DESIGN "Job").
+/* common/job.h — a message of the jobs topic: a "monitor build" job or a
+ * webhook hint — parsing, validation and serialisation (DESIGN "Job"). The
+ * consumer parses it, the workers take it: both include this header.
+ *
+ * A hint (issue 9) is what a webhook delivery becomes: the pod that received
+ * it produces {"v":1,"hint":"build/finished","workspace":W,"app_slug":A,
+ * "build_slug":B,"build_status":N,"received_at_ms":T} with the job key
+ * "<app_slug>/<build_slug>", so it lands on the partition of the build's
+ * jobs and reaches the worker that watches it. A hint asks that worker to
+ * look at the build now; it is never a result and carries no job_id.
  *
  * job_parse never trusts its input: every rejection names the first problem
  * in a short reason ("missing field build_slug", "invalid UTF-8 at byte 17")
  * that goes into the DLQ header `bitmon-error` unchanged. All functions are
  * thread-safe (no shared state).
  */
-#ifndef BITMON_CONSUMER_JOB_H
-#define BITMON_CONSUMER_JOB_H
+#ifndef BITMON_COMMON_JOB_H
+#define BITMON_COMMON_JOB_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,8 +39,26 @@ typedef enum {
         JOB_LOG_FULL,
 } job_log_t;
 
+typedef enum {
+        JOB_KIND_MONITOR = 0, /* a "monitor build" job */
+        JOB_KIND_HINT,        /* a webhook hint: look at the build now */
+} job_kind_t;
+
+typedef enum {
+        JOB_HINT_TRIGGERED = 0, /* "build/triggered" */
+        JOB_HINT_FINISHED,      /* "build/finished" */
+} job_hint_t;
+
 typedef struct job {
         int v;
+        job_kind_t kind;
+        /* JOB_KIND_HINT only (job_id, follow, log, deadline_s, attrs unset
+         * but for attrs_json "{}"): the event, the build status the
+         * delivery named (-1 absent) and when it was received (epoch ms, 0
+         * absent). */
+        job_hint_t hint;
+        int hint_build_status;
+        int64_t hint_received_ms;
         char job_id[JOB_ID_MAX + 1];
         char workspace[JOB_WORKSPACE_MAX + 1];
         char app_slug[JOB_SLUG_MAX + 1];
@@ -61,6 +87,19 @@ typedef struct job_limits {
 int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
               const job_limits_t *lim, job_t **jobp, char *errstr,
               size_t errstr_size);
+
+/* Serialises a hint as job_parse accepts it (kind JOB_KIND_HINT).
+ * build_status < 0 and received_ms <= 0 are left out. Writes at most size
+ * bytes; returns the length, or -1 when it does not fit. The strings must
+ * already be valid (workspace, slugs). */
+int job_hint_to_json(char *buf, size_t size, job_hint_t hint,
+                     const char *workspace, const char *app_slug,
+                     const char *build_slug, int build_status,
+                     int64_t received_ms);
+
+const char *job_hint_name(job_hint_t hint);
+/* Parses "build/triggered", "build/finished"; returns 0 or -1. */
+int job_hint_parse(const char *s, job_hint_t *out);
 
 /* Frees a job; NULL is a no-op. */
 void job_destroy(job_t *job);

@@ -1,13 +1,14 @@
-/* consumer/job.c — parse and validate jobs from the jobs topic.
+/* common/job.c — parse and validate jobs from the jobs topic.
  *
  * The bytes are checked (size, UTF-8) before cJSON sees them; then each field
  * is checked in the order of the DESIGN table, so the first problem found is
  * the reason reported. Unknown fields are ignored; `null` counts as absent
  * for the optional fields.
  */
-#include "consumer/job.h"
+#include "common/job.h"
 
 #include <cJSON.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,21 @@ int job_log_parse(const char *s, job_log_t *out) {
         for (int i = 0; i < 3; i++)
                 if (strcmp(s, log_names[i]) == 0) {
                         *out = (job_log_t)i;
+                        return 0;
+                }
+        return -1;
+}
+
+static const char *const hint_names[] = {"build/triggered", "build/finished"};
+
+const char *job_hint_name(job_hint_t hint) {
+        return (unsigned)hint < 2 ? hint_names[hint] : "unknown";
+}
+
+int job_hint_parse(const char *s, job_hint_t *out) {
+        for (int i = 0; i < 2; i++)
+                if (strcmp(s, hint_names[i]) == 0) {
+                        *out = (job_hint_t)i;
                         return 0;
                 }
         return -1;
@@ -274,6 +290,65 @@ static int check_attrs(const cJSON *obj, job_t *job, char *errstr,
         return 0;
 }
 
+/* The fields of a hint after v: event, workspace, slugs, and the optional
+ * build status and receive time (ignored when malformed: a hint is only a
+ * hint). */
+static int check_hint(const cJSON *obj, const cJSON *hint, job_t *job,
+                      char *errstr, size_t errstr_size) {
+        if (!cJSON_IsString(hint) ||
+            job_hint_parse(hint->valuestring, &job->hint) < 0) {
+                snprintf(errstr, errstr_size,
+                         "hint: expected build/triggered or build/finished");
+                return -1;
+        }
+        job->kind = JOB_KIND_HINT;
+        if (get_str(obj, "workspace", JOB_WORKSPACE_MAX, job->workspace, errstr,
+                    errstr_size) < 0)
+                return -1;
+        if (!job_workspace_valid(job->workspace)) {
+                snprintf(errstr, errstr_size,
+                         "workspace: only A-Z a-z 0-9 . _ - allowed, "
+                         "not starting with '.'");
+                return -1;
+        }
+        if (get_slug(obj, "app_slug", job->app_slug, errstr, errstr_size) < 0 ||
+            get_slug(obj, "build_slug", job->build_slug, errstr, errstr_size) <
+                0)
+                return -1;
+        int64_t v;
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "build_status");
+        job->hint_build_status =
+            it && json_int(it, &v) == 0 && v >= 0 && v <= 100 ? (int)v : -1;
+        it = cJSON_GetObjectItemCaseSensitive(obj, "received_at_ms");
+        job->hint_received_ms = it && json_int(it, &v) == 0 && v > 0 ? v : 0;
+        job->follow           = false;
+        job->attrs_json       = strdup("{}");
+        if (!job->attrs_json) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return JOB_ERR_OOM;
+        }
+        return 0;
+}
+
+int job_hint_to_json(char *buf, size_t size, job_hint_t hint,
+                     const char *workspace, const char *app_slug,
+                     const char *build_slug, int build_status,
+                     int64_t received_ms) {
+        char status[32] = "", received[48] = "";
+        if (build_status >= 0)
+                snprintf(status, sizeof(status), ",\"build_status\":%d",
+                         build_status);
+        if (received_ms > 0)
+                snprintf(received, sizeof(received),
+                         ",\"received_at_ms\":%" PRId64, received_ms);
+        int n = snprintf(buf, size,
+                         "{\"v\":%d,\"hint\":\"%s\",\"workspace\":\"%s\","
+                         "\"app_slug\":\"%s\",\"build_slug\":\"%s\"%s%s}",
+                         JOB_VERSION, job_hint_name(hint), workspace, app_slug,
+                         build_slug, status, received);
+        return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
 static void check_key(const void *key, size_t key_len, job_t *job) {
         char want[2 * JOB_SLUG_MAX + 2];
         job_key(job, want, sizeof(want));
@@ -357,9 +432,21 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
-        job->follow     = true;
-        job->log        = JOB_LOG_SUMMARY;
-        job->deadline_s = lim.deadline_default_s;
+        job->follow       = true;
+        job->log          = JOB_LOG_SUMMARY;
+        job->deadline_s   = lim.deadline_default_s;
+        const cJSON *hint = cJSON_GetObjectItemCaseSensitive(root, "hint");
+        if (hint && !cJSON_IsNull(hint)) {
+                if (check_version(root, job, errstr, errstr_size) < 0)
+                        goto out;
+                err = check_hint(root, hint, job, errstr, errstr_size);
+                if (err < 0)
+                        goto out;
+                check_key(key, key_len, job);
+                *jobp = job;
+                job   = NULL;
+                goto out;
+        }
         if (check_version(root, job, errstr, errstr_size) < 0 ||
             check_ids(root, job, errstr, errstr_size) < 0 ||
             check_options(root, &lim, job, errstr, errstr_size) < 0)
