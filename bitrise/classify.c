@@ -67,6 +67,7 @@ void bitrise_hdrs_line(bitrise_hdrs_t *h, const char *line, size_t n) {
             {"x-ratelimit-remaining", offsetof(bitrise_hdrs_t, rl_remaining)},
             {"x-ratelimit-reset", offsetof(bitrise_hdrs_t, rl_reset)},
             {"content-type", offsetof(bitrise_hdrs_t, content_type)},
+            {"date", offsetof(bitrise_hdrs_t, date)},
         };
         if (n >= 5 && !strncmp(line, "HTTP/", 5)) {
                 bitrise_hdrs_reset(
@@ -259,6 +260,10 @@ bitrise_class_t bitrise_classify_ex(CURLcode code, long http_status,
         res->http_status    = http_status;
         res->curl_code      = code;
         res->retry_after_ms = h ? retry_after_ms(h->retry_after, now_ms) : -1;
+        res->server_date_ms = 0;
+        if (h && h->date[0] &&
+            time_http_date_parse(h->date, &res->server_date_ms) != 0)
+                res->server_date_ms = 0;
         if (h)
                 ratelimit_fill(h, now_ms, &res->rl);
         else

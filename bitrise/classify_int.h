@@ -14,6 +14,7 @@ typedef struct bitrise_hdrs {
         char rl_remaining[BITRISE_HDR_VALUE_MAX];
         char rl_reset[BITRISE_HDR_VALUE_MAX];
         char content_type[BITRISE_HDR_VALUE_MAX];
+        char date[BITRISE_HDR_VALUE_MAX];
 } bitrise_hdrs_t;
 
 void bitrise_hdrs_reset(bitrise_hdrs_t *h);

@@ -402,6 +402,28 @@ bitrise_req_t *bitrise_req_builds_list(const bitrise_client_t *c,
                        errstr_size);
 }
 
+bitrise_req_t *bitrise_req_build_page(const bitrise_client_t *c,
+                                      const char *token, const char *app_slug,
+                                      int64_t after_s, const char *next,
+                                      char *errstr, size_t errstr_size) {
+        char what[64], s[32], after[40] = "", nextq[80] = "";
+        slug_short(app_slug ? app_slug : "", s, sizeof(s));
+        snprintf(what, sizeof(what), "list the builds of app %s", s);
+        if (args_check(token, app_slug ? app_slug : "",
+                       next && *next ? next : NULL, what, errstr, errstr_size))
+                return NULL;
+        if (after_s > 0)
+                snprintf(after, sizeof(after), "&after=%lld",
+                         (long long)after_s);
+        if (next && *next)
+                snprintf(nextq, sizeof(nextq), "&next=%s", next);
+        char *url =
+            url_printf("%s/apps/%s/builds?sort_by=created_at&limit=50%s%s",
+                       c->base_url, app_slug, after, nextq);
+        return req_new(c, BITRISE_REQ_BUILD_PAGE, token, url, what, errstr,
+                       errstr_size);
+}
+
 bitrise_req_t *bitrise_req_app_get(const bitrise_client_t *c, const char *token,
                                    const char *app_slug, char *errstr,
                                    size_t errstr_size) {
@@ -528,6 +550,10 @@ static void parse_payload(bitrise_req_t *req, bitrise_result_t *res) {
                 rc = bitrise_apps_page_parse(b, n, &res->builds, err,
                                              sizeof(err));
                 break;
+        case BITRISE_REQ_BUILD_PAGE:
+                rc = bitrise_build_page_parse(b, n, &res->page, err,
+                                              sizeof(err));
+                break;
         case BITRISE_REQ_RAW_LOG:
                 rc = logparse_finish(req->lp);
                 if (rc)
@@ -592,6 +618,7 @@ void bitrise_result_release(bitrise_result_t *res) {
         bitrise_log_info_release(&res->log_info);
         bitrise_apps_page_release(&res->apps);
         bitrise_apps_page_release(&res->builds);
+        bitrise_build_page_release(&res->page);
         bitrise_app_release(&res->app);
         memset(res, 0, sizeof(*res));
 }

@@ -195,6 +195,15 @@ typedef struct bitrise_apps_page {
         char *next; /* paging.next, NULL on the last page */
 } bitrise_apps_page_t;
 
+/* A page of GET /apps/{app}/builds with every build parsed (the items are
+ * the same model as GET build). An item whose status is missing or bad is
+ * left out (the caller never concludes anything from absence). */
+typedef struct bitrise_build_page {
+        bitrise_build_t *items; /* owned array */
+        size_t n;
+        char *next; /* paging.next, NULL on the last page */
+} bitrise_build_page_t;
+
 /* GET /apps/{app}. */
 typedef struct bitrise_app {
         char *slug;
@@ -213,6 +222,7 @@ typedef enum {
         BITRISE_REQ_APP_GET,
         BITRISE_REQ_RAW_LOG,
         BITRISE_REQ_BUILDS_LIST,
+        BITRISE_REQ_BUILD_PAGE,
 } bitrise_req_kind_t;
 
 typedef struct bitrise_result {
@@ -222,12 +232,14 @@ typedef struct bitrise_result {
         int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date),
                                  * relative to now, >= 0; -1 when absent */
         bitrise_ratelimit_t rl;
-        char message[320]; /* "" on OK; else what failed and why, e.g.
-                            * "cannot get build 1a2b3c4d5e6f7a8b: HTTP
-                            * 502 (HTML page from a gateway)"; UUID slugs
-                            * are cut to 8 chars and "…". Never a token
-                            * (an echoed one is masked as "***") or the
-                            * raw log URL. */
+        int64_t server_date_ms; /* the answer's Date header (Bitrise's clock,
+                                 * 1 s resolution), 0 when absent */
+        char message[320];      /* "" on OK; else what failed and why, e.g.
+                                 * "cannot get build 1a2b3c4d5e6f7a8b: HTTP
+                                 * 502 (HTML page from a gateway)"; UUID slugs
+                                 * are cut to 8 chars and "…". Never a token
+                                 * (an echoed one is masked as "***") or the
+                                 * raw log URL. */
         bitrise_req_kind_t kind;
         /* Payload, filled on BITRISE_OK only, per kind (zeroed otherwise). */
         bitrise_build_t build;       /* BITRISE_REQ_BUILD_GET */
@@ -236,6 +248,7 @@ typedef struct bitrise_result {
         bitrise_app_t app;           /* BITRISE_REQ_APP_GET */
         bitrise_apps_page_t builds;  /* BITRISE_REQ_BUILDS_LIST: build slugs
                                       * (titles all NULL) and paging.next */
+        bitrise_build_page_t page;   /* BITRISE_REQ_BUILD_PAGE */
         /* BITRISE_REQ_RAW_LOG: the bytes went to the caller's logparse_t;
          * reaching its byte cap stops the download and is still OK (the
          * parser reports truncated). */
@@ -291,6 +304,16 @@ bitrise_req_t *bitrise_req_builds_list(const bitrise_client_t *c,
                                        const char *token, const char *app_slug,
                                        int limit, const char *next,
                                        char *errstr, size_t errstr_size);
+
+/* GET /apps/{app}/builds?sort_by=created_at&limit=50[&after=S][&next=N]:
+ * one page of full builds, newest first, for following many builds of one
+ * app with one call. after_s > 0 asks for builds "run after" that Unix time
+ * (Bitrise does not say which timestamp it compares: keep a margin); next
+ * is a previous page's paging.next or NULL. */
+bitrise_req_t *bitrise_req_build_page(const bitrise_client_t *c,
+                                      const char *token, const char *app_slug,
+                                      int64_t after_s, const char *next,
+                                      char *errstr, size_t errstr_size);
 
 /* Streams the archived raw log at url (http or https; no Authorization, no
  * cookies; up to 3 redirects followed, without credentials) into lp, which
@@ -363,6 +386,11 @@ int bitrise_apps_page_parse(const char *body, size_t len,
                             bitrise_apps_page_t *out, char *errstr,
                             size_t errstr_size);
 void bitrise_apps_page_release(bitrise_apps_page_t *p);
+
+int bitrise_build_page_parse(const char *body, size_t len,
+                             bitrise_build_page_t *out, char *errstr,
+                             size_t errstr_size);
+void bitrise_build_page_release(bitrise_build_page_t *p);
 
 /* Classifies a completed exchange without a network: what
  * bitrise_req_finish does before parsing. `headers` are raw header lines

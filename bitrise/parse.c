@@ -379,6 +379,56 @@ out:
         return err;
 }
 
+void bitrise_build_page_release(bitrise_build_page_t *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n; i++)
+                bitrise_build_release(&p->items[i]);
+        free(p->items);
+        free(p->next);
+        memset(p, 0, sizeof(*p));
+}
+
+int bitrise_build_page_parse(const char *body, size_t len,
+                             bitrise_build_page_t *out, char *errstr,
+                             size_t errstr_size) {
+        memset(out, 0, sizeof(*out));
+        cJSON *root = body_parse(body, len, errstr, errstr_size);
+        if (!root)
+                return -1;
+        int err             = 0;
+        const cJSON *data   = cJSON_GetObjectItemCaseSensitive(root, "data");
+        const cJSON *paging = cJSON_GetObjectItemCaseSensitive(root, "paging");
+        const cJSON *it;
+        if (!cJSON_IsArray(data)) {
+                snprintf(errstr, errstr_size, "\"data\" is not an array");
+                cJSON_Delete(root);
+                return -1;
+        }
+        size_t cap = (size_t)cJSON_GetArraySize(data);
+        out->items = calloc(cap ? cap : 1, sizeof(*out->items));
+        if (!out->items ||
+            (cJSON_IsObject(paging) && field_dup(paging, "next", &out->next)))
+                err = -1;
+        cJSON_ArrayForEach(it, data) {
+                if (err || out->n == cap || !cJSON_IsObject(it))
+                        continue;
+                int rc = build_fill(it, &out->items[out->n]);
+                if (rc == 0 && out->items[out->n].slug)
+                        out->n++;
+                else
+                        bitrise_build_release(&out->items[out->n]);
+                if (rc == -1)
+                        err = -1;
+        }
+        if (err) {
+                snprintf(errstr, errstr_size, "out of memory");
+                bitrise_build_page_release(out);
+        }
+        cJSON_Delete(root);
+        return err;
+}
+
 void bitrise_app_release(bitrise_app_t *a) {
         if (!a)
                 return;
