@@ -440,23 +440,47 @@ static int script_slot(cache_redis_t *rc, const cache_script_t *s, int *slot,
         return CACHE_OK;
 }
 
-/* EVALSHA's argument vector in av/al (67 entries: 3 + argc <= 64). The
- * script is loaded first when this connection has not loaded it or a reply
- * said NOSCRIPT. */
+/* EVALSHA's argument vector in av/al: inline for up to EVAL_INLINE
+ * arguments, on the heap beyond (up to CACHE_EVAL_MAX_ARGS; release with
+ * evalsha_release). The script is loaded first when this connection has
+ * not loaded it or a reply said NOSCRIPT. */
+#define EVAL_INLINE 64
 typedef struct evalsha {
-        const char *av[67];
-        size_t al[67];
+        const char **av;
+        size_t *al;
+        const char *av_in[EVAL_INLINE + 3];
+        size_t al_in[EVAL_INLINE + 3];
         char nk[16];
         int slot;
 } evalsha_t;
+
+static void evalsha_release(evalsha_t *e) {
+        if (e->av != e->av_in)
+                free(e->av);
+        if (e->al != e->al_in)
+                free(e->al);
+        e->av = NULL;
+        e->al = NULL;
+}
 
 static int evalsha_prepare(cache_redis_t *rc, evalsha_t *e,
                            const cache_script_t *script, int nkeys, int argc,
                            const char **argv, const size_t *argvlen,
                            char *errstr, size_t errstr_size) {
-        if (argc < nkeys || nkeys < 0 || argc > 64) {
+        e->av = e->av_in;
+        e->al = e->al_in;
+        if (argc < nkeys || nkeys < 0 || argc > CACHE_EVAL_MAX_ARGS) {
                 snprintf(errstr, errstr_size, "bad script arguments");
                 return CACHE_E_ARG;
+        }
+        if (argc > EVAL_INLINE) {
+                e->av = malloc((size_t)(argc + 3) * sizeof(*e->av));
+                e->al = malloc((size_t)(argc + 3) * sizeof(*e->al));
+                if (!e->av || !e->al) {
+                        evalsha_release(e);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return CACHE_E_IO;
+                }
         }
         int err = script_slot(rc, script, &e->slot, errstr, errstr_size);
         if (!err && !rc->scripts[e->slot].sha[0])
@@ -488,16 +512,17 @@ int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
                 err = cmd_argv(rc, out, true, errstr, errstr_size, argc + 3,
                                e.av, e.al);
                 if (err != CACHE_E_REPLY)
-                        return err;
+                        break;
                 bool noscript = strncmp((*out)->str, "NOSCRIPT", 8) == 0;
                 freeReplyObject(*out);
                 *out = NULL;
                 if (!noscript || attempt == 1)
-                        return err;
+                        break;
                 LOG_INFO("cache", "reloading script after NOSCRIPT script=%s",
                          script->name);
                 err = script_load(rc, e.slot, errstr, errstr_size);
         }
+        evalsha_release(&e);
         return err;
 }
 
@@ -508,9 +533,11 @@ int cache_redis_eval_send(cache_redis_t *rc, const cache_script_t *script,
         evalsha_t e;
         int err = evalsha_prepare(rc, &e, script, nkeys, argc, argv, argvlen,
                                   errstr, errstr_size);
-        return err ? err
-                   : send_argv(rc, script->name, e.slot, argc + 3, e.av, e.al,
-                               errstr, errstr_size);
+        if (!err)
+                err = send_argv(rc, script->name, e.slot, argc + 3, e.av, e.al,
+                                errstr, errstr_size);
+        evalsha_release(&e);
+        return err;
 }
 
 int cache_redis_key(const cache_redis_t *rc, char *buf, size_t size,

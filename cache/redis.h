@@ -96,8 +96,11 @@ int cache_redis_cmd_argv(cache_redis_t *rc, redisReply **out, char *errstr,
                          size_t errstr_size, int argc, const char **argv,
                          const size_t *argvlen);
 
+#define CACHE_EVAL_MAX_ARGS 2048
+
 /* EVALSHA script with nkeys keys followed by the other args (argv holds
- * keys then args). Loads the script on first use and again on NOSCRIPT. */
+ * keys then args, at most CACHE_EVAL_MAX_ARGS). Loads the script on first use
+ * and again on NOSCRIPT. */
 int cache_redis_eval(cache_redis_t *rc, const cache_script_t *script, int nkeys,
                      int argc, const char **argv, const size_t *argvlen,
                      redisReply **out, char *errstr, size_t errstr_size);
