@@ -67,8 +67,9 @@ static void fill_redis(run_opts_t *o) {
             .invalid_ttl_s = (int)config_int(cfg, "cache.invalid_ttl_s"),
             .role_ttl_s    = (int)config_int(cfg, "cache.role_ttl_s"),
         };
-        o->monitor.done_ttl_s   = (int)config_int(cfg, "cache.done_ttl_s");
-        o->monitor.build_ttl_ms = (int)config_int(cfg, "cache.build_ttl_ms");
+        o->monitor.done_ttl_s      = (int)config_int(cfg, "cache.done_ttl_s");
+        o->monitor.webhook_trust_s = (int)config_int(cfg, "webhook.trust_s");
+        o->monitor.build_ttl_ms    = (int)config_int(cfg, "cache.build_ttl_ms");
 }
 
 static int fill_budget(run_opts_t *o) {
@@ -108,6 +109,11 @@ static void fill_bitrise(run_opts_t *o) {
         };
 }
 
+/* A key in (fractional) seconds as ms. */
+static int ms_of(const config_t *cfg, const char *key) {
+        return (int)(config_double(cfg, key) * 1000 + 0.5);
+}
+
 /* poll.* and the log wait → the watch's timings. The /log retry interval
  * while a finished build's log is not archived yet follows the running
  * poll interval (at most the watch's 10 s default). */
@@ -115,8 +121,16 @@ static void fill_workers(run_opts_t *o) {
         const config_t *cfg = o->cfg;
         watch_opts_t *w     = &o->workers.watch;
         memset(w, 0, sizeof(*w));
-        w->on_hold_ms      = (int)config_int(cfg, "poll.on_hold_s") * 1000;
-        w->running_ms      = (int)config_int(cfg, "poll.running_s") * 1000;
+        w->on_hold_ms      = ms_of(cfg, "poll.on_hold_s");
+        w->running_ms      = ms_of(cfg, "poll.running_s");
+        w->batch           = config_bool(cfg, "poll.batch");
+        w->adaptive        = config_bool(cfg, "poll.adaptive");
+        w->min_ms          = ms_of(cfg, "poll.min_s");
+        w->max_ms          = ms_of(cfg, "poll.max_s");
+        w->target_ms       = ms_of(cfg, "poll.target_detect_s");
+        w->list_margin_s   = (int)config_int(cfg, "poll.list_margin_s");
+        w->list_max_pages  = (int)config_int(cfg, "poll.list_max_pages");
+        w->safety_ms       = ms_of(cfg, "webhook.safety_poll_s");
         w->jitter          = config_double(cfg, "poll.jitter");
         w->backoff_base_ms = (int)config_int(cfg, "poll.backoff_base_ms");
         w->backoff_max_ms  = (int)config_int(cfg, "poll.backoff_max_s") * 1000;
@@ -197,8 +211,9 @@ void run_opts_log(const run_opts_t *o) {
                  "starting worker=%s bootstrap=%s group=%s jobs=%s results=%s "
                  "dlq=%s threads=%d max_watches=%zu resume_watches=%zu "
                  "bitrise=%s tokens=%s redis=%s:%d prefix=%s "
-                 "budget_rate=%g budget_burst=%g replicas=%d poll_on_hold_s=%d "
-                 "poll_running_s=%d http=%s shutdown_timeout_s=%d",
+                 "budget_rate=%g budget_burst=%g replicas=%d poll_on_hold_s=%g "
+                 "poll_running_s=%g batch=%d adaptive=%d http=%s "
+                 "shutdown_timeout_s=%d",
                  o->monitor.worker_id, o->kafka.bootstrap, o->consumer.group,
                  o->consumer.topic_jobs, o->monitor.topic_results,
                  o->consumer.topic_dlq, o->workers.threads,
@@ -207,8 +222,9 @@ void run_opts_log(const run_opts_t *o) {
                  o->monitor.redis.host, o->monitor.redis.port,
                  o->monitor.redis.prefix, o->budget.rate, o->budget.burst,
                  o->budget.expected_replicas,
-                 o->workers.watch.on_hold_ms / 1000,
-                 o->workers.watch.running_ms / 1000,
+                 o->workers.watch.on_hold_ms / 1000.0,
+                 o->workers.watch.running_ms / 1000.0, o->workers.watch.batch,
+                 o->workers.watch.adaptive,
                  o->http_enabled ? config_str(cfg, "http.listen") : "off",
                  o->shutdown_ms / 1000);
 }

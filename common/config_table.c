@@ -66,8 +66,15 @@ INT("bitrise.log_tail_lines", "100", 0, 10000, "last lines of the log kept in a 
 INT("bitrise.step_last_lines", "20", 0, 1000, "last lines kept per failed step"),
 INT("bitrise.log_archive_wait_s", "600", 0, 86400, "how long to wait for a finished build's log to be archived"),
 
-INT("poll.on_hold_s", "30", 1, 3600, "poll interval while a build is on hold"),
-INT("poll.running_s", "15", 1, 3600, "poll interval while a build is running"),
+DBL("poll.on_hold_s", "30", 0.05, 3600, "poll interval while a build is on hold"),
+DBL("poll.running_s", "15", 0.05, 3600, "poll interval while a build is running, when nothing better is known (no history, no webhooks)"),
+BOOL("poll.batch", "true", "refresh the running builds of one app with one list call per interval instead of one GET per build (an app with one watched build is still polled per build)"),
+BOOL("poll.adaptive", "true", "learn each (app, workflow)'s build durations (kept in Redis) and poll densely only around a build's expected end"),
+DBL("poll.min_s", "2", 0, 3600, "floor: never look at an app (or a build) again sooner than this"),
+DBL("poll.max_s", "120", 0.05, 86400, "ceiling: a running build far from its expected end is still looked at this often"),
+DBL("poll.target_detect_s", "10", 0.05, 3600, "interval around a build's expected end: how soon a finish is seen there"),
+INT("poll.list_margin_s", "600", 0, 86400, "a list call asks for builds run after the oldest watched trigger minus this (Bitrise does not say which time `after` compares)"),
+INT("poll.list_max_pages", "4", 1, 8, "pages of 50 one list call may follow while watched builds are missing from it"),
 DBL("poll.jitter", "0.2", 0, 1, "random spread of poll intervals and backoffs (0.2 = +-20%)"),
 INT("poll.backoff_base_ms", "500", 10, 60000, "first backoff after a transient failure; doubles each time"),
 INT("poll.backoff_max_s", "60", 1, 3600, "cap on the backoff"),
@@ -100,6 +107,8 @@ STR("tokens.old_key_files", "", "older AES-256 key files, comma separated: token
 SECRET("tokens.fingerprint_key_file", "", "HMAC key file for token fingerprints"),
 
 BOOL("http.enabled", "true", "serve /metrics, /healthz and /readyz"),
+DBL("webhook.safety_poll_s", "300", 1, 86400, "builds of an app that delivers webhooks are polled only this often (a lost delivery is never resent)"),
+INT("webhook.trust_s", "3600", 60, 604800, "an app counts as delivering webhooks for this long after its last delivery"),
 STR_CK("http.listen", "0.0.0.0:9090", check_listen, "address of /metrics, /healthz, /readyz (HOST:PORT, [IPV6]:PORT)"),
 INT("shutdown.timeout_s", "25", 1, 300, "time allowed for a clean shutdown after SIGTERM"),
 };

@@ -9,36 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/applist.h"
 #include "cache/buildcache.h"
 #include "cache/preflight.h"
 #include "common/log.h"
 #include "workers/monitor_int.h"
 
 #define FAC "monitor"
-
-/* The last token read per workspace slot, with its fingerprint: tokens
- * change rarely and HMAC() fetches its OpenSSL methods on every call (~3 %
- * of a poll's CPU). Longer tokens are not memoised. Wiped on exit. */
-#define FP_MEMO_SLOTS     64
-#define FP_MEMO_TOKEN_MAX 256
-
-typedef struct fp_memo {
-        size_t len; /* 0 = empty */
-        char tok[FP_MEMO_TOKEN_MAX];
-        char fp[CACHE_FP_ID_LEN + 1];
-} fp_memo_t;
-
-typedef struct monitor_thread {
-        monitor_t *m;
-        fp_memo_t fp_memo[FP_MEMO_SLOTS];
-        char worker[160]; /* "<worker.id>/w<N>": results, lease owner */
-        cache_redis_t *rc;
-        tokenstore_t *ts; /* own (redis store) or m->dir_ts */
-        int own_ts;
-        watch_bitrise_t wb;
-        void **fallback; /* log_fallback payloads (not archived) */
-        size_t n_fallback, cap_fallback;
-} monitor_thread_t;
 
 /* A request in flight: the watch's callback, wrapped to count the answer
  * and adopt X-RateLimit-* for the token that made it. */
@@ -353,8 +330,17 @@ static void req_adopt_headers(monitor_req_t *r, const watch_answer_t *ans) {
 
 static void req_done(void *arg, watch_answer_t *ans) {
         monitor_req_t *r = arg;
+        monitor_t *m     = r->t->m;
         if ((unsigned)ans->cls < MONITOR_N_CLASSES)
-                metrics_counter_inc(r->t->m->requests[ans->cls]);
+                metrics_counter_inc(m->requests[ans->cls]);
+        if (ans->cls != WATCH_ANS_CANCELLED &&
+            (unsigned)r->copy.kind <= WATCH_REQ_BUILD_LIST) {
+                metrics_counter_inc(m->endpoint[r->copy.kind]);
+                if (r->copy.kind == WATCH_REQ_BUILD_LIST)
+                        metrics_counter_inc(ans->cls == WATCH_ANS_OK
+                                                ? m->list_ok
+                                                : m->list_failed);
+        }
         if (ans->cls != WATCH_ANS_CANCELLED)
                 req_adopt_headers(r, ans);
         watch_answer_cb_t *cb = r->cb;
@@ -501,6 +487,8 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
                 return -1;
         }
         metrics_counter_inc(m->results[ev]);
+        if (ev == WATCH_EV_FINISHED)
+                monitor_observe_detection(m, build);
         if (ev == WATCH_EV_ERROR && err && (unsigned)err->code < MONITOR_N_ERRS)
                 metrics_counter_inc(m->errors[err->code]);
         return 0;
@@ -573,6 +561,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         t->m                  = m;
         t->wb.client          = m->o.client;
         t->wb.logparse        = m->o.logparse;
+        t->wb.clock           = m->clock;
         cache_redis_opts_t ro = m->o.redis;
         ro.name               = t->worker;
         ro.on_state           = monitor_redis_state;
@@ -607,6 +596,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
             .log_fallback        = seam_log_fallback,
             .done_check          = seam_done_check,
         };
+        monitor_apps_seams(seams);
         return 0;
 fail:
         thread_free(t);
@@ -687,7 +677,12 @@ monitor_t *monitor_new(const monitor_opts_t *opts, char *errstr,
         ro.opaque             = m;
         if (!(m->ack_rc = cache_redis_new(&ro, errstr, errstr_size)))
                 goto fail;
+        if (!(m->clock = srvclock_new())) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
         monitor_metrics_register(m);
+        monitor_apps_metrics(m);
         return m;
 fail:
         monitor_destroy(m);
@@ -699,6 +694,7 @@ void monitor_destroy(monitor_t *m) {
                 return;
         tokenstore_destroy(m->dir_ts);
         cache_redis_destroy(m->ack_rc);
+        srvclock_destroy(m->clock);
         pthread_mutex_destroy(&m->ack_lock);
         OPENSSL_cleanse(m->fp_key, sizeof(m->fp_key));
         free(m);

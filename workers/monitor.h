@@ -67,6 +67,8 @@ typedef struct monitor_opts {
         int build_ttl_ms;     /* cache.build_ttl_ms: cap on how long a build is
                                * shared from the cache (the watch asks for its
                                * poll interval); 0 = no cap */
+        int webhook_trust_s;  /* webhook.trust_s: an app that delivered a
+                               * webhook counts as delivering for this long */
         producer_t *producer; /* borrowed */
         const char *topic_results; /* topics.results */
         consumer_t *consumer;      /* borrowed: consumer_ack, job_done */

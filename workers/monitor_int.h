@@ -9,6 +9,30 @@
 #include "workers/monitor.h"
 #include "workers/watch_bitrise.h"
 
+/* The last token read per workspace slot, with its fingerprint: tokens
+ * change rarely and HMAC() fetches its OpenSSL methods on every call (~3 %
+ * of a poll's CPU). Longer tokens are not memoised. Wiped on exit. */
+#define FP_MEMO_SLOTS     64
+#define FP_MEMO_TOKEN_MAX 256
+
+typedef struct fp_memo {
+        size_t len; /* 0 = empty */
+        char tok[FP_MEMO_TOKEN_MAX];
+        char fp[CACHE_FP_ID_LEN + 1];
+} fp_memo_t;
+
+typedef struct monitor_thread {
+        monitor_t *m;
+        fp_memo_t fp_memo[FP_MEMO_SLOTS];
+        char worker[160]; /* "<worker.id>/w<N>": results, lease owner */
+        cache_redis_t *rc;
+        tokenstore_t *ts; /* own (redis store) or m->dir_ts */
+        int own_ts;
+        watch_bitrise_t wb;
+        void **fallback; /* log_fallback payloads (not archived) */
+        size_t n_fallback, cap_fallback;
+} monitor_thread_t;
+
 struct monitor_job {
         job_t *job;
         int32_t partition;
@@ -31,7 +55,23 @@ struct monitor {
         metrics_counter_t *requests[MONITOR_N_CLASSES];
         metrics_counter_t *budget_waits, *skipped, *dropped, *pub_failed;
         metrics_counter_t *done_marks_failed;
+        /* issue 9: requests by endpoint, list calls, hints, detection */
+        metrics_counter_t *endpoint[WATCH_REQ_BUILD_LIST + 1];
+        metrics_counter_t *list_ok, *list_failed;
+        metrics_counter_t *hints_routed, *hints_dropped;
+        metrics_histogram_t *detection;
+        srvclock_t *clock; /* Bitrise's clock, from answers' Date */
 };
+
+/* monitor_apps.c: the app poller's and the schedule's seams into *seams
+ * (list sharing, history, webhook marks, build facts, Bitrise's clock,
+ * hints), and their metrics. */
+void monitor_apps_seams(watch_seams_t *seams);
+void monitor_apps_metrics(monitor_t *m);
+
+/* monitor_apps.c: the latency from Bitrise's finished_at to now (the
+ * terminal result of a finished build is being produced). */
+void monitor_observe_detection(monitor_t *m, const bitrise_build_t *b);
 
 /* The build as Bitrise-shaped JSON ({"data": {...}}) that
  * bitrise_build_parse reads back to the same struct. malloc'ed or NULL. */

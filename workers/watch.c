@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/rand.h"
+#include "workers/apppoll.h"
 #include "workers/watch_int.h"
 
 static const char *const watch_errcode_names[] = {
@@ -46,6 +47,13 @@ void watch_opts_defaults(watch_opts_t *o) {
         watch_def(&o->log_retry_ms, 10000);
         watch_def(&o->raw_log_retries, 3);
         watch_def(&o->max_in_flight, 512);
+        watch_def(&o->list_margin_s, 600);
+        watch_def(&o->list_max_pages, 4);
+        watch_def(&o->max_ms, 120000);
+        watch_def(&o->target_ms, 10000);
+        watch_def(&o->safety_ms, 300000);
+        if (o->min_ms < 0)
+                o->min_ms = 0;
         if (o->jitter == 0) /* < 0 stays: explicitly none */
                 o->jitter = 0.1;
         if (o->jitter > 0.9)
@@ -77,11 +85,13 @@ static void watch_schedule(watch_t *w, int64_t delay_ms) {
         w->next_at = watch_now(w) + (delay_ms > 0 ? delay_ms : 0);
 }
 
-static int64_t watch_interval_ms(const watch_t *w, watch_state_t st) {
-        const watch_opts_t *o = &w->tbl->opts;
-        return rand_jitter(st == WATCH_STATE_ON_HOLD ? o->on_hold_ms
-                                                     : o->running_ms,
-                           watch_jitter(o));
+int64_t watch_jittered(const watch_table_t *tbl, int64_t ms) {
+        return rand_jitter(ms, watch_jitter(&tbl->opts));
+}
+
+/* The next own look in state st: the schedule (apppoll.h, schedule.h). */
+static int64_t watch_interval_ms(watch_t *w, watch_state_t st) {
+        return watch_jittered(w->tbl, apppoll_interval_ms(w, st));
 }
 
 static void watch_payload_free(watch_t *w, watch_req_kind_t kind, void **p) {
@@ -411,6 +421,8 @@ static int watch_lookup_admit(watch_t *w) {
 static void watch_step_build(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
         char tok[WATCH_TOKEN_MAX];
+        if (apppoll_defer(w)) /* its app's list call looks for it */
+                return;
         if (!watch_token(w, tok, sizeof(tok)))
                 return;
         if (s->build_preflight ? watch_preflight(w) : watch_lookup_admit(w))
@@ -478,6 +490,8 @@ static void watch_on_build(watch_t *w, watch_answer_t *ans) {
                 watch_schedule(w, watch_interval_ms(w, st));
                 return;
         }
+        apppoll_finished(w);
+        apppoll_leave(w);
         watch_finish(w, WATCH_SUBS_LOG_NONE, WATCH_EV_FINISHED, NULL, NULL);
         w->stage     = WATCH_STAGE_LOG_INFO;
         w->log_since = watch_now(w);
@@ -643,9 +657,10 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
                 watch_on_failure(w, kind, ans);
         } else {
                 w->attempts = 0;
-                if (kind == WATCH_REQ_BUILD)
+                if (kind == WATCH_REQ_BUILD) {
+                        w->solo = 0; /* parks again at its next look */
                         watch_on_build(w, ans);
-                else if (kind == WATCH_REQ_LOG_INFO)
+                } else if (kind == WATCH_REQ_LOG_INFO)
                         watch_on_log_info(w, ans);
                 else
                         watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_FINISHED,
@@ -701,6 +716,7 @@ static void watch_free(watch_t *w) {
         }
         if (w->lease_held && s->cache_release)
                 s->cache_release(s->ctx, w->app_slug, w->build_slug);
+        apppoll_leave(w);
         watch_payload_free(w, WATCH_REQ_BUILD, &w->build);
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
         loop_timer_free(w->timer);
@@ -717,9 +733,10 @@ void watch_settle(watch_t *w) {
                 watch_free(w);
                 return;
         }
-        int64_t at = w->in_flight || w->waiting == WATCH_WAIT_QUEUED
-                         ? WATCH_NEVER
-                         : w->next_at;
+        int64_t at =
+            w->in_flight || w->parked || w->waiting == WATCH_WAIT_QUEUED
+                ? WATCH_NEVER
+                : w->next_at;
         for (watch_sub_t *sub = w->subs; sub; sub = sub->next)
                 if (sub->deadline_at < at)
                         at = sub->deadline_at;
@@ -753,7 +770,18 @@ void watch_look_now(watch_t *w) {
             w->waiting != WATCH_WAIT_NONE)
                 return;
         w->attempts = 0;
+        apppoll_unpark(w); /* its own GET, not the group's next call */
+        w->solo = 1;
+        watch_due_now(w);
+}
+
+void watch_due_now(watch_t *w) {
         watch_schedule(w, 0);
+        watch_settle(w);
+}
+
+void watch_feed_build(watch_t *w, watch_answer_t *ans) {
+        watch_serve_cached(w, ans, WATCH_VALIDITY_UNKNOWN);
         watch_settle(w);
 }
 

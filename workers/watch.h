@@ -79,12 +79,38 @@ typedef struct watch_error {
                               * 503"); never a token or a URL */
 } watch_error_t;
 
-/* The three requests a watch makes (through seams->request_start). */
+/* The requests a watch makes (through seams->request_start). */
 typedef enum {
-        WATCH_REQ_BUILD = 1, /* GET /apps/{app}/builds/{build} */
-        WATCH_REQ_LOG_INFO,  /* GET .../log */
-        WATCH_REQ_RAW_LOG,   /* the archived raw log, streamed into a parser */
+        WATCH_REQ_BUILD = 1,  /* GET /apps/{app}/builds/{build} */
+        WATCH_REQ_LOG_INFO,   /* GET .../log */
+        WATCH_REQ_RAW_LOG,    /* the archived raw log, streamed into a parser */
+        WATCH_REQ_BUILD_LIST, /* GET /apps/{app}/builds: one page of full
+                               * builds, for the app poller (apppoll.h) */
 } watch_req_kind_t;
+
+/* The payload of a BUILD_LIST answer (not opaque: the app poller reads
+ * it). Freed with seams->payload_free(WATCH_REQ_BUILD_LIST), which frees
+ * the item payloads still set. */
+typedef struct watch_list_item {
+        const char *build_slug; /* borrowed from payload */
+        void *payload;          /* a BUILD payload: take it by setting NULL */
+        int build_status;       /* as in watch_answer_t */
+        int build_on_hold;
+} watch_list_item_t;
+
+typedef struct watch_list {
+        watch_list_item_t *items;
+        size_t n;
+        char *next; /* paging.next (owned), NULL on the last page */
+} watch_list_t;
+
+/* What the schedule needs of a BUILD payload (seams->build_facts): epoch
+ * ms on Bitrise's clock, 0 when unknown; workflow borrowed from the
+ * payload, NULL when unknown. */
+typedef struct watch_build_facts {
+        int64_t triggered_ms, started_ms, finished_ms;
+        const char *workflow;
+} watch_build_facts_t;
 
 /* How a request ended (bitrise_class_t plus CANCELLED). */
 typedef enum {
@@ -134,6 +160,8 @@ typedef struct watch_request {
         const char *app_slug, *build_slug;
         const void *log_info; /* RAW_LOG: the LOG_INFO payload */
         watch_log_t log;      /* RAW_LOG: summary or full */
+        int64_t after_s;      /* BUILD_LIST: builds run after (Unix s), 0 */
+        const char *next;     /* BUILD_LIST: the page, NULL = first */
         watch_answer_cb_t *cb;
         void *cb_arg;
         void *handle; /* set by request_start for request_cancel */
@@ -266,6 +294,42 @@ typedef struct watch_seams {
          * May be NULL. */
         void (*hint_seen)(void *ctx, const char *workspace,
                           const char *app_slug, int routed);
+        /* ---- the app poller and the schedule (apppoll.h, schedule.h) ---
+         * All may be NULL. */
+        /* Facts of a BUILD payload (times, workflow). */
+        void (*build_facts)(void *ctx, const void *payload,
+                            watch_build_facts_t *out);
+        /* Cluster-wide sharing of one list call per app and interval:
+         * another process listed the app recently with an `after` no later
+         * than after_s: returns 1 and fills answers[i] (BUILD answers,
+         * payload NULL where build i was not in that list). Else returns 0
+         * with *lease = 1 (ours: call, then list_store), 0 (another process
+         * is calling: look again shortly) or -1 (unknown: call anyway). */
+        int (*list_preflight)(void *ctx, const char *app_slug, int64_t after_s,
+                              const char *const *builds, size_t n, int lease_ms,
+                              watch_answer_t *answers, int *lease);
+        /* After our own list call: shares the builds of page (may be NULL)
+         * for ttl_ms; mark = 1 also marks the app listed with after_s for
+         * ttl_ms (the round is complete); release = 1 releases our lease. */
+        void (*list_store)(void *ctx, const char *app_slug, int64_t after_s,
+                           const watch_list_t *page, int ttl_ms, int mark,
+                           int release);
+        /* Recent durations (ms, Bitrise's clock) of finished builds of
+         * (app, workflow), newest first, into out (at most max); returns how
+         * many (0 when none or unknown). */
+        int (*history_get)(void *ctx, const char *app_slug,
+                           const char *workflow, int64_t *out, int max);
+        /* Records one finished build's running time. */
+        void (*history_add)(void *ctx, const char *app_slug,
+                            const char *workflow, const char *build_slug,
+                            int64_t duration_ms);
+        /* 1 when the app delivered a webhook within the trust window (its
+         * builds are then only polled at the safety interval). */
+        int (*app_webhooks)(void *ctx, const char *app_slug);
+        /* Bitrise's clock as answers showed it (their Date header): now
+         * into *now_ms (epoch ms; 0 = unknown, then the local wall clock is
+         * used) and its rate against the local clock (0 while unknown). */
+        double (*server_clock)(void *ctx, int64_t *now_ms);
 } watch_seams_t;
 
 /* Timings (from the poll.* configuration). */
@@ -284,6 +348,16 @@ typedef struct watch_opts {
         int log_retry_ms;    /* between /log calls while not archived */
         int raw_log_retries; /* raw log 403 (URL expired) or transient:
                               * ask /log again this many times */
+        int batch;           /* 1: running builds of one app are refreshed
+                              * together by one list call (apppoll.h) */
+        int list_margin_s;   /* `after` = oldest watched trigger - this */
+        int list_max_pages;  /* pages per list call while builds are missing */
+        int min_ms;          /* poll.min_s: floor between looks at an app */
+        int max_ms;          /* poll.max_s: ceiling */
+        int target_ms;       /* poll.target_detect_s: interval near the
+                              * expected end of a build */
+        int adaptive;        /* 1: learn durations (schedule.h) */
+        int safety_ms;       /* webhook.safety_poll_s */
         int max_in_flight;   /* requests in flight per table (loop); a
                               * watch due beyond it waits in line for a
                               * slot, so a burst of new watches never holds
@@ -294,7 +368,8 @@ typedef struct watch_opts {
 /* Defaults for everything 0 in opts: on-hold 30 s, running 15 s, jitter 0.1,
  * backoff 1 s..60 s, 8 retries, lease 5 s, lease wait 1 s, log archive
  * budget 300 s, log retry 10 s, 3 raw log retries, 512 requests in
- * flight. */
+ * flight; list margin 600 s, 4 pages, ceiling 120 s, target 10 s, safety
+ * 300 s, no floor. batch and adaptive stay as given (0 = off). */
 void watch_opts_defaults(watch_opts_t *opts);
 
 /* The backoff before retry number `attempt` (1, 2, ...): base * 2^(attempt
@@ -337,7 +412,7 @@ size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
  * finished hint, makes its next look at the build happen now (one GET),
  * unless it is past that stage, has a request in flight or waits for its
  * token's budget. Returns 0 when no watch of the build is here (the hint is
- * dropped), -1 on allocation failure. Calls seams->hint_seen. */
+ * dropped). Calls seams->hint_seen. */
 int watch_table_hint(watch_table_t *tbl, const char *workspace,
                      const char *app_slug, const char *build_slug,
                      int finished);

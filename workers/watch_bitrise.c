@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timeutil.h"
+
 typedef struct wb_req { /* one request in flight: watch_request_t.handle */
         loop_t *loop;
+        srvclock_t *clock;
         bitrise_req_t *br;
         logparse_t *lp; /* RAW_LOG only */
         watch_request_t *wreq;
@@ -32,10 +35,56 @@ watch_ans_class_t watch_bitrise_class(bitrise_class_t cls) {
         }
 }
 
+static void wb_list_free(watch_list_t *l) {
+        for (size_t i = 0; i < l->n; i++)
+                watch_bitrise_payload_free(WATCH_REQ_BUILD,
+                                           l->items[i].payload);
+        free(l->items);
+        free(l->next);
+        free(l);
+}
+
+/* A page of builds → a watch_list_t whose items own one build each. */
+static watch_list_t *wb_list_take(bitrise_build_page_t *page) {
+        watch_list_t *l = calloc(1, sizeof(*l));
+        if (!l ||
+            !(l->items = calloc(page->n ? page->n : 1, sizeof(*l->items)))) {
+                free(l);
+                return NULL;
+        }
+        for (size_t i = 0; i < page->n; i++) {
+                bitrise_build_t *b = malloc(sizeof(*b));
+                if (!b) {
+                        wb_list_free(l);
+                        return NULL;
+                }
+                *b = page->items[i];
+                memset(&page->items[i], 0, sizeof(page->items[i]));
+                l->items[l->n++] =
+                    (watch_list_item_t){.build_slug    = b->slug,
+                                        .payload       = b,
+                                        .build_status  = b->status,
+                                        .build_on_hold = b->is_on_hold};
+        }
+        l->next    = page->next;
+        page->next = NULL;
+        return l;
+}
+
+void watch_bitrise_build_facts(const void *payload, watch_build_facts_t *out) {
+        const bitrise_build_t *b = payload;
+        *out = (watch_build_facts_t){.triggered_ms = b->triggered_at,
+                                     .started_ms   = b->started_at,
+                                     .finished_ms  = b->finished_at,
+                                     .workflow     = b->workflow};
+}
+
 void watch_bitrise_payload_free(watch_req_kind_t kind, void *payload) {
         if (!payload)
                 return;
-        if (kind == WATCH_REQ_BUILD) {
+        if (kind == WATCH_REQ_BUILD_LIST) {
+                wb_list_free(payload);
+        } else if (kind == WATCH_REQ_BUILD) {
                 bitrise_build_release(payload);
                 free(payload);
         } else if (kind == WATCH_REQ_LOG_INFO) {
@@ -78,6 +127,9 @@ static int wb_take_payload(wb_req_t *r, bitrise_result_t *res,
                 ans->payload       = b;
                 ans->build_status  = b->status;
                 ans->build_on_hold = b->is_on_hold;
+        } else if (r->wreq->kind == WATCH_REQ_BUILD_LIST) {
+                if (!(ans->payload = wb_list_take(&res->page)))
+                        return -1;
         } else if (r->wreq->kind == WATCH_REQ_LOG_INFO) {
                 bitrise_log_info_t *li = malloc(sizeof(*li));
                 if (!li)
@@ -102,6 +154,9 @@ static void wb_done(void *arg, CURL *easy, CURLcode code) {
         bitrise_result_t res;
         (void)easy;
         bitrise_req_finish(r->br, code, &res);
+        if (res.server_date_ms && kind != WATCH_REQ_RAW_LOG)
+                srvclock_sample(r->clock, res.server_date_ms,
+                                loop_now_ms(r->loop));
         watch_answer_t ans = {.cls            = watch_bitrise_class(res.cls),
                               .http_status    = res.http_status,
                               .retry_after_ms = res.retry_after_ms,
@@ -136,6 +191,10 @@ static bitrise_req_t *wb_req_make(const watch_bitrise_t *wb, wb_req_t *r,
                 return bitrise_req_log_info(wb->client, req->token,
                                             req->app_slug, req->build_slug,
                                             NULL, errstr, errstr_size);
+        case WATCH_REQ_BUILD_LIST:
+                return bitrise_req_build_page(wb->client, req->token,
+                                              req->app_slug, req->after_s,
+                                              req->next, errstr, errstr_size);
         case WATCH_REQ_RAW_LOG:
                 if (!li || !li->raw_log_url) {
                         snprintf(errstr, errstr_size,
@@ -163,9 +222,10 @@ int watch_bitrise_request_start(const watch_bitrise_t *wb, loop_t *loop,
                 snprintf(errstr, errstr_size, "out of memory");
                 return LOOP_ERR_OOM;
         }
-        r->loop = loop;
-        r->wreq = req;
-        r->br   = wb_req_make(wb, r, req, errstr, errstr_size);
+        r->loop  = loop;
+        r->clock = wb->clock;
+        r->wreq  = req;
+        r->br    = wb_req_make(wb, r, req, errstr, errstr_size);
         if (!r->br) {
                 wb_req_free(r);
                 return LOOP_ERR_STATE;

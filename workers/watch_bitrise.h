@@ -6,6 +6,7 @@
  *   BUILD     bitrise_build_t *      (free: watch_bitrise_payload_free)
  *   LOG_INFO  bitrise_log_info_t *   (holds the raw log URL: never logged)
  *   RAW_LOG   logparse_t *, finished (failed steps, tail, sha256, counts)
+ *   BUILD_LIST watch_list_t * whose items hold bitrise_build_t *
  * A seams implementation calls these from its request_start, request_cancel
  * and payload_free with its own per-thread watch_bitrise_t.
  *
@@ -16,12 +17,15 @@
 
 #include "bitrise/client.h"
 #include "bitrise/logparse.h"
+#include "bitrise/srvclock.h"
 #include "workers/loop.h"
 #include "workers/watch.h"
 
 typedef struct watch_bitrise {
         const bitrise_client_t *client; /* borrowed, shared by threads */
         logparse_opts_t logparse;       /* caps for each raw log */
+        srvclock_t *clock; /* borrowed, shared; fed with each API answer's
+                            * Date; may be NULL */
 } watch_bitrise_t;
 
 /* Starts req on loop. Returns 0 (req->cb will run once, later), or < 0 with
@@ -32,6 +36,9 @@ int watch_bitrise_request_start(const watch_bitrise_t *wb, loop_t *loop,
 
 /* Cancels a started request; its callback will not run. */
 void watch_bitrise_request_cancel(watch_request_t *req);
+
+/* The build_facts seam for a BUILD payload (bitrise_build_t). */
+void watch_bitrise_build_facts(const void *payload, watch_build_facts_t *out);
 
 /* Frees an answer payload of the given kind. */
 void watch_bitrise_payload_free(watch_req_kind_t kind, void *payload);

@@ -61,6 +61,13 @@ typedef struct watch {
         int64_t log_since;
         int raw_tries;
         char fp[WATCH_FP_MAX];
+        /* The app group (apppoll.c). */
+        struct app_group *grp;
+        struct watch *gnext, *gprev;
+        int parked;          /* waits for its group's list call */
+        int solo;            /* its next look is its own GET (list miss,
+                              * failed list call, hint) */
+        uint32_t seen_round; /* the group's round that showed its build */
 } watch_t;
 
 struct watch_table {
@@ -75,6 +82,7 @@ struct watch_table {
         size_t admitted;  /* watches let out of the line, timer armed */
         watch_t *wait_head, *wait_tail; /* due watches waiting for a slot */
         _Atomic long *counter;          /* watch_table_count_into */
+        struct apppoll *ap;             /* app groups (apppoll.c) */
 };
 
 /* watch.c: after any change, free the watch when no job is left, else arm
@@ -88,6 +96,22 @@ void watch_greet(watch_t *w, watch_sub_t *sub);
  * is now (BUILD stage only; a request in flight or a wait for budget or a
  * 429 block stays as it is). */
 void watch_look_now(watch_t *w);
+
+/* watch.c: a BUILD answer that did not come from the watch's own request
+ * (the app poller's list call or the shared cache): handled exactly as its
+ * own GET's answer would be; takes ans->payload. The watch may be freed
+ * when this returns (no job left). */
+void watch_feed_build(watch_t *w, watch_answer_t *ans);
+
+/* watch.c: the watch's own look at its build is due now (unparked). */
+void watch_due_now(watch_t *w);
+
+/* watch.c: an interval with the table's jitter. */
+int64_t watch_jittered(const watch_table_t *tbl, int64_t ms);
+
+/* watch_table.c: the watch of (workspace, app, build), or NULL. */
+watch_t *watch_table_find(watch_table_t *tbl, const char *workspace,
+                          const char *app, const char *build);
 
 /* watch.c: removes *pp from w and frees it (the job has ended). */
 void watch_sub_unlink(watch_t *w, watch_sub_t **pp);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/apppoll.h"
 #include "workers/pool.h"
 #include "workers/watch_int.h"
 
@@ -23,7 +24,8 @@ watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
         watch_opts_defaults(&tbl->opts);
         tbl->nbuckets = 256;
         tbl->buckets  = calloc(tbl->nbuckets, sizeof(*tbl->buckets));
-        if (!tbl->buckets) {
+        if (!tbl->buckets || apppoll_init(tbl) != 0) {
+                free(tbl->buckets);
                 free(tbl);
                 return NULL;
         }
@@ -83,6 +85,7 @@ static watch_t *watch_create(watch_table_t *tbl, char *key, size_t len,
         w->build_slug = w->app_slug + strlen(w->app_slug) + 1;
         w->stage      = WATCH_STAGE_BUILD;
         w->next_at    = loop_now_ms(tbl->loop); /* first step: next turn */
+        apppoll_join(w);                        /* on failure it polls alone */
         if (tbl->nwatches >= tbl->nbuckets)
                 watch_table_grow(tbl);
         size_t b        = hash & (tbl->nbuckets - 1);
@@ -106,14 +109,21 @@ static char *watch_key_new(const char *workspace, const char *app,
         return key;
 }
 
-int watch_table_hint(watch_table_t *tbl, const char *workspace, const char *app,
-                     const char *build, int finished) {
+watch_t *watch_table_find(watch_table_t *tbl, const char *workspace,
+                          const char *app, const char *build) {
         size_t len;
         char *key = watch_key_new(workspace, app, build, &len);
         if (!key)
-                return -1;
+                return NULL;
         watch_t *w = watch_lookup(tbl, key, len, pool_hash(key, len));
         free(key);
+        return w;
+}
+
+int watch_table_hint(watch_table_t *tbl, const char *workspace, const char *app,
+                     const char *build, int finished) {
+        watch_t *w = watch_table_find(tbl, workspace, app, build);
+        apppoll_webhook_seen(tbl, workspace, app);
         if (tbl->seams.hint_seen)
                 tbl->seams.hint_seen(tbl->seams.ctx, workspace, app, w != NULL);
         if (!w)
@@ -197,6 +207,7 @@ void watch_table_destroy(watch_table_t *tbl) {
         if (!tbl)
                 return;
         watch_table_drop(tbl, NULL, NULL);
+        apppoll_release(tbl);
         free(tbl->buckets);
         free(tbl);
 }

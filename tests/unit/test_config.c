@@ -245,7 +245,7 @@ static void test_precedence_file_env_cli(void) {
         T_EQ_INT(config_check(cfg), 0);
         T_EQ_INT(config_int(cfg, "workers.threads"), 5);
         T_EQ_INT(config_source_of(cfg, "workers.threads"), CONFIG_SRC_CLI);
-        T_EQ_INT(config_int(cfg, "poll.running_s"), 8);
+        T_ASSERT(config_double(cfg, "poll.running_s") == 8);
         T_EQ_INT(config_source_of(cfg, "poll.running_s"), CONFIG_SRC_ENV);
         T_EQ_INT(config_int(cfg, "redis.db"), 4);
         T_EQ_INT(config_source_of(cfg, "redis.db"), CONFIG_SRC_FILE);
