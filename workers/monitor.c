@@ -503,6 +503,9 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
         metrics_counter_inc(m->results[ev]);
         if (ev == WATCH_EV_ERROR && err && (unsigned)err->code < MONITOR_N_ERRS)
                 metrics_counter_inc(m->errors[err->code]);
+        if (ev == WATCH_EV_FINISHED && !log && err && err->log_gone > 0 &&
+            err->log_gone < WATCH_LOG_GONE__COUNT)
+                metrics_counter_inc(m->logs_gone[err->log_gone]);
         return 0;
 }
 
@@ -636,6 +639,11 @@ static void monitor_metrics_register(monitor_t *m) {
                     mx, "bitmon_result_errors_total",
                     "Terminal error results, by code.", "code",
                     watch_errcode_name((watch_errcode_t)i), NULL);
+        for (int i = 1; i < WATCH_LOG_GONE__COUNT; i++)
+                m->logs_gone[i] = metrics_counter(
+                    mx, "bitmon_logs_unavailable_total",
+                    "Finished builds reported without their log, by why.",
+                    "why", watch_log_gone_name((watch_log_gone_t)i), NULL);
         for (int i = 0; i < MONITOR_N_CLASSES; i++)
                 m->requests[i] =
                     metrics_counter(mx, "bitmon_bitrise_requests_total",

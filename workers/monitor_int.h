@@ -16,7 +16,7 @@ struct monitor_job {
 };
 
 #define MONITOR_N_CLASSES (WATCH_ANS_CANCELLED + 1)
-#define MONITOR_N_ERRS    (WATCH_ERR_LOG_UNAVAILABLE + 1)
+#define MONITOR_N_ERRS    WATCH_ERR__COUNT
 
 struct monitor {
         monitor_opts_t o; /* strings borrowed (see monitor_new) */
@@ -28,6 +28,7 @@ struct monitor {
         atomic_int detached;           /* consumer gone: acks stop there */
         metrics_counter_t *results[3]; /* by event */
         metrics_counter_t *errors[MONITOR_N_ERRS]; /* error events by code */
+        metrics_counter_t *logs_gone[WATCH_LOG_GONE__COUNT]; /* by why */
         metrics_counter_t *requests[MONITOR_N_CLASSES];
         metrics_counter_t *budget_waits, *skipped, *dropped, *pub_failed;
         metrics_counter_t *done_marks_failed;
@@ -39,7 +40,9 @@ char *monitor_build_to_json(const bitrise_build_t *b);
 
 /* The result JSON for one event of mj (DESIGN "Result"); malloc'ed, or
  * NULL with errstr. `final` marks the last `status` of a follow=false job;
- * log_archived says whether lp came from the archived raw log. */
+ * log_archived says whether lp came from the archived raw log. err: the
+ * error of an error event; on a finished event without lp, why the log is
+ * unavailable (err->log_gone). */
 char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           const bitrise_build_t *b, const logparse_t *lp,
                           int log_archived, const watch_error_t *err,
