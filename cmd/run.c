@@ -202,6 +202,15 @@ static int run_shutdown(run_t *r) {
                         LOG_ERROR(FAC, "workers did not stop in time");
                         return -2; /* threads still run: do not free */
                 }
+                long lost = monitor_results_abandoned(r->monitor);
+                if (lost > 0) {
+                        LOG_WARN(FAC,
+                                 "results still waiting for the producer "
+                                 "at shutdown n=%ld (their jobs are "
+                                 "redelivered)",
+                                 lost);
+                        rc = -1;
+                }
         }
         if (r->producer) {
                 int left =

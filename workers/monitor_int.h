@@ -32,6 +32,9 @@ struct monitor {
         metrics_counter_t *requests[MONITOR_N_CLASSES];
         metrics_counter_t *budget_waits, *skipped, *dropped, *pub_failed;
         metrics_counter_t *done_marks_failed;
+        metrics_counter_t *pub_retries, *status_refused; /* workers/pubq */
+        _Atomic long results_waiting;   /* in every thread's pubq */
+        _Atomic long results_abandoned; /* given up at a thread's end */
 };
 
 /* The build as Bitrise-shaped JSON ({"data": {...}}) that
