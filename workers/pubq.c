@@ -65,9 +65,9 @@ static int pubq_drain(pubq_t *q) {
         char err[256];
         while (q->head) {
                 pubq_item_t *it = q->head;
-                int rc = pubq_try(q, it->key, it->key_len, it->value,
-                                  it->value_len, it->has_ack ? &it->ack : NULL,
-                                  err, sizeof(err));
+                int rc =
+                    pubq_try(q, it->key, it->key_len, it->value, it->value_len,
+                             it->has_ack ? &it->ack : NULL, err, sizeof(err));
                 if (rc == PRODUCER_ERR_TRANSIENT)
                         return 1;
                 q->head = it->next;
@@ -85,7 +85,7 @@ static int pubq_drain(pubq_t *q) {
 }
 
 static void pubq_on_timer(void *arg) {
-        pubq_t *q = arg;
+        pubq_t *q     = arg;
         size_t before = q->n;
         if (!pubq_drain(q)) {
                 LOG_INFO(FAC, "waiting results drained count=%zu", before);
@@ -93,10 +93,9 @@ static void pubq_on_timer(void *arg) {
                 return;
         }
         /* some went: try again soon; none: wait longer */
-        q->retry_ms = q->n < before ? PUBQ_RETRY_MIN_MS
-                      : q->retry_ms * 2 > PUBQ_RETRY_MAX_MS
-                          ? PUBQ_RETRY_MAX_MS
-                          : q->retry_ms * 2;
+        q->retry_ms = q->n < before                         ? PUBQ_RETRY_MIN_MS
+                      : q->retry_ms * 2 > PUBQ_RETRY_MAX_MS ? PUBQ_RETRY_MAX_MS
+                                                            : q->retry_ms * 2;
         loop_timer_start(q->timer, q->retry_ms, pubq_on_timer, q);
 }
 

@@ -39,9 +39,9 @@ typedef struct pubq pubq_t;
 typedef struct pubq_opts {
         loop_t *loop;
         producer_t *producer;
-        const char *topic;       /* borrowed for the line's lifetime */
-        _Atomic long *waiting;   /* shared: results waiting, all lines; may
-                                  * be NULL */
+        const char *topic;          /* borrowed for the line's lifetime */
+        _Atomic long *waiting;      /* shared: results waiting, all lines; may
+                                     * be NULL */
         metrics_counter_t *retries; /* send attempts that found the queue
                                      * full; may be NULL */
         metrics_counter_t *refused; /* status events refused (line full) */
