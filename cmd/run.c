@@ -33,13 +33,26 @@ typedef struct run {
         metrics_counter_t *jobs_in, *jobs_refused;
 } run_t;
 
+/* Exit status (docs/run.md): 0 clean shutdown after a signal, 1 could not
+ * start or the producer failed fatally, 2 configuration errors, 3 shut
+ * down after a signal but not cleanly (`stopped clean=no`: results left
+ * unacknowledged or offsets uncommitted, or workers still running). */
+enum {
+        RUN_EXIT_OK      = 0,
+        RUN_EXIT_FAILED  = 1,
+        RUN_EXIT_CONFIG  = 2,
+        RUN_EXIT_UNCLEAN = 3,
+};
+
 static void usage(FILE *f) {
         fprintf(
             f,
             "usage: bitmon run [options]\n\n"
             "Runs the worker pool: takes monitor jobs from the jobs topic,\n"
             "follows each build on Bitrise and publishes the results.\n"
-            "SIGTERM or SIGINT shuts it down cleanly (exit 0).\n\n%s",
+            "SIGTERM or SIGINT shuts it down (exit 0 when clean, 3 when\n"
+            "results or offsets were left behind; 1: could not start or\n"
+            "the producer failed; 2: configuration errors).\n\n%s",
             kafka_opts_usage);
 }
 
@@ -196,6 +209,15 @@ static int run_shutdown(run_t *r) {
                         LOG_ERROR(FAC, "workers did not stop in time");
                         return -2; /* threads still run: do not free */
                 }
+                long lost = monitor_results_abandoned(r->monitor);
+                if (lost > 0) {
+                        LOG_WARN(FAC,
+                                 "results still waiting for the producer "
+                                 "at shutdown n=%ld (their jobs are "
+                                 "redelivered)",
+                                 lost);
+                        rc = -1;
+                }
         }
         if (r->producer) {
                 int left =
@@ -293,12 +315,12 @@ int cmd_run(int argc, char **argv) {
         int rc = parse_args(&r.o, argc, argv);
         if (rc != 0) {
                 run_opts_release(&r.o);
-                return rc > 0 ? 0 : 2;
+                return rc > 0 ? RUN_EXIT_OK : RUN_EXIT_CONFIG;
         }
         run_log_setup(r.o.kafka.cfg);
         if (run_opts_fill(&r.o) < 0) {
                 run_opts_release(&r.o);
-                return 2;
+                return RUN_EXIT_CONFIG;
         }
         run_opts_log(&r.o);
         /* Signals go to this thread only: block them before any thread. */
@@ -306,14 +328,17 @@ int cmd_run(int argc, char **argv) {
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
-        rc = 1;
-        if (run_start(&r) == 0 && run_wait(&r, &set) == 0)
-                rc = 0;
-        if (run_shutdown(&r) == -2) {
+        /* a signal: 0 or 3 as the shutdown went; anything else: 1 */
+        int signalled = run_start(&r) == 0 && run_wait(&r, &set) == 0;
+        int down      = run_shutdown(&r);
+        rc            = !signalled  ? RUN_EXIT_FAILED
+                        : down == 0 ? RUN_EXIT_OK
+                                    : RUN_EXIT_UNCLEAN;
+        if (down == -2) {
                 /* the worker threads still use everything: leave without
                  * freeing (nothing was stored for their jobs) */
                 LOG_ERROR(FAC, "exiting with workers still running");
-                return 1;
+                return rc;
         }
         run_free(&r);
         run_opts_release(&r.o);

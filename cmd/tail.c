@@ -134,13 +134,15 @@ static void print_human(const rd_kafka_message_t *rkm) {
                          jstr(err, "code") ? jstr(err, "code") : "?",
                          jstr(err, "message") ? jstr(err, "message") : "");
         } else {
-                const char *st = jstr(build, "status_text");
-                const char *wf = jstr(build, "workflow");
-                failed_steps(cJSON_GetObjectItemCaseSensitive(r, "log"), steps,
-                             sizeof(steps));
-                snprintf(what, sizeof(what), "%s #%d %s%s%s", st ? st : "?",
+                const char *st   = jstr(build, "status_text");
+                const char *wf   = jstr(build, "workflow");
+                const cJSON *log = cJSON_GetObjectItemCaseSensitive(r, "log");
+                const char *gone = jstr(log, "unavailable");
+                failed_steps(log, steps, sizeof(steps));
+                snprintf(what, sizeof(what), "%s #%d %s%s%s%s%s", st ? st : "?",
                          cJSON_IsNumber(num) ? num->valueint : 0, wf ? wf : "",
-                         steps[0] ? "  failed: " : "", steps);
+                         steps[0] ? "  failed: " : "", steps,
+                         gone ? "  log unavailable: " : "", gone ? gone : "");
         }
         char line[2048];
         snprintf(line, sizeof(line), "%-24s %-52s %-8s %s",

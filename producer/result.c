@@ -46,10 +46,6 @@ static const result_errinfo_t errinfo[RESULT_ERR__COUNT] = {
      "the build was still running at the job's deadline: submit the job "
      "again with a longer deadline_s to keep watching it",
      true},
-    {RESULT_ERR_LOG_UNAVAILABLE, "log_unavailable",
-     "the build finished but Bitrise did not archive its log within the "
-     "budget: the build fields are filled; read the log in Bitrise later",
-     true},
 };
 
 const result_errinfo_t *result_errinfo(result_errcode_t id) {
@@ -281,6 +277,8 @@ static void add_log(jw_t *w, const result_log_t *l) {
                 return;
         }
         jw_open(w, "log", '{');
+        jw_bool(w, "available", l->unavailable == NULL);
+        jw_str(w, "unavailable", l->unavailable);
         jw_bool(w, "archived", l->archived);
         jw_int(w, "bytes", l->bytes, -1);
         jw_int(w, "lines", l->lines, -1);

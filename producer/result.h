@@ -50,6 +50,10 @@ typedef struct result_step {
         size_t n_last_lines;
 } result_step_t;
 
+/* The log summary. A log that could not be read has `unavailable` set (why:
+ * "deleted", "not_archived", "download_failed", "deadline") and nothing
+ * else but `archived`; it is written with the same fields (zero, empty,
+ * null), so readers see one shape. */
 typedef struct result_log {
         bool archived;
         int64_t bytes, lines;
@@ -59,6 +63,7 @@ typedef struct result_log {
         size_t n_failed_steps;
         const char *const *tail;
         size_t n_tail;
+        const char *unavailable; /* NULL = read (available) */
 } result_log_t;
 
 typedef struct result_error {
@@ -106,7 +111,6 @@ typedef enum {
         RESULT_ERR_UPSTREAM_UNAVAILABLE,
         RESULT_ERR_RATE_LIMITED,
         RESULT_ERR_DEADLINE_EXCEEDED,
-        RESULT_ERR_LOG_UNAVAILABLE,
         RESULT_ERR__COUNT,
 } result_errcode_t;
 

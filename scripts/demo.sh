@@ -3,7 +3,8 @@
 # stack (scripts/stack.sh: Redis + Kafka) and the Bitrise simulator with
 # tests/scenarios/demo.json: create the topics, start `bitmon run`, enqueue a
 # mix of jobs (success, failing step, aborted, on hold → running → success,
-# a report-once job, a mistyped token, an unknown app), show the results as
+# aborted with its log deleted (still `finished`, log unavailable), a
+# report-once job, a mistyped token, an unknown app), show the results as
 # they arrive, then SIGTERM bitmon and check that it exits cleanly.
 # Exit 0 only if every job got exactly one terminal result and bitmon
 # stopped with status 0 within shutdown.timeout_s.
@@ -101,9 +102,9 @@ tail_pid=$!
 tailh_pid=$!
 
 app=d3e0000000000001
-say "enqueueing 7 jobs"
+say "enqueueing 8 jobs"
 {
-        for b in 1 2 3 4; do
+        for b in 1 2 3 4 6; do
                 printf '{"v":1,"job_id":"%s-b%s","workspace":"ws-demo","app_slug":"%s","build_slug":"b00000000000000%s","attrs":{"demo":"%s"}}\n' \
                         "$run_id" "$b" "$app" "$b" "$run_id"
         done
@@ -144,7 +145,8 @@ jq -r 'select(.event != "status" or .final == true) |
         [.job_id, .event + (if .final then " (final, follow=false)" else "" end),
          (if .event == "error" then .error.code
           else (.build.status_text // "?") + " #" + ((.build.number // 0) | tostring) end),
-         ([.log.failed_steps[]? | .title + " (" + (if .exit_code == null then "interrupted" else "exit " + (.exit_code | tostring) end) + ")"] | join(", "))]
+         (if .log.available == false then "log unavailable: " + .log.unavailable
+          else [.log.failed_steps[]? | .title + " (" + (if .exit_code == null then "interrupted" else "exit " + (.exit_code | tostring) end) + ")"] | join(", ") end)]
         | @tsv' "$tmp/results.jsonl" | sed "s/^$run_id-//" |
         awk -F'\t' '{ printf "    %-10s %-30s %-26s %s\n", $1, $2, $3, $4 }'
 ok=1

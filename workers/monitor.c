@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/applist.h"
 #include "cache/buildcache.h"
 #include "cache/preflight.h"
 #include "common/log.h"
 #include "workers/monitor_int.h"
+#include "workers/pubq.h"
 
 #define FAC "monitor"
 
@@ -476,9 +476,8 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
                 snprintf(a->job_id, sizeof(a->job_id), "%s", mj->job->job_id);
                 ack.ctx = a;
         }
-        int rc = producer_send(m->o.producer, m->o.topic_results, key,
-                               strlen(key), json, strlen(json), NULL, 0,
-                               last ? &ack : NULL, 1, e, sizeof(e));
+        int rc = pubq_send(t->pq, key, strlen(key), json, strlen(json),
+                           last ? &ack : NULL, last, e, sizeof(e));
         free(json);
         if (rc != 0) {
                 free(a);
@@ -491,6 +490,9 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
                 monitor_observe_detection(m, build);
         if (ev == WATCH_EV_ERROR && err && (unsigned)err->code < MONITOR_N_ERRS)
                 metrics_counter_inc(m->errors[err->code]);
+        if (ev == WATCH_EV_FINISHED && !log && err && err->log_gone > 0 &&
+            err->log_gone < WATCH_LOG_GONE__COUNT)
+                metrics_counter_inc(m->logs_gone[err->log_gone]);
         return 0;
 }
 
@@ -539,6 +541,9 @@ static void monitor_redis_state(void *opaque, bool up, const char *reason) {
 static void thread_free(monitor_thread_t *t) {
         if (!t)
                 return;
+        long lost = (long)pubq_destroy(t->pq); /* acks may still run */
+        if (lost)
+                atomic_fetch_add(&t->m->results_abandoned, lost);
         if (t->own_ts)
                 tokenstore_destroy(t->ts);
         cache_redis_destroy(t->rc);
@@ -551,7 +556,6 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                        char *errstr, size_t errstr_size) {
         monitor_t *m        = ud;
         monitor_thread_t *t = calloc(1, sizeof(*t));
-        (void)loop;
         if (!t) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
@@ -568,6 +572,16 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         ro.opaque             = m;
         if (!(t->rc = cache_redis_new(&ro, errstr, errstr_size)))
                 goto fail;
+        pubq_opts_t po = {.loop     = loop,
+                          .producer = m->o.producer,
+                          .topic    = m->o.topic_results,
+                          .waiting  = &m->results_waiting,
+                          .retries  = m->pub_retries,
+                          .refused  = m->status_refused};
+        if (!(t->pq = pubq_new(&po))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
         if (m->dir_ts) {
                 t->ts = m->dir_ts;
         } else {
@@ -610,6 +624,15 @@ void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams) {
         seams->ctx = NULL;
 }
 
+static double monitor_waiting_fn(void *opaque) {
+        monitor_t *m = opaque;
+        return (double)atomic_load(&m->results_waiting);
+}
+
+long monitor_results_abandoned(monitor_t *m) {
+        return m ? atomic_load(&m->results_abandoned) : 0;
+}
+
 static void monitor_metrics_register(monitor_t *m) {
         metrics_t *mx            = m->o.metrics;
         static const char *ev[3] = {"status", "finished", "error"};
@@ -626,6 +649,11 @@ static void monitor_metrics_register(monitor_t *m) {
                     mx, "bitmon_result_errors_total",
                     "Terminal error results, by code.", "code",
                     watch_errcode_name((watch_errcode_t)i), NULL);
+        for (int i = 1; i < WATCH_LOG_GONE__COUNT; i++)
+                m->logs_gone[i] = metrics_counter(
+                    mx, "bitmon_logs_unavailable_total",
+                    "Finished builds reported without their log, by why.",
+                    "why", watch_log_gone_name((watch_log_gone_t)i), NULL);
         for (int i = 0; i < MONITOR_N_CLASSES; i++)
                 m->requests[i] =
                     metrics_counter(mx, "bitmon_bitrise_requests_total",
@@ -646,6 +674,15 @@ static void monitor_metrics_register(monitor_t *m) {
         m->done_marks_failed = metrics_counter(
             mx, "bitmon_done_marks_failed_total",
             "Done markers that could not be written (Redis down).", NULL);
+        m->pub_retries = metrics_counter(
+            mx, "bitmon_publish_retries_total",
+            "Results offered to a full producer queue (they wait).", NULL);
+        m->status_refused = metrics_counter(
+            mx, "bitmon_status_refused_total",
+            "Status events not sent: too many results waiting.", NULL);
+        metrics_gauge_fn(mx, "bitmon_results_waiting",
+                         "Results waiting for room in the producer queue.",
+                         monitor_waiting_fn, m, NULL);
 }
 
 monitor_t *monitor_new(const monitor_opts_t *opts, char *errstr,

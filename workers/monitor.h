@@ -88,7 +88,14 @@ void monitor_destroy(monitor_t *m);
  * (messages purged by producer_destroy) no longer reach the consumer. */
 void monitor_detach_consumer(monitor_t *m);
 
-/* workers_opts_t.seams_init / seams_release with ud = the monitor. */
+/* Results the worker threads gave up at their end because the producer's
+ * queue stayed full (workers/pubq.h): ending results whose jobs are
+ * redelivered. Read after workers_stop; any thread. */
+long monitor_results_abandoned(monitor_t *m);
+
+/* workers_opts_t.seams_init / seams_release with ud = the monitor. The
+ * thread's results wait in a workers/pubq line when the producer's queue is
+ * full, so publishing never blocks the loop. */
 int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                        char *errstr, size_t errstr_size);
 void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "workers/monitor.h"
+#include "workers/pubq.h"
 #include "workers/watch_bitrise.h"
 
 /* The last token read per workspace slot, with its fingerprint: tokens
@@ -29,6 +30,7 @@ typedef struct monitor_thread {
         tokenstore_t *ts; /* own (redis store) or m->dir_ts */
         int own_ts;
         watch_bitrise_t wb;
+        pubq_t *pq;      /* results waiting for room in the producer's queue */
         void **fallback; /* log_fallback payloads (not archived) */
         size_t n_fallback, cap_fallback;
 } monitor_thread_t;
@@ -40,7 +42,7 @@ struct monitor_job {
 };
 
 #define MONITOR_N_CLASSES (WATCH_ANS_CANCELLED + 1)
-#define MONITOR_N_ERRS    (WATCH_ERR_LOG_UNAVAILABLE + 1)
+#define MONITOR_N_ERRS    WATCH_ERR__COUNT
 
 struct monitor {
         monitor_opts_t o; /* strings borrowed (see monitor_new) */
@@ -52,6 +54,7 @@ struct monitor {
         atomic_int detached;           /* consumer gone: acks stop there */
         metrics_counter_t *results[3]; /* by event */
         metrics_counter_t *errors[MONITOR_N_ERRS]; /* error events by code */
+        metrics_counter_t *logs_gone[WATCH_LOG_GONE__COUNT]; /* by why */
         metrics_counter_t *requests[MONITOR_N_CLASSES];
         metrics_counter_t *budget_waits, *skipped, *dropped, *pub_failed;
         metrics_counter_t *done_marks_failed;
@@ -61,6 +64,9 @@ struct monitor {
         metrics_counter_t *hints_routed, *hints_dropped;
         metrics_histogram_t *detection;
         srvclock_t *clock; /* Bitrise's clock, from answers' Date */
+        metrics_counter_t *pub_retries, *status_refused; /* workers/pubq */
+        _Atomic long results_waiting;   /* in every thread's pubq */
+        _Atomic long results_abandoned; /* given up at a thread's end */
 };
 
 /* monitor_apps.c: the app poller's and the schedule's seams into *seams
@@ -79,7 +85,9 @@ char *monitor_build_to_json(const bitrise_build_t *b);
 
 /* The result JSON for one event of mj (DESIGN "Result"); malloc'ed, or
  * NULL with errstr. `final` marks the last `status` of a follow=false job;
- * log_archived says whether lp came from the archived raw log. */
+ * log_archived says whether lp came from the archived raw log. err: the
+ * error of an error event; on a finished event without lp, why the log is
+ * unavailable (err->log_gone). */
 char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           const bitrise_build_t *b, const logparse_t *lp,
                           int log_archived, const watch_error_t *err,

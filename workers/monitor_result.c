@@ -143,9 +143,17 @@ char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                 build_fill(b, &rb);
                 r.build = &rb;
         }
-        if (ev == WATCH_EV_FINISHED && lp && j->log != JOB_LOG_NONE) {
-                log_fill(lp, log_archived, &rl, steps);
-                r.log = &rl;
+        if (ev == WATCH_EV_FINISHED && j->log != JOB_LOG_NONE) {
+                if (lp) {
+                        log_fill(lp, log_archived, &rl, steps);
+                        r.log = &rl;
+                } else if (err && watch_log_gone_name(err->log_gone)) {
+                        rl = (result_log_t){
+                            .archived    = err->log_archived != 0,
+                            .unavailable = watch_log_gone_name(err->log_gone),
+                        };
+                        r.log = &rl;
+                }
         }
         if (ev == WATCH_EV_ERROR) {
                 if (!err) {

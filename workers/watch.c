@@ -18,10 +18,18 @@
 #include "workers/watch_int.h"
 
 static const char *const watch_errcode_names[] = {
-    "token_missing",     "token_invalid",        "insufficient_role",
-    "not_found",         "upstream_unavailable", "rate_limited",
-    "deadline_exceeded", "log_unavailable",
+    "token_missing",        "token_invalid", "insufficient_role", "not_found",
+    "upstream_unavailable", "rate_limited",  "deadline_exceeded",
 };
+
+static const char *const watch_log_gone_names[] = {
+    NULL, "deleted", "not_archived", "download_failed", "deadline",
+};
+
+const char *watch_log_gone_name(watch_log_gone_t why) {
+        return (unsigned)why < WATCH_LOG_GONE__COUNT ? watch_log_gone_names[why]
+                                                     : NULL;
+}
 
 const char *watch_errcode_name(watch_errcode_t code) {
         return (unsigned)code < sizeof(watch_errcode_names) /
@@ -164,7 +172,7 @@ static void watch_fail(watch_t *w, watch_errcode_t code, const char *fmt, ...) {
         LOG_INFO(WATCH_FAC, "watch failed: %s app=%s build=%s jobs=%zu code=%s",
                  msg, w->app_slug, w->build_slug, w->nsubs,
                  watch_errcode_name(code));
-        watch_error_t err = {code, msg};
+        watch_error_t err = {.code = code, .message = msg};
         watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_ERROR, NULL, &err);
 }
 
@@ -499,6 +507,28 @@ static void watch_on_build(watch_t *w, watch_answer_t *ans) {
         watch_schedule(w, 0);
 }
 
+/* The build is finished but its log cannot be read: every job still ends
+ * `finished`, its log marked unavailable and why. */
+static void watch_log_gone(watch_t *w, watch_log_gone_t why, int archived,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void watch_log_gone(watch_t *w, watch_log_gone_t why, int archived,
+                           const char *fmt, ...) {
+        char msg[320];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        LOG_INFO(WATCH_FAC,
+                 "log unavailable: %s app=%s build=%s jobs=%zu why=%s", msg,
+                 w->app_slug, w->build_slug, w->nsubs,
+                 watch_log_gone_name(why));
+        watch_error_t gone = {
+            .message = msg, .log_gone = why, .log_archived = archived};
+        watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_FINISHED, NULL, &gone);
+}
+
 /* The log is not there (yet): ask /log again within the archive budget. */
 static void watch_log_give_up(watch_t *w, const char *why) {
         const watch_seams_t *s = &w->tbl->seams;
@@ -514,9 +544,10 @@ static void watch_log_give_up(watch_t *w, const char *why) {
                 watch_payload_free(w, WATCH_REQ_RAW_LOG, &log);
                 return;
         }
-        watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
-                   "log of build %s not available within %.1f s: %s",
-                   w->build_slug, w->tbl->opts.log_archive_ms / 1000.0, why);
+        watch_log_gone(w, WATCH_LOG_GONE_NOT_ARCHIVED, 0,
+                       "log of build %s not archived within %.1f s: %s",
+                       w->build_slug, w->tbl->opts.log_archive_ms / 1000.0,
+                       why);
 }
 
 static void watch_log_wait(watch_t *w, const char *why) {
@@ -542,10 +573,10 @@ static void watch_on_log_info(watch_t *w, watch_answer_t *ans) {
                 return;
         }
         if (ans->log_archived) {
-                watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
-                           "log of build %s is archived without a download "
-                           "link (deleted)",
-                           w->build_slug);
+                watch_log_gone(w, WATCH_LOG_GONE_DELETED, 1,
+                               "log of build %s is archived without a "
+                               "download link (deleted)",
+                               w->build_slug);
                 return;
         }
         watch_log_wait(w, "not archived yet");
@@ -556,9 +587,9 @@ static void watch_raw_log_retry(watch_t *w, const watch_answer_t *ans) {
         const char *why = ans->message ? ans->message : "raw log failed";
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
         if (++w->raw_tries > w->tbl->opts.raw_log_retries) {
-                watch_fail(w, WATCH_ERR_LOG_UNAVAILABLE,
-                           "cannot download the log of build %s: %s",
-                           w->build_slug, why);
+                watch_log_gone(w, WATCH_LOG_GONE_DOWNLOAD_FAILED, 1,
+                               "cannot download the log of build %s: %s",
+                               w->build_slug, why);
                 return;
         }
         w->stage = WATCH_STAGE_LOG_INFO;
@@ -673,6 +704,30 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
 
 /* ---- timer, deadlines, lifetime ------------------------------------------ */
 
+/* What a job whose deadline has come gets: once the build has finished,
+ * `finished` with the log unavailable; else the error that kept it. */
+static watch_event_t watch_expiry(const watch_t *w, watch_error_t *err) {
+        if (w->stage != WATCH_STAGE_BUILD) {
+                *err = (watch_error_t){
+                    .message      = "the build finished but its log was not "
+                                    "read by the job's deadline",
+                    .log_gone     = WATCH_LOG_GONE_DEADLINE,
+                    .log_archived = w->stage == WATCH_STAGE_RAW_LOG};
+                return WATCH_EV_FINISHED;
+        }
+        if (w->rate_wait)
+                *err = (watch_error_t){.code = WATCH_ERR_RATE_LIMITED,
+                                       .message =
+                                           "the token's request budget stayed "
+                                           "exhausted past the job's deadline"};
+        else
+                *err = (watch_error_t){
+                    .code    = WATCH_ERR_DEADLINE_EXCEEDED,
+                    .message = "the build was still running at the job's "
+                               "deadline"};
+        return WATCH_EV_ERROR;
+}
+
 /* Ends the jobs whose deadline has come. */
 static void watch_expire(watch_t *w, int64_t now) {
         watch_sub_t **pp = &w->subs;
@@ -683,21 +738,8 @@ static void watch_expire(watch_t *w, int64_t now) {
                         continue;
                 }
                 watch_error_t err;
-                if (w->rate_wait)
-                        err = (watch_error_t){WATCH_ERR_RATE_LIMITED,
-                                              "the token's request budget "
-                                              "stayed exhausted past the "
-                                              "job's deadline"};
-                else if (w->stage != WATCH_STAGE_BUILD)
-                        err = (watch_error_t){WATCH_ERR_LOG_UNAVAILABLE,
-                                              "the build finished but its "
-                                              "log was not read by the job's "
-                                              "deadline"};
-                else
-                        err = (watch_error_t){WATCH_ERR_DEADLINE_EXCEEDED,
-                                              "the build was still running "
-                                              "at the job's deadline"};
-                watch_sub_publish(w, sub, WATCH_EV_ERROR, 1, NULL, &err);
+                watch_event_t ev = watch_expiry(w, &err);
+                watch_sub_publish(w, sub, ev, 1, NULL, &err);
                 watch_sub_unlink(w, pp);
         }
 }

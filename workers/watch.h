@@ -16,15 +16,21 @@
  *              finished → jobs with log=none get `finished`; others:
  *   LOG_INFO:  token → budget → GET /log → not archived: retry within the
  *              archive budget, then `finished` from the chunks
- *              (log_fallback) or `error log_unavailable`
- *   RAW_LOG:   stream + parse the raw log (no token) → `finished`
+ *              (log_fallback) or `finished` with the log unavailable
+ *              (not_archived); archived without a link: unavailable
+ *              (deleted)
+ *   RAW_LOG:   stream + parse the raw log (no token) → `finished`; past
+ *              raw_log_retries: unavailable (download_failed)
  *   errors:    401 token_invalid, 403 insufficient_role, 404 not_found,
  *              transient: backoff with jitter (capped) up to a retry budget,
  *              then upstream_unavailable; 429: wait Retry-After (shared
  *              block), rate_limited when that passes the job's deadline;
  *              a job's deadline: deadline_exceeded (rate_limited when the
- *              watch was waiting for budget, log_unavailable when the build
- *              had finished but its log was not read yet).
+ *              watch was waiting for budget); once the build has finished,
+ *              `finished` with the log unavailable (deadline).
+ *   A finished build ends its jobs `finished` (DESIGN "Result") whatever
+ *   became of its log; only the /log call's own failures (401, 403, 5xx
+ *   past the retry budget) still end them in `error`.
  *
  * Everything outside — token store, Redis, the Bitrise client, the producer,
  * the consumer — is reached through watch_seams_t, so the machine is tested
@@ -67,16 +73,38 @@ typedef enum {
         WATCH_ERR_UPSTREAM_UNAVAILABLE,
         WATCH_ERR_RATE_LIMITED,
         WATCH_ERR_DEADLINE_EXCEEDED,
-        WATCH_ERR_LOG_UNAVAILABLE,
+        WATCH_ERR__COUNT,
 } watch_errcode_t;
 
 /* "token_missing", ... ; "unknown" out of range. Static. */
 const char *watch_errcode_name(watch_errcode_t code);
 
+/* Why a finished build's log could not be read (a `finished` event without
+ * a log, see publish). */
+typedef enum {
+        WATCH_LOG_READ = 0,             /* not gone: read, or not asked for */
+        WATCH_LOG_GONE_DELETED,         /* archived without a download link */
+        WATCH_LOG_GONE_NOT_ARCHIVED,    /* not archived within
+                                         * log_archive_ms, and no chunks */
+        WATCH_LOG_GONE_DOWNLOAD_FAILED, /* archived, but the raw log failed
+                                         * past raw_log_retries */
+        WATCH_LOG_GONE_DEADLINE,        /* the job's deadline came first */
+        WATCH_LOG_GONE__COUNT,
+} watch_log_gone_t;
+
+/* "deleted", "not_archived", "download_failed", "deadline"; NULL for
+ * WATCH_LOG_READ or out of range. Static. */
+const char *watch_log_gone_name(watch_log_gone_t why);
+
+/* What went wrong: on WATCH_EV_ERROR the job's error (code); on
+ * WATCH_EV_FINISHED, when not NULL, why the build's log is unavailable
+ * (log_gone, log_archived; code unused). */
 typedef struct watch_error {
         watch_errcode_t code;
         const char *message; /* what happened ("cannot get build 1a2b…: HTTP
                               * 503"); never a token or a URL */
+        watch_log_gone_t log_gone;
+        int log_archived; /* log_gone: Bitrise had archived the log */
 } watch_error_t;
 
 /* The requests a watch makes (through seams->request_start). */
@@ -270,10 +298,11 @@ typedef struct watch_seams {
         void (*payload_free)(void *ctx, watch_req_kind_t kind, void *payload);
         /* Publishes one event for job. build: the latest BUILD payload or
          * NULL; log: the RAW_LOG payload (finished only) or NULL; err: on
-         * WATCH_EV_ERROR. `last` is 1 when this event ends the job (every
-         * terminal event, and the one `status` report of a follow=0 job):
-         * acknowledge the job's offset when that one is delivered. Returns
-         * 0 or < 0 (not handed over). */
+         * WATCH_EV_ERROR, and on a WATCH_EV_FINISHED whose log is
+         * unavailable (log NULL, err->log_gone says why). `last` is 1 when this
+         * event ends the job (every terminal event, and the one `status` report
+         * of a follow=0 job): acknowledge the job's offset when that one is
+         * delivered. Returns 0 or < 0 (not handed over). */
         int (*publish)(void *ctx, void *job, watch_event_t ev, int last,
                        const void *build, const void *log,
                        const watch_error_t *err);
@@ -281,7 +310,8 @@ typedef struct watch_seams {
         void (*job_done)(void *ctx, void *job, watch_job_end_t how);
         /* The log is still not archived when the archive budget runs out:
          * make a RAW_LOG payload from the last LOG_INFO payload's chunks
-         * (DESIGN: fall back to the chunks), or NULL for log_unavailable.
+         * (DESIGN: fall back to the chunks), or NULL: the log is then
+         * unavailable (not_archived).
          * May be NULL. */
         void *(*log_fallback)(void *ctx, const void *log_info);
         /* 1 when the job's terminal result was already published (its

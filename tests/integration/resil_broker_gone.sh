@@ -6,8 +6,8 @@
 # kafka-mock), stopped (SIGSTOP: a hung broker or a network partition, the
 # connections stay open and nothing answers) while 20 builds are watched
 # and 20 jobs have ended with their offsets not yet committed; then five
-# watched builds finish, whose results cannot be delivered. The shared
-# stack is untouched.
+# watched builds finish, whose results cannot be delivered; the exit status
+# says the shutdown was not clean (3). The shared stack is untouched.
 . "$(dirname "$0")/lib.sh"
 lib_init resil_broker_gone
 mock=$BITMON_BUILD/kafka-mock
@@ -63,6 +63,9 @@ grep -q '"msg":"stopped","clean":"no"' "$tmp/bitmon-p1.log" &&
         grep -q 'consumer not closed cleanly at shutdown: cannot commit offsets' "$tmp/bitmon-p1.log" &&
         ok says_unclean ||
         bad says_unclean "$(grep -E 'stopped|commit|leav' "$tmp/bitmon-p1.log" | tail -3)"
+# an unclean shutdown exits 3 (docs/run.md), so supervisors can tell
+[ "$term_rc" = 3 ] && ok exit_status_unclean ||
+        bad exit_status_unclean "exit $term_rc, want 3 after clean=no"
 grep -Eq 'AddressSanitizer|runtime error|Segmentation' "$tmp/bitmon-p1.log" &&
         bad no_crash "$(grep -E 'AddressSanitizer|runtime error' "$tmp/bitmon-p1.log" | head -2)" ||
         ok no_crash

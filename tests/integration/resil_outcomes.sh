@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# tests/integration/resil_outcomes.sh — 1,000 jobs over every build outcome
+# tests/integration/resil_outcomes.sh — 1,100 jobs over every build outcome
 # (tests/scenarios/resil_outcomes.json: success, error with a failing step,
-# aborted, aborted-with-success, on hold then running; simulator at 10x),
+# aborted, aborted-with-success, on hold then running, aborted with its log
+# deleted; simulator at 10x),
 # one `bitmon run` on the local stack:
 #   - exactly one terminal result per job (counted by job_id);
 #   - each result against the scenario and the simulator's /_sim/expected:
 #     status, status_text, duration_s and queued_s within 2 s of the
 #     scenario, failed step titles and exit codes, log=none has no log;
+#   - a deleted log: `finished`, the build filled, log.available false and
+#     log.unavailable "deleted"; every other log available;
 #   - jobs on builds on hold saw on-hold, then in-progress, then the end;
 #   - one Bitrise build call per build per poll interval, not per job.
 . "$(dirname "$0")/lib.sh"
@@ -41,10 +44,10 @@ for b in $builds; do
                 jq -c --arg b "$b" --slurpfile s "$SCEN" '
                         ($s[0].apps[0].builds[] | select(.slug == $b)) as $sc |
                         {build: $b, status: .final_status, running: $sc.running_s,
-                         onhold: ($sc.on_hold_s // 0),
+                         onhold: ($sc.on_hold_s // 0), deleted: .log_deleted,
                          steps: [.failed_steps[] | {title, exit_code}]}'
 done | jq -s 'map({(.build): .}) | add' >"$tmp/expected.json"
-[ "$(jq -r 'keys | length' "$tmp/expected.json")" = 10 ] ||
+[ "$(jq -r 'keys | length' "$tmp/expected.json")" = 11 ] ||
         die resil_outcomes_expected "simulator gave no expectations: $(head -c 300 "$tmp/expected.json")"
 
 # One jq pass over every terminal result: the list of what is wrong.
@@ -61,6 +64,10 @@ jq -r --slurpfile e "$tmp/expected.json" '
           (if .attrs.n != (.job_id | sub("^.*?-(?<r>[0-9a-f]{16}-[0-9]+)$"; "\(.r)")) then "attrs \(.attrs)" else empty end),
           (if ((.job_id | capture("-(?<i>[0-9]+)$").i | tonumber) % 4 == 0) then
                 (if .log != null then "log on a log=none job" else empty end)
+           elif $x.deleted then
+                (if [.log.available, .log.unavailable, .log.archived, .log.bytes, (.log.failed_steps | length)] != [false, "deleted", true, 0, 0] then
+                        "deleted log reported as \(.log)" else empty end)
+           elif .log.available != true or .log.unavailable != null then "log unavailable: \(.log.unavailable)"
            elif $x.status == 2 then
                 (if ([.log.failed_steps[]? | {title, exit_code}] != $x.steps) then
                         "failed_steps \([.log.failed_steps[]? | {title, exit_code}]) want \($x.steps)" else empty end)
@@ -90,7 +97,7 @@ note "finished by status:$per_status"
 
 # Shared build cache: 100 jobs per build must not cost 100 calls per poll.
 gets=$(sim_stats | jq '.tokens[] | select(.token == "bitwat_resil_outcomes_dev") | .endpoints.build_get // 0')
-note "build_get calls to the simulator: $gets for $n jobs on 10 builds"
+note "build_get calls to the simulator: $gets for $n jobs on 11 builds"
 if [ "${gets:-0}" -gt 0 ] && [ "$gets" -lt $((n / 2)) ]; then
         ok "resil_outcomes_shared_polls ($gets build calls)"
 else

@@ -132,10 +132,57 @@ static void test_finished_log(void) {
         monitor_job_free(mjn);
 }
 
+/* A finished build whose log is gone: `finished`, the build filled, the
+ * log object in its one shape saying why; log=none jobs still get null. */
+static void test_finished_log_gone(void) {
+        static const struct {
+                watch_log_gone_t why;
+                int archived;
+                const char *name;
+        } rows[] = {
+            {WATCH_LOG_GONE_DELETED, 1, "deleted"},
+            {WATCH_LOG_GONE_NOT_ARCHIVED, 0, "not_archived"},
+            {WATCH_LOG_GONE_DOWNLOAD_FAILED, 1, "download_failed"},
+            {WATCH_LOG_GONE_DEADLINE, 0, "deadline"},
+        };
+        monitor_job_t *mj  = sample_job(JOB_LOG_SUMMARY);
+        monitor_job_t *mjn = sample_job(JOB_LOG_NONE);
+        bitrise_build_t b  = sample_build();
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                watch_error_t e = {.message      = "log of build x gone",
+                                   .log_gone     = rows[i].why,
+                                   .log_archived = rows[i].archived};
+                cJSON *o       = result(mj, WATCH_EV_FINISHED, 1, &b, NULL, &e);
+                const cJSON *l = cJSON_GetObjectItem(o, "log");
+                T_EQ_STR(str(o, NULL, "event"), "finished");
+                T_ASSERT(cJSON_GetObjectItem(o, "error") == NULL);
+                T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "build"),
+                                             "status")
+                             ->valueint,
+                         2);
+                T_ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(l, "available")));
+                T_EQ_STR(str(o, "log", "unavailable"), rows[i].name);
+                T_EQ_INT(cJSON_IsTrue(cJSON_GetObjectItem(l, "archived")),
+                         rows[i].archived);
+                T_ASSERT(cJSON_GetObjectItem(l, "bytes")->valuedouble == 0);
+                T_ASSERT(cJSON_GetArraySize(
+                             cJSON_GetObjectItem(l, "failed_steps")) == 0);
+                cJSON_Delete(o);
+                o = result(mjn, WATCH_EV_FINISHED, 1, &b, NULL, &e);
+                T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(o, "log")));
+                cJSON_Delete(o);
+        }
+        T_ASSERT(watch_log_gone_name(WATCH_LOG_READ) == NULL);
+        T_ASSERT(watch_log_gone_name(WATCH_LOG_GONE__COUNT) == NULL);
+        bitrise_build_release(&b);
+        monitor_job_free(mj);
+        monitor_job_free(mjn);
+}
+
 static void test_error(void) {
         monitor_job_t *mj = sample_job(JOB_LOG_SUMMARY);
-        watch_error_t e   = {WATCH_ERR_TOKEN_INVALID,
-                             "cannot get build 3247e292: HTTP 401"};
+        watch_error_t e   = {.code    = WATCH_ERR_TOKEN_INVALID,
+                             .message = "cannot get build 3247e292: HTTP 401"};
         cJSON *o          = result(mj, WATCH_EV_ERROR, 1, NULL, NULL, &e);
         T_EQ_STR(str(o, NULL, "event"), "error");
         T_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(o, "build")));
@@ -168,6 +215,7 @@ int main(void) {
         T_RUN(test_build_roundtrip);
         T_RUN(test_status_final);
         T_RUN(test_finished_log);
+        T_RUN(test_finished_log_gone);
         T_RUN(test_error);
         T_RUN(test_partitions_pred);
         return t_done();

@@ -95,7 +95,8 @@ static void test_result_finished_event(void) {
         result_t r = {JOBF, .event = RESULT_EVENT_FINISHED, .build = &build,
                       .log = &log};
         check(&r, JOB_JSON "\"event\":\"finished\"," BUILD_JSON
-                           "\"log\":{\"archived\":true,\"bytes\":1234,"
+                           "\"log\":{\"available\":true,\"unavailable\":"
+                           "null,\"archived\":true,\"bytes\":1234,"
                            "\"lines\":56,\"truncated\":false,\"sha256\":"
                            "\"ab12\",\"failed_steps\":[{\"title\":"
                            "\"Xcode Test\",\"step_id\":\"xcode-test\","
@@ -107,6 +108,14 @@ static void test_result_finished_event(void) {
         r.log = NULL;
         check(&r, JOB_JSON "\"event\":\"finished\"," BUILD_JSON
                            "\"log\":null," TAIL_JSON);
+        /* the log is gone: the same shape, empty, and why */
+        result_log_t gone = {.unavailable = "deleted", .archived = true};
+        r.log             = &gone;
+        check(&r, JOB_JSON "\"event\":\"finished\"," BUILD_JSON
+                           "\"log\":{\"available\":false,\"unavailable\":"
+                           "\"deleted\",\"archived\":true,\"bytes\":0,"
+                           "\"lines\":0,\"truncated\":false,\"sha256\":null,"
+                           "\"failed_steps\":[],\"tail\":[]}," TAIL_JSON);
 }
 
 static void test_result_error_event(void) {
@@ -160,7 +169,6 @@ static void test_result_error_table(void) {
             {RESULT_ERR_UPSTREAM_UNAVAILABLE, "upstream_unavailable", true},
             {RESULT_ERR_RATE_LIMITED, "rate_limited", true},
             {RESULT_ERR_DEADLINE_EXCEEDED, "deadline_exceeded", true},
-            {RESULT_ERR_LOG_UNAVAILABLE, "log_unavailable", true},
         };
         T_EQ_INT(sizeof(want) / sizeof(want[0]), RESULT_ERR__COUNT);
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

@@ -382,6 +382,10 @@ static int f_publish(void *ctx, void *job, watch_event_t ev, int last,
         char s[96];
         if (ev == WATCH_EV_STATUS)
                 snprintf(s, sizeof(s), "status:%s", f_state(build));
+        else if (ev == WATCH_EV_FINISHED && !log && err)
+                snprintf(s, sizeof(s), "finished:%s-log:%s%s", f_state(build),
+                         watch_log_gone_name(err->log_gone),
+                         err->log_archived ? "(archived)" : "");
         else if (ev == WATCH_EV_FINISHED)
                 snprintf(s, sizeof(s), "finished:%s%s", f_state(build),
                          log ? "+log" : "");
@@ -673,10 +677,10 @@ static const scenario_t scenarios[] = {
      .validity      = WATCH_VALIDITY_INSUFFICIENT_ROLE,
      .jobs          = {FOLLOW("a", 1, "error:insufficient_role! done")},
      .want_requests = 0},
-    {.name  = "log never archived -> log_unavailable with the build",
+    {.name  = "log never archived, no chunks -> finished, not_archived",
      .steps = {B_DONE, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT,
                L_WAIT, L_WAIT, L_WAIT, L_WAIT},
-     .jobs  = {FOLLOW("a", 1, "error:log_unavailable! done")},
+     .jobs  = {FOLLOW("a", 1, "finished:done-log:not_archived! done")},
      .want_requests = -1},
     {.name     = "log never archived, reported from its chunks",
      .fallback = 1,
@@ -684,10 +688,21 @@ static const scenario_t scenarios[] = {
                L_WAIT, L_WAIT, L_WAIT, L_WAIT},
      .jobs  = {FOLLOW("a", 1, "finished:done+log! done")},
      .want_requests = -1},
-    {.name          = "log archived without a link -> log_unavailable",
-     .steps         = {B_DONE, L_GONE},
-     .jobs          = {FOLLOW("a", 1, "error:log_unavailable! done")},
+    {.name  = "log archived without a link -> finished, deleted",
+     .steps = {B_DONE, L_GONE},
+     .jobs  = {FOLLOW("a", 1, "finished:done-log:deleted(archived)! done"),
+               FOLLOW("b", WATCH_LOG_NONE, "finished:done! done")},
      .want_requests = 2},
+    {.name  = "deadline after the finish, log unread -> finished, deadline",
+     .steps = {B_DONE, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT, L_WAIT,
+               L_WAIT, L_WAIT, L_WAIT, L_WAIT},
+     .jobs  = {DEADLINE("a", 1, 15, "finished:done-log:deadline! done")},
+     .want_requests = -1},
+    {.name   = "deadline while waiting for budget after the finish",
+     .budget = {0, 60000},
+     .steps  = {B_DONE},
+     .jobs   = {DEADLINE("a", 1, 30, "finished:done-log:deadline! done")},
+     .want_requests = 1},
     {.name          = "early /log 404 is waited out",
      .steps         = {B_DONE, L_404, L_READY, RAW_OK},
      .jobs          = {FOLLOW("a", 1, "finished:done+log! done")},
@@ -696,9 +711,10 @@ static const scenario_t scenarios[] = {
      .steps         = {B_DONE, L_READY, RAW_403, L_READY, RAW_OK},
      .jobs          = {FOLLOW("a", 1, "finished:done+log! done")},
      .want_requests = 5},
-    {.name  = "raw log keeps failing -> log_unavailable",
+    {.name  = "raw log keeps failing -> finished, download_failed",
      .steps = {B_DONE, L_READY, RAW_403, L_READY, RAW_403, L_READY, RAW_403},
-     .jobs  = {FOLLOW("a", 1, "error:log_unavailable! done")},
+     .jobs  = {FOLLOW("a", 1,
+                      "finished:done-log:download_failed(archived)! done")},
      .want_requests = 7},
     {.name          = "three jobs share one watch and one poll",
      .steps         = {B_RUN, B_RUN, B_DONE, L_READY, RAW_OK},
@@ -857,13 +873,18 @@ static void test_watch_backoff_and_names(void) {
         T_EQ_INT(d.on_hold_ms, 30000);
         T_EQ_INT(d.retry_max, 8);
         T_ASSERT(d.jitter > 0.09 && d.jitter < 0.11);
-        static const char *names[] = {
-            "token_missing",     "token_invalid",        "insufficient_role",
-            "not_found",         "upstream_unavailable", "rate_limited",
-            "deadline_exceeded", "log_unavailable"};
-        for (int i = 0; i < 8; i++)
+        static const char *names[] = {"token_missing",        "token_invalid",
+                                      "insufficient_role",    "not_found",
+                                      "upstream_unavailable", "rate_limited",
+                                      "deadline_exceeded"};
+        T_EQ_INT(WATCH_ERR__COUNT, 7);
+        for (int i = 0; i < 7; i++)
                 T_EQ_STR(watch_errcode_name((watch_errcode_t)i), names[i]);
         T_EQ_STR(watch_errcode_name((watch_errcode_t)99), "unknown");
+        T_EQ_STR(watch_errcode_name(WATCH_ERR__COUNT), "unknown");
+        T_EQ_STR(watch_log_gone_name(WATCH_LOG_GONE_DELETED), "deleted");
+        T_EQ_STR(watch_log_gone_name(WATCH_LOG_GONE_DOWNLOAD_FAILED),
+                 "download_failed");
 }
 
 /* Jobs joining a watch that knows its build, then revoke and shutdown. */
