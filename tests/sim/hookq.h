@@ -22,13 +22,13 @@ typedef struct sim_hookq sim_hookq_t;
 
 /* One POST. The queue owns the strings once pushed. */
 typedef struct sim_delivery {
-        char hook[40];       /* webhook slug, for the delivery item */
-        int event;           /* SIM_HOOK_TRIGGERED / SIM_HOOK_FINISHED */
-        char *url;           /* http://127.0.0.1... (checked by the caller) */
-        char *headers;       /* "Name: value\n" lines */
-        char *payload;       /* the JSON body */
-        int64_t due_ms;      /* monotonic ms */
-        int64_t created_ms;  /* simulated ms, for the delivery item */
+        char hook[40];      /* webhook slug, for the delivery item */
+        int event;          /* SIM_HOOK_TRIGGERED / SIM_HOOK_FINISHED */
+        char *url;          /* http://127.0.0.1... (checked by the caller) */
+        char *headers;      /* "Name: value\n" lines */
+        char *payload;      /* the JSON body */
+        int64_t due_ms;     /* monotonic ms */
+        int64_t created_ms; /* simulated ms, for the delivery item */
 } sim_delivery_t;
 
 typedef struct sim_delivery_result {

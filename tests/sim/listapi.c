@@ -99,8 +99,8 @@ static size_t *explicit_order(const sim_app_t *a) {
                 return NULL;
         for (size_t i = 0; i < a->n_builds; i++) {
                 size_t k = i, v = a->n_builds - 1 - i;
-                while (k > 0 &&
-                       a->builds[o[k - 1]].triggered_ms < a->builds[v].triggered_ms) {
+                while (k > 0 && a->builds[o[k - 1]].triggered_ms <
+                                    a->builds[v].triggered_ms) {
                         o[k] = o[k - 1];
                         k--;
                 }
@@ -164,9 +164,8 @@ void sim_builds_list(sim_t *sim, const sim_app_t *a, size_t ai, int64_t now,
                 for (int64_t i = 0; i < n; i++) {
                         sim_build_t b;
                         sim_state_t st;
-                        int64_t k = order ? (int64_t)(a->n_builds - 1 -
-                                                      order[i])
-                                          : i;
+                        int64_t k =
+                            order ? (int64_t)(a->n_builds - 1 - order[i]) : i;
                         if (sim_build_at(sim, a, ai, k, &b) < 0)
                                 continue;
                         sim_build_state(sim, &b, now, &st);

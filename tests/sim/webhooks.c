@@ -27,8 +27,7 @@
 #define HOOK_MAX_PER_APP 50
 #define HOOK_URL_MAX     2048
 
-static const char *const event_names[2] = {"build/triggered",
-                                           "build/finished"};
+static const char *const event_names[2] = {"build/triggered", "build/finished"};
 
 typedef struct hook_item {
         char slug[37];
@@ -122,7 +121,7 @@ void sim_hooks_destroy(sim_hooks_t *h) {
 
 int sim_hooks_configure(sim_hooks_t *h, const cJSON *j, char *errstr,
                         size_t errstr_size) {
-        const cJSON *drop = cJSON_GetObjectItemCaseSensitive(j, "drop_share"),
+        const cJSON *drop  = cJSON_GetObjectItemCaseSensitive(j, "drop_share"),
                     *delay = cJSON_GetObjectItemCaseSensitive(j, "delay_ms");
         double share = 0, lo = 0, hi = 0;
         if (!cJSON_IsObject(j)) {
@@ -141,8 +140,8 @@ int sim_hooks_configure(sim_hooks_t *h, const cJSON *j, char *errstr,
         } else if (cJSON_IsObject(delay)) {
                 const cJSON *a = cJSON_GetObjectItemCaseSensitive(delay, "min"),
                             *b = cJSON_GetObjectItemCaseSensitive(delay, "max");
-                lo = cJSON_IsNumber(a) ? a->valuedouble : 0;
-                hi = cJSON_IsNumber(b) ? b->valuedouble : lo;
+                lo             = cJSON_IsNumber(a) ? a->valuedouble : 0;
+                hi             = cJSON_IsNumber(b) ? b->valuedouble : lo;
         } else if (delay) {
                 lo = -1;
         }
@@ -166,7 +165,7 @@ int sim_hooks_configure(sim_hooks_t *h, const cJSON *j, char *errstr,
 static bool url_allowed(const char *url) {
         CURLU *u     = curl_url();
         char *scheme = NULL, *host = NULL;
-        bool ok      = false;
+        bool ok = false;
         if (u && strlen(url) < HOOK_URL_MAX &&
             curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
@@ -197,7 +196,7 @@ static int params_check(const cJSON *j, unsigned *mask, const char **msg) {
         const cJSON *url    = cJSON_GetObjectItemCaseSensitive(j, "url"),
                     *events = cJSON_GetObjectItemCaseSensitive(j, "events"),
                     *hdrs = cJSON_GetObjectItemCaseSensitive(j, "headers"), *it;
-        *mask = 0;
+        *mask             = 0;
         if (!cJSON_IsString(url) || !url_allowed(url->valuestring)) {
                 *msg = "url: must be an http URL on 127.0.0.1, localhost or "
                        "::1 (the simulator delivers on loopback only)";
@@ -213,7 +212,8 @@ static int params_check(const cJSON *j, unsigned *mask, const char **msg) {
                         *mask |= 1u << SIM_HOOK_TRIGGERED;
                 else if (e && strcmp(e, "build/finished") == 0)
                         *mask |= 1u << SIM_HOOK_FINISHED;
-                else if (e && (strcmp(e, "all") == 0 || strcmp(e, "build") == 0))
+                else if (e &&
+                         (strcmp(e, "all") == 0 || strcmp(e, "build") == 0))
                         *mask |= 3u;
                 else {
                         *msg = "events: build/triggered, build/finished or all";
@@ -227,7 +227,8 @@ static int params_check(const cJSON *j, unsigned *mask, const char **msg) {
                         return -1;
                 }
                 cJSON_ArrayForEach(it, hdrs) {
-                        if (!cJSON_IsString(it) || !header_name_ok(it->string) ||
+                        if (!cJSON_IsString(it) ||
+                            !header_name_ok(it->string) ||
                             strpbrk(it->valuestring, "\r\n") ||
                             strlen(it->valuestring) > 512) {
                                 *msg = "headers: names of letters, digits, - "
@@ -270,9 +271,11 @@ static cJSON *hook_json(const hook_t *k) {
         cJSON_AddItemToObject(o, "headers", cJSON_Duplicate(k->headers, 1));
         cJSON_AddBoolToObject(o, "registered_by_addon", 0);
         cJSON_AddStringToObject(
-            o, "created_at", time_rfc3339_format(k->created_ms, 1, t, sizeof(t)));
+            o, "created_at",
+            time_rfc3339_format(k->created_ms, 1, t, sizeof(t)));
         cJSON_AddStringToObject(
-            o, "updated_at", time_rfc3339_format(k->updated_ms, 1, t, sizeof(t)));
+            o, "updated_at",
+            time_rfc3339_format(k->updated_ms, 1, t, sizeof(t)));
         return o;
 }
 
@@ -342,8 +345,8 @@ static void reply_page(cJSON *all, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
                                   "invalid limit: must be a positive integer");
                 return;
         }
-        o    = cJSON_CreateObject();
-        data = cJSON_AddArrayToObject(o, "data");
+        o      = cJSON_CreateObject();
+        data   = cJSON_AddArrayToObject(o, "data");
         paging = cJSON_CreateObject();
         cJSON_AddNumberToObject(paging, "total_item_count",
                                 cJSON_GetArraySize(all));
@@ -480,11 +483,10 @@ static hook_item_t *item_find(hook_t *k, const char *slug) {
 static int enqueue(sim_hooks_t *h, hook_t *k, int event, const char *url,
                    const char *headers, const char *payload, int64_t at);
 
-static void items(sim_t *sim, sim_ep_t ep, const sim_app_t *a,
-                  const char *hook, const char *item, sim_arg_fn arg,
-                  void *ctx, sim_reply_t *r) {
+static void items(sim_t *sim, sim_ep_t ep, const sim_app_t *a, const char *hook,
+                  const char *item, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         sim_hooks_t *h = sim->hooks;
-        cJSON *all     = NULL, *one = NULL;
+        cJSON *all = NULL, *one = NULL;
         hook_item_t *it;
         bool queued = false;
         pthread_mutex_lock(&h->lock);
@@ -493,16 +495,16 @@ static void items(sim_t *sim, sim_ep_t ep, const sim_app_t *a,
                 all = cJSON_CreateArray();
                 for (size_t i = 0; i < k->n_items; i++)
                         cJSON_AddItemToArray(
-                            all, item_json(&k->items[(k->head + HOOK_ITEMS -
-                                                      1 - i) %
-                                                     HOOK_ITEMS]));
+                            all,
+                            item_json(&k->items[(k->head + HOOK_ITEMS - 1 - i) %
+                                                HOOK_ITEMS]));
         } else if (k && (it = item_find(k, item))) {
                 if (ep == SIM_EP_DELIVERY_ITEM)
                         one = item_json(it);
                 else
-                        queued = enqueue(h, k, it->event, it->url,
-                                         it->req_headers, it->payload,
-                                         sim_now_ms(sim)) == 0;
+                        queued =
+                            enqueue(h, k, it->event, it->url, it->req_headers,
+                                    it->payload, sim_now_ms(sim)) == 0;
                 if (ep == SIM_EP_REDELIVER)
                         one = cJSON_CreateObject();
         }
@@ -581,7 +583,8 @@ static char *headers_text(const hook_t *k, int event) {
         buf_t b;
         const cJSON *it;
         buf_init(&b, 0);
-        buf_printf(&b, "Content-Type: application/json\nBitrise-Event-Type: %s\n",
+        buf_printf(&b,
+                   "Content-Type: application/json\nBitrise-Event-Type: %s\n",
                    event_names[event]);
         cJSON_ArrayForEach(it, k->headers)
             buf_printf(&b, "%s: %s\n", it->string, it->valuestring);
@@ -622,11 +625,10 @@ static int enqueue(sim_hooks_t *h, hook_t *k, int event, const char *url,
         }
         int64_t delay = h->delay_min_ms;
         if (h->delay_max_ms > h->delay_min_ms)
-                delay += (int64_t)(rand_unit() *
-                                   (double)(h->delay_max_ms - h->delay_min_ms + 1));
-        sim_delivery_t d = {.event      = event,
-                            .due_ms     = time_mono_ms() + delay,
-                            .created_ms = at};
+                delay += (int64_t)(rand_unit() * (double)(h->delay_max_ms -
+                                                          h->delay_min_ms + 1));
+        sim_delivery_t d = {
+            .event = event, .due_ms = time_mono_ms() + delay, .created_ms = at};
         snprintf(d.hook, sizeof(d.hook), "%s", k->slug);
         if (!h->q || sim_hookq_push(h->q, &d, url, headers, payload) < 0) {
                 h->overflow++;
@@ -680,9 +682,9 @@ static void on_done(void *ctx, const sim_delivery_t *d,
                 h->failed[d->event]++;
         for (hook_t *k = h->list; k; k = k->next)
                 if (strcmp(k->slug, d->hook) == 0)
-                        item_add(k, d->event, d->created_ms, d->url,
-                                 d->headers, d->payload, res->http_status,
-                                 res->body, res->headers, res->elapsed_ms);
+                        item_add(k, d->event, d->created_ms, d->url, d->headers,
+                                 d->payload, res->http_status, res->body,
+                                 res->headers, res->elapsed_ms);
         pthread_mutex_unlock(&h->lock);
 }
 
@@ -744,7 +746,7 @@ int sim_hooks_start(sim_hooks_t *h, sim_t *sim, char *errstr,
                     size_t errstr_size) {
         h->sim     = sim;
         h->scan_ms = sim_now_ms(sim);
-        h->q = sim_hookq_start(on_tick, on_done, h, errstr, errstr_size);
+        h->q       = sim_hookq_start(on_tick, on_done, h, errstr, errstr_size);
         return h->q ? 0 : -1;
 }
 
@@ -757,16 +759,16 @@ static cJSON *counts_json(uint64_t sent, uint64_t dropped, uint64_t failed) {
 }
 
 cJSON *sim_hooks_stats_json(sim_hooks_t *h) {
-        cJSON *o = cJSON_CreateObject(), *ev, *cfg, *d;
+        cJSON *o      = cJSON_CreateObject(), *ev, *cfg, *d;
         size_t queued = 0, flight = 0;
         if (h->q)
                 sim_hookq_counts(h->q, &queued, &flight);
         pthread_mutex_lock(&h->lock);
         ev = cJSON_AddObjectToObject(o, "events");
         for (int e = 0; e < 2; e++)
-                cJSON_AddItemToObject(ev, event_names[e],
-                                      counts_json(h->sent[e], h->dropped[e],
-                                                  h->failed[e]));
+                cJSON_AddItemToObject(
+                    ev, event_names[e],
+                    counts_json(h->sent[e], h->dropped[e], h->failed[e]));
         cJSON_AddItemToObject(o, "total",
                               counts_json(h->sent[0] + h->sent[1],
                                           h->dropped[0] + h->dropped[1],
@@ -774,7 +776,8 @@ cJSON *sim_hooks_stats_json(sim_hooks_t *h) {
         cJSON_AddNumberToObject(o, "queued", (double)queued);
         cJSON_AddNumberToObject(o, "in_flight", (double)flight);
         cJSON_AddNumberToObject(o, "overflow", (double)h->overflow);
-        cJSON_AddNumberToObject(o, "webhooks", (double)atomic_load(&h->n_hooks));
+        cJSON_AddNumberToObject(o, "webhooks",
+                                (double)atomic_load(&h->n_hooks));
         cfg = cJSON_AddObjectToObject(o, "config");
         cJSON_AddNumberToObject(cfg, "drop_share", h->drop_share);
         d = cJSON_AddObjectToObject(cfg, "delay_ms");

@@ -52,21 +52,21 @@ struct sim_workload {
         pthread_mutex_t lock; /* everything below the config */
         wl_cfg_t c;
         int64_t start_ms;
-        int64_t *mean_ms;    /* [app * workflows + workflow] */
+        int64_t *mean_ms; /* [app * workflows + workflow] */
         char (*app_slug)[17];
-        wl_rec_t *recs;      /* by sequence number = trigger order */
+        wl_rec_t *recs; /* by sequence number = trigger order */
         size_t n_recs, cap_recs;
-        uint32_t **by_app;   /* sequence numbers of each app, oldest first */
+        uint32_t **by_app; /* sequence numbers of each app, oldest first */
         size_t *n_by_app, *cap_by_app;
-        uint32_t *slot_seq;  /* the build each slot runs now */
-        uint32_t *heap;      /* slots by (finish of their build, slot) */
-        uint32_t *heap_pos;  /* slot -> index in heap; UINT32_MAX = out */
+        uint32_t *slot_seq; /* the build each slot runs now */
+        uint32_t *heap;     /* slots by (finish of their build, slot) */
+        uint32_t *heap_pos; /* slot -> index in heap; UINT32_MAX = out */
         size_t n_heap;
 };
 
-static const char *const flow_names[] = {"primary",  "deploy",  "ci-test",
-                                         "nightly",  "release", "ui-tests",
-                                         "lint",     "beta"};
+static const char *const flow_names[] = {"primary", "deploy",  "ci-test",
+                                         "nightly", "release", "ui-tests",
+                                         "lint",    "beta"};
 
 static int64_t span(uint64_t h, int64_t lo, int64_t hi) {
         return hi <= lo ? lo : lo + (int64_t)(h % (uint64_t)(hi - lo + 1));
@@ -92,9 +92,9 @@ static bool slot_before(const sim_workload_t *w, uint32_t a, uint32_t b) {
 }
 
 static void heap_swap(sim_workload_t *w, size_t i, size_t j) {
-        uint32_t t  = w->heap[i];
-        w->heap[i]  = w->heap[j];
-        w->heap[j]  = t;
+        uint32_t t              = w->heap[i];
+        w->heap[i]              = w->heap[j];
+        w->heap[j]              = t;
         w->heap_pos[w->heap[i]] = (uint32_t)i;
         w->heap_pos[w->heap[j]] = (uint32_t)j;
 }
@@ -144,10 +144,13 @@ static void rec_draw(const sim_workload_t *w, int app, uint64_t h, int64_t at,
         r->on_hold_ms =
             (uint32_t)span(sim_hash(h, 3), c->hold_min_ms, c->hold_max_ms);
         double mean =
-            (double)w->mean_ms[(size_t)app * (size_t)c->workflows + r->workflow];
-        double run = mean * (1.0 + c->jitter * (2.0 * unit(sim_hash(h, 4)) - 1.0));
-        r->finished_ms = at + r->on_hold_ms + (int64_t)llround(run < 0 ? 0 : run);
-        r->status      = 1;
+            (double)
+                w->mean_ms[(size_t)app * (size_t)c->workflows + r->workflow];
+        double run =
+            mean * (1.0 + c->jitter * (2.0 * unit(sim_hash(h, 4)) - 1.0));
+        r->finished_ms =
+            at + r->on_hold_ms + (int64_t)llround(run < 0 ? 0 : run);
+        r->status = 1;
         for (int s = 1; s <= 4; s++) {
                 acc += c->mix[s];
                 if (u < acc) {
@@ -175,9 +178,9 @@ static int rec_append(sim_workload_t *w, const wl_rec_t *r) {
                 w->by_app[a]     = p;
                 w->cap_by_app[a] = cap;
         }
-        w->recs[w->n_recs]                 = *r;
-        w->recs[w->n_recs].build_number    = (uint32_t)w->n_by_app[a] + 1;
-        w->by_app[a][w->n_by_app[a]++]     = (uint32_t)w->n_recs;
+        w->recs[w->n_recs]              = *r;
+        w->recs[w->n_recs].build_number = (uint32_t)w->n_by_app[a] + 1;
+        w->by_app[a][w->n_by_app[a]++]  = (uint32_t)w->n_recs;
         w->n_recs++;
         return 0;
 }
@@ -211,8 +214,8 @@ static void rec_fill(const sim_workload_t *w, uint64_t seq, const wl_rec_t *r,
         sim_put_hex(sim_put_hex(sim_put_hex(b->commit_hash, sim_hash(h, 6), 16),
                                 sim_hash(h, 7), 16),
                     (uint32_t)sim_hash(h, 8), 8);
-        snprintf(b->commit_message, sizeof(b->commit_message), "change %" PRIu64,
-                 h % 100000);
+        snprintf(b->commit_message, sizeof(b->commit_message),
+                 "change %" PRIu64, h % 100000);
         snprintf(b->triggered_by, sizeof(b->triggered_by), "%s",
                  "webhook-github/sim-user");
         snprintf(b->machine_type, sizeof(b->machine_type), "g2.linux.medium");
@@ -253,7 +256,7 @@ void sim_workload_advance(sim_t *sim, int64_t now) {
         pthread_mutex_lock(&w->lock);
         while (w->n_heap) {
                 uint32_t slot = w->heap[0], old = w->slot_seq[slot];
-                int64_t at    = w->recs[old].finished_ms;
+                int64_t at = w->recs[old].finished_ms;
                 wl_rec_t r;
                 if (at > now)
                         break;
@@ -287,8 +290,7 @@ int64_t sim_workload_next_due(sim_workload_t *w) {
         return due;
 }
 
-int sim_workload_finish(sim_t *sim, const char *slug, int status,
-                        int64_t now) {
+int sim_workload_finish(sim_t *sim, const char *slug, int status, int64_t now) {
         sim_workload_t *w = sim->wl;
         uint64_t seq;
         int rc = -1;
@@ -300,9 +302,9 @@ int sim_workload_finish(sim_t *sim, const char *slug, int status,
                 wl_rec_t *r = &w->recs[seq];
                 rc          = 0;
                 if (r->finished_ms > now) {
-                        r->finished_ms = now < r->triggered_ms ? r->triggered_ms
-                                                               : now;
-                        r->status      = (uint8_t)status;
+                        r->finished_ms =
+                            now < r->triggered_ms ? r->triggered_ms : now;
+                        r->status = (uint8_t)status;
                         if (w->slot_seq[r->slot] == seq &&
                             w->heap_pos[r->slot] != UINT32_MAX)
                                 heap_up(w, w->heap_pos[r->slot]);
@@ -463,7 +465,7 @@ static int mix_parse(const cJSON *mix, double out[5], char *errstr,
                      size_t errstr_size) {
         static const char *const keys[5] = {NULL, "success", "error", "aborted",
                                             "aborted_with_success"};
-        double sum = 0;
+        double sum                       = 0;
         if (!mix)
                 return 0;
         for (int i = 1; i <= 4; i++) {
@@ -497,10 +499,16 @@ static int cfg_parse(const cJSON *j, wl_cfg_t *c, char *errstr,
                jit = 0.05;
         int64_t lo, hi;
         const cJSON *ws = cJSON_GetObjectItemCaseSensitive(j, "workspace");
-        *c = (wl_cfg_t){.dur_min_ms = 300000, .dur_max_ms = 900000,
-                        .hold_max_ms = 20000, .log_min = 2000, .log_max = 20000,
-                        .steps_min = 3, .steps_max = 8, .lag_min_ms = 1000,
-                        .lag_max_ms = 5000, .mix = {0, 0.7, 0.2, 0.05, 0.05}};
+        *c              = (wl_cfg_t){.dur_min_ms  = 300000,
+                                     .dur_max_ms  = 900000,
+                                     .hold_max_ms = 20000,
+                                     .log_min     = 2000,
+                                     .log_max     = 20000,
+                                     .steps_min   = 3,
+                                     .steps_max   = 8,
+                                     .lag_min_ms  = 1000,
+                                     .lag_max_ms  = 5000,
+                                     .mix         = {0, 0.7, 0.2, 0.05, 0.05}};
         if (!cJSON_IsObject(j))
                 BAD("workload: expected an object");
         if (number(j, "seed", 0, 9007199254740991.0, &seed) < 0)
@@ -568,7 +576,8 @@ static int start_slots(sim_workload_t *w) {
                          sim_hash(w->c.seed ^ WL_KEY_INIT, s), 0, r);
                 double frac = fmod(((double)s + 0.5) * 0.6180339887498949, 1.0);
                 int64_t d   = r->finished_ms; /* triggered at 0 so far */
-                r->finished_ms  = w->start_ms + (int64_t)llround(frac * (double)d);
+                r->finished_ms =
+                    w->start_ms + (int64_t)llround(frac * (double)d);
                 r->triggered_ms = r->finished_ms - d;
                 r->slot         = (uint32_t)s;
         }
