@@ -63,8 +63,8 @@ static long list(sim_proc_t *p, const char *q, char *out, size_t size,
                  int *total) {
         char path[512], err[512];
         cJSON *b = NULL, *it;
-        snprintf(path, sizeof(path), "/apps/" APP "/builds%s%s", q[0] ? "?" : "",
-                 q);
+        snprintf(path, sizeof(path), "/apps/" APP "/builds%s%s",
+                 q[0] ? "?" : "", q);
         long st = sim_test_get(p, path, "bitwat_dev", &b);
         out[0]  = '\0';
         T_ASSERTF(b, "%s: not JSON", path);
@@ -194,7 +194,7 @@ static void test_paging_follows_next(void) {
         int pages        = 0;
         /* limit 2: b5,b4 | b3,b2 | b1,b7 — each next is the first of the
          * page it leads to */
-        static const char *const want[] = {"b5,b4", "b3,b2", "b1,b7"};
+        static const char *const want[]  = {"b5,b4", "b3,b2", "b1,b7"};
         static const char *const nexts[] = {"b3", "b1", ""};
         for (; pages < 3; pages++) {
                 snprintf(q, sizeof(q), "limit=2%s%s", next[0] ? "&next=" : "",
@@ -210,11 +210,12 @@ static void test_paging_follows_next(void) {
         T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds?limit=2&next=b1",
                               "bitwat_dev", &b),
                  200);
-        T_ASSERT(!cJSON_GetObjectItem(cJSON_GetObjectItem(b, "paging"), "next"));
+        T_ASSERT(
+            !cJSON_GetObjectItem(cJSON_GetObjectItem(b, "paging"), "next"));
         cJSON_Delete(b);
-        T_EQ_INT(sim_test_get(p, "/apps/" APP "/builds?limit=2", "bitwat_dev",
-                              &b),
-                 200);
+        T_EQ_INT(
+            sim_test_get(p, "/apps/" APP "/builds?limit=2", "bitwat_dev", &b),
+            200);
         T_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
                      cJSON_GetObjectItem(b, "paging"), "next")),
                  "b3");
@@ -266,7 +267,8 @@ static void test_omit_share(void) {
 }
 
 static double ep_count(const cJSON *stats, const char *ep) {
-        const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(stats, "tokens"), 0);
+        const cJSON *t =
+            cJSON_GetArrayItem(cJSON_GetObjectItem(stats, "tokens"), 0);
         return cJSON_GetObjectItem(cJSON_GetObjectItem(t, "endpoints"), ep)
             ->valuedouble;
 }

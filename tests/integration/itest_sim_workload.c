@@ -16,14 +16,14 @@
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#define TOKEN "\"tokens\": [{\"value\": \"bitwat_b\", \"workspace\": " \
-              "\"ws-bench\", \"role\": \"developer\"}]"
+#define TOKEN                                                                  \
+        "\"tokens\": [{\"value\": \"bitwat_b\", \"workspace\": "               \
+        "\"ws-bench\", \"role\": \"developer\"}]"
 
 static sim_proc_t *start(const char *workload, const char *speed) {
         char json[2048], err[2048];
         const char *args[] = {"--speed", speed, NULL};
-        snprintf(json, sizeof(json), "{" TOKEN ", \"workload\": %s}",
-                 workload);
+        snprintf(json, sizeof(json), "{" TOKEN ", \"workload\": %s}", workload);
         sim_proc_t *p = sim_proc_start(json, args, err, sizeof(err));
         T_ASSERTF(p, "cannot start the simulator: %.400s", err);
         return p;
@@ -54,8 +54,8 @@ static const char *str(const cJSON *o, const char *k) {
 static int running_at(const cJSON *builds, double t) {
         const cJSON *b;
         int n = 0;
-        cJSON_ArrayForEach(b, builds) n += num(b, "triggered_at_ms") <= t &&
-                                          t < num(b, "finished_at_ms");
+        cJSON_ArrayForEach(b, builds) n +=
+            num(b, "triggered_at_ms") <= t && t < num(b, "finished_at_ms");
         return n;
 }
 
@@ -113,8 +113,11 @@ static void test_same_seed_same_builds(void) {
         b  = start(other, "1");
         la = listing(a, 0);
         lb = listing(b, 0);
-        T_ASSERT(strcmp(str(cJSON_GetArrayItem(cJSON_GetObjectItem(la, "builds"), 0), "build"),
-                        str(cJSON_GetArrayItem(cJSON_GetObjectItem(lb, "builds"), 0), "build")) != 0);
+        T_ASSERT(
+            strcmp(str(cJSON_GetArrayItem(cJSON_GetObjectItem(la, "builds"), 0),
+                       "build"),
+                   str(cJSON_GetArrayItem(cJSON_GetObjectItem(lb, "builds"), 0),
+                       "build")) != 0);
         cJSON_Delete(la);
         cJSON_Delete(lb);
         T_EQ_INT(sim_proc_stop(b), 0);
@@ -125,7 +128,7 @@ static void test_same_seed_same_builds(void) {
 static void test_steady_concurrency(void) {
         sim_proc_t *p = start(small, "600");
         usleep(2000000);
-        cJSON *l = listing(p, 0);
+        cJSON *l            = listing(p, 0);
         const cJSON *builds = cJSON_GetObjectItem(l, "builds"), *b;
         double t0 = started_ms(p), now = num(l, "sim_now_ms");
         int n = cJSON_GetArraySize(builds);
@@ -185,8 +188,8 @@ static void test_durations_and_spread(void) {
                         if (strcmp(str(b, "app"), str(c, "app")) ||
                             strcmp(str(b, "workflow"), str(c, "workflow")))
                                 continue;
-                        double other = num(c, "finished_at_ms") -
-                                       num(c, "started_at_ms");
+                        double other =
+                            num(c, "finished_at_ms") - num(c, "started_at_ms");
                         T_ASSERTF(run <= other * 1.106 + 2,
                                   "%s/%s ran %.0f and %.0f ms", str(b, "app"),
                                   str(b, "workflow"), run, other);
@@ -214,9 +217,9 @@ static void test_max_builds(void) {
         cJSON *l = listing(p, 0);
         T_EQ_INT(num(l, "total"), 30);
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(l, "builds")), 30);
-        T_EQ_INT(running_at(cJSON_GetObjectItem(l, "builds"),
-                            num(l, "sim_now_ms")),
-                 0);
+        T_EQ_INT(
+            running_at(cJSON_GetObjectItem(l, "builds"), num(l, "sim_now_ms")),
+            0);
         cJSON_Delete(l);
         T_EQ_INT(sim_proc_stop(p), 0);
 }
@@ -227,7 +230,8 @@ static void test_endpoints_and_finish(void) {
         sim_proc_t *p = start(small, "10");
         usleep(300000);
         cJSON *l = listing(p, 0), *r = NULL, *e = NULL;
-        const cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 5);
+        const cJSON *x =
+            cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 5);
         char path[256], err[256], body[256];
         snprintf(path, sizeof(path), "/apps/%s/builds/%s", str(x, "app"),
                  str(x, "build"));
@@ -265,11 +269,11 @@ static void test_endpoints_and_finish(void) {
         T_ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(e, "has_summary")));
         cJSON_Delete(e);
         /* another app's build slug is not this app's */
-        snprintf(path, sizeof(path), "/apps/%s/builds/%s",
-                 str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 0),
-                     "app"),
-                 str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 1),
-                     "build"));
+        snprintf(
+            path, sizeof(path), "/apps/%s/builds/%s",
+            str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 0), "app"),
+            str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 1),
+                "build"));
         T_EQ_INT(sim_test_get(p, path, "bitwat_b", NULL), 404);
         cJSON_Delete(l);
         cJSON_Delete(l2);
@@ -341,7 +345,8 @@ static void test_bad_workloads_are_refused(void) {
         };
         char err[2048];
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                sim_proc_t *p = sim_proc_start(bad[i][0], NULL, err, sizeof(err));
+                sim_proc_t *p =
+                    sim_proc_start(bad[i][0], NULL, err, sizeof(err));
                 T_ASSERTF(!p, "accepted %s", bad[i][0]);
                 T_ASSERTF(strstr(err, bad[i][1]), "%s: %.300s", bad[i][0], err);
         }
