@@ -88,12 +88,12 @@ static void create(sim_proc_t *p, int port, const char *events, char slug[64]) {
 static double stat_of(sim_proc_t *p, const char *event, const char *what) {
         cJSON *s = NULL;
         char err[256];
-        T_ASSERTF(sim_proc_admin_get(p, "/webhooks/stats", &s, err,
-                                     sizeof(err)) == 0,
-                  "%s", err);
-        const cJSON *e = event ? cJSON_GetObjectItem(
-                                     cJSON_GetObjectItem(s, "events"), event)
-                               : cJSON_GetObjectItem(s, "total");
+        T_ASSERTF(
+            sim_proc_admin_get(p, "/webhooks/stats", &s, err, sizeof(err)) == 0,
+            "%s", err);
+        const cJSON *e =
+            event ? cJSON_GetObjectItem(cJSON_GetObjectItem(s, "events"), event)
+                  : cJSON_GetObjectItem(s, "total");
         double v = cJSON_GetObjectItem(e, what)->valuedouble;
         cJSON_Delete(s);
         return v;
@@ -195,7 +195,8 @@ static void test_crud_and_roles(void) {
         /* counters, one name per endpoint */
         T_ASSERTF(sim_proc_admin_get(p, "/stats", &st, err, sizeof(err)) == 0,
                   "%s", err);
-        const cJSON *tok = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "tokens"), 0),
+        const cJSON *tok = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "tokens"),
+                                              0),
                     *ep  = cJSON_GetObjectItem(tok, "endpoints");
         T_EQ_INT(cJSON_GetObjectItem(ep, "webhooks_create")->valuedouble,
                  1 + sizeof(bad) / sizeof(bad[0]));
@@ -208,10 +209,14 @@ static void test_crud_and_roles(void) {
 }
 
 static void test_loopback_only(void) {
-        sim_proc_t *p = sim_test_start(scenario);
+        sim_proc_t *p                      = sim_test_start(scenario);
         static const char *const refused[] = {
-            "http://example.com/h", "https://127.0.0.1/h", "http://10.0.0.1/h",
-            "ftp://127.0.0.1/h",    "http://127.0.0.2/h",  "not a url",
+            "http://example.com/h",
+            "https://127.0.0.1/h",
+            "http://10.0.0.1/h",
+            "ftp://127.0.0.1/h",
+            "http://127.0.0.2/h",
+            "not a url",
             "http://127.0.0.1.example.com/h",
         };
         static const char *const accepted[] = {
@@ -304,8 +309,8 @@ static void test_delivery_once(void) {
         hook_sink_t *s = hook_sink_start(err, sizeof(err));
         T_ASSERTF(s, "%s", err);
         sim_proc_t *p = sim_test_start(scenario);
-        create(p, hook_sink_port(s), "[\"build/triggered\", \"build/finished\"]",
-               hook);
+        create(p, hook_sink_port(s),
+               "[\"build/triggered\", \"build/finished\"]", hook);
         /* "late" is triggered at +3 s and finishes at +4 s */
         T_EQ_INT(hook_sink_wait(s, 2, 8000), 2);
         cJSON *t = received(s, 0, "build/triggered"),
@@ -400,21 +405,21 @@ static void test_drop_share_with_workload(void) {
         T_ASSERTF(s, "%s", err);
         const char *args[] = {"--speed", "200", NULL};
         sim_proc_t *p      = sim_proc_start(
-            "{\"tokens\": [{\"value\": \"bitwat_admin\", \"role\": "
-                 "\"admin\"}],"
-                 " \"webhooks\": {\"drop_share\": 0.5, \"delay_ms\": {\"min\": 0, "
-                 "\"max\": 5}},"
-                 " \"workload\": {\"apps\": 2, \"concurrent\": 40, \"duration_s\": "
-                 "[20, 40]}}",
-            args, err, sizeof(err));
+                 "{\"tokens\": [{\"value\": \"bitwat_admin\", \"role\": "
+                      "\"admin\"}],"
+                      " \"webhooks\": {\"drop_share\": 0.5, \"delay_ms\": {\"min\": 0, "
+                      "\"max\": 5}},"
+                      " \"workload\": {\"apps\": 2, \"concurrent\": 40, \"duration_s\": "
+                      "[20, 40]}}",
+                 args, err, sizeof(err));
         T_ASSERTF(p, "%s", err);
         cJSON *l = NULL, *o = NULL;
         T_ASSERTF(sim_proc_admin_get(p, "/workload", &l, err, sizeof(err)) == 0,
                   "%s", err);
         char app[32], path[128];
-        snprintf(app, sizeof(app), "%s",
-                 sv(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 0),
-                    "app"));
+        snprintf(
+            app, sizeof(app), "%s",
+            sv(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "builds"), 0), "app"));
         snprintf(path, sizeof(path), "/apps/%s/outgoing-webhooks", app);
         create_body(body, sizeof(body), hook_sink_port(s), "[\"all\"]");
         T_EQ_INT(call(p, "POST", path, "bitwat_admin", body, NULL), 200);
@@ -425,8 +430,9 @@ static void test_drop_share_with_workload(void) {
                   "%s", err);
         cJSON_Delete(o);
         wait_idle(p); /* let what was queued arrive */
-        double sent = stat_of(p, NULL, "sent"), dropped = stat_of(p, NULL, "dropped");
-        size_t got = hook_sink_count(s);
+        double sent    = stat_of(p, NULL, "sent"),
+               dropped = stat_of(p, NULL, "dropped");
+        size_t got     = hook_sink_count(s);
         T_EQ_INT(stat_of(p, NULL, "failed"), 0);
         T_EQ_INT(got, sent);
         T_ASSERTF(sent + dropped > 200, "only %.0f events", sent + dropped);
@@ -445,9 +451,9 @@ static void test_drop_share_with_workload(void) {
                 T_EQ_INT(hook_sink_get(s, i, &q), 0);
                 const char *end = NULL;
                 cJSON *j        = cJSON_ParseWithOpts(q.body, &end, 1);
-                bool fin        = strcmp(hook_sink_header(&q, "Bitrise-Event-Type",
-                                                          ev, sizeof(ev)),
-                                         "build/finished") == 0;
+                bool fin = strcmp(hook_sink_header(&q, "Bitrise-Event-Type", ev,
+                                                   sizeof(ev)),
+                                  "build/finished") == 0;
                 const cJSON *b;
                 bool found = false;
                 T_EQ_STR(sv(j, "app_slug"), app);
@@ -465,8 +471,9 @@ static void test_drop_share_with_workload(void) {
                         char ev2[64];
                         hook_sink_get(s, k, &r);
                         T_ASSERTF(strcmp(r.body, q.body) != 0 ||
-                                      strcmp(hook_sink_header(&r, "Bitrise-Event-Type",
-                                                              ev2, sizeof(ev2)),
+                                      strcmp(hook_sink_header(
+                                                 &r, "Bitrise-Event-Type", ev2,
+                                                 sizeof(ev2)),
                                              ev) != 0,
                                   "delivered twice: %s", q.body);
                         hook_sink_req_release(&r);

@@ -6,7 +6,10 @@
  * live behind sim_t.lock. Builds of a `generate` block are never stored: they
  * are derived from (seed, app index, build index) whenever a request needs
  * one (model.c). Logs are a pure function of the build and a byte offset
- * (simlog.c). Not part of bitmon; never linked into it.
+ * (simlog.c). The workload's builds (workload.c) are made as simulated time
+ * passes and reached through sim_t.extra; outgoing webhooks (webhooks.c,
+ * hookq.c) have a lock and a delivery thread of their own. Not part of
+ * bitmon; never linked into it.
  */
 #ifndef BITMON_TESTS_SIM_SIM_H
 #define BITMON_TESTS_SIM_SIM_H
