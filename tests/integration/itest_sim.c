@@ -143,6 +143,21 @@ static void test_endpoints_match_swagger(void) {
         T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "data")),
                  5); /* the future one is hidden */
         cJSON_Delete(b);
+        /* the list's query parameters of the spec, and its 400 */
+        T_EQ_INT(sim_test_get(p,
+                              "/apps/669403bffbe35909/builds?sort_by=running_"
+                              "first&after=1&before=99999999999&status=0&"
+                              "limit=2",
+                              "bitwat_dev", &b),
+                 200);
+        expect_valid("/apps/{app-slug}/builds", 200, b);
+        T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "data")), 2);
+        cJSON_Delete(b);
+        T_EQ_INT(sim_test_get(p, "/apps/669403bffbe35909/builds?after=x",
+                              "bitwat_dev", &b),
+                 400);
+        expect_valid("/apps/{app-slug}/builds", 400, b);
+        cJSON_Delete(b);
         for (size_t i = 0; i < sizeof(builds) / sizeof(*builds); i++) {
                 char path[256];
                 snprintf(path, sizeof(path), "/apps/669403bffbe35909/builds/%s",

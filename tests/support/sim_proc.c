@@ -105,8 +105,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
         return size * n;
 }
 
-static int http_do(const char *url, const char *auth, const char *post,
-                   long timeout_ms, int discard, sim_http_resp_t *r) {
+static int http_do(const char *method, const char *url, const char *auth,
+                   const char *post, long timeout_ms, int discard,
+                   sim_http_resp_t *r) {
         CURL *c;
         struct curl_slist *h = NULL;
         char hdr[1200];
@@ -126,6 +127,8 @@ static int http_do(const char *url, const char *auth, const char *post,
                 h = curl_slist_append(h, "Content-Type: application/json");
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
         }
+        if (method)
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -144,8 +147,14 @@ static int http_do(const char *url, const char *auth, const char *post,
 
 int sim_http_get(const char *url, const char *authorization, long timeout_ms,
                  int discard_body, sim_http_resp_t *resp) {
-        return http_do(url, authorization, NULL, timeout_ms, discard_body,
+        return http_do(NULL, url, authorization, NULL, timeout_ms, discard_body,
                        resp);
+}
+
+int sim_http_request(const char *method, const char *url,
+                     const char *authorization, const char *json,
+                     long timeout_ms, sim_http_resp_t *resp) {
+        return http_do(method, url, authorization, json, timeout_ms, 0, resp);
 }
 
 void sim_http_resp_release(sim_http_resp_t *resp) {
@@ -418,7 +427,7 @@ static int admin(sim_proc_t *p, const char *path, const char *post, cJSON **out,
         if (out)
                 *out = NULL;
         snprintf(url, sizeof(url), "%s/_sim%s", p->root, path);
-        int rc = http_do(url, NULL, post ? post : (const char *)NULL,
+        int rc = http_do(NULL, url, NULL, post ? post : (const char *)NULL,
                          (long)(10000 * sim_proc_timeout_scale()), 0, &r);
         if (post && rc == 0 && r.status == 0)
                 rc = -1;

@@ -98,6 +98,12 @@ typedef struct sim_http_resp {
 int sim_http_get(const char *url, const char *authorization, long timeout_ms,
                  int discard_body, sim_http_resp_t *resp);
 void sim_http_resp_release(sim_http_resp_t *resp);
+/* Any method (GET, POST, PUT, DELETE...) with an optional JSON body (sent
+ * with Content-Type: application/json; NULL = none). As sim_http_get
+ * otherwise. */
+int sim_http_request(const char *method, const char *url,
+                     const char *authorization, const char *json,
+                     long timeout_ms, sim_http_resp_t *resp);
 
 /* Value of header `name` (case-insensitive) in resp, copied to out; NULL when
  * absent. */
