@@ -25,8 +25,8 @@ static int json_int_in(const cJSON *it, int64_t lo, int64_t hi, int64_t *out) {
 }
 
 /* A required slug field: a string that is 16 hex digits or a UUID. */
-static int get_slug(const cJSON *obj, const char *name, char *dst,
-                    char *errstr, size_t errstr_size) {
+static int get_slug(const cJSON *obj, const char *name, char *dst, char *errstr,
+                    size_t errstr_size) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
         if (!it || cJSON_IsNull(it)) {
                 snprintf(errstr, errstr_size, "missing field %s", name);
@@ -125,8 +125,8 @@ int webhook_payload_parse(const char *event, const void *body, size_t len,
         err = WEBHOOK_E_INVALID;
         if (get_slug(root, "app_slug", out->app_slug, errstr, errstr_size) <
                 0 ||
-            get_slug(root, "build_slug", out->build_slug, errstr,
-                     errstr_size) < 0)
+            get_slug(root, "build_slug", out->build_slug, errstr, errstr_size) <
+                0)
                 goto done;
         get_optional(root, out);
         err = 0;

@@ -47,9 +47,9 @@ int webhook_event_parse(const char *event, job_hint_t *out);
 /* Parses one delivery: the event header (may be NULL) and the body
  * body[0..len) (need not be NUL-terminated; any bytes). Fills *out and
  * returns 0, or returns WEBHOOK_E_IGNORED or WEBHOOK_E_INVALID (also
- * when cJSON runs out of memory: it cannot tell) with the reason in errstr ("missing field build_slug",
- * "not JSON: syntax error at byte 12", "unknown event"). The event is
- * checked first: an ignored event's body is not read. */
+ * when cJSON runs out of memory: it cannot tell) with the reason in errstr
+ * ("missing field build_slug", "not JSON: syntax error at byte 12", "unknown
+ * event"). The event is checked first: an ignored event's body is not read. */
 int webhook_payload_parse(const char *event, const void *body, size_t len,
                           webhook_payload_t *out, char *errstr,
                           size_t errstr_size);
