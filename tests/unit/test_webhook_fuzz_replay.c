@@ -41,8 +41,8 @@ static void test_webhook_fuzz_replay(void) {
                 snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
                 buf_init(&b, 0);
                 if (read_file(path, &b) == 0) {
-                        fuzz_webhook_one((const uint8_t *)(b.data ? b.data : ""),
-                                     b.len);
+                        fuzz_webhook_one(
+                            (const uint8_t *)(b.data ? b.data : ""), b.len);
                         n++;
                 }
                 buf_release(&b);

@@ -18,9 +18,11 @@ static void test_webhook_documented_finished(void) {
         webhook_payload_t p;
         /* devcenter.bitrise.io/api/outgoing-webhooks, with real slugs */
         const char *body =
-            "{\"build_slug\":\"" UUID "\",\"build_number\":3,\"app_slug\":\"" H16
+            "{\"build_slug\":\"" UUID
+            "\",\"build_number\":3,\"app_slug\":\"" H16
             "\",\"build_status\":1,\"build_triggered_workflow\":\"primary\","
-            "\"git\":{\"provider\":\"github\",\"src_branch\":\"feature/branch\","
+            "\"git\":{\"provider\":\"github\",\"src_branch\":\"feature/"
+            "branch\","
             "\"dst_branch\":\"master\",\"pull_request_id\":32,\"tag\":\"v1\"}}";
         T_EQ_INT(parse("build/finished", body, &p, err, sizeof(err)), 0);
         T_EQ_INT(p.hint, JOB_HINT_FINISHED);
@@ -61,8 +63,7 @@ static void test_webhook_reject_table(void) {
             {"build/finished", "{} {}", WEBHOOK_E_INVALID,
              "not JSON: trailing data at byte 3"},
             {"build/finished", "[]", WEBHOOK_E_INVALID, "not a JSON object"},
-            {"build/finished", "\"x\"", WEBHOOK_E_INVALID,
-             "not a JSON object"},
+            {"build/finished", "\"x\"", WEBHOOK_E_INVALID, "not a JSON object"},
             {"build/finished", "{\"app_slug\":\"\xc3\x28\"}", WEBHOOK_E_INVALID,
              "invalid UTF-8 at byte 13"},
             {"build/finished", "{\"build_slug\":\"" H16 "\"}",
@@ -73,8 +74,7 @@ static void test_webhook_reject_table(void) {
              "missing field build_slug"},
             {"build/finished",
              "{\"app_slug\":\"" H16 "\",\"build_slug\":\"1234abcd\"}",
-             WEBHOOK_E_INVALID,
-             "build_slug: expected 16 hex digits or a UUID"},
+             WEBHOOK_E_INVALID, "build_slug: expected 16 hex digits or a UUID"},
             {"build/finished",
              "{\"app_slug\":\"../../x\",\"build_slug\":\"" H16 "\"}",
              WEBHOOK_E_INVALID, "app_slug: expected 16 hex digits or a UUID"},
@@ -84,10 +84,10 @@ static void test_webhook_reject_table(void) {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char err[256] = "";
                 webhook_payload_t p;
-                int rc = parse(cases[i].event, cases[i].body, &p, err,
-                               sizeof(err));
-                T_ASSERTF(rc == cases[i].rc, "case %zu: rc %d, want %d (%s)",
-                          i, rc, cases[i].rc, err);
+                int rc =
+                    parse(cases[i].event, cases[i].body, &p, err, sizeof(err));
+                T_ASSERTF(rc == cases[i].rc, "case %zu: rc %d, want %d (%s)", i,
+                          rc, cases[i].rc, err);
                 T_ASSERTF(strcmp(err, cases[i].reason) == 0,
                           "case %zu: reason \"%s\", want \"%s\"", i, err,
                           cases[i].reason);
@@ -128,8 +128,8 @@ static void test_webhook_optional_dropped(void) {
                          "{\"app_slug\":\"" H16 "\",\"build_slug\":\"" H16
                          "\",%s}",
                          bodies[i]);
-                T_ASSERTF(parse("build/finished", body, &p, err,
-                                sizeof(err)) == 0,
+                T_ASSERTF(parse("build/finished", body, &p, err, sizeof(err)) ==
+                              0,
                           "case %zu: %s", i, err);
                 T_EQ_INT(p.build_status, -1);
                 T_EQ_INT(p.build_number, -1);
