@@ -45,8 +45,7 @@ static const struct {
     {"bad_request", MHD_HTTP_BAD_REQUEST, NULL}, /* the parser's reason */
     {"unauthorized", MHD_HTTP_UNAUTHORIZED, "unauthorized\n"},
     {"not_found", MHD_HTTP_NOT_FOUND, "not found\n"},
-    {"method_not_allowed", MHD_HTTP_METHOD_NOT_ALLOWED,
-     "method not allowed\n"},
+    {"method_not_allowed", MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n"},
     {"too_large", MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n"},
     {"unavailable", MHD_HTTP_SERVICE_UNAVAILABLE, "try again later\n"},
 };
@@ -110,12 +109,11 @@ static int authenticate(webhook_intake_t *wi, struct MHD_Connection *conn,
                         req_t *rq) {
         char stored[TOKENSTORE_TOKEN_MAX + 1], err[256];
         unsigned char want[32], got[32];
-        const char *ws =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                        WEBHOOK_HDR_WORKSPACE);
-        const char *secret = MHD_lookup_connection_value(
-            conn, MHD_HEADER_KIND, WEBHOOK_HDR_SECRET);
-        size_t slen = secret ? strlen(secret) : 0;
+        const char *ws     = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         WEBHOOK_HDR_WORKSPACE);
+        const char *secret = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         WEBHOOK_HDR_SECRET);
+        size_t slen        = secret ? strlen(secret) : 0;
         if (!ws || !tokenstore_ws_valid(ws) || slen == 0 ||
             slen > WEBHOOK_SECRET_MAX)
                 return OUT_UNAUTHORIZED;
@@ -165,9 +163,9 @@ static enum MHD_Result deliver(webhook_intake_t *wi,
         int n = job_hint_to_json(msg, sizeof(msg), p.hint, rq->ws, p.app_slug,
                                  p.build_slug, p.build_status, time_wall_ms());
         snprintf(key, sizeof(key), "%s/%s", p.app_slug, p.build_slug);
-        if (n < 0 || producer_send(wi->producer, wi->topic, key, strlen(key),
-                                   msg, (size_t)n, NULL, 0, NULL, 0, err,
-                                   sizeof(err)) != 0) {
+        if (n < 0 ||
+            producer_send(wi->producer, wi->topic, key, strlen(key), msg,
+                          (size_t)n, NULL, 0, NULL, 0, err, sizeof(err)) != 0) {
                 LOG_WARN(FAC,
                          "cannot hand a hint to the producer workspace=%s "
                          "app=%s build=%s: %s",
@@ -197,7 +195,7 @@ static int on_headers(webhook_intake_t *wi, struct MHD_Connection *conn,
         const char *cl = MHD_lookup_connection_value(
             conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
-                char *end = NULL;
+                char *end            = NULL;
                 unsigned long long v = strtoull(cl, &end, 10);
                 if (end != cl && v > wi->max_body)
                         return OUT_TOO_LARGE;
@@ -221,8 +219,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 buf_init(&rq->body, wi->max_body);
                 *state = rq;
                 int o  = on_headers(wi, conn, url, method, rq);
-                return o == OUT_N ? MHD_YES : reply(wi, conn, (outcome_t)o,
-                                                    NULL);
+                return o == OUT_N ? MHD_YES
+                                  : reply(wi, conn, (outcome_t)o, NULL);
         }
         if (*upload_size != 0) {
                 /* checked as the bytes arrive: past the cap, stop keeping
@@ -299,9 +297,9 @@ static int open_secrets(webhook_intake_t *wi, const webhook_intake_opts_t *o,
 
 static struct MHD_Daemon *start(webhook_intake_t *wi,
                                 const webhook_intake_opts_t *o, int fd) {
-        unsigned limit   = (unsigned)(o->conn_limit > 0 ? o->conn_limit : 64);
-        unsigned timeout = (unsigned)(o->conn_timeout_s > 0 ? o->conn_timeout_s
-                                                            : 10);
+        unsigned limit = (unsigned)(o->conn_limit > 0 ? o->conn_limit : 64);
+        unsigned timeout =
+            (unsigned)(o->conn_timeout_s > 0 ? o->conn_timeout_s : 10);
         return MHD_start_daemon(
             MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
             on_request, wi, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
@@ -325,8 +323,9 @@ int webhook_intake_new(const webhook_intake_opts_t *o, webhook_intake_t **out,
         }
         if (!(wi = calloc(1, sizeof(*wi))) || !(wi->topic = strdup(o->topic)) ||
             RAND_bytes(wi->mac_key, sizeof(wi->mac_key)) != 1) {
-                snprintf(errstr, errstr_size, "webhook intake: out of memory "
-                                              "or no randomness");
+                snprintf(errstr, errstr_size,
+                         "webhook intake: out of memory "
+                         "or no randomness");
                 goto done;
         }
         wi->producer = o->producer;

@@ -44,13 +44,13 @@
 #define WEBHOOK_HDR_WORKSPACE   "X-Bitmon-Workspace"
 #define WEBHOOK_HDR_SECRET      "X-Bitmon-Webhook-Secret"
 #define WEBHOOK_HDR_EVENT       "Bitrise-Event-Type"
-#define WEBHOOK_MAX_BODY        (64u * 1024) /* webhook.max_body_bytes */
-#define WEBHOOK_SECRET_MAX      256          /* longer header: 401 */
+#define WEBHOOK_MAX_BODY        (64u * 1024)     /* webhook.max_body_bytes */
+#define WEBHOOK_SECRET_MAX      256              /* longer header: 401 */
 #define WEBHOOK_SECRETS_KEYNAME "webhook-secret" /* redis: webhook-secret:W */
 
 typedef struct webhook_intake_opts {
-        const char *listen;       /* "HOST:PORT" / "[IPV6]:PORT"; port 0 = any */
-        size_t max_body_bytes;    /* 0 = WEBHOOK_MAX_BODY */
+        const char *listen;    /* "HOST:PORT" / "[IPV6]:PORT"; port 0 = any */
+        size_t max_body_bytes; /* 0 = WEBHOOK_MAX_BODY */
         const char *secrets_spec; /* webhook.secrets: "dir:PATH" or "redis" */
         /* redis secrets store: the connection to open (copied) and the key
          * files (tokens.key_file...); rc and redis_name are set here */
