@@ -28,7 +28,7 @@ Q_LD = @echo "  LD      $@";
 endif
 
 PKGS      := rdkafka libcurl libcjson hiredis openssl libuv libmicrohttpd
-SIM_PKGS  := libmicrohttpd libcjson openssl
+SIM_PKGS  := libmicrohttpd libcjson openssl libcurl
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wvla -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wcast-qual \
@@ -37,7 +37,7 @@ CPPFLAGS  += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS) 2
 CFLAGS    += -std=c11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 LDFLAGS   += $(SAN) -pthread
 LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis -lssl -lcrypto -luv -lmicrohttpd) -lm
-SIM_LIBS  := $(shell pkg-config --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto) -lm
+SIM_LIBS  := $(shell pkg-config --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -lcurl) -lm
 
 MODULES   := common bitrise cache consumer workers producer webhook
 LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(MODULES)))

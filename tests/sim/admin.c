@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "common/timeutil.h"
+#include "tests/sim/webhooks.h"
+#include "tests/sim/workload.h"
 
 static cJSON *parse_body(const char *body, sim_reply_t *r) {
         const char *end = NULL;
@@ -170,6 +172,27 @@ static int lookup(sim_t *sim, const char *app, const char *build, sim_app_t *a,
         return 0;
 }
 
+/* A scenario build finished now: an override, and its build/finished. */
+static void finish_scenario(sim_t *sim, const sim_build_t *b, int st) {
+        sim_override_t *o = calloc(1, sizeof(*o));
+        sim_state_t before, after;
+        int64_t now = sim_now_ms(sim);
+        if (!o)
+                return;
+        sim_build_state(sim, b, now, &before);
+        snprintf(o->build, sizeof(o->build), "%s", b->slug);
+        o->status      = st;
+        o->finished_ms = now;
+        pthread_mutex_lock(&sim->lock);
+        o->next        = sim->overrides;
+        sim->overrides = o;
+        pthread_mutex_unlock(&sim->lock);
+        sim_build_state(sim, b, now, &after);
+        if (before.status == 0 && after.status != 0 && b->triggered_ms <= now)
+                sim_hooks_build_event(sim->hooks, b, after.status,
+                                      SIM_HOOK_FINISHED, now);
+}
+
 static void build_finish(sim_t *sim, const char *body, sim_reply_t *r) {
         cJSON *j = parse_body(body, r);
         sim_app_t a;
@@ -185,18 +208,41 @@ static void build_finish(sim_t *sim, const char *body, sim_reply_t *r) {
                 sim_reply_message(r, 400, "status: 1..4");
         } else if (lookup(sim, cJSON_GetStringValue(app),
                           cJSON_GetStringValue(build), &a, &ai, &b, r) == 0) {
-                sim_override_t *o = calloc(1, sizeof(*o));
-                if (o) {
-                        snprintf(o->build, sizeof(o->build), "%s", b.slug);
-                        o->status      = st;
-                        o->finished_ms = sim_now_ms(sim);
-                        pthread_mutex_lock(&sim->lock);
-                        o->next        = sim->overrides;
-                        sim->overrides = o;
-                        pthread_mutex_unlock(&sim->lock);
-                }
+                if (ai >= sim_extra_first(sim))
+                        sim_workload_finish(sim, b.slug, st, sim_now_ms(sim));
+                else
+                        finish_scenario(sim, &b, st);
                 ok(r);
         }
+        cJSON_Delete(j);
+}
+
+static void workload(sim_t *sim, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+        const char *s = arg(ctx, "since");
+        char *end;
+        long long since = s ? strtoll(s, &end, 10) : 0;
+        if (!sim->wl) {
+                sim_reply_message(r, 404, "the scenario has no workload");
+                return;
+        }
+        if (s && (*end || since < 0)) {
+                sim_reply_message(r, 400, "since: a sequence number >= 0");
+                return;
+        }
+        int64_t now = sim_now_ms(sim);
+        sim_workload_advance(sim, now);
+        sim_reply_json(r, 200, sim_workload_json(sim->wl, since, now));
+}
+
+static void hooks_config(sim_t *sim, const char *body, sim_reply_t *r) {
+        char err[256];
+        cJSON *j = parse_body(body, r);
+        if (!j)
+                return;
+        if (sim_hooks_configure(sim->hooks, j, err, sizeof(err)) < 0)
+                sim_reply_message(r, 400, err);
+        else
+                sim_reply_json(r, 200, sim_hooks_stats_json(sim->hooks));
         cJSON_Delete(j);
 }
 
@@ -286,6 +332,15 @@ void sim_admin_handle(sim_t *sim, const char *method, const char *path,
                 expected(sim, arg, ctx, r);
         } else if (get && strcmp(path, "/slugs") == 0) {
                 slugs(sim, arg, ctx, r);
+        } else if (get && strcmp(path, "/workload") == 0) {
+                workload(sim, arg, ctx, r);
+        } else if (post && strcmp(path, "/webhooks/config") == 0) {
+                hooks_config(sim, body, r);
+        } else if (get && strcmp(path, "/webhooks/stats") == 0) {
+                sim_reply_json(r, 200, sim_hooks_stats_json(sim->hooks));
+        } else if (post && strcmp(path, "/webhooks/stats/reset") == 0) {
+                sim_hooks_stats_reset(sim->hooks);
+                ok(r);
         } else {
                 sim_reply_message(
                     r, 404, "unknown admin path (see tests/sim/README.md)");

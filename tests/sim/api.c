@@ -17,14 +17,41 @@
 
 #include "common/buf.h"
 #include "common/timeutil.h"
+#include "tests/sim/webhooks.h"
+#include "tests/sim/workload.h"
 
 #define ZERO_TIME "0001-01-01T00:00:00Z"
 
-sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size) {
-        char parts[6][SIM_SLUG_MAX * 2];
+/* .../outgoing-webhooks[/H[/delivery-items[/I[/redeliver]]]] (n parts). */
+static sim_ep_t classify_hooks(const char *method,
+                               char parts[][SIM_SLUG_MAX * 2], int n) {
+        bool get = strcmp(method, "GET") == 0;
+        if (n == 3)
+                return get                           ? SIM_EP_WEBHOOKS_LIST
+                       : strcmp(method, "POST") == 0 ? SIM_EP_WEBHOOKS_CREATE
+                                                     : SIM_EP_OTHER;
+        if (n == 4)
+                return strcmp(method, "PUT") == 0      ? SIM_EP_WEBHOOK_UPDATE
+                       : strcmp(method, "DELETE") == 0 ? SIM_EP_WEBHOOK_DELETE
+                                                       : SIM_EP_OTHER;
+        if (strcmp(parts[4], "delivery-items") != 0)
+                return SIM_EP_OTHER;
+        if (n == 5)
+                return get ? SIM_EP_DELIVERY_ITEMS : SIM_EP_OTHER;
+        if (n == 6)
+                return get ? SIM_EP_DELIVERY_ITEM : SIM_EP_OTHER;
+        if (n == 7 && strcmp(parts[6], "redeliver") == 0)
+                return strcmp(method, "POST") == 0 ? SIM_EP_REDELIVER
+                                                   : SIM_EP_OTHER;
+        return SIM_EP_OTHER;
+}
+
+sim_ep_t sim_api_classify(const char *method, const char *path, char *app,
+                          size_t app_size) {
+        char parts[7][SIM_SLUG_MAX * 2];
         int n         = 0;
         const char *p = path;
-        while (*p && n < 6) {
+        while (*p && n < 7) {
                 while (*p == '/')
                         p++;
                 if (!*p)
@@ -40,6 +67,10 @@ sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size) {
                 return SIM_EP_OTHER;
         if (n >= 2)
                 snprintf(app, app_size, "%s", parts[1]);
+        if (n >= 3 && strcmp(parts[2], "outgoing-webhooks") == 0)
+                return classify_hooks(method, parts, n);
+        if (strcmp(method, "GET") != 0)
+                return SIM_EP_OTHER;
         if (n == 1)
                 return SIM_EP_APPS_LIST;
         if (n == 2)
@@ -134,75 +165,6 @@ static void apps_list(sim_t *sim, sim_token_t *t, sim_arg_fn arg, void *ctx,
         sim_reply_json(r, 200, o);
 }
 
-static bool build_matches(sim_t *sim, const sim_build_t *b, int64_t now,
-                          sim_arg_fn arg, void *ctx) {
-        const char *status = arg(ctx, "status"), *branch = arg(ctx, "branch"),
-                   *workflow = arg(ctx, "workflow");
-        sim_state_t st;
-        if (b->triggered_ms > now)
-                return false; /* not triggered yet */
-        if (branch && strcmp(branch, b->branch) != 0)
-                return false;
-        if (workflow && strcmp(workflow, b->workflow) != 0)
-                return false;
-        if (status) {
-                sim_build_state(sim, b, now, &st);
-                if (strtoll(status, NULL, 10) != st.status)
-                        return false;
-        }
-        return true;
-}
-
-static void builds_list(sim_t *sim, const sim_app_t *a, size_t ai,
-                        sim_arg_fn arg, void *ctx, sim_reply_t *r) {
-        const char *next = arg(ctx, "next"), *status = arg(ctx, "status");
-        int limit = parse_limit(arg(ctx, "limit"));
-        int64_t n = sim_build_count(sim, a, ai), total = 0,
-                now                  = sim_now_ms(sim);
-        char next_slug[SIM_SLUG_MAX] = "";
-        bool started                 = next == NULL;
-        cJSON *o, *data;
-        char *end;
-        if (limit < 0) {
-                sim_reply_message(r, 400,
-                                  "invalid limit: must be a positive integer");
-                return;
-        }
-        if (status &&
-            (strtoll(status, &end, 10) < 0 || *end || end == status)) {
-                sim_reply_message(r, 400, "invalid status");
-                return;
-        }
-        o    = cJSON_CreateObject();
-        data = cJSON_AddArrayToObject(o, "data");
-        for (int64_t i = 0; i < n; i++) {
-                sim_build_t b;
-                if (sim_build_at(sim, a, ai, i, &b) < 0 ||
-                    !build_matches(sim, &b, now, arg, ctx))
-                        continue;
-                total++;
-                if (!started && strcmp(b.slug, next) == 0)
-                        started = true;
-                if (!started)
-                        continue;
-                if (cJSON_GetArraySize(data) < limit) {
-                        sim_state_t st;
-                        sim_build_state(sim, &b, now, &st);
-                        cJSON_AddItemToArray(data, sim_build_json(&b, &st));
-                } else if (!next_slug[0]) {
-                        snprintf(next_slug, sizeof(next_slug), "%s", b.slug);
-                }
-        }
-        if (!started) {
-                cJSON_Delete(o);
-                sim_reply_message(r, 400, "invalid next: no such item");
-                return;
-        }
-        cJSON_AddItemToObject(
-            o, "paging", paging(total, limit, next_slug[0] ? next_slug : NULL));
-        sim_reply_json(r, 200, o);
-}
-
 void sim_raw_sign(const sim_t *sim, const char *app, const char *build,
                   long long expires, char out[33]) {
         static const char hex[] = "0123456789abcdef";
@@ -236,8 +198,13 @@ static int find_app(sim_t *sim, sim_token_t *t, const char *slug,
         return 0;
 }
 
-void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path,
-                    sim_arg_fn arg, void *ctx, sim_reply_t *r) {
+static bool is_hook_ep(sim_ep_t ep) {
+        return ep >= SIM_EP_WEBHOOKS_LIST && ep <= SIM_EP_REDELIVER;
+}
+
+void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *method,
+                    const char *path, sim_arg_fn arg, void *ctx,
+                    const char *body, sim_reply_t *r) {
         char app_slug[SIM_SLUG_MAX] = "", build_slug[SIM_SLUG_MAX * 2] = "";
         sim_app_t a;
         sim_build_t b;
@@ -252,9 +219,23 @@ void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path,
                 apps_list(sim, t, arg, ctx, r);
                 return;
         }
-        sim_api_classify(path, app_slug, sizeof(app_slug));
+        sim_api_classify(method, path, app_slug, sizeof(app_slug));
         if (find_app(sim, t, app_slug, SIM_ROLE_TESTER, &a, &ai, r) < 0)
                 return;
+        int64_t now = sim_now_ms(sim);
+        if (ai >= sim_extra_first(sim))
+                sim_workload_advance(sim, now);
+        if (is_hook_ep(ep)) {
+                if (token_role(sim, t, &a) < SIM_ROLE_ADMIN)
+                        sim_reply_message(
+                            r, 403,
+                            "You do not have permission to manage the "
+                            "outgoing webhooks of this app (requires the "
+                            "Owner or Admin role)");
+                else
+                        sim_hooks_handle(sim, ep, &a, path, arg, ctx, body, r);
+                return;
+        }
         if (ep == SIM_EP_APP_GET) {
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddItemToObject(o, "data", sim_app_json(&a));
@@ -262,13 +243,12 @@ void sim_api_handle(sim_t *sim, sim_token_t *t, sim_ep_t ep, const char *path,
                 return;
         }
         if (ep == SIM_EP_BUILDS_LIST) {
-                builds_list(sim, &a, ai, arg, ctx, r);
+                sim_builds_list(sim, &a, ai, now, arg, ctx, r);
                 return;
         }
         p = strstr(path, "/builds/") + 8;
         snprintf(build_slug, sizeof(build_slug), "%.*s", (int)strcspn(p, "/"),
                  p);
-        int64_t now = sim_now_ms(sim);
         if (sim_build_find(sim, &a, ai, build_slug, &b) < 0 ||
             b.triggered_ms > now) {
                 sim_reply_message(r, 404, "Not Found");
@@ -339,6 +319,7 @@ void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
                 return;
         }
         int64_t now = sim_now_ms(sim);
+        sim_workload_advance(sim, now);
         if (now / 1000 > expires) {
                 s3_denied(r, "AccessDenied", "Request has expired");
                 return;

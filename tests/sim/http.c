@@ -399,7 +399,7 @@ static int64_t pick_faults(sim_t *sim, sim_ep_t ep, const char *app_slug,
 
 /* Classifies, counts and decides; returns the latency to wait first. */
 static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
-                      const char *url) {
+                      const char *url, const char *method) {
         sim_t *sim             = srv->sim;
         char app[SIM_SLUG_MAX] = "";
         int64_t now = time_wall_ms(), latency = 0;
@@ -408,7 +408,7 @@ static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
                 q->ep = SIM_EP_OTHER;
                 return 0; /* the admin API is neither counted nor faulted */
         }
-        q->ep = api ? sim_api_classify(url + 5, app, sizeof(app))
+        q->ep = api ? sim_api_classify(method, url + 5, app, sizeof(app))
                 : strncmp(url, "/raw/", 5) == 0 ? SIM_EP_RAW_LOG
                                                 : SIM_EP_OTHER;
         pthread_mutex_lock(&sim->lock);
@@ -461,7 +461,7 @@ static void route(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
                 sim_reply_message(r, 404, "Not Found");
                 return;
         }
-        if (strcmp(method, "GET") != 0) {
+        if (q->ep == SIM_EP_OTHER && strcmp(method, "GET") != 0) {
                 sim_reply_message(r, 405, "method not allowed");
                 return;
         }
@@ -469,7 +469,12 @@ static void route(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
                 sim_reply_message(r, 401, q->auth_err);
                 return;
         }
-        sim_api_handle(sim, q->tok, q->ep, url + 5, conn_arg, c, r);
+        if (q->upload_too_big) {
+                sim_reply_message(r, 413, "request body too large");
+                return;
+        }
+        sim_api_handle(sim, q->tok, q->ep, method, url + 5, conn_arg, c,
+                       buf_cstr(&q->upload), r);
 }
 
 static void apply_body_fault(req_t *q, sim_reply_t *r) {
@@ -552,7 +557,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                 return MHD_YES;
         }
         if (!q->decided) {
-                int64_t latency = decide(srv, c, q, url);
+                int64_t latency = decide(srv, c, q, url, method);
                 q->decided      = true;
                 if (latency > 0 && !stopping(srv)) {
                         MHD_suspend_connection(c);

@@ -28,11 +28,19 @@ void sim_reply_json(sim_reply_t *r, int status, cJSON *j);
 void sim_reply_message(sim_reply_t *r, int status, const char *msg);
 void sim_reply_header(sim_reply_t *r, const char *name, const char *value);
 
-/* api.c: a /v0.1 request from an authenticated token. */
-void sim_api_handle(sim_t *sim, sim_token_t *tok, sim_ep_t ep, const char *path,
-                    sim_arg_fn arg, void *ctx, sim_reply_t *r);
-/* Endpoint of a /v0.1 path; writes the app slug (if any) into app. */
-sim_ep_t sim_api_classify(const char *path, char *app, size_t app_size);
+/* api.c: a /v0.1 request from an authenticated token; body is the request
+ * body ("" when none). */
+void sim_api_handle(sim_t *sim, sim_token_t *tok, sim_ep_t ep,
+                    const char *method, const char *path, sim_arg_fn arg,
+                    void *ctx, const char *body, sim_reply_t *r);
+/* Endpoint of a request (method and /v0.1 path); writes the app slug (if
+ * any) into app. SIM_EP_OTHER: unknown path, or a method the path does not
+ * take. */
+sim_ep_t sim_api_classify(const char *method, const char *path, char *app,
+                          size_t app_size);
+/* listapi.c: GET /apps/{app}/builds at simulated time now. */
+void sim_builds_list(sim_t *sim, const sim_app_t *a, size_t ai, int64_t now,
+                     sim_arg_fn arg, void *ctx, sim_reply_t *r);
 /* api.c: GET /raw/<app>/<build>?expires=&sig= (no Authorization). */
 void sim_raw_handle(sim_t *sim, const char *path, sim_arg_fn arg, void *ctx,
                     sim_reply_t *r);

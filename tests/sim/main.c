@@ -14,9 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "tests/sim/sim.h"
+#include "tests/sim/webhooks.h"
 
 #define SCENARIO_MAX (64 << 20)
 
@@ -175,6 +178,7 @@ int main(int argc, char **argv) {
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
+        curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread */
         pthread_mutex_init(&sim.lock, NULL);
         sim.start_ms = time_wall_ms();
         if (!(json = read_file(o.scenario, err, sizeof(err))) ||
@@ -189,7 +193,8 @@ int main(int argc, char **argv) {
         sim.logcache = sim_logcache_new(256);
         size_t n_tokens =
             sim.n_tokens; /* the admin API may add tokens once we listen */
-        if (!(srv = sim_server_start(&sim, host, port, o.threads, err,
+        if (sim_hooks_start(sim.hooks, &sim, err, sizeof(err)) < 0 ||
+            !(srv = sim_server_start(&sim, host, port, o.threads, err,
                                      sizeof(err)))) {
                 LOG_ERROR("sim", "%s", err);
                 goto out;
@@ -216,5 +221,6 @@ out:
         sim_release(&sim);
         pthread_mutex_destroy(&sim.lock);
         free(json);
+        curl_global_cleanup();
         return rc;
 }

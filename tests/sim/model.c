@@ -15,11 +15,13 @@
 #include "common/timeutil.h"
 
 const char *const sim_ep_names[SIM_EP_COUNT] = {
-    "apps_list", "app_get", "builds_list", "build_get",
-    "build_log", "raw_log", "other",
+    "apps_list",      "app_get",        "builds_list",    "build_get",
+    "build_log",      "raw_log",        "webhooks_list",  "webhooks_create",
+    "webhook_update", "webhook_delete", "delivery_items", "delivery_item",
+    "redeliver",      "other",
 };
 
-static uint64_t feistel(uint64_t key, uint64_t v, int inverse) {
+uint64_t sim_feistel(uint64_t key, uint64_t v, int inverse) {
         uint32_t l = (uint32_t)(v >> 32), r = (uint32_t)v;
         for (int i = 0; i < 4; i++) {
                 int k = inverse ? 3 - i : i;
@@ -36,7 +38,7 @@ static uint64_t feistel(uint64_t key, uint64_t v, int inverse) {
         return (uint64_t)l << 32 | r;
 }
 
-static int hex16_parse(const char *s, uint64_t *out) {
+int sim_hex16_parse(const char *s, uint64_t *out) {
         uint64_t v = 0;
         if (strlen(s) != 16)
                 return -1;
@@ -59,8 +61,12 @@ int64_t sim_now_ms(const sim_t *sim) {
                (int64_t)((double)(wall - sim->start_ms) * sim->speed);
 }
 
-size_t sim_app_count(const sim_t *sim) {
+size_t sim_extra_first(const sim_t *sim) {
         return sim->n_apps + (sim->gen.on ? (size_t)sim->gen.apps : 0);
+}
+
+size_t sim_app_count(const sim_t *sim) {
+        return sim_extra_first(sim) + sim->extra.n_apps;
 }
 
 /* Field setters for generated apps and builds, several per request: the
@@ -72,7 +78,7 @@ static void set_str(char *dst, size_t size, const char *s) {
         dst[n] = '\0';
 }
 
-static char *put_hex(char *p, uint64_t v, int digits) {
+char *sim_put_hex(char *p, uint64_t v, int digits) {
         static const char hex[] = "0123456789abcdef";
         for (int i = digits - 1; i >= 0; i--, v >>= 4)
                 p[i] = hex[v & 15];
@@ -103,7 +109,7 @@ static void gen_app(const sim_t *sim, uint64_t gi, sim_app_t *out) {
                                             "react-native", "other"};
         uint64_t h                       = sim_hash(sim->gen.seed, gi);
         memset(out, 0, sizeof(*out));
-        put_hex(out->slug, feistel(sim->gen.seed, gi, 0), 16);
+        sim_put_hex(out->slug, sim_feistel(sim->gen.seed, gi, 0), 16);
         set_num(out->title, sizeof(out->title), "sim-app-", gi);
         set_str(out->workspace, sizeof(out->workspace), sim->gen.workspace);
         set_str(out->project_type, sizeof(out->project_type), types[h % 5]);
@@ -117,8 +123,13 @@ int sim_app_at(const sim_t *sim, size_t i, sim_app_t *out) {
                 *out = sim->apps[i];
                 return 0;
         }
-        if (!sim->gen.on || i - sim->n_apps >= (size_t)sim->gen.apps)
-                return -1;
+        if (i >= sim_extra_first(sim)) {
+                i -= sim_extra_first(sim);
+                if (i >= sim->extra.n_apps)
+                        return -1;
+                sim->extra.app_at(sim->extra.ctx, i, out);
+                return 0;
+        }
         gen_app(sim, i - sim->n_apps, out);
         return 0;
 }
@@ -132,9 +143,15 @@ int sim_app_find(const sim_t *sim, const char *slug, sim_app_t *out,
                         *index = i;
                         return 0;
                 }
-        if (!sim->gen.on || hex16_parse(slug, &v) < 0)
+        if (sim->extra.n_apps &&
+            sim->extra.app_find(sim->extra.ctx, slug, index) == 0) {
+                sim->extra.app_at(sim->extra.ctx, *index, out);
+                *index += sim_extra_first(sim);
+                return 0;
+        }
+        if (!sim->gen.on || sim_hex16_parse(slug, &v) < 0)
                 return -1;
-        v = feistel(sim->gen.seed, v, 1);
+        v = sim_feistel(sim->gen.seed, v, 1);
         if (v >= (uint64_t)sim->gen.apps)
                 return -1;
         gen_app(sim, v, out);
@@ -146,6 +163,9 @@ int64_t sim_build_count(const sim_t *sim, const sim_app_t *app,
                         size_t app_index) {
         if (app_index < sim->n_apps)
                 return (int64_t)app->n_builds;
+        if (app_index >= sim_extra_first(sim))
+                return sim->extra.build_count(sim->extra.ctx,
+                                              app_index - sim_extra_first(sim));
         return sim->gen.builds_per_app;
 }
 
@@ -169,8 +189,8 @@ static void gen_build(const sim_t *sim, uint64_t gi, int64_t j,
         int64_t rank            = g->builds_per_app - 1 - j;
         double u = (double)(h >> 11) * 0x1.0p-53, acc = 0;
         memset(b, 0, sizeof(*b));
-        put_hex(b->slug, feistel(g->seed ^ 0xb17d, key, 0), 16);
-        put_hex(b->app, feistel(g->seed, gi, 0), 16);
+        sim_put_hex(b->slug, sim_feistel(g->seed ^ 0xb17d, key, 0), 16);
+        sim_put_hex(b->app, sim_feistel(g->seed, gi, 0), 16);
         b->build_number = j + 1;
         b->final_status = 1;
         for (int s = 1; s <= 4; s++) {
@@ -191,9 +211,9 @@ static void gen_build(const sim_t *sim, uint64_t gi, int64_t j,
         set_str(b->branch, sizeof(b->branch), branches[sim_hash(h, 2) % 4]);
         set_str(b->workflow, sizeof(b->workflow), flows[sim_hash(h, 3) % 4]);
         _Static_assert(sizeof(b->commit_hash) > 40, "40 hex digits");
-        put_hex(put_hex(put_hex(b->commit_hash, sim_hash(h, 4), 16),
-                        sim_hash(h, 5), 16),
-                (uint32_t)sim_hash(h, 6), 8);
+        sim_put_hex(sim_put_hex(sim_put_hex(b->commit_hash, sim_hash(h, 4), 16),
+                                sim_hash(h, 5), 16),
+                    (uint32_t)sim_hash(h, 6), 8);
         set_num(b->commit_message, sizeof(b->commit_message), "change ",
                 h % 100000);
         set_str(b->triggered_by, sizeof(b->triggered_by),
@@ -224,6 +244,9 @@ static void gen_build(const sim_t *sim, uint64_t gi, int64_t j,
 
 int sim_build_at(const sim_t *sim, const sim_app_t *app, size_t app_index,
                  int64_t i, sim_build_t *out) {
+        if (app_index >= sim_extra_first(sim))
+                return sim->extra.build_at(
+                    sim->extra.ctx, app_index - sim_extra_first(sim), i, out);
         int64_t n = sim_build_count(sim, app, app_index);
         if (i < 0 || i >= n)
                 return -1;
@@ -245,9 +268,13 @@ int sim_build_find(const sim_t *sim, const sim_app_t *app, size_t app_index,
                         }
                 return -1;
         }
-        if (hex16_parse(slug, &v) < 0)
+        if (app_index >= sim_extra_first(sim))
+                return sim->extra.build_find(sim->extra.ctx,
+                                             app_index - sim_extra_first(sim),
+                                             slug, out);
+        if (sim_hex16_parse(slug, &v) < 0)
                 return -1;
-        v = feistel(sim->gen.seed ^ 0xb17d, v, 1);
+        v = sim_feistel(sim->gen.seed ^ 0xb17d, v, 1);
         if (v >> 24 != app_index - sim->n_apps ||
             (int64_t)(v & 0xffffff) >= sim->gen.builds_per_app)
                 return -1;

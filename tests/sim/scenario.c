@@ -17,6 +17,8 @@
 #include <openssl/rand.h>
 
 #include "common/timeutil.h"
+#include "tests/sim/webhooks.h"
+#include "tests/sim/workload.h"
 
 #define ERR(...)                                                               \
         do {                                                                   \
@@ -641,9 +643,57 @@ static int check_workspaces(const sim_t *sim, const cJSON *list, char *errstr,
         if (sim->gen.on && !workspace_known(list, sim->gen.workspace))
                 ERR("generate: workspace %s is not in workspaces",
                     sim->gen.workspace);
+        if (sim->wl && !workspace_known(list, sim_workload_workspace(sim->wl)))
+                ERR("workload: workspace %s is not in workspaces",
+                    sim_workload_workspace(sim->wl));
         return 0;
 fail:
         return -1;
+}
+
+static int listcfg_from_json(const cJSON *j, sim_listcfg_t *c, char *errstr,
+                             size_t errstr_size) {
+        char field[32] = "triggered_at";
+        if (!j)
+                return 0;
+        if (!cJSON_IsObject(j))
+                ERR("builds_list: expected an object");
+        if (str_opt(j, "after_field", field, sizeof(field)) < 0)
+                ERR("builds_list.after_field: a string");
+        c->after_field =
+            !strcmp(field, "triggered_at")           ? SIM_AFTER_TRIGGERED
+            : !strcmp(field, "started_on_worker_at") ? SIM_AFTER_STARTED
+            : !strcmp(field, "finished_at")          ? SIM_AFTER_FINISHED
+                                                     : (sim_after_field_t)-1;
+        if ((int)c->after_field < 0)
+                ERR("builds_list.after_field: triggered_at, "
+                    "started_on_worker_at or finished_at");
+        if (share_opt(j, "omit_share", &c->omit_share) < 0)
+                ERR("builds_list.omit_share: a share between 0 and 1");
+        return 0;
+fail:
+        return -1;
+}
+
+/* The blocks of newer features: builds_list, workload, webhooks. */
+static int load_extras(sim_t *sim, const cJSON *root, char *errstr,
+                       size_t errstr_size) {
+        const cJSON *wl = cJSON_GetObjectItemCaseSensitive(root, "workload"),
+                    *wh = cJSON_GetObjectItemCaseSensitive(root, "webhooks");
+        if (listcfg_from_json(
+                cJSON_GetObjectItemCaseSensitive(root, "builds_list"),
+                &sim->listcfg, errstr, errstr_size) < 0)
+                return -1;
+        if (wl && sim_workload_new(wl, sim->start_ms, &sim->wl, errstr,
+                                   errstr_size) < 0)
+                return -1;
+        sim_workload_source(sim->wl, &sim->extra);
+        if (!(sim->hooks = sim_hooks_new())) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        return wh ? sim_hooks_configure(sim->hooks, wh, errstr, errstr_size)
+                  : 0;
 }
 
 static int raw_mac_init(sim_t *sim) {
@@ -707,6 +757,8 @@ int sim_scenario_load(sim_t *sim, const char *json, char *errstr,
         it = cJSON_GetObjectItemCaseSensitive(root, "generate");
         if (it && generate_from_json(it, &sim->gen, errstr, errstr_size) < 0)
                 goto fail;
+        if (load_extras(sim, root, errstr, errstr_size) < 0)
+                goto fail;
         if (check_workspaces(
                 sim, cJSON_GetObjectItemCaseSensitive(root, "workspaces"),
                 errstr, errstr_size) < 0)
@@ -723,6 +775,11 @@ fail:
 }
 
 void sim_release(sim_t *sim) {
+        sim_hooks_destroy(sim->hooks); /* its thread reads the workload */
+        sim->hooks = NULL;
+        sim_workload_destroy(sim->wl);
+        sim->wl = NULL;
+        memset(&sim->extra, 0, sizeof(sim->extra));
         EVP_MAC_CTX_free(sim->raw_mac);
         sim->raw_mac = NULL;
         for (size_t i = 0; i < sim->n_apps; i++)

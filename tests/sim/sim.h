@@ -32,6 +32,13 @@ typedef enum {
         SIM_EP_BUILD_GET,
         SIM_EP_BUILD_LOG,
         SIM_EP_RAW_LOG,
+        SIM_EP_WEBHOOKS_LIST,   /* GET .../outgoing-webhooks */
+        SIM_EP_WEBHOOKS_CREATE, /* POST .../outgoing-webhooks */
+        SIM_EP_WEBHOOK_UPDATE,  /* PUT .../outgoing-webhooks/{slug} */
+        SIM_EP_WEBHOOK_DELETE,  /* DELETE .../outgoing-webhooks/{slug} */
+        SIM_EP_DELIVERY_ITEMS,  /* GET .../{slug}/delivery-items */
+        SIM_EP_DELIVERY_ITEM,   /* GET .../delivery-items/{item} */
+        SIM_EP_REDELIVER,       /* POST .../delivery-items/{item}/redeliver */
         SIM_EP_OTHER,
         SIM_EP_COUNT
 } sim_ep_t;
@@ -176,6 +183,36 @@ typedef struct sim_chunking {
         double gap_share;
 } sim_chunking_t;
 
+/* A source of apps and builds after the scenario's and the generated ones
+ * (the workload, workload.c), reached through model.c. Every function is
+ * thread-safe; app indices are the source's own (0..n_apps-1). */
+typedef struct sim_source {
+        void *ctx;
+        size_t n_apps;
+        void (*app_at)(void *ctx, size_t i, sim_app_t *out);
+        int (*app_find)(void *ctx, const char *slug, size_t *i);
+        int64_t (*build_count)(void *ctx, size_t app);
+        /* i = 0 is the newest build */
+        int (*build_at)(void *ctx, size_t app, int64_t i, sim_build_t *out);
+        int (*build_find)(void *ctx, size_t app, const char *slug,
+                          sim_build_t *out);
+} sim_source_t;
+
+/* Which build time `after` / `before` of the build list compare. */
+typedef enum {
+        SIM_AFTER_TRIGGERED = 0,
+        SIM_AFTER_STARTED,
+        SIM_AFTER_FINISHED
+} sim_after_field_t;
+
+typedef struct sim_listcfg {
+        sim_after_field_t after_field;
+        double omit_share; /* share of matching builds left out of an answer */
+} sim_listcfg_t;
+
+typedef struct sim_workload sim_workload_t;
+typedef struct sim_hooks sim_hooks_t;
+
 typedef struct sim_override {
         char build[SIM_SLUG_MAX];
         int status;
@@ -207,6 +244,10 @@ typedef struct sim {
         struct evp_mac_ctx_st *raw_mac;
         char base_url[96];        /* http://127.0.0.1:PORT; under lock */
         sim_logcache_t *logcache; /* NULL = lay out every time */
+        sim_listcfg_t listcfg;
+        sim_source_t extra; /* n_apps 0 = none */
+        sim_workload_t *wl; /* NULL = no workload block */
+        sim_hooks_t *hooks; /* outgoing webhooks; NULL before start */
 } sim_t;
 
 /* scenario.c */
@@ -222,6 +263,14 @@ sim_role_t sim_role_parse(const char *s, bool *ok);
 
 /* model.c */
 int64_t sim_now_ms(const sim_t *sim); /* simulated wall time */
+/* The keyed 4-round Feistel permutation slugs are made of (inverse: 1). */
+uint64_t sim_feistel(uint64_t key, uint64_t v, int inverse);
+/* 16 lower-case hex digits -> value; -1 when s is not that. */
+int sim_hex16_parse(const char *s, uint64_t *out);
+/* Writes v as `digits` hex digits and a NUL at p; returns p + digits. */
+char *sim_put_hex(char *p, uint64_t v, int digits);
+/* The first workload app's index, after the explicit and generated ones. */
+size_t sim_extra_first(const sim_t *sim);
 size_t sim_app_count(const sim_t *sim);
 int sim_app_at(const sim_t *sim, size_t i,
                sim_app_t *out); /* borrowed fields copied */
