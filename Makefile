@@ -39,7 +39,7 @@ LDFLAGS   += $(SAN) -pthread
 LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis -lssl -lcrypto -luv -lmicrohttpd) -lm
 SIM_LIBS  := $(shell pkg-config --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -lcurl) -lm
 
-MODULES   := common bitrise cache consumer workers producer
+MODULES   := common bitrise cache consumer workers producer webhook
 LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(MODULES)))
 CMD_SRCS  := $(wildcard cmd/*.c)
 SIM_SRCS  := $(wildcard tests/sim/*.c)

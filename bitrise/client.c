@@ -467,6 +467,36 @@ bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url,
 CURL *bitrise_req_easy(bitrise_req_t *req) {
         return req->easy;
 }
+bitrise_req_t *bitrise_req_api(const bitrise_client_t *c, const char *token,
+                               const char *method, const char *path,
+                               const char *json_body, const char *what,
+                               char *errstr, size_t errstr_size) {
+        if (args_check(token, NULL, NULL, what, errstr, errstr_size) < 0)
+                return NULL;
+        if (!path || path[0] != '/' || strpbrk(path, " \r\n")) {
+                snprintf(errstr, errstr_size, "cannot %s: bad path", what);
+                return NULL;
+        }
+        bitrise_req_t *req = req_new(c, BITRISE_REQ_API, token,
+                                     url_printf("%s%s", c->base_url, path),
+                                     what, errstr, errstr_size);
+        if (!req)
+                return NULL;
+        struct curl_slist *l =
+            curl_slist_append(req->headers, "Content-Type: application/json");
+        if (!l ||
+            curl_easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, method) !=
+                CURLE_OK ||
+            (json_body && curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS,
+                                           json_body) != CURLE_OK)) {
+                snprintf(errstr, errstr_size,
+                         "cannot %s: cannot set up the request", what);
+                bitrise_req_destroy(req);
+                return NULL;
+        }
+        return req;
+}
+
 void bitrise_req_set_opaque(bitrise_req_t *req, void *opaque) {
         req->opaque = opaque;
 }
@@ -554,6 +584,10 @@ static void parse_payload(bitrise_req_t *req, bitrise_result_t *res) {
                 rc = bitrise_build_page_parse(b, n, &res->page, err,
                                               sizeof(err));
                 break;
+        case BITRISE_REQ_API:
+                res->body_len = req->body.len;
+                res->body     = req->body.len ? buf_detach(&req->body) : NULL;
+                break;
         case BITRISE_REQ_RAW_LOG:
                 rc = logparse_finish(req->lp);
                 if (rc)
@@ -620,6 +654,7 @@ void bitrise_result_release(bitrise_result_t *res) {
         bitrise_apps_page_release(&res->builds);
         bitrise_build_page_release(&res->page);
         bitrise_app_release(&res->app);
+        free(res->body);
         memset(res, 0, sizeof(*res));
 }
 

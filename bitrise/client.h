@@ -223,6 +223,7 @@ typedef enum {
         BITRISE_REQ_RAW_LOG,
         BITRISE_REQ_BUILDS_LIST,
         BITRISE_REQ_BUILD_PAGE,
+        BITRISE_REQ_API, /* bitrise_req_api: the body is the caller's */
 } bitrise_req_kind_t;
 
 typedef struct bitrise_result {
@@ -249,6 +250,8 @@ typedef struct bitrise_result {
         bitrise_apps_page_t builds;  /* BITRISE_REQ_BUILDS_LIST: build slugs
                                       * (titles all NULL) and paging.next */
         bitrise_build_page_t page;   /* BITRISE_REQ_BUILD_PAGE */
+        char *body;      /* BITRISE_REQ_API: the answer, NUL-terminated */
+        size_t body_len; /* (owned; NULL when empty) */
         /* BITRISE_REQ_RAW_LOG: the bytes went to the caller's logparse_t;
          * reaching its byte cap stops the download and is still OK (the
          * parser reports truncated). */
@@ -326,6 +329,17 @@ bitrise_req_t *bitrise_req_build_page(const bitrise_client_t *c,
 bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url,
                                    logparse_t *lp, char *errstr,
                                    size_t errstr_size);
+
+/* Any other API call: `method` ("GET", "POST", "PUT", "DELETE") on
+ * base_url + path (path starts with '/', the caller escapes what it puts
+ * in), with json_body (may be NULL) sent as application/json. On OK the
+ * answer's bytes are in res->body for the caller to parse (the calls of
+ * bitrise/webhooks.h). `what` names the call in messages ("create the
+ * webhook of app 1a2b…"). */
+bitrise_req_t *bitrise_req_api(const bitrise_client_t *c, const char *token,
+                               const char *method, const char *path,
+                               const char *json_body, const char *what,
+                               char *errstr, size_t errstr_size);
 
 /* The configured easy handle, owned by the request: add it to your multi,
  * remove it from the multi before bitrise_req_finish/destroy. Its

@@ -7,7 +7,7 @@
 
 struct srvclock {
         pthread_mutex_t lock;
-        int n;                   /* samples seen */
+        int n; /* samples seen */
         int64_t first_srv, first_mono;
         int64_t last_srv, last_mono;
         double rate;
@@ -62,8 +62,9 @@ double srvclock_now(srvclock_t *c, int64_t mono, int64_t *now_ms) {
         pthread_mutex_lock(&c->lock);
         double rate = c->rate;
         if (c->n)
-                *now_ms = c->last_srv + (int64_t)((rate > 0 ? rate : 1) *
-                                                  (double)(mono - c->last_mono));
+                *now_ms =
+                    c->last_srv + (int64_t)((rate > 0 ? rate : 1) *
+                                            (double)(mono - c->last_mono));
         pthread_mutex_unlock(&c->lock);
         return rate;
 }

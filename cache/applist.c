@@ -76,7 +76,8 @@ static char **list_keys(cache_redis_t *rc, const char *app,
         enum { KEY_MAX = 320 };
         *err = CACHE_E_ARG;
         if (!name_ok(app, 0) || n > CACHE_APPLIST_MAX) {
-                bad_arg(errstr, errstr_size, "invalid app slug or too many builds");
+                bad_arg(errstr, errstr_size,
+                        "invalid app slug or too many builds");
                 return NULL;
         }
         char **keys = malloc((n + 2) * (sizeof(char *) + KEY_MAX));
@@ -88,31 +89,33 @@ static char **list_keys(cache_redis_t *rc, const char *app,
         char *blk = (char *)(keys + n + 2);
         for (size_t i = 0; i < n + 2; i++)
                 keys[i] = blk + i * KEY_MAX;
-        int bad = cache_redis_key(rc, keys[0], KEY_MAX, "applist:%s", app) < 0 ||
-                  cache_redis_key(rc, keys[1], KEY_MAX, "applist:%s:lease", app) < 0;
+        int bad =
+            cache_redis_key(rc, keys[0], KEY_MAX, "applist:%s", app) < 0 ||
+            cache_redis_key(rc, keys[1], KEY_MAX, "applist:%s:lease", app) < 0;
         for (size_t i = 0; i < n && !bad; i++)
                 bad = !name_ok(builds[i], 0) ||
-                      cache_redis_key(rc, keys[i + 2], KEY_MAX, "build:%s:%s", app,
-                                      builds[i]) < 0;
+                      cache_redis_key(rc, keys[i + 2], KEY_MAX, "build:%s:%s",
+                                      app, builds[i]) < 0;
         if (bad) {
                 free(keys);
-                bad_arg(errstr, errstr_size, "invalid build slug or key too long");
+                bad_arg(errstr, errstr_size,
+                        "invalid build slug or key too long");
                 return NULL;
         }
         *err = CACHE_OK;
         return keys;
 }
 
-int cache_applist_preflight(cache_redis_t *rc, const char *app,
-                            int64_t after_s, const char *const *builds,
-                            size_t n, const char *owner, int lease_ms,
-                            buf_t *jsons, int *lease, char *errstr,
-                            size_t errstr_size) {
+int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
+                            const char *const *builds, size_t n,
+                            const char *owner, int lease_ms, buf_t *jsons,
+                            int *lease, char *errstr, size_t errstr_size) {
         int err;
         char after[32], lms[16];
         redisReply *r = NULL;
         if (!name_ok(owner, 1) || lease_ms <= 0)
-                return bad_arg(errstr, errstr_size, "invalid lease owner or length");
+                return bad_arg(errstr, errstr_size,
+                               "invalid lease owner or length");
         char **keys = list_keys(rc, app, builds, n, errstr, errstr_size, &err);
         const char **argv = keys ? malloc((n + 5) * sizeof(*argv)) : NULL;
         if (!argv) {
@@ -126,8 +129,8 @@ int cache_applist_preflight(cache_redis_t *rc, const char *app,
         argv[n + 2] = after;
         argv[n + 3] = owner;
         argv[n + 4] = lms;
-        err = cache_redis_eval(rc, &preflight_script, (int)n + 2, (int)n + 5, argv,
-                               NULL, &r, errstr, errstr_size);
+        err = cache_redis_eval(rc, &preflight_script, (int)n + 2, (int)n + 5,
+                               argv, NULL, &r, errstr, errstr_size);
         free(argv);
         free(keys);
         if (err)
@@ -139,7 +142,8 @@ int cache_applist_preflight(cache_redis_t *rc, const char *app,
                         rc_ = 1;
                         for (size_t i = 0; i < n; i++) {
                                 const redisReply *v = r->element[i + 1];
-                                if (v->type == REDIS_REPLY_STRING && v->len > 0 &&
+                                if (v->type == REDIS_REPLY_STRING &&
+                                    v->len > 0 &&
                                     buf_append(&jsons[i], v->str, v->len))
                                         buf_reset(&jsons[i]);
                         }
@@ -150,8 +154,8 @@ int cache_applist_preflight(cache_redis_t *rc, const char *app,
                 }
         }
         if (rc_ == CACHE_E_REPLY)
-                snprintf(errstr, errstr_size, "list preflight of app %s: odd reply",
-                         app);
+                snprintf(errstr, errstr_size,
+                         "list preflight of app %s: odd reply", app);
         freeReplyObject(r);
         return rc_;
 }
@@ -211,7 +215,8 @@ int cache_history_get(cache_redis_t *rc, const char *app, const char *workflow,
         char key[320], wf[17];
         redisReply *r = NULL;
         if (!name_ok(app, 0) || !workflow || max <= 0)
-                return bad_arg(errstr, errstr_size, "invalid app slug or workflow");
+                return bad_arg(errstr, errstr_size,
+                               "invalid app slug or workflow");
         wf_hash(workflow, wf);
         if (cache_redis_key(rc, key, sizeof(key), "hist:%s:%s", app, wf) < 0)
                 return bad_arg(errstr, errstr_size, "key too long");
@@ -227,7 +232,8 @@ int cache_history_get(cache_redis_t *rc, const char *app, const char *workflow,
                         long long v = e->type == REDIS_REPLY_STRING
                                           ? strtoll(e->str, &end, 10)
                                           : 0;
-                        if (v > 0 && e->type == REDIS_REPLY_STRING && *end == '\0')
+                        if (v > 0 && e->type == REDIS_REPLY_STRING &&
+                            *end == '\0')
                                 out[n++] = v;
                 }
         freeReplyObject(r);
@@ -239,19 +245,21 @@ int cache_history_add_send(cache_redis_t *rc, const char *app,
                            int64_t duration_ms, char *errstr,
                            size_t errstr_size) {
         char key[320], seen[320], wf[17], d[32], max[16], ttl[32], sttl[32];
-        if (!name_ok(app, 0) || !name_ok(build, 0) || !workflow || duration_ms <= 0)
+        if (!name_ok(app, 0) || !name_ok(build, 0) || !workflow ||
+            duration_ms <= 0)
                 return bad_arg(errstr, errstr_size, "invalid history entry");
         wf_hash(workflow, wf);
         if (cache_redis_key(rc, key, sizeof(key), "hist:%s:%s", app, wf) < 0 ||
-            cache_redis_key(rc, seen, sizeof(seen), "hist:%s:seen:%s", app, build) < 0)
+            cache_redis_key(rc, seen, sizeof(seen), "hist:%s:seen:%s", app,
+                            build) < 0)
                 return bad_arg(errstr, errstr_size, "key too long");
         snprintf(d, sizeof(d), "%" PRId64, duration_ms);
         snprintf(max, sizeof(max), "%d", CACHE_HIST_MAX);
         snprintf(ttl, sizeof(ttl), "%lld", HIST_TTL_MS);
         snprintf(sttl, sizeof(sttl), "%lld", SEEN_TTL_MS);
         const char *argv[] = {key, seen, d, max, ttl, sttl};
-        return cache_redis_eval_send(rc, &hist_add_script, 2, 6, argv, NULL, errstr,
-                                     errstr_size);
+        return cache_redis_eval_send(rc, &hist_add_script, 2, 6, argv, NULL,
+                                     errstr, errstr_size);
 }
 
 int cache_webhook_mark_send(cache_redis_t *rc, const char *app, int ttl_s,
@@ -275,7 +283,8 @@ int cache_webhook_check(cache_redis_t *rc, const char *app, char *errstr,
                 return bad_arg(errstr, errstr_size, "invalid app slug");
         if (cache_redis_key(rc, key, sizeof(key), "webhook:%s", app) < 0)
                 return bad_arg(errstr, errstr_size, "key too long");
-        int err = cache_redis_cmd(rc, &r, errstr, errstr_size, "EXISTS %s", key);
+        int err =
+            cache_redis_cmd(rc, &r, errstr, errstr_size, "EXISTS %s", key);
         if (err)
                 return err;
         int yes = r->type == REDIS_REPLY_INTEGER && r->integer == 1;

@@ -3,7 +3,8 @@
  * dir:  a small cache of (workspace -> token, file identity) guarded by a
  *       mutex; every lookup opens the file and re-reads it when its identity
  *       changed (Kubernetes swaps the ..data symlink on rotation).
- * redis: sealed values (cache/tokencrypt.h) under `token:<ws>`.
+ * redis: sealed values (cache/tokencrypt.h) under `<name>:<ws>` (name
+ *        "token" unless opts.redis_name says otherwise).
  */
 #include "cache/tokenstore.h"
 
@@ -43,6 +44,7 @@ struct tokenstore {
         /* redis */
         cache_redis_t *rc;
         tokencrypt_keyring_t *kr;
+        char name[32]; /* key namespace: "token", "webhook-secret" */
 };
 
 static const char cas_src[] =
@@ -107,6 +109,15 @@ tokenstore_t *tokenstore_new(const char *spec, const tokenstore_opts_t *opts,
                         goto fail;
                 }
                 ts->rc = opts->rc;
+                const char *name =
+                    opts->redis_name ? opts->redis_name : "token";
+                if (!*name || strlen(name) >= sizeof(ts->name) ||
+                    strpbrk(name, ":*?[]\\ ")) {
+                        snprintf(errstr, errstr_size,
+                                 "token store redis: bad key name");
+                        goto fail;
+                }
+                snprintf(ts->name, sizeof(ts->name), "%s", name);
                 ts->kr = tokencrypt_keyring_load(
                     opts->key_file, opts->old_key_files, opts->n_old_key_files,
                     errstr, errstr_size);
@@ -408,7 +419,7 @@ static int redis_get(tokenstore_t *ts, const char *ws, char *buf, size_t size,
         char key[256];
         redisReply *r = NULL;
         size_t len    = 0;
-        cache_redis_key(ts->rc, key, sizeof(key), "token:%s", ws);
+        cache_redis_key(ts->rc, key, sizeof(key), "%s:%s", ts->name, ws);
         int err =
             cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "GET %s", key);
         if (err)
@@ -437,7 +448,7 @@ static int redis_put(tokenstore_t *ts, const char *ws, const char *token,
             tokencrypt_seal(ts->kr, ws, token, len, &v, errstr, errstr_size);
         if (err)
                 return err;
-        cache_redis_key(ts->rc, key, sizeof(key), "token:%s", ws);
+        cache_redis_key(ts->rc, key, sizeof(key), "%s:%s", ts->name, ws);
         err = cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "SET %s %s", key,
                               v);
         if (r)
@@ -450,7 +461,7 @@ static int redis_delete(tokenstore_t *ts, const char *ws, char *errstr,
                         size_t errstr_size) {
         char key[256];
         redisReply *r = NULL;
-        cache_redis_key(ts->rc, key, sizeof(key), "token:%s", ws);
+        cache_redis_key(ts->rc, key, sizeof(key), "%s:%s", ts->name, ws);
         int err =
             cache_redis_cmd(ts->rc, &r, errstr, errstr_size, "DEL %s", key);
         if (r)
@@ -527,7 +538,8 @@ static void rekey_one(tokenstore_t *ts, const char *key, size_t *rekeyed,
         char tok[TOKENSTORE_TOKEN_MAX + 1], kid[TOKENCRYPT_KEYID_LEN + 1];
         char errstr[256], *nv = NULL;
         redisReply *r = NULL, *c = NULL;
-        size_t len = 0, plen = strlen(cache_redis_prefix(ts->rc)) + 6;
+        size_t len  = 0,
+               plen = strlen(cache_redis_prefix(ts->rc)) + strlen(ts->name) + 1;
         const char *ws = key + plen;
 
         if (strlen(key) <= plen || !tokenstore_ws_valid(ws)) {
@@ -570,8 +582,9 @@ out:
                 freeReplyObject(c);
 }
 
-/* "<escaped prefix>token:*" for SCAN MATCH. */
-static int token_key_pattern(const char *prefix, char *out, size_t size) {
+/* "<escaped prefix><name>:*" for SCAN MATCH. */
+static int token_key_pattern(const char *prefix, const char *name, char *out,
+                             size_t size) {
         size_t o = 0;
         for (const char *p = prefix; *p; p++) {
                 if (o + 3 >= size)
@@ -580,7 +593,7 @@ static int token_key_pattern(const char *prefix, char *out, size_t size) {
                         out[o++] = '\\';
                 out[o++] = *p;
         }
-        int n = snprintf(out + o, size - o, "token:*");
+        int n = snprintf(out + o, size - o, "%s:*", name);
         return n < 0 || (size_t)n >= size - o ? -1 : 0;
 }
 
@@ -593,7 +606,7 @@ static int token_keys_scan(tokenstore_t *ts,
                            void *opaque, char *errstr, size_t errstr_size) {
         char pattern[512], cursor[32] = "0";
         int ret = 0;
-        if (token_key_pattern(cache_redis_prefix(ts->rc), pattern,
+        if (token_key_pattern(cache_redis_prefix(ts->rc), ts->name, pattern,
                               sizeof(pattern))) {
                 snprintf(errstr, errstr_size, "key prefix too long");
                 return CACHE_E_ARG;
@@ -694,7 +707,7 @@ typedef struct list_ctx {
 
 static int list_key(tokenstore_t *ts, const char *key, void *opaque) {
         const list_ctx_t *l = opaque;
-        size_t plen = strlen(cache_redis_prefix(ts->rc)) + 6; /* "token:" */
+        size_t plen = strlen(cache_redis_prefix(ts->rc)) + strlen(ts->name) + 1;
         if (strlen(key) <= plen || !tokenstore_ws_valid(key + plen))
                 return 0;
         return l->cb(key + plen, l->opaque);

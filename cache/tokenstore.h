@@ -9,7 +9,8 @@
  *               device, size and mtime with the cached copy: a rotated token
  *               is used on the next lookup, without restart, at the cost of
  *               one open+fstat.
- *   "redis"     AES-256-GCM sealed values in Redis (`token:<ws>`, see
+ *   "redis"     AES-256-GCM sealed values in Redis (`token:<ws>`, or
+ *               `<opts.redis_name>:<ws>`; see
  *               cache/tokencrypt.h), written by `bitmon connect`; the key
  *               comes from opts.key_file, older keys from opts.old_key_files.
  *
@@ -41,6 +42,10 @@ typedef struct tokenstore_opts {
         const char *key_file; /* redis store: current key */
         const char *const *old_key_files; /* redis store: older keys */
         size_t n_old_key_files;
+        /* redis store: the key namespace, `<name>:<ws>`; NULL = "token".
+         * Webhook secrets use "webhook-secret" (webhook/intake.h), so the
+         * two stores can share one Redis and one key. */
+        const char *redis_name;
 } tokenstore_opts_t;
 
 typedef struct tokenstore tokenstore_t;

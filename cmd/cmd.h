@@ -31,4 +31,8 @@ int cmd_connect(int argc, char **argv);
 int cmd_disconnect(int argc, char **argv);
 int cmd_tokens(int argc, char **argv);
 
+/* Bitrise outgoing webhooks to the intake (cmd/webhooks.c; docs/webhooks.md).
+ */
+int cmd_webhooks(int argc, char **argv);
+
 #endif

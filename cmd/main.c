@@ -18,6 +18,8 @@ static const struct {
      "check a workspace's Bitrise token and store it when it works"},
     {"disconnect", cmd_disconnect, "remove a workspace's stored token"},
     {"tokens", cmd_tokens, "list stored tokens (fingerprints) or rekey them"},
+    {"webhooks", cmd_webhooks,
+     "register, list or remove an app's Bitrise webhook to bitmon"},
     {"config", cmd_config,
      "print or check the configuration, or its reference"},
     {"enqueue", cmd_enqueue,

@@ -24,6 +24,7 @@ typedef struct run {
         metrics_t *metrics;
         health_t *health;
         httpd_t *httpd;
+        webhook_intake_t *webhook;
         bitrise_client_t *client;
         cache_budget_t *budget;
         producer_t *producer;
@@ -139,6 +140,25 @@ static void run_metrics_register(run_t *r) {
 /* ---- start and stop --------------------------------------------------------
  */
 
+/* The webhook intake, after the producer it hands hints to. A failure to
+ * bind or to open the secrets store leaves the process running (jobs are
+ * still followed, by polling) but not ready, so the Service sends no
+ * deliveries here. */
+static void run_webhook_start(run_t *r) {
+        char err[512];
+        if (!r->o.webhook_enabled)
+                return;
+        r->o.webhook.producer = r->producer;
+        r->o.webhook.metrics  = r->metrics;
+        if (webhook_intake_new(&r->o.webhook, &r->webhook, err, sizeof(err)) <
+            0) {
+                LOG_ERROR(FAC, "webhook intake not started: %s", err);
+                health_set(r->health, "webhook", HEALTH_NOT_READY, err);
+                return;
+        }
+        health_set(r->health, "webhook", HEALTH_OK, NULL);
+}
+
 static int run_start(run_t *r) {
         char err[512];
         run_opts_t *o = &r->o;
@@ -160,6 +180,7 @@ static int run_start(run_t *r) {
             !(r->budget = cache_budget_new(&o->budget, err, sizeof(err))) ||
             !(r->producer = producer_new(&o->producer, err, sizeof(err))))
                 goto fail;
+        run_webhook_start(r);
         consumer_dispatch_t d = {run_on_job, run_on_revoke, r};
         if (!(r->consumer = consumer_new(&o->consumer, &d, r->producer, err,
                                          sizeof(err))))
@@ -199,6 +220,10 @@ static int run_shutdown(run_t *r) {
         int rc           = 0;
         char err[256];
         health_set(r->health, "process", HEALTH_NOT_READY, "shutting down");
+        /* first: no new hints while the rest stops (Bitrise does not
+         * retry, but the safety poll catches what is refused now) */
+        webhook_intake_destroy(r->webhook);
+        r->webhook = NULL;
         if (r->consumer)
                 consumer_stop(r->consumer);
         if (r->workers) {
@@ -246,6 +271,7 @@ static int run_shutdown(run_t *r) {
 }
 
 static void run_free(run_t *r) {
+        webhook_intake_destroy(r->webhook);
         workers_destroy(r->workers);
         monitor_detach_consumer(r->monitor);
         consumer_destroy(r->consumer);

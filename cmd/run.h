@@ -10,6 +10,7 @@
 #include "consumer/consumer.h"
 #include "producer/producer.h"
 #include "workers/monitor.h"
+#include "webhook/intake.h"
 #include "workers/workers.h"
 
 #define RUN_MAX_OLD_KEYS 16
@@ -26,6 +27,8 @@ typedef struct run_opts {
                                  * health and metrics set by run.c */
         httpd_opts_t http;
         int http_enabled;
+        webhook_intake_opts_t webhook; /* producer, metrics set by run.c */
+        int webhook_enabled;           /* webhook.listen is set */
         int shutdown_ms;
         /* owned */
         cache_budget_override_t *overrides;

@@ -182,6 +182,21 @@ static void fill_kafka(run_opts_t *o) {
         o->monitor.worker_id     = config_str(cfg, "worker.id");
 }
 
+/* webhook.* → the intake; a redis secrets store shares the redis.* keys
+ * and the token key files. Called after fill_tokens and fill_redis. */
+static void fill_webhook(run_opts_t *o) {
+        const config_t *cfg = o->cfg;
+        o->webhook          = (webhook_intake_opts_t){
+                     .listen         = config_str(cfg, "webhook.listen"),
+                     .max_body_bytes = (size_t)config_int(cfg, "webhook.max_body_bytes"),
+                     .secrets_spec   = config_str(cfg, "webhook.secrets"),
+                     .redis          = o->monitor.redis,
+                     .secrets        = o->monitor.tokens,
+                     .topic          = o->kafka.topic_jobs,
+        };
+        o->webhook_enabled = *o->webhook.listen != '\0';
+}
+
 int run_opts_fill(run_opts_t *o) {
         o->cfg = o->kafka.cfg;
         fill_bitrise(o);
@@ -193,6 +208,7 @@ int run_opts_fill(run_opts_t *o) {
         o->shutdown_ms  = (int)config_int(o->cfg, "shutdown.timeout_s") * 1000;
         if (fill_budget(o) < 0 || fill_tokens(o) < 0)
                 return -1;
+        fill_webhook(o);
         return 0;
 }
 
@@ -212,7 +228,7 @@ void run_opts_log(const run_opts_t *o) {
                  "dlq=%s threads=%d max_watches=%zu resume_watches=%zu "
                  "bitrise=%s tokens=%s redis=%s:%d prefix=%s "
                  "budget_rate=%g budget_burst=%g replicas=%d poll_on_hold_s=%g "
-                 "poll_running_s=%g batch=%d adaptive=%d http=%s "
+                 "poll_running_s=%g batch=%d adaptive=%d http=%s webhook=%s "
                  "shutdown_timeout_s=%d",
                  o->monitor.worker_id, o->kafka.bootstrap, o->consumer.group,
                  o->consumer.topic_jobs, o->monitor.topic_results,
@@ -226,5 +242,6 @@ void run_opts_log(const run_opts_t *o) {
                  o->workers.watch.running_ms / 1000.0, o->workers.watch.batch,
                  o->workers.watch.adaptive,
                  o->http_enabled ? config_str(cfg, "http.listen") : "off",
+                 o->webhook_enabled ? o->webhook.listen : "off",
                  o->shutdown_ms / 1000);
 }

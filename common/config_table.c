@@ -27,7 +27,7 @@
 /* clang-format on */
 
 static config_check_fn check_url, check_nonempty, check_topic, check_listen,
-    check_tokens_store, check_overrides;
+    check_listen_opt, check_tokens_store, check_overrides;
 
 /* clang-format off */
 const config_key_t config_table[] = {
@@ -110,6 +110,9 @@ BOOL("http.enabled", "true", "serve /metrics, /healthz and /readyz"),
 DBL("webhook.safety_poll_s", "300", 1, 86400, "builds of an app that delivers webhooks are polled only this often (a lost delivery is never resent)"),
 INT("webhook.trust_s", "3600", 60, 604800, "an app counts as delivering webhooks for this long after its last delivery"),
 STR_CK("http.listen", "0.0.0.0:9090", check_listen, "address of /metrics, /healthz, /readyz (HOST:PORT, [IPV6]:PORT)"),
+STR_CK("webhook.listen", "", check_listen_opt, "address of the webhook intake, POST /webhooks/bitrise (HOST:PORT, [IPV6]:PORT; not http.listen); empty = off (docs/webhooks.md)"),
+STR_CK("webhook.secrets", "dir:/var/run/secrets/bitmon/webhook-secrets", check_tokens_store, "where the per-workspace webhook secrets are: `dir:PATH` (one file per workspace) or `redis` (encrypted with tokens.key_file, keys webhook-secret:W); written by `bitmon webhooks register`"),
+SIZE("webhook.max_body_bytes", "64KiB", 1 * KIB, 1 * MIB, "largest webhook body accepted; larger ones get 413, checked as the bytes arrive"),
 INT("shutdown.timeout_s", "25", 1, 300, "time allowed for a clean shutdown after SIGTERM"),
 };
 /* clang-format on */
@@ -165,6 +168,10 @@ static int check_listen(const char *v, char *errstr, size_t errstr_size) {
                 return fail(errstr, errstr_size,
                             "expected a port between 0 and 65535");
         return 0;
+}
+
+static int check_listen_opt(const char *v, char *errstr, size_t errstr_size) {
+        return *v ? check_listen(v, errstr, errstr_size) : 0;
 }
 
 static int check_tokens_store(const char *v, char *errstr, size_t errstr_size) {
@@ -228,4 +235,8 @@ void config_table_check(config_t *cfg) {
             !*config_str(cfg, "tokens.key_file"))
                 config_error_add(cfg, "tokens.key_file: required when "
                                       "tokens.store is redis");
+        if (strcmp(config_str(cfg, "webhook.secrets"), "redis") == 0 &&
+            !*config_str(cfg, "tokens.key_file"))
+                config_error_add(cfg, "tokens.key_file: required when "
+                                      "webhook.secrets is redis");
 }

@@ -162,8 +162,8 @@ static int resolve(const char *listen, struct addrinfo **res, char *errstr,
 }
 
 /* A listening socket for ai; -1 with errstr on failure. */
-static int listen_socket(const char *listen_addr, const struct addrinfo *ai,
-                         int *port, char *errstr, size_t errstr_size) {
+static int listen_ai(const char *listen_addr, const struct addrinfo *ai,
+                     int *port, char *errstr, size_t errstr_size) {
         char ebuf[128];
         int one = 1;
         int fd  = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
@@ -201,7 +201,7 @@ int httpd_new(const httpd_opts_t *opts, httpd_t **out, char *errstr,
         }
         h->metrics = opts->metrics;
         h->health  = opts->health;
-        fd = listen_socket(opts->listen, ai, &h->port, errstr, errstr_size);
+        fd         = listen_ai(opts->listen, ai, &h->port, errstr, errstr_size);
         if (fd < 0)
                 goto done;
         h->d = MHD_start_daemon(
@@ -230,6 +230,16 @@ done:
                 freeaddrinfo(ai);
         httpd_destroy(h);
         return err;
+}
+
+int httpd_listen_socket(const char *listen, int *port, char *errstr,
+                        size_t errstr_size) {
+        struct addrinfo *ai = NULL;
+        if (resolve(listen, &ai, errstr, errstr_size) < 0)
+                return -1;
+        int fd = listen_ai(listen, ai, port, errstr, errstr_size);
+        freeaddrinfo(ai);
+        return fd;
 }
 
 int httpd_port(const httpd_t *h) {

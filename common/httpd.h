@@ -36,6 +36,15 @@ typedef struct httpd httpd_t;
 int httpd_new(const httpd_opts_t *opts, httpd_t **out, char *errstr,
               size_t errstr_size);
 
+/* A bound, listening TCP socket (SO_REUSEADDR, close-on-exec) for "HOST:PORT"
+ * or "[IPV6]:PORT", for servers of their own such as the webhook intake.
+ * Returns the descriptor (caller closes it, or hands it to MHD with
+ * MHD_OPTION_LISTEN_SOCKET) and the bound port in *port, or -1 with the
+ * reason in errstr ("cannot listen on 0.0.0.0:8080: Address already in
+ * use"). */
+int httpd_listen_socket(const char *listen, int *port, char *errstr,
+                        size_t errstr_size);
+
 /* The bound port (the one chosen when the port was 0). */
 int httpd_port(const httpd_t *h);
 

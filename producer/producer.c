@@ -61,13 +61,19 @@ static void *poll_main(void *arg) {
         return NULL;
 }
 
+/* partitioner: murmur2 for keyed messages, as the Java client (and Kafka
+ * Streams, kcat -X partitioner=murmur2_random...) does. librdkafka's own
+ * default (consistent_random, crc32) would put a webhook hint on another
+ * partition than the jobs of its build that a Java service produced
+ * (docs/webhooks.md "Partitioning"). kafka.partitioner overrides it. */
 static const char *const defaults_kv[] = {
-    "linger.ms", "5", "message.timeout.ms", "0", "client.id", "bitmon",
+    "linger.ms", "5",      "message.timeout.ms", "0",
+    "client.id", "bitmon", "partitioner",        "murmur2_random",
 };
 
 producer_t *producer_new(const producer_opts_t *opts, char *errstr,
                          size_t errstr_size) {
-        kconf_pairs_t defaults = {defaults_kv, 3};
+        kconf_pairs_t defaults = {defaults_kv, 4};
         rd_kafka_conf_t *conf  = NULL;
         producer_t *p          = calloc(1, sizeof(*p));
         if (!p) {

@@ -94,7 +94,7 @@ void apppoll_release(watch_table_t *tbl) {
 
 static char *ap_key(const char *workspace, const char *app, size_t *len) {
         size_t lw = strlen(workspace), la = strlen(app);
-        char *k   = malloc(lw + la + 2);
+        char *k = malloc(lw + la + 2);
         if (!k)
                 return NULL;
         memcpy(k, workspace, lw + 1);
@@ -213,7 +213,8 @@ static void ap_arm(app_group_t *g) {
                 return;
         }
         if (!g->timer && !(g->timer = loop_timer_new(g->tbl->loop))) {
-                LOG_WARN(AP_FAC, "out of memory, polling per build app=%s", g->app);
+                LOG_WARN(AP_FAC, "out of memory, polling per build app=%s",
+                         g->app);
                 g->next_at = WATCH_NEVER;
                 for (watch_t *w = g->members; w; w = w->gnext)
                         ap_unpark(w, 1);
@@ -273,7 +274,7 @@ void apppoll_leave(watch_t *w) {
                 g->members = w->gnext;
         if (w->gnext)
                 w->gnext->gprev = w->gprev;
-        w->grp = NULL;
+        w->grp   = NULL;
         w->gnext = w->gprev = NULL;
         g->n--;
         if (g->busy)
@@ -285,8 +286,8 @@ void apppoll_leave(watch_t *w) {
                 watch_t *last = g->members;
                 int64_t at    = g->next_at;
                 ap_unpark(last, 0);
-                last->next_at = at == WATCH_NEVER ? loop_now_ms(g->tbl->loop)
-                                                  : at;
+                last->next_at =
+                    at == WATCH_NEVER ? loop_now_ms(g->tbl->loop) : at;
                 watch_settle(last);
         }
 }
@@ -308,7 +309,8 @@ int apppoll_defer(watch_t *w) {
         return 1;
 }
 
-/* ---- the schedule --------------------------------------------------------- */
+/* ---- the schedule ---------------------------------------------------------
+ */
 
 static const sched_hist_t *ap_hist(app_group_t *g, const char *workflow) {
         const watch_seams_t *s = &g->tbl->seams;
@@ -338,7 +340,8 @@ static const sched_hist_t *ap_hist(app_group_t *g, const char *workflow) {
 static int ap_webhooks(app_group_t *g) {
         const watch_seams_t *s = &g->tbl->seams;
         int64_t now            = ap_now(g);
-        if (s->app_webhooks && (!g->webhooks_at || now - g->webhooks_at >= AP_HOOK_MS)) {
+        if (s->app_webhooks &&
+            (!g->webhooks_at || now - g->webhooks_at >= AP_HOOK_MS)) {
                 g->webhooks    = s->app_webhooks(s->ctx, g->app) == 1;
                 g->webhooks_at = now;
         }
@@ -348,7 +351,7 @@ static int ap_webhooks(app_group_t *g) {
 static int64_t ap_server_now(const watch_table_t *tbl, double *rate) {
         const watch_seams_t *s = &tbl->seams;
         int64_t now            = 0;
-        *rate                  = s->server_clock ? s->server_clock(s->ctx, &now) : 1;
+        *rate = s->server_clock ? s->server_clock(s->ctx, &now) : 1;
         if (!now) { /* no answer yet: the local clock, rate unknown */
                 *rate = 0;
                 return time_wall_ms();
@@ -361,10 +364,11 @@ static void ap_sched_build(watch_t *w, watch_state_t st, sched_build_t *b) {
         watch_build_facts_t f  = {0};
         if (w->build && s->build_facts)
                 s->build_facts(s->ctx, w->build, &f);
-        *b = (sched_build_t){.on_hold    = st == WATCH_STATE_ON_HOLD,
-                             .started_ms = f.started_ms,
-                             .hist       = w->grp ? ap_hist(w->grp, f.workflow) : NULL,
-                             .webhooks   = w->grp ? ap_webhooks(w->grp) : 0};
+        *b =
+            (sched_build_t){.on_hold    = st == WATCH_STATE_ON_HOLD,
+                            .started_ms = f.started_ms,
+                            .hist = w->grp ? ap_hist(w->grp, f.workflow) : NULL,
+                            .webhooks = w->grp ? ap_webhooks(w->grp) : 0};
 }
 
 int64_t apppoll_interval_ms(watch_t *w, watch_state_t st) {
@@ -417,16 +421,20 @@ static void ap_plan(app_group_t *g, int64_t wait_ms) {
                         continue;
                 sched_build_t b;
                 ap_sched_build(w, w->state, &b);
-                int64_t d = w->known ? sched_interval_ms(&g->tbl->opts, &b, snow, rate)
-                                     : 0;
+                int64_t d =
+                    w->known ? sched_interval_ms(&g->tbl->opts, &b, snow, rate)
+                             : 0;
                 if (wait_ms > 0)
-                        d = wait_ms * (sched_urgent(&g->tbl->opts, &b, snow) ? 1 : 2);
+                        d = wait_ms *
+                            (sched_urgent(&g->tbl->opts, &b, snow) ? 1 : 2);
                 if (now + d < best)
                         best = now + d;
         }
         g->next_at = WATCH_NEVER;
         if (best != WATCH_NEVER)
-                ap_call_at(g, wait_ms > 0 ? best : now + watch_jittered(g->tbl, best - now));
+                ap_call_at(g, wait_ms > 0
+                                  ? best
+                                  : now + watch_jittered(g->tbl, best - now));
         else
                 ap_arm(g);
 }
@@ -452,9 +460,8 @@ static void ap_feed(app_group_t *g, const char *build, watch_answer_t *ans) {
         watch_t *w = watch_table_find(g->tbl, g->workspace, g->app, build);
         if (!w || w->grp != g || !w->parked || w->seen_round == g->round) {
                 if (ans->payload && g->tbl->seams.payload_free)
-                        g->tbl->seams.payload_free(g->tbl->seams.ctx,
-                                                   WATCH_REQ_BUILD,
-                                                   ans->payload);
+                        g->tbl->seams.payload_free(
+                            g->tbl->seams.ctx, WATCH_REQ_BUILD, ans->payload);
                 ans->payload = NULL;
                 return;
         }
@@ -539,7 +546,9 @@ static int ap_shared(app_group_t *g) {
                 ap_round_end(g);
         } else if (lease == 0) {
                 g->next_at = WATCH_NEVER;
-                ap_call_at(g, ap_now(g) + watch_jittered(g->tbl, g->tbl->opts.lease_wait_ms));
+                ap_call_at(
+                    g, ap_now(g) +
+                           watch_jittered(g->tbl, g->tbl->opts.lease_wait_ms));
         }
         g->lease_held = hit != 1 && lease == 1;
         free(slugs);
@@ -564,8 +573,9 @@ static int ap_start(app_group_t *g, const char *next) {
                                  ? s->budget_take_checked(s->ctx, g->fp, g->workspace,
                                                           g->app, &v)
                                  : 0;
-        g->valid_cached = v == WATCH_VALIDITY_VALID;
-        if (v == WATCH_VALIDITY_INVALID || v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
+        g->valid_cached    = v == WATCH_VALIDITY_VALID;
+        if (v == WATCH_VALIDITY_INVALID ||
+            v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
                 explicit_bzero(tok, sizeof(tok));
                 ap_fallback(g); /* they end on the cached verdict */
                 return -1;
@@ -584,7 +594,7 @@ static int ap_start(app_group_t *g, const char *next) {
                                    .next     = next,
                                    .cb       = ap_on_answer,
                                    .cb_arg   = g};
-        rc           = s->request_start(s->ctx, g->tbl->loop, &g->req, err, sizeof(err));
+        rc = s->request_start(s->ctx, g->tbl->loop, &g->req, err, sizeof(err));
         g->req.token = NULL;
         explicit_bzero(tok, sizeof(tok));
         if (rc != 0) {
@@ -632,7 +642,7 @@ static void ap_on_page(app_group_t *g, watch_answer_t *ans) {
                                          .payload        = it->payload,
                                          .build_status   = it->build_status,
                                          .build_on_hold  = it->build_on_hold};
-                it->payload = NULL;
+                it->payload           = NULL;
                 ap_feed(g, it->build_slug, &one);
         }
         if (page->next && g->npages < (size_t)g->tbl->opts.list_max_pages &&
@@ -649,12 +659,14 @@ static void ap_on_page(app_group_t *g, watch_answer_t *ans) {
 
 static void ap_on_failure(app_group_t *g, const watch_answer_t *ans) {
         const watch_seams_t *s = &g->tbl->seams;
-        LOG_INFO(AP_FAC, "list call failed, each build looks for itself app=%s: %s",
+        LOG_INFO(AP_FAC,
+                 "list call failed, each build looks for itself app=%s: %s",
                  g->app, ans->message ? ans->message : "request failed");
         if (ans->cls == WATCH_ANS_RATE_LIMITED) {
                 int64_t block = ans->retry_after_ms;
                 if (s->budget_on_429)
-                        block = s->budget_on_429(s->ctx, g->fp, ans->retry_after_ms);
+                        block = s->budget_on_429(s->ctx, g->fp,
+                                                 ans->retry_after_ms);
                 if (block <= 0)
                         block = watch_backoff_ms(&g->tbl->opts, ++g->attempts);
                 ap_rate_wait(g, 1);
@@ -678,7 +690,8 @@ static void ap_on_answer(void *arg, watch_answer_t *ans) {
                 return;
         g->busy = 1;
         if (s->validity_record &&
-            ((hs >= 200 && hs < 300 && !g->valid_cached) || hs == 401 || hs == 403))
+            ((hs >= 200 && hs < 300 && !g->valid_cached) || hs == 401 ||
+             hs == 403))
                 s->validity_record(s->ctx, g->fp, g->app, hs);
         if (ans->cls == WATCH_ANS_OK && ans->payload) {
                 g->attempts = 0;

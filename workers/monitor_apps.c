@@ -46,9 +46,9 @@ static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
                 return 0;
         for (size_t i = 0; i < n; i++)
                 buf_init(&jsons[i], CACHE_BUILD_MAX_JSON);
-        int rc = cache_applist_preflight(t->rc, app, after_s, builds, n,
-                                         t->worker, lease_ms, jsons, lease,
-                                         err, sizeof(err));
+        int rc =
+            cache_applist_preflight(t->rc, app, after_s, builds, n, t->worker,
+                                    lease_ms, jsons, lease, err, sizeof(err));
         if (rc < 0 && rc != CACHE_E_DOWN)
                 LOG_WARN(FAC, "list preflight failed app=%s: %s", app, err);
         for (size_t i = 0; i < n; i++) {
@@ -65,7 +65,7 @@ static void seam_list_store(void *ctx, const char *app, int64_t after_s,
                             const watch_list_t *page, int ttl_ms, int mark,
                             int release) {
         monitor_thread_t *t = ctx;
-        size_t n            = page ? page->n : 0, k = 0;
+        size_t n = page ? page->n : 0, k = 0;
         char err[160];
         /* Not capped by cache.build_ttl_ms: the marker and the builds it
          * stands for must live as long, one interval. */
@@ -84,10 +84,9 @@ static void seam_list_store(void *ctx, const char *app, int64_t after_s,
                 k++;
         }
         if ((k || mark || release) &&
-            cache_applist_store_send(t->rc, app, after_s, slugs,
-                                     (const char *const *)jsons, lens, k,
-                                     ttl_ms, mark, release, t->worker, err,
-                                     sizeof(err)) < 0 &&
+            cache_applist_store_send(
+                t->rc, app, after_s, slugs, (const char *const *)jsons, lens, k,
+                ttl_ms, mark, release, t->worker, err, sizeof(err)) < 0 &&
             cache_redis_is_up(t->rc))
                 LOG_WARN(FAC, "cannot share the build list of app %s: %s", app,
                          err);
@@ -103,8 +102,8 @@ static int seam_history_get(void *ctx, const char *app, const char *workflow,
                             int64_t *out, int max) {
         monitor_thread_t *t = ctx;
         char err[160];
-        int n = cache_history_get(t->rc, app, workflow, out, max, err,
-                                  sizeof(err));
+        int n =
+            cache_history_get(t->rc, app, workflow, out, max, err, sizeof(err));
         return n > 0 ? n : 0;
 }
 
@@ -161,35 +160,39 @@ void monitor_observe_detection(monitor_t *m, const bitrise_build_t *b) {
         double rate = srvclock_now(m->clock, time_mono_ms(), &now);
         if (!now)
                 now = time_wall_ms(), rate = 1;
-        double s = (double)(now - b->finished_at) / 1000.0 / (rate > 0 ? rate : 1);
+        double s =
+            (double)(now - b->finished_at) / 1000.0 / (rate > 0 ? rate : 1);
         metrics_histogram_observe(m->detection, s < 0 ? 0 : s);
 }
 
 void monitor_apps_metrics(monitor_t *m) {
         static const char *ep[WATCH_REQ_BUILD_LIST + 1] = {
             NULL, "build", "log", "raw_log", "builds_list"};
-        static const double det[] = {0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600};
-        metrics_t *mx = m->o.metrics;
+        static const double det[] = {0.5, 1,  2,  5,   10,  15,
+                                     20,  30, 60, 120, 300, 600};
+        metrics_t *mx             = m->o.metrics;
         for (int i = WATCH_REQ_BUILD; i <= WATCH_REQ_BUILD_LIST; i++)
                 m->endpoint[i] = metrics_counter(
                     mx, "bitmon_bitrise_endpoint_requests_total",
                     "Bitrise requests made, by endpoint.", "endpoint", ep[i],
                     NULL);
-        m->list_ok       = metrics_counter(mx, "bitmon_list_calls_total",
-                                           "App build list calls, by outcome.",
-                                           "outcome", "ok", NULL);
-        m->list_failed   = metrics_counter(mx, "bitmon_list_calls_total",
-                                           "App build list calls, by outcome.",
-                                           "outcome", "failed", NULL);
-        m->hints_routed  = metrics_counter(mx, "bitmon_hints_total",
-                                           "Webhook hints that reached a worker, "
-                                           "by whether a watch took them.",
-                                           "outcome", "routed", NULL);
-        m->hints_dropped = metrics_counter(mx, "bitmon_hints_total",
-                                           "Webhook hints that reached a worker, "
-                                           "by whether a watch took them.",
-                                           "outcome", "dropped", NULL);
-        m->detection     = metrics_histogram(
+        m->list_ok     = metrics_counter(mx, "bitmon_list_calls_total",
+                                         "App build list calls, by outcome.",
+                                         "outcome", "ok", NULL);
+        m->list_failed = metrics_counter(mx, "bitmon_list_calls_total",
+                                         "App build list calls, by outcome.",
+                                         "outcome", "failed", NULL);
+        m->hints_routed =
+            metrics_counter(mx, "bitmon_hints_total",
+                            "Webhook hints that reached a worker, "
+                            "by whether a watch took them.",
+                            "outcome", "routed", NULL);
+        m->hints_dropped =
+            metrics_counter(mx, "bitmon_hints_total",
+                            "Webhook hints that reached a worker, "
+                            "by whether a watch took them.",
+                            "outcome", "dropped", NULL);
+        m->detection = metrics_histogram(
             mx, "bitmon_detection_seconds",
             "From a build's finished_at (Bitrise's clock) to its terminal "
             "result being produced.",

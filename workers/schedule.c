@@ -18,8 +18,9 @@ void sched_hist_from(sched_hist_t *h, const int64_t *d, int n) {
         if (m == 0)
                 return;
         qsort(v, (size_t)m, sizeof(v[0]), cmp_i64);
-        int64_t med = v[m / 2], lo = v[(m - 1) / 10], hi = v[m - 1 - (m - 1) / 10];
-        int64_t s = hi - med > med - lo ? hi - med : med - lo;
+        int64_t med = v[m / 2], lo = v[(m - 1) / 10],
+                hi = v[m - 1 - (m - 1) / 10];
+        int64_t s  = hi - med > med - lo ? hi - med : med - lo;
         if (s < med / 20)
                 s = med / 20;
         if (s < 2000)
@@ -54,8 +55,8 @@ int64_t sched_interval_ms(const watch_opts_t *o, const sched_build_t *b,
                  !sched_window(b, &lo, &hi))
                 d = o->running_ms;
         else if (now_ms < lo) /* far: look again when the window opens */
-                d = clamp((int64_t)((double)(lo - now_ms) / rate),
-                          o->target_ms, o->max_ms);
+                d = clamp((int64_t)((double)(lo - now_ms) / rate), o->target_ms,
+                          o->max_ms);
         else if (now_ms <= hi)
                 d = o->target_ms;
         else /* overdue: no better guess than the plain interval */

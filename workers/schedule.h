@@ -39,9 +39,9 @@ void sched_hist_from(sched_hist_t *h, const int64_t *durations_ms, int n);
 
 typedef struct sched_build {
         int on_hold;
-        int64_t started_ms;      /* Bitrise clock; 0 = unknown */
+        int64_t started_ms;       /* Bitrise clock; 0 = unknown */
         const sched_hist_t *hist; /* NULL = none */
-        int webhooks;            /* the app delivers webhooks */
+        int webhooks;             /* the app delivers webhooks */
 } sched_build_t;
 
 /* The interval before the next look at b, in local ms (jitter not

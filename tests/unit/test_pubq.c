@@ -30,39 +30,38 @@ static void on_ack(void *arg, int32_t part, int64_t off,
 }
 
 static void on_loop(void *arg) {
-        ctx_t *c       = arg;
-        char err[256]  = "";
-        pubq_opts_t o  = {.loop     = c->loop,
-                          .producer = c->p,
-                          .topic    = "pubq-test",
-                          .waiting  = &c->waiting};
-        pubq_t *q      = pubq_new(&o);
-        int64_t t0     = time_mono_ms();
+        ctx_t *c         = arg;
+        char err[256]    = "";
+        pubq_opts_t o    = {.loop     = c->loop,
+                            .producer = c->p,
+                            .topic    = "pubq-test",
+                            .waiting  = &c->waiting};
+        pubq_t *q        = pubq_new(&o);
+        int64_t t0       = time_mono_ms();
         producer_ack_t a = {on_ack, c, 0, 0};
         for (int i = 0; i < 4; i++) { /* 2 fit the queue, 2 wait */
                 a.off = i;
-                c->rc[i] = pubq_send(q, "k", 1, "{}", 2, &a, 1, err,
-                                     sizeof(err));
+                c->rc[i] =
+                    pubq_send(q, "k", 1, "{}", 2, &a, 1, err, sizeof(err));
         }
         /* a status event behind them waits too (in order) */
-        c->rc[4]              = pubq_send(q, "k", 1, "{}", 2, NULL, 0, err,
-                                          sizeof(err));
+        c->rc[4] = pubq_send(q, "k", 1, "{}", 2, NULL, 0, err, sizeof(err));
         c->waiting_mid        = pubq_waiting(q);
         c->waiting_mid_shared = atomic_load(&c->waiting);
         for (int i = 0; i < PUBQ_STATUS_MAX; i++)
                 pubq_send(q, "k", 1, "{}", 2, NULL, 1, err, sizeof(err));
-        c->refused_rc = pubq_send(q, "k", 1, "{}", 2, NULL, 0, err,
-                                  sizeof(err));
-        c->took_ms    = time_mono_ms() - t0;
-        c->lost       = pubq_destroy(q);
+        c->refused_rc =
+            pubq_send(q, "k", 1, "{}", 2, NULL, 0, err, sizeof(err));
+        c->took_ms = time_mono_ms() - t0;
+        c->lost    = pubq_destroy(q);
         atomic_store(&c->done, 1);
 }
 
 static void test_pubq_waits_instead_of_blocking(void) {
         static const char *const kv[] = {"queue.buffering.max.messages", "2"};
-        producer_opts_t po = {.bootstrap        = "127.0.0.1:1",
-                              .kafka            = {kv, 1},
-                              .flush_timeout_ms = 100};
+        producer_opts_t po            = {.bootstrap        = "127.0.0.1:1",
+                                         .kafka            = {kv, 1},
+                                         .flush_timeout_ms = 100};
         char err[256];
         static ctx_t c;
         memset(&c, 0, sizeof(c));

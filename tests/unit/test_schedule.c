@@ -28,10 +28,10 @@ static void test_sched_hist(void) {
 }
 
 static void test_sched_interval(void) {
-        watch_opts_t o    = opts();
-        sched_hist_t h    = {.n = 5, .median_ms = 600000, .spread_ms = 30000};
-        int64_t start     = 1000000000000;
-        sched_build_t b   = {.started_ms = start, .hist = &h};
+        watch_opts_t o  = opts();
+        sched_hist_t h  = {.n = 5, .median_ms = 600000, .spread_ms = 30000};
+        int64_t start   = 1000000000000;
+        sched_build_t b = {.started_ms = start, .hist = &h};
         /* Far from the end: look when the window opens, at most the
          * ceiling away. */
         T_ASSERT(sched_interval_ms(&o, &b, start + 10000, 1) == 120000);
