@@ -75,7 +75,7 @@ KAFKA_MOCK := $(BUILD)/kafka-mock
 # Keep the objects of test and bench programs between runs.
 .SECONDARY:
 
-.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools
+.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools image image-test
 .DEFAULT_GOAL := all
 
 all: $(BITMON) $(if $(SIM_SRCS),$(SIM))
@@ -131,6 +131,17 @@ test:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory tools
 	@BUILD=$(BUILD) tests/run.sh
+
+# The container image (deploy/Dockerfile), built by scripts/image.sh without
+# any registry; image-test runs the demo with `bitmon run` inside it. Part of
+# `make test` (tests/integration/image_demo.sh).
+image:
+	@scripts/image.sh build
+
+image-test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/image.sh test
 
 unit: tools
 	@BUILD=$(BUILD) tests/run.sh --unit
