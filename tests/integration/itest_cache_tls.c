@@ -72,8 +72,8 @@ static void log_to_file(void) {
 static int log_lines(const char *needle, char *buf, size_t size) {
         log_setup(LOG_LVL_WARN, LOG_FMT_AUTO, 2);
         close(logfd);
-        int fd    = open(logpath, O_RDONLY);
-        ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : 0;
+        int fd             = open(logpath, O_RDONLY);
+        ssize_t n          = fd >= 0 ? read(fd, buf, size - 1) : 0;
         buf[n > 0 ? n : 0] = '\0';
         if (fd >= 0)
                 close(fd);
@@ -93,9 +93,8 @@ static void test_tls_acl_user_works(void) {
         T_EQ_STR(r->str, "bitmon");
         freeReplyObject(r);
         const char *av[] = {"SET", "itest:tls:k", "7"};
-        T_EQ_INT(cache_redis_send_argv(rc, "set", 3, av, NULL, err,
-                                       sizeof(err)),
-                 0);
+        T_EQ_INT(
+            cache_redis_send_argv(rc, "set", 3, av, NULL, err, sizeof(err)), 0);
         const char *ev[] = {"itest:tls:k", "5"};
         T_EQ_INT(cache_redis_eval(rc, &incr_script, 1, 2, ev, NULL, &r, err,
                                   sizeof(err)),
