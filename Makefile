@@ -27,17 +27,27 @@ Q_AR = @echo "  AR      $@";
 Q_LD = @echo "  LD      $@";
 endif
 
-PKGS      := rdkafka libcurl libcjson hiredis openssl libuv libmicrohttpd
+PKGS      := rdkafka libcurl libcjson hiredis_ssl hiredis openssl libuv libmicrohttpd
 SIM_PKGS  := libmicrohttpd libcjson openssl libcurl
+
+# hiredis >= 1.0 with TLS: the system's where it is new enough (Debian 13,
+# Ubuntu 24.04), else the static build scripts/hiredis.sh caches (Debian 12,
+# Ubuntu 22.04 ship 0.14). `bitmon version` says which one a binary has.
+HIREDIS_PREFIX ?= $(shell scripts/hiredis.sh --prefix)
+ifeq ($(shell pkg-config --atleast-version=1.0 hiredis_ssl 2>/dev/null && echo system),system)
+PKG_CONFIG := pkg-config
+else
+PKG_CONFIG := PKG_CONFIG_PATH=$(HIREDIS_PREFIX)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH)) pkg-config
+endif
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wvla -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wcast-qual \
              -Wwrite-strings -Wundef -Wnull-dereference $(WERROR)
-CPPFLAGS  += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS) 2>/dev/null)
+CPPFLAGS  += -D_GNU_SOURCE -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) $(SIM_PKGS) 2>/dev/null)
 CFLAGS    += -std=c11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 LDFLAGS   += $(SAN) -pthread
-LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis -lssl -lcrypto -luv -lmicrohttpd) -lm
-SIM_LIBS  := $(shell pkg-config --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -lcurl) -lm
+LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lrdkafka -lcurl -lcjson -lhiredis_ssl -lhiredis -lssl -lcrypto -luv -lmicrohttpd) -lm
+SIM_LIBS  := $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -lcurl) -lm
 
 MODULES   := common bitrise cache consumer workers producer webhook
 LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(MODULES)))
@@ -65,13 +75,22 @@ KAFKA_MOCK := $(BUILD)/kafka-mock
 # Keep the objects of test and bench programs between runs.
 .SECONDARY:
 
-.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools
+.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools image image-test
 .DEFAULT_GOAL := all
 
 all: $(BITMON) $(if $(SIM_SRCS),$(SIM))
 tools: all $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(KAFKA_MOCK)
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on the compiler and flags they were built with, so that a
+# change of either (e.g. the system's hiredis 0.14 replaced by the cached 1.2)
+# rebuilds them rather than linking stale objects.
+BUILD_FLAGS := $(BUILD)/build-flags
+FLAGS_LINE  := $(CC) $(CPPFLAGS) $(CFLAGS)
+$(shell mkdir -p $(BUILD) && { printf '%s\n' "$(FLAGS_LINE)" | cmp -s - $(BUILD_FLAGS) || printf '%s\n' "$(FLAGS_LINE)" >$(BUILD_FLAGS); })
+HIREDIS_DESC := hiredis $(shell $(PKG_CONFIG) --modversion hiredis 2>/dev/null) \
+	($(if $(findstring PKG_CONFIG_PATH,$(PKG_CONFIG)),static from $(HIREDIS_PREFIX),system))
+
+$(BUILD)/obj/%.o: %.c $(BUILD_FLAGS)
 	@mkdir -p $(dir $@)
 	$(Q_CC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -84,6 +103,7 @@ $(SUPPORT): $(call obj,$(SUPPORT_SRCS))
 	$(Q_AR)$(AR) rcs $@ $^
 
 $(BITMON): $(call obj,$(CMD_SRCS)) $(LIB) $(TSAN_OBJS)
+	@echo "  USING   $(HIREDIS_DESC)"
 	$(Q_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SIM): $(call obj,$(SIM_SRCS)) $(LIB) $(TSAN_OBJS)
@@ -111,6 +131,17 @@ test:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory tools
 	@BUILD=$(BUILD) tests/run.sh
+
+# The container image (deploy/Dockerfile), built by scripts/image.sh without
+# any registry; image-test runs the demo with `bitmon run` inside it. Part of
+# `make test` (tests/integration/image_demo.sh).
+image:
+	@scripts/image.sh build
+
+image-test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/image.sh test
 
 unit: tools
 	@BUILD=$(BUILD) tests/run.sh --unit

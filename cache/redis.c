@@ -1,7 +1,12 @@
-/* cache/redis.c — hiredis context with bounded commands, lazy reconnect with
- * exponential backoff + jitter, AUTH/SELECT, and EVALSHA with NOSCRIPT reload.
+/* cache/redis.c — hiredis context with bounded resolve, connect and
+ * commands, optional TLS, lazy reconnect with exponential backoff + jitter,
+ * AUTH/SELECT, and EVALSHA with NOSCRIPT reload.
  */
 #include "cache/redis.h"
+
+#if !defined(HIREDIS_MAJOR) || HIREDIS_MAJOR < 1
+#error "bitmon needs hiredis >= 1.0 (TLS): run scripts/deps.sh"
+#endif
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,16 +16,21 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
+#include "cache/redis_tls.h"
+#include "cache/resolve.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
 
 #define MAX_SCRIPTS 8
-#define MAX_UNREAD  64 /* sent commands whose replies are still unread */
+#define MAX_UNREAD  64   /* sent commands whose replies are still unread */
+#define MAX_SECRET  1024 /* redis.password_file: bytes read at most */
 
 struct cache_redis {
         redisContext *c; /* NULL while down */
-        char *host, *user, *password, *prefix, *name;
+        char *host, *user, *password, *password_file, *prefix, *name;
+        redis_tls_t *tls;  /* NULL = plain TCP */
+        char *server_name; /* TLS: name the certificate must carry */
         int port, db;
         int connect_timeout_ms, command_timeout_ms;
         int backoff_min_ms, backoff_max_ms;
@@ -98,49 +108,138 @@ static void drop(cache_redis_t *rc, const char *why) {
         set_state(rc, false, why);
 }
 
+/* The password: redis.password, or redis.password_file read now (so that a
+ * rotated Secret is used on the next connect), trailing newline dropped.
+ * 0, or -1 with errstr. The caller cleanses buf. */
+static int password_get(const cache_redis_t *rc, char *buf, size_t size,
+                        char *errstr, size_t errstr_size) {
+        buf[0] = '\0';
+        if (!rc->password_file[0]) {
+                snprintf(buf, size, "%s", rc->password);
+                return 0;
+        }
+        FILE *f = fopen(rc->password_file, "re");
+        if (!f) {
+                char why[96];
+                snprintf(errstr, errstr_size,
+                         "cannot read redis.password_file %s: %s",
+                         rc->password_file,
+                         strerror_r(errno, why, sizeof(why)));
+                return -1;
+        }
+        size_t n = fread(buf, 1, size - 1, f);
+        bool big = n == size - 1 && fgetc(f) != EOF;
+        fclose(f);
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = '\0';
+        if (big) {
+                snprintf(errstr, errstr_size,
+                         "redis.password_file %s: longer than %d bytes",
+                         rc->password_file, MAX_SECRET - 1);
+                return -1;
+        }
+        return 0;
+}
+
+/* AUTH (ACL user + password, or password only) on a fresh context. */
+static int auth(cache_redis_t *rc, redisContext *c, char *errstr,
+                size_t errstr_size) {
+        char pw[MAX_SECRET];
+        redisReply *r = NULL;
+        int rv        = -1;
+        if (password_get(rc, pw, sizeof(pw), errstr, errstr_size) != 0)
+                goto out;
+        rv = 0;
+        if (!pw[0])
+                goto out;
+        if (rc->user[0])
+                r = redisCommand(c, "AUTH %s %s", rc->user, pw);
+        else
+                r = redisCommand(c, "AUTH %s", pw);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size,
+                         "cannot authenticate to redis %s:%d as %s: %s",
+                         rc->host, rc->port, rc->user[0] ? rc->user : "default",
+                         r ? r->str : c->errstr);
+                rv = -1;
+        }
+out:
+        if (r)
+                freeReplyObject(r);
+        OPENSSL_cleanse(pw, sizeof(pw));
+        return rv;
+}
+
 /* Runs AUTH and SELECT on a fresh context; 0 or -1 with errstr. */
 static int handshake(cache_redis_t *rc, redisContext *c, char *errstr,
                      size_t errstr_size) {
-        redisReply *r = NULL;
-        if (rc->password && rc->password[0]) {
-                if (rc->user && rc->user[0])
-                        r = redisCommand(c, "AUTH %s %s", rc->user,
-                                         rc->password);
-                else
-                        r = redisCommand(c, "AUTH %s", rc->password);
-                if (!r || r->type == REDIS_REPLY_ERROR) {
-                        snprintf(errstr, errstr_size,
-                                 "cannot authenticate to redis %s:%d: %s",
-                                 rc->host, rc->port, r ? r->str : c->errstr);
-                        goto fail;
-                }
-                freeReplyObject(r);
+        if (auth(rc, c, errstr, errstr_size) != 0)
+                return -1;
+        if (rc->db <= 0)
+                return 0;
+        redisReply *r = redisCommand(c, "SELECT %d", rc->db);
+        int rv        = 0;
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "cannot select redis db %d: %s",
+                         rc->db, r ? r->str : c->errstr);
+                rv = -1;
         }
-        if (rc->db > 0) {
-                r = redisCommand(c, "SELECT %d", rc->db);
-                if (!r || r->type == REDIS_REPLY_ERROR) {
-                        snprintf(errstr, errstr_size,
-                                 "cannot select redis db %d: %s", rc->db,
-                                 r ? r->str : c->errstr);
-                        goto fail;
-                }
-                freeReplyObject(r);
-        }
-        return 0;
-fail:
         if (r)
                 freeReplyObject(r);
-        return -1;
+        return rv;
 }
 
-static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
-        redisContext *c = redisConnectWithTimeout(
-            rc->host, rc->port, ms_to_tv(rc->connect_timeout_ms));
-        if (!c || c->err) {
+/* A TCP connection to one of host's addresses, resolved and connected (and
+ * the TLS handshake done) within connect_timeout_ms in all. NULL with errstr.
+ */
+static redisContext *open_conn(cache_redis_t *rc, char *errstr,
+                               size_t errstr_size) {
+        int64_t deadline = time_mono_ms() + rc->connect_timeout_ms;
+        cache_addrs_t addrs;
+        if (cache_resolve(rc->host, rc->connect_timeout_ms, &addrs, errstr,
+                          errstr_size) != 0)
+                return NULL;
+        redisContext *c = NULL;
+        for (int i = 0; i < addrs.n; i++) {
+                int64_t left = deadline - time_mono_ms();
+                if (left < 1) {
+                        snprintf(errstr, errstr_size,
+                                 "cannot connect to redis %s:%d: no answer "
+                                 "within %d ms",
+                                 rc->host, rc->port, rc->connect_timeout_ms);
+                        break;
+                }
+                struct timeval tv = ms_to_tv((int)left);
+                redisOptions o    = {0};
+                REDIS_OPTIONS_SET_TCP(&o, addrs.ip[i], rc->port);
+                o.connect_timeout = &tv;
+                o.command_timeout = &tv; /* bounds the TLS handshake */
+                c                 = redisConnectWithOptions(&o);
+                if (c && !c->err)
+                        return c;
                 snprintf(errstr, errstr_size,
                          "cannot connect to redis %s:%d: %s", rc->host,
                          rc->port, c ? c->errstr : "out of memory");
+                redisFree(c);
+                c = NULL;
+        }
+        return NULL;
+}
+
+static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
+        redisContext *c = open_conn(rc, errstr, errstr_size);
+        if (!c)
                 goto fail;
+        if (rc->tls) {
+                char why[200];
+                if (redis_tls_start(rc->tls, c, rc->server_name, why,
+                                    sizeof(why)) != 0) {
+                        snprintf(errstr, errstr_size,
+                                 "cannot connect to redis %s:%d over TLS: %s",
+                                 rc->host, rc->port, why);
+                        goto fail;
+                }
         }
         if (redisSetTimeout(c, ms_to_tv(rc->command_timeout_ms)) != REDIS_OK) {
                 snprintf(errstr, errstr_size,
@@ -182,6 +281,30 @@ static char *dup_or(const char *s, const char *dflt) {
         return strdup(s && s[0] ? s : dflt);
 }
 
+/* The password source and TLS options; 0, or -1 with errstr. */
+static int setup_auth_tls(cache_redis_t *rc, const cache_redis_opts_t *opts,
+                          char *errstr, size_t errstr_size) {
+        if (rc->password[0] && rc->password_file[0]) {
+                snprintf(errstr, errstr_size,
+                         "give redis.password or redis.password_file, not "
+                         "both");
+                return -1;
+        }
+        if (!opts->tls)
+                return 0;
+        redis_tls_opts_t to = {.ca_file   = opts->tls_ca_file,
+                               .ca_dir    = opts->tls_ca_dir,
+                               .cert_file = opts->tls_cert_file,
+                               .key_file  = opts->tls_key_file};
+        rc->server_name     = dup_or(opts->tls_server_name, rc->host);
+        if (!rc->server_name) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        rc->tls = redis_tls_new(&to, errstr, errstr_size);
+        return rc->tls ? 0 : -1;
+}
+
 cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
                                size_t errstr_size) {
         cache_redis_t *rc = calloc(1, sizeof(*rc));
@@ -189,14 +312,15 @@ cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        rc->up       = true; /* so the first failure logs a transition */
-        rc->host     = dup_or(opts->host, "127.0.0.1");
-        rc->user     = dup_or(opts->user, "");
-        rc->password = dup_or(opts->password, "");
-        rc->prefix   = dup_or(opts->prefix, "bitmon:");
-        rc->name     = dup_or(opts->name, "redis");
-        rc->port     = opts->port > 0 ? opts->port : 6379;
-        rc->db       = opts->db;
+        rc->up            = true; /* so the first failure logs a transition */
+        rc->host          = dup_or(opts->host, "127.0.0.1");
+        rc->user          = dup_or(opts->user, "");
+        rc->password      = dup_or(opts->password, "");
+        rc->password_file = dup_or(opts->password_file, "");
+        rc->prefix        = dup_or(opts->prefix, "bitmon:");
+        rc->name          = dup_or(opts->name, "redis");
+        rc->port          = opts->port > 0 ? opts->port : 6379;
+        rc->db            = opts->db;
         rc->connect_timeout_ms =
             opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 200;
         rc->command_timeout_ms =
@@ -209,8 +333,8 @@ cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
                 rc->backoff_max_ms = rc->backoff_min_ms;
         rc->on_state = opts->on_state;
         rc->opaque   = opts->opaque;
-        if (!rc->host || !rc->user || !rc->password || !rc->prefix ||
-            !rc->name) {
+        if (!rc->host || !rc->user || !rc->password || !rc->password_file ||
+            !rc->prefix || !rc->name) {
                 snprintf(errstr, errstr_size, "out of memory");
                 cache_redis_destroy(rc);
                 return NULL;
@@ -219,6 +343,10 @@ cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
                 snprintf(errstr, errstr_size,
                          "invalid redis options: port %d db %d", opts->port,
                          opts->db);
+                cache_redis_destroy(rc);
+                return NULL;
+        }
+        if (setup_auth_tls(rc, opts, errstr, errstr_size) != 0) {
                 cache_redis_destroy(rc);
                 return NULL;
         }
@@ -238,6 +366,9 @@ void cache_redis_destroy(cache_redis_t *rc) {
                 OPENSSL_cleanse(rc->password, strlen(rc->password));
                 free(rc->password);
         }
+        redis_tls_destroy(rc->tls);
+        free(rc->server_name);
+        free(rc->password_file);
         free(rc->host);
         free(rc->user);
         free(rc->prefix);
@@ -259,8 +390,10 @@ static int finish(cache_redis_t *rc, redisReply *r, redisReply **out,
                   bool keep_errors, char *errstr, size_t errstr_size) {
         *out = NULL;
         if (!r) {
-                bool timeout = rc->c && rc->c->err == REDIS_ERR_IO &&
-                               (errno == EAGAIN || errno == EWOULDBLOCK);
+                bool timeout =
+                    rc->c && (rc->c->err == REDIS_ERR_TIMEOUT ||
+                              (rc->c->err == REDIS_ERR_IO &&
+                               (errno == EAGAIN || errno == EWOULDBLOCK)));
                 if (timeout)
                         snprintf(errstr, errstr_size,
                                  "redis %s:%d: no answer within %d ms",

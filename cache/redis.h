@@ -1,16 +1,23 @@
 /* cache/redis.h — one Redis connection with short timeouts and lazy reconnect.
  *
- * A cache_redis_t wraps a hiredis 0.14 context for one thread. Every command
- * is synchronous but bounded by a short timeout; when Redis is unreachable the
- * calls fail fast with CACHE_E_DOWN and the connection is retried at most once
- * per backoff interval (exponential, with jitter), so an event loop that
- * calls us never stalls on a dead server. Callers then fall back to local
- * state. Lua scripts are loaded with SCRIPT LOAD and run with EVALSHA; a
- * NOSCRIPT answer (Redis restarted or flushed) reloads and retries once.
+ * A cache_redis_t wraps a hiredis (>= 1.0) context for one thread, over TCP
+ * or TLS (server verified by CA and name, optional client certificate), as
+ * an ACL user or with a password only. Name resolution, connect and the TLS
+ * handshake together are bounded by connect_timeout_ms (cache/resolve.h);
+ * every command is synchronous but bounded by a short timeout; when Redis is
+ * unreachable the calls fail fast with CACHE_E_DOWN and the connection is
+ * retried at most once per backoff interval (exponential, with jitter), so an
+ * event loop that calls us never stalls on a dead server. Callers then fall
+ * back to local state. Lua scripts are loaded with SCRIPT LOAD and run with
+ * EVALSHA; a NOSCRIPT answer (Redis restarted or flushed) reloads and retries
+ * once.
  *
- * hiredis 0.14 writes with write(2): the process must ignore SIGPIPE (main
- * does, before any thread starts), or a server that closes the connection
- * kills it.
+ * A failed connect (refused, unresolvable host, bad certificate, wrong
+ * password) is logged once, on the transition to down, with its reason.
+ *
+ * hiredis writes with write(2) (and OpenSSL on the socket): the process must
+ * ignore SIGPIPE (main does, before any thread starts), or a server that closes
+ * the connection kills it.
  *
  * Thread rules: a cache_redis_t belongs to the thread that uses it (hiredis
  * contexts cannot be shared). cache_redis_down_count() is process-wide and
@@ -42,11 +49,20 @@
 #define CACHE_E_IO       (-7)
 
 typedef struct cache_redis_opts {
-        const char *host;       /* default "127.0.0.1" */
-        int port;               /* default 6379 */
-        const char *user;       /* ACL user; NULL/"" = "AUTH password" form */
-        const char *password;   /* NULL/"" = no AUTH; never logged */
-        int db;                 /* SELECT db when > 0 */
+        const char *host;     /* default "127.0.0.1" */
+        int port;             /* default 6379 */
+        const char *user;     /* ACL user; NULL/"" = "AUTH password" form */
+        const char *password; /* NULL/"" = no AUTH; never logged */
+        /* File holding the password, read at every connect (a rotated
+         * Secret applies on the next reconnect); excludes password. */
+        const char *password_file;
+        bool tls;                    /* TLS instead of plain TCP */
+        const char *tls_ca_file;     /* PEM CAs; with ca_dir unset both = */
+        const char *tls_ca_dir;      /* ... the system store */
+        const char *tls_cert_file;   /* client certificate (PEM), or NULL */
+        const char *tls_key_file;    /* its key, with tls_cert_file */
+        const char *tls_server_name; /* SNI + name checked; default host */
+        int db;                      /* SELECT db when > 0 */
         const char *prefix;     /* prepended to every key; default "bitmon:" */
         int connect_timeout_ms; /* default 200 */
         int command_timeout_ms; /* default 100 */
@@ -69,8 +85,9 @@ typedef struct cache_script {
 
 /* Creates the wrapper and tries to connect once; a failed first connect is
  * not an error (the wrapper starts down and retries with backoff). Copies
- * every string in opts. Returns NULL only on bad options or out of memory
- * (reason in errstr). Caller frees with cache_redis_destroy. */
+ * every string in opts. Returns NULL only on bad options, TLS files that
+ * cannot be loaded, or out of memory (reason in errstr). Caller frees with
+ * cache_redis_destroy. */
 cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
                                size_t errstr_size);
 void cache_redis_destroy(cache_redis_t *rc);

@@ -122,12 +122,19 @@ out:
 
 cache_redis_opts_t cmd_redis_opts(const config_t *cfg, const char *name) {
         return (cache_redis_opts_t){
-            .host     = config_str(cfg, "redis.host"),
-            .port     = (int)config_int(cfg, "redis.port"),
-            .user     = config_str(cfg, "redis.user"),
-            .password = config_str(cfg, "redis.password"),
-            .db       = (int)config_int(cfg, "redis.db"),
-            .prefix   = config_str(cfg, "redis.prefix"),
+            .host            = config_str(cfg, "redis.host"),
+            .port            = (int)config_int(cfg, "redis.port"),
+            .user            = config_str(cfg, "redis.user"),
+            .password        = config_str(cfg, "redis.password"),
+            .password_file   = config_str(cfg, "redis.password_file"),
+            .tls             = config_bool(cfg, "redis.tls"),
+            .tls_ca_file     = config_str(cfg, "redis.tls_ca_file"),
+            .tls_ca_dir      = config_str(cfg, "redis.tls_ca_dir"),
+            .tls_cert_file   = config_str(cfg, "redis.tls_cert_file"),
+            .tls_key_file    = config_str(cfg, "redis.tls_key_file"),
+            .tls_server_name = config_str(cfg, "redis.tls_server_name"),
+            .db              = (int)config_int(cfg, "redis.db"),
+            .prefix          = config_str(cfg, "redis.prefix"),
             .connect_timeout_ms =
                 (int)config_int(cfg, "redis.connect_timeout_ms"),
             .command_timeout_ms =

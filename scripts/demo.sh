@@ -10,7 +10,11 @@
 # stopped with status 0 within shutdown.timeout_s.
 #
 # Env: BUILD (default build), DEMO_TIMEOUT_S (default 120), KEEP_TMP=1 keeps
-# the temporary dir (logs, token dir, results).
+# the temporary dir (logs, token dir, results). DEMO_IMAGE=IMAGE runs
+# `bitmon run` in that container image instead (scripts/image.sh test): host
+# network, uid 10001, read-only root with a /tmp tmpfs, no capabilities,
+# tokens and keys mounted read-only where deploy/k8s/deployment.yaml mounts
+# them, stopped with `docker stop` (SIGTERM); DOCKER is the client to use.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -23,6 +27,7 @@ fi
 BIN=$PWD/$BUILD/bitmon
 SIM=$PWD/$BUILD/bitrise-sim
 SCENARIO=$PWD/tests/scenarios/demo.json
+image=${DEMO_IMAGE:-}
 timeout_s=${DEMO_TIMEOUT_S:-120}
 for f in "$BIN" "$SIM"; do
         [ -x "$f" ] || { echo "demo: $f missing: run make tools" >&2; exit 1; }
@@ -39,6 +44,7 @@ fail() { printf '%sdemo: FAILED: %s%s\n' "$R" "$*" "$N"; exit 1; }
 tmp=$(mktemp -d -t bitmon-demo.XXXXXX)
 sim_pid= run_pid= tail_pid= tailh_pid=
 cleanup() {
+        [ -n "$image" ] && [ -n "$run_pid" ] && "${DOCKER:-docker}" rm -f "$container" >/dev/null 2>&1
         for p in $tailh_pid $tail_pid $run_pid $sim_pid; do
                 kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
         done
@@ -57,11 +63,19 @@ for _ in $(seq 100); do [ -s "$tmp/sim.port" ] && break; sleep 0.1; done
 sim_url=http://127.0.0.1:$(cat "$tmp/sim.port")/v0.1
 
 # ---- tokens (a Kubernetes-Secret-like dir) and the fingerprint key ----------
-mkdir -m 700 "$tmp/tokens"
+mkdir -m 700 "$tmp/tokens" "$tmp/keys"
 printf 'bitwat_demo_developer_token\n' >"$tmp/tokens/ws-demo"
 printf 'bitwat_mistyped_token_xx\n' >"$tmp/tokens/ws-broken" # 401
-openssl rand -hex 32 >"$tmp/fingerprint.key"
-chmod 600 "$tmp/tokens/"* "$tmp/fingerprint.key"
+openssl rand -hex 32 >"$tmp/keys/fingerprint.key"
+chmod 600 "$tmp/tokens/"* "$tmp/keys/fingerprint.key"
+tokens_dir=$tmp/tokens keys_dir=$tmp/keys
+if [ -n "$image" ]; then
+        # As a Secret volume with defaultMode 0440 and fsGroup 10001.
+        chgrp -R 10001 "$tmp/tokens" "$tmp/keys"
+        chmod 750 "$tmp/tokens" "$tmp/keys"
+        chmod 440 "$tmp/tokens/"* "$tmp/keys/"*
+        tokens_dir=/var/run/secrets/bitmon/tokens keys_dir=/var/run/secrets/bitmon/keys
+fi
 
 # ---- configuration: environment, as in a pod --------------------------------
 run_id=demo-$$-$RANDOM
@@ -71,8 +85,8 @@ export BITMON_REDIS_PREFIX="$run_id:"
 export BITMON_TOPICS_JOBS=$run_id.jobs BITMON_TOPICS_RESULTS=$run_id.results
 export BITMON_TOPICS_DLQ=$run_id.dlq BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=3
 export BITMON_CONSUMER_GROUP=$run_id
-export BITMON_TOKENS_STORE=dir:$tmp/tokens
-export BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fingerprint.key
+export BITMON_TOKENS_STORE=dir:$tokens_dir
+export BITMON_TOKENS_FINGERPRINT_KEY_FILE=$keys_dir/fingerprint.key
 export BITMON_BITRISE_BASE_URL=$sim_url
 export BITMON_HTTP_LISTEN=127.0.0.1:0
 export BITMON_POLL_RUNNING_S=1 BITMON_POLL_ON_HOLD_S=1 BITMON_BUDGET_RATE=10
@@ -83,9 +97,34 @@ export BITMON_SHUTDOWN_TIMEOUT_S=$shutdown_s
 say "creating the topics ($run_id.*)"
 "$BIN" topics || fail "bitmon topics"
 
-say "starting bitmon run (log: $tmp/bitmon.log)"
-"$BIN" run >"$tmp/bitmon.log" 2>&1 &
-run_pid=$!
+container=bitmon-demo-$$-$RANDOM
+run_start() { # `bitmon run` on the host, or in the container image
+        if [ -z "$image" ]; then
+                "$BIN" run >"$tmp/bitmon.log" 2>&1 &
+                run_pid=$!
+                return
+        fi
+        local envs=() v
+        for v in $(compgen -e | grep '^BITMON_' | grep -v -e '^BITMON_TEST_'); do envs+=(-e "$v"); done
+        envs+=(-e BITMON_TOKENS_STORE -e BITMON_TOKENS_FINGERPRINT_KEY_FILE)
+        "${DOCKER:-docker}" run --rm --name "$container" --network host \
+                --user 10001:10001 --read-only --tmpfs /tmp:size=64m --cap-drop ALL \
+                --security-opt no-new-privileges --stop-timeout 30 \
+                -v "$tmp/tokens:/var/run/secrets/bitmon/tokens:ro" \
+                -v "$tmp/keys:/var/run/secrets/bitmon/keys:ro" \
+                "${envs[@]}" "$image" run >"$tmp/bitmon.log" 2>&1 &
+        run_pid=$!
+}
+run_stop() { # SIGTERM: kill on the host, docker stop for the container
+        if [ -z "$image" ]; then
+                kill -TERM "$run_pid"
+        else
+                "${DOCKER:-docker}" stop -t 30 "$container" >/dev/null
+        fi
+}
+
+say "starting bitmon run${image:+ in $image} (log: $tmp/bitmon.log)"
+run_start
 for _ in $(seq 150); do
         grep -q '"msg":"started"' "$tmp/bitmon.log" && break
         kill -0 "$run_pid" 2>/dev/null || fail "bitmon run exited: $(tail -5 "$tmp/bitmon.log")"
@@ -131,7 +170,7 @@ kill "$tailh_pid" 2>/dev/null; wait "$tailh_pid" 2>/dev/null; tailh_pid=
 
 say "stopping bitmon (SIGTERM, shutdown.timeout_s=$shutdown_s)"
 t0=$(date +%s%N)
-kill -TERM "$run_pid"
+run_stop
 wait "$run_pid"
 rc=$?
 run_pid=

@@ -50,10 +50,9 @@ static counts_t pod(const char *url, const char *prefix, bool headers,
                     int64_t start_ms, int64_t stop_ms) {
         counts_t c = {0, 0, 0};
         char err[256], v1[64], v2[64];
-        cache_redis_opts_t ro  = {.host               = srv.host,
-                                  .port               = srv.port,
-                                  .prefix             = prefix,
-                                  .command_timeout_ms = 500};
+        cache_redis_opts_t ro  = tredis_opts(&srv);
+        ro.prefix              = prefix;
+        ro.command_timeout_ms  = 500;
         cache_budget_opts_t bo = {
             .rate = RATE, .burst = BURST, .expected_replicas = PROCS};
         cache_redis_t *rc = cache_redis_new(&ro, err, sizeof(err));

@@ -9,12 +9,11 @@
 
 static inline cache_redis_t *conn(const tredis_t *t, const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {.host               = t->host,
-                                .port               = t->port,
-                                .prefix             = prefix,
-                                .backoff_min_ms     = 50,
-                                .backoff_max_ms     = 200,
-                                .command_timeout_ms = 500};
+        cache_redis_opts_t o = tredis_opts(t);
+        o.prefix             = prefix;
+        o.backoff_min_ms     = 50;
+        o.backoff_max_ms     = 200;
+        o.command_timeout_ms = 500;
         cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         if (!rc)
                 fprintf(stderr, "  %s\n", err);

@@ -26,12 +26,11 @@ static void on_state(void *opaque, bool up, const char *reason) {
 
 static cache_redis_t *connect_to(const tredis_t *t, const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {.host           = t->host,
-                                .port           = t->port,
-                                .prefix         = prefix,
-                                .backoff_min_ms = 50,
-                                .backoff_max_ms = 200,
-                                .on_state       = on_state};
+        cache_redis_opts_t o = tredis_opts(t);
+        o.prefix             = prefix;
+        o.backoff_min_ms     = 50;
+        o.backoff_max_ms     = 200;
+        o.on_state           = on_state;
         cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         if (!rc)
                 fprintf(stderr, "  %s\n", err);

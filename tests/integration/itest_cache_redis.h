@@ -6,6 +6,12 @@
  * we start die with the test process (PR_SET_PDEATHSIG) and are killed at
  * exit. Every test uses its own key prefix, so runs never collide on a shared
  * server.
+ *
+ * Over TLS: with $BITMON_TEST_REDIS_TLS_DIR set (ca.crt, client.crt,
+ * client.key; tests/integration/redis_tls.sh sets it), the shared server is
+ * reached over TLS as the ACL user $BITMON_TEST_REDIS_USER with password
+ * $BITMON_TEST_REDIS_PASSWORD, both by tredis_opts (cache_redis_t) and by
+ * tredis_raw (raw checks), so the same tests run over TLS unchanged.
  */
 #ifndef BITMON_ITEST_CACHE_REDIS_H
 #define BITMON_ITEST_CACHE_REDIS_H
@@ -13,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/hiredis_ssl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/redis.h"
 #include "common/rand.h"
 
 typedef struct tredis {
@@ -33,8 +41,42 @@ typedef struct tredis {
         int port;
         pid_t pid; /* 0 when not ours */
         char dir[128];
-        char extra[256]; /* extra redis-server arguments, space separated */
+        char extra[512]; /* extra redis-server arguments, space separated */
+        bool tls;        /* the shared server, over TLS as the ACL user */
 } tredis_t;
+
+static char tredis_tls_files[3][256]; /* ca.crt, client.crt, client.key */
+
+static inline const char *tredis_env(const char *name) {
+        const char *v = getenv(name);
+        return v && *v ? v : NULL;
+}
+
+/* The TLS files under $BITMON_TEST_REDIS_TLS_DIR; false when unset. */
+static inline bool tredis_tls_env(void) {
+        const char *dir = tredis_env("BITMON_TEST_REDIS_TLS_DIR");
+        if (!dir)
+                return false;
+        const char *names[3] = {"ca.crt", "client.crt", "client.key"};
+        for (int i = 0; i < 3; i++)
+                snprintf(tredis_tls_files[i], sizeof(tredis_tls_files[i]),
+                         "%s/%s", dir, names[i]);
+        return true;
+}
+
+/* Options for t: host and port, and TLS + ACL user when t->tls. */
+static inline cache_redis_opts_t tredis_opts(const tredis_t *t) {
+        cache_redis_opts_t o = {.host = t->host, .port = t->port};
+        if (t->tls) {
+                o.tls           = true;
+                o.tls_ca_file   = tredis_tls_files[0];
+                o.tls_cert_file = tredis_tls_files[1];
+                o.tls_key_file  = tredis_tls_files[2];
+                o.user          = tredis_env("BITMON_TEST_REDIS_USER");
+                o.password      = tredis_env("BITMON_TEST_REDIS_PASSWORD");
+        }
+        return o;
+}
 
 static pid_t tredis_pids[8];
 
@@ -76,15 +118,33 @@ static inline int tredis_free_port(void) {
         return ntohs(a.sin_port);
 }
 
+/* TLS and AUTH on a raw context of the shared TLS server; 0 or -1. */
+static inline int tredis_raw_tls(redisContext *c) {
+        static redisSSLContext *ssl;
+        if (!ssl)
+                ssl = redisCreateSSLContext(tredis_tls_files[0], NULL,
+                                            tredis_tls_files[1],
+                                            tredis_tls_files[2], NULL, NULL);
+        if (!ssl || redisInitiateSSLWithContext(c, ssl) != REDIS_OK)
+                return -1;
+        redisReply *r =
+            redisCommand(c, "AUTH %s %s", tredis_env("BITMON_TEST_REDIS_USER"),
+                         tredis_env("BITMON_TEST_REDIS_PASSWORD"));
+        int rv = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+        if (r)
+                freeReplyObject(r);
+        return rv;
+}
+
 static inline redisContext *tredis_raw(const tredis_t *t) {
         struct timeval tv = {1, 0};
         redisContext *c   = redisConnectWithTimeout(t->host, t->port, tv);
-        if (c && c->err) {
+        if (c && !c->err)
+                redisSetTimeout(c, tv);
+        if (c && (c->err || (t->tls && tredis_raw_tls(c) != 0))) {
                 redisFree(c);
                 return NULL;
         }
-        if (c)
-                redisSetTimeout(c, tv);
         return c;
 }
 
@@ -119,7 +179,7 @@ static inline int tredis_spawn(tredis_t *t, const char *auth) {
                 t->port = tredis_free_port();
         snprintf(t->host, sizeof(t->host), "127.0.0.1");
         snprintf(port_s, sizeof(port_s), "%d", t->port);
-        static char extra[256];
+        static char extra[512];
         snprintf(extra, sizeof(extra), "%s", t->extra);
         argv[argc++] = "redis-server";
         argv[argc++] = "--port";
@@ -178,6 +238,7 @@ static inline int tredis_start(tredis_t *t, bool own) {
                     (size_t)(colon - env) < sizeof(t->host)) {
                         memcpy(t->host, env, (size_t)(colon - env));
                         t->port = (int)strtol(colon + 1, NULL, 10);
+                        t->tls  = tredis_tls_env();
                         if (tredis_ping(t, NULL))
                                 return 0;
                 }

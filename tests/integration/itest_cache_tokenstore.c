@@ -41,8 +41,8 @@ static void write_key(char *path, const char *name, unsigned char seed) {
 
 static cache_redis_t *conn(const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {
-            .host = srv.host, .port = srv.port, .prefix = prefix};
+        cache_redis_opts_t o = tredis_opts(&srv);
+        o.prefix             = prefix;
         return cache_redis_new(&o, err, sizeof(err));
 }
 

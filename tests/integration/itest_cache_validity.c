@@ -13,9 +13,9 @@ static tredis_t srv;
 
 static cache_redis_t *conn(const char *prefix) {
         char err[256];
-        cache_redis_opts_t o = {
-            .host = srv.host, .port = srv.port, .prefix = prefix};
-        cache_redis_t *rc = cache_redis_new(&o, err, sizeof(err));
+        cache_redis_opts_t o = tredis_opts(&srv);
+        o.prefix             = prefix;
+        cache_redis_t *rc    = cache_redis_new(&o, err, sizeof(err));
         if (!rc || !cache_redis_is_up(rc))
                 fprintf(stderr, "  cannot connect: %s\n", err);
         return rc;
