@@ -16,6 +16,10 @@ the deploy venv's python (PyYAML). Subcommands:
                               dashboards, one a line, sorted
   scrape-names METRICS        the series names of a /metrics scrape
   config RENDER OUTDIR        each ConfigMap's bitmon.conf as OUTDIR/N.conf
+  validate SCHEMA [--invalid] FILE.jsonl...
+                              every line validates against SCHEMA (with
+                              --invalid: every line is rejected); prints
+                              "N messages" or the first problems
 
 Errors go to stderr with a non-zero exit.
 """
@@ -218,7 +222,38 @@ def cmd_config(render, outdir):
         sys.exit("want one bitmon.conf ConfigMap in %s, found %d" % (render, n))
 
 
+def cmd_validate(schema_path, args):
+    import jsonschema
+    want_valid = True
+    if args and args[0] == "--invalid":
+        want_valid, args = False, args[1:]
+    with open(schema_path) as f:
+        schema = json.load(f)
+    cls = jsonschema.Draft202012Validator
+    cls.check_schema(schema)
+    v = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    n, bad = 0, []
+    for path in args:
+        with open(path) as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                n += 1
+                errs = list(v.iter_errors(json.loads(line)))
+                if want_valid and errs:
+                    e = errs[0]
+                    bad.append("%s:%d: %s at %s" % (path, i, e.message[:200],
+                                                    "/".join(map(str, e.absolute_path))))
+                elif not want_valid and not errs:
+                    bad.append("%s:%d: accepted, should be rejected" % (path, i))
+    if bad or n == 0:
+        sys.exit("\n".join(bad[:10]) or "no messages in " + " ".join(args))
+    print("%d messages" % n)
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[1] == "validate":
+        return cmd_validate(argv[2], argv[3:])
     cmds = {"split": (cmd_split, 2), "crd-schema": (cmd_crd_schema, 2),
             "rules": (cmd_rules, 2), "dashboard-rules": (cmd_dashboard_rules, 2),
             "scrape-names": (cmd_scrape_names, 1), "config": (cmd_config, 2)}
