@@ -109,6 +109,15 @@ static double gauge_redis_degraded(void *opaque) {
                (r->budget && cache_budget_degraded(r->budget));
 }
 
+static double gauge_consumer_lag(void *opaque) {
+        run_t *r = opaque;
+        consumer_stats_t st;
+        if (!r->consumer)
+                return 0;
+        consumer_stats_get(r->consumer, &st);
+        return (double)st.lag;
+}
+
 static double gauge_dlq(void *opaque) {
         run_t *r = opaque;
         consumer_stats_t st;
@@ -134,6 +143,10 @@ static void run_metrics_register(run_t *r) {
         metrics_gauge_fn(m, "bitmon_jobs_dlq",
                          "Bad jobs sent to the DLQ since start.", gauge_dlq, r,
                          NULL);
+        metrics_gauge_fn(m, "bitmon_consumer_lag",
+                         "Jobs in this pod's partitions not yet read "
+                         "(librdkafka statistics).",
+                         gauge_consumer_lag, r, NULL);
         metrics_process_register(m, "1");
 }
 

@@ -1,9 +1,10 @@
 /* common/metrics_process.c — the process series every exporter has: build
- * info, start time, resident memory and open descriptors (the last two read
- * from /proc when scraped).
+ * info, start time, CPU time, resident memory and open descriptors (the last
+ * three read when scraped).
  */
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/metrics.h"
@@ -19,6 +20,15 @@ static double resident_bytes(void *opaque) {
                 resident = 0;
         fclose(f);
         return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double cpu_seconds(void *opaque) {
+        (void)opaque;
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) != 0)
+                return 0;
+        return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static double open_fds(void *opaque) {
@@ -44,10 +54,14 @@ int metrics_process_register(metrics_t *m, const char *version) {
         metrics_gauge_t *rss = metrics_gauge_fn(
             m, "process_resident_memory_bytes",
             "Resident memory size in bytes.", resident_bytes, NULL, NULL);
+        metrics_gauge_t *cpu =
+            metrics_gauge_fn(m, "process_cpu_seconds_total",
+                             "Total user and system CPU time spent in seconds.",
+                             cpu_seconds, NULL, NULL);
         metrics_gauge_t *fds = metrics_gauge_fn(
             m, "process_open_fds", "Number of open file descriptors.", open_fds,
             NULL, NULL);
         metrics_gauge_set(info, 1);
         metrics_gauge_set(start, (double)time_wall_ms() / 1000.0);
-        return info && start && rss && fds ? 0 : -1;
+        return info && start && cpu && rss && fds ? 0 : -1;
 }

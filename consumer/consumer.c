@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "consumer/lag.h"
 #include "consumer/offsets.h"
 
 typedef struct completion {
@@ -355,6 +356,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
 }
 
+/* librdkafka's statistics, on the consumer thread: keep the lag. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+        consumer_t *c = opaque;
+        (void)rk;
+        int64_t lag = consumer_lag_parse(json, len, c->topic_jobs);
+        if (lag >= 0) {
+                pthread_mutex_lock(&c->lock);
+                c->stats.lag = lag;
+                pthread_mutex_unlock(&c->lock);
+        }
+        return 0; /* librdkafka frees json */
+}
+
 /* ---- lifecycle (controlling thread) ---- */
 
 static const char *const consumer_defaults_kv[] = {
@@ -366,11 +380,13 @@ static const char *const consumer_defaults_kv[] = {
     "earliest",
     "client.id",
     "bitmon",
+    "statistics.interval.ms",
+    CONSUMER_LAG_INTERVAL_MS,
 };
 
 static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
                           char *errstr, size_t errstr_size) {
-        kconf_pairs_t defaults = {consumer_defaults_kv, 4};
+        kconf_pairs_t defaults = {consumer_defaults_kv, 5};
         rd_kafka_conf_t *conf  = kconf_new(opts->bootstrap, &defaults,
                                            &opts->kafka, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *sub = NULL;
@@ -385,6 +401,7 @@ static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
                 return -1;
         }
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_stats_cb(conf, stats_cb);
         rd_kafka_conf_set_opaque(conf, c);
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
         if (!c->rk) {

@@ -72,6 +72,8 @@ typedef struct consumer_stats {
         uint64_t stores;  /* offsets stored */
         size_t inflight;  /* offsets in flight now */
         int paused;       /* 1 while paused */
+        int64_t lag;      /* jobs of the owned partitions not yet read, from
+                             the last statistics (consumer/lag.h); 0 before */
 } consumer_stats_t;
 
 /* Creates the consumer and subscribes to the jobs topic; `producer` (for

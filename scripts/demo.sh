@@ -15,6 +15,8 @@
 # network, uid 10001, read-only root with a /tmp tmpfs, no capabilities,
 # tokens and keys mounted read-only where deploy/k8s/deployment.yaml mounts
 # them, stopped with `docker stop` (SIGTERM); DOCKER is the client to use.
+# The jobs and results are also left in $BITMON_TEST_ARTIFACTS/demo
+# (default $BUILD/artifacts) for deploy/check.sh's schema check.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -204,5 +206,7 @@ grep -q '"level":"error"' "$tmp/bitmon.log" && {
         echo "    errors in the bitmon log:"
         grep '"level":"error"' "$tmp/bitmon.log" | head -5 | sed 's/^/      /'
 }
+art=${BITMON_TEST_ARTIFACTS:-$PWD/$BUILD/artifacts}/demo
+mkdir -p "$art" 2>/dev/null && cp "$tmp/jobs.jsonl" "$tmp/results.jsonl" "$art/" 2>/dev/null
 [ "$ok" -eq 1 ] || fail "see above (KEEP_TMP=1 keeps $tmp)"
 printf '%sdemo: OK — every job got exactly one terminal result; bitmon exited cleanly%s\n' "$G" "$N"

@@ -17,7 +17,7 @@ pkgs=(
         libmicrohttpd-dev # HTTP server: Bitrise simulator, /metrics
         redis-server kcat
         clang clang-format libclang-rt-14-dev # fuzzing, sanitizers, layout
-        python3 jq procps psmisc iproute2 openssl # test tools
+        python3 python3-venv jq procps psmisc iproute2 openssl # test tools (venv: scripts/deploy-tools.sh)
         dpkg-dev # apt-get source (hiredis.sh)
 )
 # Kafka needs a JDK (17+) and Maven; install them only when absent.

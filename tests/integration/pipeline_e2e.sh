@@ -13,6 +13,9 @@
 #   - a redelivered job_id is skipped through its done marker;
 #   - SIGTERM: exit 0 within shutdown.timeout_s, offsets committed.
 # Needs the local stack (BITMON_TEST_KAFKA, BITMON_TEST_REDIS), jq and kcat.
+# Leaves the jobs, the results and a /metrics scrape in
+# $BITMON_TEST_ARTIFACTS/pipeline (default $BITMON_BUILD/artifacts) for
+# deploy/check.sh (schemas, metric names of the dashboard and alerts).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${BITMON_BIN:-$PWD/build/bitmon}
@@ -24,6 +27,9 @@ if [ -z "${BITMON_TEST_KAFKA:-}" ] || [ -z "${BITMON_TEST_REDIS:-}" ]; then
         exit 1
 fi
 tmp=$(mktemp -d -t bitmon-pipeline.XXXXXX)
+art=${BITMON_TEST_ARTIFACTS:-${BITMON_BUILD:-$PWD/build}/artifacts}/pipeline
+rm -rf "$art"
+mkdir -p "$art"
 sim_pid= run_pid= tail_pid=
 cleanup() {
         for p in $tail_pid $run_pid $sim_pid; do
@@ -239,6 +245,7 @@ fi
 
 # ---- metrics ----------------------------------------------------------------------
 m=$(curl -s "127.0.0.1:$port/metrics")
+printf '%s\n' "$m" >"$art/metrics.txt"
 if grep -q "^bitmon_jobs_received_total $((njobs + 1))$" <<<"$m" &&
         grep -q '^bitmon_result_errors_total{code="token_missing"} 2$' <<<"$m"; then
         ok pipeline_metrics
@@ -287,5 +294,9 @@ if grep -q '"level":"error"' "$tmp/bitmon.log"; then
 else
         ok pipeline_no_errors_logged
 fi
+cp "$tmp/jobs.jsonl" "$art/jobs.jsonl"
+job long ws-pipe $A 1000000000000001 >>"$art/jobs.jsonl"
+printf '{"v":1,"job_id":"%s-nobuild","workspace":"ws-pipe","app_slug":"%s"}\n' "$run" "$A" >"$art/jobs-invalid.jsonl"
+cp "$tmp/results.jsonl" "$art/results.jsonl"
 [ "$failed" = 0 ] || { [ -n "${KEEP_TMP:-}" ] && echo "files in $tmp"; }
 exit "$failed"

@@ -245,6 +245,14 @@ static void test_process_series(void) {
         p = strstr(t, "\nprocess_open_fds ");
         T_ASSERT(p && strtod(p + 18, NULL) >= 3);
         free(t);
+        /* CPU time grows with work done in between. */
+        volatile double x = 0;
+        for (long i = 0; i < 30000000; i++)
+                x += (double)i;
+        t = render(m);
+        p = strstr(t, "\nprocess_cpu_seconds_total ");
+        T_ASSERT(p && strtod(p + 28, NULL) > 0.005);
+        free(t);
         metrics_destroy(m);
 }
 
