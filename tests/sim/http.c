@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -228,6 +229,25 @@ static void stream_free(void *cls) {
         free(s);
 }
 
+/* The Date header on the simulated clock: Bitrise's answers carry its own
+ * clock, which bitmon's schedule reads (bitrise/srvclock.h). */
+static void add_date(sim_server_t *srv, struct MHD_Response *resp) {
+        static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed",
+                                         "Thu", "Fri", "Sat"};
+        static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr",
+                                         "May", "Jun", "Jul", "Aug",
+                                         "Sep", "Oct", "Nov", "Dec"};
+        time_t t = (time_t)(sim_now_ms(srv->sim) / 1000);
+        struct tm tm;
+        char date[40];
+        if (!gmtime_r(&t, &tm))
+                return;
+        snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 wd[tm.tm_wday], tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        MHD_add_response_header(resp, "Date", date);
+}
+
 /* Turns the reply into an MHD response, applying body faults. */
 static struct MHD_Response *make_response(sim_server_t *srv,
                                           struct MHD_Connection *c, req_t *q,
@@ -264,6 +284,7 @@ static struct MHD_Response *make_response(sim_server_t *srv,
         MHD_add_response_header(resp, "Content-Type",
                                 r->content_type ? r->content_type
                                                 : "application/json");
+        add_date(srv, resp);
         for (int i = 0; i < r->n_headers; i++)
                 MHD_add_response_header(resp, r->headers[i][0],
                                         r->headers[i][1]);
