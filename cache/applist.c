@@ -12,13 +12,23 @@
 
 /* KEYS: marker, lease, build keys... ARGV: after_s, owner, lease_ms
  * -> {1, json|'' ...} (a list covering after_s is shared) or {0, taken}. */
+/* KEYS: marker, lease, build keys... ARGV: after_s, owner, lease_ms,
+ * max_age_ms -> {1, json|'' ...} (a list covering after_s made within
+ * max_age_ms is shared) or {0, taken}. The marker is "<after_s>:<ms>". */
 static const char preflight_src[] =
     "local m = redis.call('GET', KEYS[1])\n"
-    "if m and tonumber(m) <= tonumber(ARGV[1]) then\n"
-    "  local out = {1}\n"
-    "  for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' "
+    "if m then\n"
+    "  local a, t = string.match(m, '^(%d+):(%d+)$')\n"
+    "  local now = redis.call('TIME')\n"
+    "  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / "
+    "1000)\n"
+    "  if a and tonumber(a) <= tonumber(ARGV[1]) and\n"
+    "     ms - tonumber(t) <= tonumber(ARGV[4]) then\n"
+    "    local out = {1}\n"
+    "    for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' "
     "end\n"
-    "  return out\n"
+    "    return out\n"
+    "  end\n"
     "end\n"
     "if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then\n"
     "  return {0, 1}\n"
@@ -33,8 +43,12 @@ static const char store_src[] =
     "for i = 3, #KEYS do\n"
     "  redis.call('SET', KEYS[i], ARGV[i + 3], 'PX', ARGV[2])\n"
     "end\n"
-    "if ARGV[3] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'PX', "
-    "ARGV[2]) end\n"
+    "if ARGV[3] == '1' then\n"
+    "  local now = redis.call('TIME')\n"
+    "  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / "
+    "1000)\n"
+    "  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ms, 'PX', ARGV[2])\n"
+    "end\n"
     "if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == ARGV[5] then\n"
     "  redis.call('DEL', KEYS[2])\n"
     "end\n"
@@ -108,28 +122,31 @@ static char **list_keys(cache_redis_t *rc, const char *app,
 
 int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
                             const char *const *builds, size_t n,
-                            const char *owner, int lease_ms, buf_t *jsons,
-                            int *lease, char *errstr, size_t errstr_size) {
+                            const char *owner, int lease_ms, int max_age_ms,
+                            buf_t *jsons, int *lease, char *errstr,
+                            size_t errstr_size) {
         int err;
-        char after[32], lms[16];
+        char after[32], lms[16], age[16];
         redisReply *r = NULL;
         if (!name_ok(owner, 1) || lease_ms <= 0)
                 return bad_arg(errstr, errstr_size,
                                "invalid lease owner or length");
         char **keys = list_keys(rc, app, builds, n, errstr, errstr_size, &err);
-        const char **argv = keys ? malloc((n + 5) * sizeof(*argv)) : NULL;
+        const char **argv = keys ? malloc((n + 6) * sizeof(*argv)) : NULL;
         if (!argv) {
                 free(keys);
                 return keys ? CACHE_E_IO : err;
         }
         snprintf(after, sizeof(after), "%" PRId64, after_s > 0 ? after_s : 0);
         snprintf(lms, sizeof(lms), "%d", lease_ms);
+        snprintf(age, sizeof(age), "%d", max_age_ms > 0 ? max_age_ms : 0);
         for (size_t i = 0; i < n + 2; i++)
                 argv[i] = keys[i];
         argv[n + 2] = after;
         argv[n + 3] = owner;
         argv[n + 4] = lms;
-        err = cache_redis_eval(rc, &preflight_script, (int)n + 2, (int)n + 5,
+        argv[n + 5] = age;
+        err = cache_redis_eval(rc, &preflight_script, (int)n + 2, (int)n + 6,
                                argv, NULL, &r, errstr, errstr_size);
         free(argv);
         free(keys);

@@ -3,9 +3,10 @@
  * build cache's), the recent durations of each (app, workflow), and which
  * apps deliver webhooks.
  *
- *   applist:<app>          the `after` (Unix s) of the last list call,
- *                          for one interval (SET PX); its builds are in the
- *                          build cache (build:<app>:<build>)
+ *   applist:<app>          "<after>:<ms>": the `after` (Unix s) of the
+ *                          last list call and when it was stored (Redis
+ *                          TIME, ms), for one interval (SET PX); its builds
+ *                          are in the build cache (build:<app>:<build>)
  *   applist:<app>:lease    who is making the list call now (SET NX PX)
  *   hist:<app>:<wf>        running times (ms) of the newest finished builds
  *                          of a workflow (LIST, newest first, at most
@@ -30,14 +31,15 @@
 #define CACHE_APPLIST_MAX 400 /* builds per preflight or store */
 
 /* Before a list call for app whose parked builds need `after` <= after_s:
- * when another process listed it so recently (marker), returns 1 and
+ * when another process listed it within max_age_ms (marker), returns 1 and
  * appends the cached JSON of builds[i] to jsons[i] (nothing where it is not
  * cached); else returns 0 with *lease = 1 (taken for lease_ms by owner) or
  * 0 (held by another). < 0: CACHE_E_* (Redis down: call anyway). */
 int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
                             const char *const *builds, size_t n,
-                            const char *owner, int lease_ms, buf_t *jsons,
-                            int *lease, char *errstr, size_t errstr_size);
+                            const char *owner, int lease_ms, int max_age_ms,
+                            buf_t *jsons, int *lease, char *errstr,
+                            size_t errstr_size);
 
 /* After our own list call, without waiting for the answer: stores the n
  * builds' JSON in the build cache for ttl_ms; mark = 1 sets the marker

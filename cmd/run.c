@@ -129,6 +129,7 @@ static double gauge_dlq(void *opaque) {
 
 static void run_metrics_register(run_t *r) {
         metrics_t *m = r->metrics;
+        webhook_intake_metrics(m); /* zeros while the intake is off */
         r->jobs_in =
             metrics_counter(m, "bitmon_jobs_received_total",
                             "Valid jobs taken from the jobs topic.", NULL);

@@ -264,6 +264,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* ---- start and stop ------------------------------------------------------ */
 
+void webhook_intake_metrics(metrics_t *m) {
+        for (int i = 0; i < OUT_N; i++)
+                metrics_counter(m, "bitmon_webhook_requests_total",
+                                "Requests to the webhook intake, by outcome.",
+                                "outcome", outcomes[i].name, NULL);
+}
+
 static void count_register(webhook_intake_t *wi, metrics_t *m) {
         for (int i = 0; i < OUT_N; i++)
                 wi->count[i] = metrics_counter(

@@ -65,6 +65,10 @@ typedef struct webhook_intake_opts {
 
 typedef struct webhook_intake webhook_intake_t;
 
+/* Registers bitmon_webhook_requests_total{outcome} (all zero), so the
+ * series are on /metrics also where the intake is off. Any thread. */
+void webhook_intake_metrics(metrics_t *m);
+
 /* Opens the secrets store, binds and starts serving. Returns 0 and *out, or
  * a negative status with the reason in errstr ("cannot listen on
  * 0.0.0.0:8080: Address already in use"). Caller stops it with

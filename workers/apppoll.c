@@ -18,7 +18,9 @@
 #define AP_MAX_PAGES 8
 #define AP_HIST_WF   4      /* workflows whose history a group keeps */
 #define AP_HIST_MS   300000 /* how long a history read is trusted */
-#define AP_HOOK_MS   30000  /* how long a webhook flag read is trusted */
+#define AP_HOOK_MS                                                             \
+        30000 /* how long a webhook flag read is trusted (at                   \
+               * most the safety interval) */
 
 typedef struct ap_hist { /* a cached history of one workflow */
         char workflow[64];
@@ -60,6 +62,7 @@ typedef struct apppoll {
 
 static void ap_on_timer(void *arg);
 static void ap_on_answer(void *arg, watch_answer_t *ans);
+static void ap_plan(app_group_t *g, int64_t wait_ms);
 
 static int64_t ap_now(const app_group_t *g) {
         return loop_now_ms(g->tbl->loop);
@@ -299,12 +302,12 @@ int apppoll_defer(watch_t *w) {
         ap_park(w);
         /* Its own schedule says it is due: the group looks at the next
          * turn the floor allows. A new build waits for the group's planned
-         * call (first look through the list), at most a running interval. */
+         * call (first look through the list), within the detection target. */
         int64_t now = ap_now(g), at = now;
         if (!w->known && g->next_at != WATCH_NEVER)
-                at = g->next_at < now + w->tbl->opts.running_ms
+                at = g->next_at < now + w->tbl->opts.target_ms
                          ? g->next_at
-                         : now + w->tbl->opts.running_ms;
+                         : now + w->tbl->opts.target_ms;
         ap_call_at(g, at);
         return 1;
 }
@@ -403,17 +406,21 @@ void apppoll_webhook_seen(watch_table_t *tbl, const char *workspace,
                 return;
         app_group_t *g = ap_find(tbl->ap, key, len, pool_hash(key, len));
         free(key);
-        if (g) {
-                g->webhooks    = 1;
-                g->webhooks_at = ap_now(g);
-        }
+        if (!g)
+                return;
+        int was        = g->webhooks;
+        g->webhooks    = 1;
+        g->webhooks_at = ap_now(g);
+        if (!was && !g->in_flight) /* its builds now wait for the safety poll */
+                ap_plan(g, 0);
 }
 
-/* When the group calls next: the earliest look any member needs. When
- * the budget is short (wait_ms > 0), members far from their expected end
- * wait twice as long as the others. */
-static void ap_plan(app_group_t *g, int64_t wait_ms) {
-        int64_t now = ap_now(g), best = WATCH_NEVER;
+/* The shortest interval any parked member wants before its next look
+ * (WATCH_NEVER when none is parked); with wait_ms > 0 (the budget is
+ * short) the wait instead, twice as long when every parked build is far
+ * from its expected end. */
+static int64_t ap_need_ms(app_group_t *g, int64_t wait_ms) {
+        int64_t best = WATCH_NEVER;
         double rate;
         int64_t snow = ap_server_now(g->tbl, &rate);
         for (watch_t *w = g->members; w; w = w->gnext) {
@@ -427,16 +434,22 @@ static void ap_plan(app_group_t *g, int64_t wait_ms) {
                 if (wait_ms > 0)
                         d = wait_ms *
                             (sched_urgent(&g->tbl->opts, &b, snow) ? 1 : 2);
-                if (now + d < best)
-                        best = now + d;
+                if (d < best)
+                        best = d;
         }
+        return best;
+}
+
+/* Plans the next call: when the first parked member needs a look. */
+static void ap_plan(app_group_t *g, int64_t wait_ms) {
+        int64_t d  = ap_need_ms(g, wait_ms);
         g->next_at = WATCH_NEVER;
-        if (best != WATCH_NEVER)
-                ap_call_at(g, wait_ms > 0
-                                  ? best
-                                  : now + watch_jittered(g->tbl, best - now));
-        else
+        if (d == WATCH_NEVER) {
                 ap_arm(g);
+                return;
+        }
+        ap_call_at(g,
+                   ap_now(g) + (wait_ms > 0 ? d : watch_jittered(g->tbl, d)));
 }
 
 /* ---- a round: preflight, the call, its pages, the hand-out --------------- */
@@ -536,8 +549,14 @@ static int ap_shared(app_group_t *g) {
         for (watch_t *w = g->members; w && i < n; w = w->gnext)
                 if (w->parked)
                         slugs[i++] = w->build_slug;
-        int hit = s->list_preflight(s->ctx, g->app, g->after_s, slugs, n,
-                                    g->tbl->opts.lease_ms, anss, &lease);
+        /* Another's answer is as good as ours if it is no older than the
+         * interval we would wait between our own calls. */
+        int64_t age = ap_need_ms(g, 0);
+        if (age < g->tbl->opts.min_ms)
+                age = g->tbl->opts.min_ms;
+        int hit = s->list_preflight(
+            s->ctx, g->app, g->after_s, slugs, n, g->tbl->opts.lease_ms,
+            age > INT32_MAX ? INT32_MAX : (int)age, anss, &lease);
         if (hit == 1) {
                 g->round++;
                 for (i = 0; i < n; i++)

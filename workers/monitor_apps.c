@@ -34,8 +34,8 @@ static int json_answer(const buf_t *b, watch_answer_t *ans) {
 
 static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
                                const char *const *builds, size_t n,
-                               int lease_ms, watch_answer_t *answers,
-                               int *lease) {
+                               int lease_ms, int max_age_ms,
+                               watch_answer_t *answers, int *lease) {
         monitor_thread_t *t = ctx;
         char err[160];
         *lease = -1;
@@ -46,9 +46,9 @@ static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
                 return 0;
         for (size_t i = 0; i < n; i++)
                 buf_init(&jsons[i], CACHE_BUILD_MAX_JSON);
-        int rc =
-            cache_applist_preflight(t->rc, app, after_s, builds, n, t->worker,
-                                    lease_ms, jsons, lease, err, sizeof(err));
+        int rc = cache_applist_preflight(t->rc, app, after_s, builds, n,
+                                         t->worker, lease_ms, max_age_ms, jsons,
+                                         lease, err, sizeof(err));
         if (rc < 0 && rc != CACHE_E_DOWN)
                 LOG_WARN(FAC, "list preflight failed app=%s: %s", app, err);
         for (size_t i = 0; i < n; i++) {

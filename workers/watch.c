@@ -433,7 +433,11 @@ static void watch_step_build(watch_t *w) {
                 return;
         if (!watch_token(w, tok, sizeof(tok)))
                 return;
-        if (s->build_preflight ? watch_preflight(w) : watch_lookup_admit(w))
+        /* After a hint the cache is no answer: the build may have changed
+         * since it was stored. */
+        if (w->fresh             ? watch_admit(w)
+            : s->build_preflight ? watch_preflight(w)
+                                 : watch_lookup_admit(w))
                 watch_start(w, WATCH_REQ_BUILD, tok);
         watch_wipe(tok, sizeof(tok));
 }
@@ -689,7 +693,8 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
         } else {
                 w->attempts = 0;
                 if (kind == WATCH_REQ_BUILD) {
-                        w->solo = 0; /* parks again at its next look */
+                        w->solo  = 0; /* parks again at its next look */
+                        w->fresh = 0;
                         watch_on_build(w, ans);
                 } else if (kind == WATCH_REQ_LOG_INFO)
                         watch_on_log_info(w, ans);
@@ -813,7 +818,8 @@ void watch_look_now(watch_t *w) {
                 return;
         w->attempts = 0;
         apppoll_unpark(w); /* its own GET, not the group's next call */
-        w->solo = 1;
+        w->solo  = 1;
+        w->fresh = 1;
         watch_due_now(w);
 }
 

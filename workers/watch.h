@@ -330,14 +330,15 @@ typedef struct watch_seams {
         void (*build_facts)(void *ctx, const void *payload,
                             watch_build_facts_t *out);
         /* Cluster-wide sharing of one list call per app and interval:
-         * another process listed the app recently with an `after` no later
-         * than after_s: returns 1 and fills answers[i] (BUILD answers,
+         * another process listed the app within max_age_ms with an `after`
+         * no later than after_s: returns 1 and fills answers[i] (BUILD answers,
          * payload NULL where build i was not in that list). Else returns 0
          * with *lease = 1 (ours: call, then list_store), 0 (another process
          * is calling: look again shortly) or -1 (unknown: call anyway). */
         int (*list_preflight)(void *ctx, const char *app_slug, int64_t after_s,
                               const char *const *builds, size_t n, int lease_ms,
-                              watch_answer_t *answers, int *lease);
+                              int max_age_ms, watch_answer_t *answers,
+                              int *lease);
         /* After our own list call: shares the builds of page (may be NULL)
          * for ttl_ms; mark = 1 also marks the app listed with after_s for
          * ttl_ms (the round is complete); release = 1 releases our lease. */

@@ -67,6 +67,7 @@ typedef struct watch {
         int parked;          /* waits for its group's list call */
         int solo;            /* its next look is its own GET (list miss,
                               * failed list call, hint) */
+        int fresh;           /* its next look skips the build cache (hint) */
         uint32_t seen_round; /* the group's round that showed its build */
 } watch_t;
 

@@ -29,7 +29,9 @@ gen_scenario 30 $A ws-resil-bp bitwat_resil_bp_dev 0 0 |
 sim_start "$tmp/scenario.json"
 printf 'bitwat_resil_bp_dev\n' >"$tmp/tokens/ws-resil-bp"
 LIB_NO_TOPICS=1 BITMON_WORKERS_THREADS=1 BITMON_TOPICS_PARTITIONS=2 bitmon_env "$run_id"
-bitmon_start p1 -X kafka.queue.buffering.max.messages=3
+# poll.batch=false: per-build GETs are what shows the loop still polls (with
+# one list call per interval there would be a call every 2 s at most).
+bitmon_start p1 -X kafka.queue.buffering.max.messages=3 -X poll.batch=false
 wait_assigned p1
 tail_start
 for k in $(seq 0 29); do job "bp$k" ws-resil-bp $A "$(gen_slug "$k")"; done >"$tmp/jobs.jsonl"

@@ -237,7 +237,7 @@ static void add_date(sim_server_t *srv, struct MHD_Response *resp) {
         static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr",
                                          "May", "Jun", "Jul", "Aug",
                                          "Sep", "Oct", "Nov", "Dec"};
-        time_t t = (time_t)(sim_now_ms(srv->sim) / 1000);
+        time_t t                      = (time_t)(sim_now_ms(srv->sim) / 1000);
         struct tm tm;
         char date[40];
         if (!gmtime_r(&t, &tm))
