@@ -56,6 +56,7 @@ common_args() {
                 -X budget.rate="$X" -X budget.burst=20 \
                 -X poll.backoff_base_ms=$((500 / X > 10 ? 500 / X : 10)) \
                 -X bitrise.log_archive_wait_s=$(((600 + X - 1) / X)) \
+                -X bitrise.log_retry_s="$(s 2)" \
                 -X cache.lease_ms=$((5000 / X > 100 ? 5000 / X : 100)) \
                 -X workers.threads=2
 }
@@ -93,7 +94,7 @@ sim_ms() { curl -s "$sim_root/_sim/health" | jq -r "$JQ_MS"' .sim_now | ms'; }
 
 run_mode() { # mode
         local mode=$1 wport="" args
-        rm -f "$tmp/stop" "$tmp/results.jsonl"
+        rm -f "$tmp/stop" "$tmp/results.jsonl" "$tmp/sim.port"
         sim_start "$scen" --speed "$X"
         rm -rf "$tmp/tokens" "$tmp/hooks" && mkdir -m 700 "$tmp/tokens" "$tmp/hooks"
         printf '%s\n' $TOK >"$tmp/tokens/$WS"
@@ -123,6 +124,9 @@ run_mode() { # mode
         t1=$(sim_ms)
         local calls
         calls=$(sim_token_requests $TOK)
+        sim_stats | jq -r --arg t $TOK '.tokens[] | select(.token == $t) |
+                "# calls by endpoint: " + (.endpoints | to_entries | map("\(.key)=\(.value)") | join(" ")) +
+                "; 429s: \(.throttled)"' 
         touch "$tmp/stop"
         wait "$fpid" 2>/dev/null
         sleep 0.5

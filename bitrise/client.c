@@ -404,8 +404,9 @@ bitrise_req_t *bitrise_req_builds_list(const bitrise_client_t *c,
 
 bitrise_req_t *bitrise_req_build_page(const bitrise_client_t *c,
                                       const char *token, const char *app_slug,
-                                      int64_t after_s, const char *next,
-                                      char *errstr, size_t errstr_size) {
+                                      int64_t after_s, int running_first,
+                                      const char *next, char *errstr,
+                                      size_t errstr_size) {
         char what[64], s[32], after[40] = "", nextq[80] = "";
         slug_short(app_slug ? app_slug : "", s, sizeof(s));
         snprintf(what, sizeof(what), "list the builds of app %s", s);
@@ -417,9 +418,9 @@ bitrise_req_t *bitrise_req_build_page(const bitrise_client_t *c,
                          (long long)after_s);
         if (next && *next)
                 snprintf(nextq, sizeof(nextq), "&next=%s", next);
-        char *url =
-            url_printf("%s/apps/%s/builds?sort_by=created_at&limit=50%s%s",
-                       c->base_url, app_slug, after, nextq);
+        char *url = url_printf(
+            "%s/apps/%s/builds?sort_by=%s&limit=50%s%s", c->base_url, app_slug,
+            running_first ? "running_first" : "created_at", after, nextq);
         return req_new(c, BITRISE_REQ_BUILD_PAGE, token, url, what, errstr,
                        errstr_size);
 }

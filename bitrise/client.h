@@ -308,15 +308,18 @@ bitrise_req_t *bitrise_req_builds_list(const bitrise_client_t *c,
                                        int limit, const char *next,
                                        char *errstr, size_t errstr_size);
 
-/* GET /apps/{app}/builds?sort_by=created_at&limit=50[&after=S][&next=N]:
- * one page of full builds, newest first, for following many builds of one
- * app with one call. after_s > 0 asks for builds "run after" that Unix time
- * (Bitrise does not say which timestamp it compares: keep a margin); next
- * is a previous page's paging.next or NULL. */
+/* GET /apps/{app}/builds?sort_by=S&limit=50[&after=A][&next=N]: one page
+ * of full builds, for following many builds of one app with one call.
+ * S is running_first (running and on-hold builds first, then the newest:
+ * the watched builds fit one page) or created_at (newest first). after_s >
+ * 0 asks for builds "run after" that Unix time (Bitrise does not say which
+ * timestamp it compares: keep a margin); next is a previous page's
+ * paging.next or NULL. */
 bitrise_req_t *bitrise_req_build_page(const bitrise_client_t *c,
                                       const char *token, const char *app_slug,
-                                      int64_t after_s, const char *next,
-                                      char *errstr, size_t errstr_size);
+                                      int64_t after_s, int running_first,
+                                      const char *next, char *errstr,
+                                      size_t errstr_size);
 
 /* Streams the archived raw log at url (http or https; no Authorization, no
  * cookies; up to 3 redirects followed, without credentials) into lp, which

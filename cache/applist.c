@@ -10,11 +10,10 @@
 #define HIST_TTL_MS (14LL * 24 * 3600 * 1000)
 #define SEEN_TTL_MS (2LL * 24 * 3600 * 1000)
 
-/* KEYS: marker, lease, build keys... ARGV: after_s, owner, lease_ms
- * -> {1, json|'' ...} (a list covering after_s is shared) or {0, taken}. */
 /* KEYS: marker, lease, build keys... ARGV: after_s, owner, lease_ms,
- * max_age_ms -> {1, json|'' ...} (a list covering after_s made within
- * max_age_ms is shared) or {0, taken}. The marker is "<after_s>:<ms>". */
+ * max_age_ms -> {1, age_ms, json|'' ...} (a list covering after_s made
+ * age_ms <= max_age_ms ago is shared) or {0, taken}. The marker is
+ * "<after_s>:<ms>". */
 static const char preflight_src[] =
     "local m = redis.call('GET', KEYS[1])\n"
     "if m then\n"
@@ -24,7 +23,7 @@ static const char preflight_src[] =
     "1000)\n"
     "  if a and tonumber(a) <= tonumber(ARGV[1]) and\n"
     "     ms - tonumber(t) <= tonumber(ARGV[4]) then\n"
-    "    local out = {1}\n"
+    "    local out = {1, ms - tonumber(t)}\n"
     "    for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' "
     "end\n"
     "    return out\n"
@@ -123,8 +122,8 @@ static char **list_keys(cache_redis_t *rc, const char *app,
 int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
                             const char *const *builds, size_t n,
                             const char *owner, int lease_ms, int max_age_ms,
-                            buf_t *jsons, int *lease, char *errstr,
-                            size_t errstr_size) {
+                            buf_t *jsons, int64_t *age_ms, int *lease,
+                            char *errstr, size_t errstr_size) {
         int err;
         char after[32], lms[16], age[16];
         redisReply *r = NULL;
@@ -155,10 +154,14 @@ int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
         int rc_ = CACHE_E_REPLY;
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
             r->element[0]->type == REDIS_REPLY_INTEGER) {
-                if (r->element[0]->integer == 1 && r->elements == n + 1) {
-                        rc_ = 1;
+                if (r->element[0]->integer == 1 && r->elements == n + 2 &&
+                    r->element[1]->type == REDIS_REPLY_INTEGER) {
+                        rc_     = 1;
+                        *age_ms = r->element[1]->integer > 0
+                                      ? r->element[1]->integer
+                                      : 0;
                         for (size_t i = 0; i < n; i++) {
-                                const redisReply *v = r->element[i + 1];
+                                const redisReply *v = r->element[i + 2];
                                 if (v->type == REDIS_REPLY_STRING &&
                                     v->len > 0 &&
                                     buf_append(&jsons[i], v->str, v->len))

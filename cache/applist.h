@@ -31,15 +31,16 @@
 #define CACHE_APPLIST_MAX 400 /* builds per preflight or store */
 
 /* Before a list call for app whose parked builds need `after` <= after_s:
- * when another process listed it within max_age_ms (marker), returns 1 and
- * appends the cached JSON of builds[i] to jsons[i] (nothing where it is not
- * cached); else returns 0 with *lease = 1 (taken for lease_ms by owner) or
- * 0 (held by another). < 0: CACHE_E_* (Redis down: call anyway). */
+ * when another process listed it within max_age_ms (marker), returns 1,
+ * sets *age_ms to that list's age and appends the cached JSON of builds[i]
+ * to jsons[i] (nothing where it is not cached); else returns 0 with *lease = 1
+ * (taken for lease_ms by owner) or 0 (held by another). < 0: CACHE_E_* (Redis
+ * down: call anyway). */
 int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
                             const char *const *builds, size_t n,
                             const char *owner, int lease_ms, int max_age_ms,
-                            buf_t *jsons, int *lease, char *errstr,
-                            size_t errstr_size);
+                            buf_t *jsons, int64_t *age_ms, int *lease,
+                            char *errstr, size_t errstr_size);
 
 /* After our own list call, without waiting for the answer: stores the n
  * builds' JSON in the build cache for ttl_ms; mark = 1 sets the marker

@@ -382,14 +382,16 @@ static int checked_reply(const redisReply *r, long long *wait,
         return 0;
 }
 
-int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
-                                  const cache_fp_t *fp, const char *workspace,
-                                  const char *app_slug,
-                                  cache_validity_t *verdict) {
+/* take_checked with a reserve: background requests leave half the burst to
+ * the others. */
+static int64_t take_checked(cache_budget_t *b, cache_redis_t *rc,
+                            const cache_fp_t *fp, const char *workspace,
+                            const char *app_slug, int background,
+                            cache_validity_t *verdict) {
         double rate, burst;
-        char r_s[32], b_s[32], key[128], k_tok[256], k_role[256],
+        char r_s[32], b_s[32], res_s[32], key[128], k_tok[256], k_role[256],
             errstr[256] = "no redis connection";
-        const char *argv[6];
+        const char *argv[7];
         long long wait = 0;
         redisReply *r  = NULL;
         int nk;
@@ -402,13 +404,16 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
         if (cache_budget_key(rc, fp, key, sizeof(key)) == 0) {
                 snprintf(r_s, sizeof(r_s), "%.6f", rate);
                 snprintf(b_s, sizeof(b_s), "%.6f", burst);
+                snprintf(res_s, sizeof(res_s), "%.0f",
+                         background ? floor(burst / 2) : 0);
                 argv[0]      = key;
                 argv[1]      = k_tok;
                 argv[2]      = k_role;
                 argv[1 + nk] = r_s;
                 argv[2 + nk] = b_s;
+                argv[3 + nk] = res_s;
                 if (cache_redis_eval(rc, &cache_budget_script_take_checked,
-                                     1 + nk, 3 + nk, argv, NULL, &r, errstr,
+                                     1 + nk, 4 + nk, argv, NULL, &r, errstr,
                                      sizeof(errstr)) == 0) {
                         int err = checked_reply(r, &wait, verdict, errstr,
                                                 sizeof(errstr));
@@ -420,6 +425,21 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
         }
         set_degraded(b, true, fp, errstr);
         return cap_wait(b, local_take(b, fp, rate, burst));
+}
+
+int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
+                                  const cache_fp_t *fp, const char *workspace,
+                                  const char *app_slug,
+                                  cache_validity_t *verdict) {
+        return take_checked(b, rc, fp, workspace, app_slug, 0, verdict);
+}
+
+int64_t cache_budget_take_background(cache_budget_t *b, cache_redis_t *rc,
+                                     const cache_fp_t *fp,
+                                     const char *workspace,
+                                     const char *app_slug,
+                                     cache_validity_t *verdict) {
+        return take_checked(b, rc, fp, workspace, app_slug, 1, verdict);
 }
 
 /* Parses Retry-After: delta seconds or an HTTP date. 0 and the wait in ms

@@ -79,6 +79,16 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
                                   const char *app_slug,
                                   cache_validity_t *verdict);
 
+/* cache_budget_take_checked for a background request (a scheduled list
+ * call): it goes only while more than half the burst stays in the bucket,
+ * so requests that finish a build (/log) and hints never wait behind
+ * polls; polls get what is left. The local fallback has no reserve. */
+int64_t cache_budget_take_background(cache_budget_t *b, cache_redis_t *rc,
+                                     const cache_fp_t *fp,
+                                     const char *workspace,
+                                     const char *app_slug,
+                                     cache_validity_t *verdict);
+
 /* Records a 429. retry_after is the Retry-After header value (seconds or an
  * HTTP date) or NULL when absent. Returns the block length in ms. */
 int64_t cache_budget_on_429(cache_budget_t *b, cache_redis_t *rc,

@@ -17,10 +17,11 @@
 static const char take_src[] = LUA_PRELUDE LUA_TAKE
     "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))\n";
 
-/* take_checked(rate, burst) -> {wait, state, role}: the token's validity
- * facts (KEYS[2] = tok:<fp>:state, optional KEYS[3] = tok:<fp>:role:<app>,
- * see cache/validity.h) read in the same round trip, and a request taken
- * only when they do not refuse the call (wait = -1 when they do). */
+/* take_checked(rate, burst, reserve) -> {wait, state, role}: the token's
+ * validity facts (KEYS[2] = tok:<fp>:state, optional KEYS[3] =
+ * tok:<fp>:role:<app>, see cache/validity.h) read in the same round trip, and a
+ * request taken only when they do not refuse the call (wait = -1 when they do).
+ */
 static const char take_checked_src[] = LUA_PRELUDE LUA_TAKE
     "local st = redis.call('GET', KEYS[2])\n"
     "local role = false\n"
@@ -28,7 +29,8 @@ static const char take_checked_src[] = LUA_PRELUDE LUA_TAKE
     "if st == 'invalid' or role == 'insufficient_role' then\n"
     "  return {-1, st, role}\n"
     "end\n"
-    "return {take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])), st, role}\n";
+    "return {take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),\n"
+    "             tonumber(ARGV[3])), st, role}\n";
 
 /* block(retry_ms, retry_is_absolute, backoff_min, backoff_max) -> block ms.
  * retry_ms < 0: no Retry-After; the per-token backoff doubles on each 429,

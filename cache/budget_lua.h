@@ -19,12 +19,14 @@
         "  if cur < ms then redis.call('PEXPIRE', key, ms) end\n"              \
         "end\n"
 
-/* take(key, rate, burst) -> 0 (one request taken) or ms to wait.
+/* take(key, rate, burst[, reserve]) -> 0 (one request taken) or ms to wait.
+ * reserve (default 0): a background request goes only while more than
+ * that many requests stay in the bucket for the others.
  * Blocked: wait for the block. Refill by elapsed time, cap at burst (a
  * lowered override takes effect at once). An adopted Remaining of 0 waits
  * for its Reset; otherwise a taken request also counts against it. */
 #define LUA_TAKE                                                               \
-        "local function take(key, rate, burst)\n"                              \
+        "local function take(key, rate, burst, reserve)\n"                     \
         "  local now = now_ms()\n"                                             \
         "  local h = redis.call('HMGET', key, 't', 'ts', 'bu', 'rr', 'rt')\n"  \
         "  local t, ts = tonumber(h[1]), tonumber(h[2])\n"                     \
@@ -39,11 +41,12 @@
         "end\n"                                                                \
         "  if rl and rr < 1 then return rt - now end\n"                        \
         "  local wait = 0\n"                                                   \
-        "  if t >= 1 then\n"                                                   \
+        "  local need = 1 + (reserve or 0)\n"                                  \
+        "  if t >= need then\n"                                                \
         "    t = t - 1\n"                                                      \
         "    if rl then redis.call('HSET', key, 'rr', rr - 1) end\n"           \
         "  else\n"                                                             \
-        "    wait = math.ceil((1 - t) * 1000 / rate)\n"                        \
+        "    wait = math.ceil((need - t) * 1000 / rate)\n"                     \
         "    if wait < 1 then wait = 1 end\n"                                  \
         "  end\n"                                                              \
         "  redis.call('HSET', key, 't', t, 'ts', ts)\n"                        \

@@ -115,21 +115,23 @@ static int ms_of(const config_t *cfg, const char *key) {
 }
 
 /* poll.* and the log wait → the watch's timings. The /log retry interval
- * while a finished build's log is not archived yet follows the running
- * poll interval (at most the watch's 10 s default). */
+ * while a finished build's log is not archived yet is bitrise.log_retry_s,
+ * at most the running poll interval. */
 static void fill_workers(run_opts_t *o) {
         const config_t *cfg = o->cfg;
         watch_opts_t *w     = &o->workers.watch;
         memset(w, 0, sizeof(*w));
-        w->on_hold_ms      = ms_of(cfg, "poll.on_hold_s");
-        w->running_ms      = ms_of(cfg, "poll.running_s");
-        w->batch           = config_bool(cfg, "poll.batch");
-        w->adaptive        = config_bool(cfg, "poll.adaptive");
-        w->min_ms          = ms_of(cfg, "poll.min_s");
-        w->max_ms          = ms_of(cfg, "poll.max_s");
-        w->target_ms       = ms_of(cfg, "poll.target_detect_s");
-        w->list_margin_s   = (int)config_int(cfg, "poll.list_margin_s");
-        w->list_max_pages  = (int)config_int(cfg, "poll.list_max_pages");
+        w->on_hold_ms     = ms_of(cfg, "poll.on_hold_s");
+        w->running_ms     = ms_of(cfg, "poll.running_s");
+        w->batch          = config_bool(cfg, "poll.batch");
+        w->adaptive       = config_bool(cfg, "poll.adaptive");
+        w->min_ms         = ms_of(cfg, "poll.min_s");
+        w->max_ms         = ms_of(cfg, "poll.max_s");
+        w->target_ms      = ms_of(cfg, "poll.target_detect_s");
+        w->list_margin_s  = (int)config_int(cfg, "poll.list_margin_s");
+        w->list_max_pages = (int)config_int(cfg, "poll.list_max_pages");
+        w->list_running_first =
+            strcmp(config_str(cfg, "poll.list_sort"), "running_first") == 0;
         w->safety_ms       = ms_of(cfg, "webhook.safety_poll_s");
         w->jitter          = config_double(cfg, "poll.jitter");
         w->backoff_base_ms = (int)config_int(cfg, "poll.backoff_base_ms");
@@ -139,7 +141,8 @@ static void fill_workers(run_opts_t *o) {
         w->max_in_flight   = (int)config_int(cfg, "workers.max_in_flight");
         int64_t archive    = config_int(cfg, "bitrise.log_archive_wait_s");
         w->log_archive_ms  = archive > 0 ? (int)(archive * 1000) : 1;
-        w->log_retry_ms    = w->running_ms < 10000 ? w->running_ms : 10000;
+        int log_retry      = ms_of(cfg, "bitrise.log_retry_s");
+        w->log_retry_ms = w->running_ms < log_retry ? w->running_ms : log_retry;
         if (w->jitter <= 0)
                 w->jitter = -1; /* 0 means "none" here, "default" there */
         if (w->retry_max <= 0)

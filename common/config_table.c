@@ -27,7 +27,7 @@
 /* clang-format on */
 
 static config_check_fn check_url, check_nonempty, check_topic, check_listen,
-    check_listen_opt, check_tokens_store, check_overrides;
+    check_listen_opt, check_tokens_store, check_overrides, check_list_sort;
 
 /* clang-format off */
 const config_key_t config_table[] = {
@@ -64,6 +64,7 @@ SIZE("bitrise.max_body_bytes", "4MiB", 64 * KIB, 1 * GIB, "largest API response 
 SIZE("bitrise.log_max_bytes", "256MiB", 1 * MIB, 16 * GIB, "largest raw log read; beyond it the log is reported truncated"),
 INT("bitrise.log_tail_lines", "100", 0, 10000, "last lines of the log kept in a result's tail"),
 INT("bitrise.step_last_lines", "20", 0, 1000, "last lines kept per failed step"),
+DBL("bitrise.log_retry_s", "10", 0.01, 3600, "between /log calls while a finished build's log is not archived yet (at most poll.running_s)"),
 INT("bitrise.log_archive_wait_s", "600", 0, 86400, "how long to wait for a finished build's log to be archived"),
 
 DBL("poll.on_hold_s", "30", 0.05, 3600, "poll interval while a build is on hold"),
@@ -74,6 +75,7 @@ DBL("poll.min_s", "2", 0, 3600, "floor: never look at an app (or a build) again 
 DBL("poll.max_s", "120", 0.05, 86400, "ceiling: a running build far from its expected end is still looked at this often"),
 DBL("poll.target_detect_s", "10", 0.05, 3600, "interval around a build's expected end: how soon a finish is seen there"),
 INT("poll.list_margin_s", "600", 0, 86400, "a list call asks for builds run after the oldest watched trigger minus this (Bitrise does not say which time `after` compares)"),
+STR_CK("poll.list_sort", "running_first", check_list_sort, "order of a list call: `running_first` (running and on-hold builds first: the watched builds fit one page) or `created_at` (newest first)"),
 INT("poll.list_max_pages", "4", 1, 8, "pages of 50 one list call may follow while watched builds are missing from it"),
 DBL("poll.jitter", "0.2", 0, 1, "random spread of poll intervals and backoffs (0.2 = +-20%)"),
 INT("poll.backoff_base_ms", "500", 10, 60000, "first backoff after a transient failure; doubles each time"),
@@ -188,6 +190,13 @@ static int check_tokens_store(const char *v, char *errstr, size_t errstr_size) {
                 return 0;
         return fail(errstr, errstr_size,
                     "expected dir:/ABSOLUTE/PATH or redis");
+}
+
+static int check_list_sort(const char *v, char *errstr, size_t errstr_size) {
+        if (strcmp(v, "running_first") == 0 || strcmp(v, "created_at") == 0)
+                return 0;
+        return fail(errstr, errstr_size,
+                    "expected running_first or created_at");
 }
 
 /* "ws=rate:burst,ws2=rate:burst" with rate > 0 and burst >= 1. */

@@ -6,6 +6,7 @@
 #include "workers/apppoll.h"
 
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,7 @@ typedef struct app_group {
         loop_timer_t *timer;
         int64_t next_at;   /* loop ms of the next call; WATCH_NEVER = none */
         int64_t called_at; /* loop ms of the last call's start */
+        int64_t made_at;   /* loop ms the newest list we used was made */
         int busy;          /* inside a callback: not freed there */
         /* The call in progress: request, pages so far, the lease. */
         watch_request_t req;
@@ -146,6 +148,7 @@ static app_group_t *ap_create(watch_table_t *tbl, char *key, size_t len,
         g->app       = key + strlen(key) + 1;
         g->next_at   = WATCH_NEVER;
         g->called_at = -(int64_t)tbl->opts.min_ms;
+        g->made_at   = WATCH_NEVER;
         if (ap->n >= ap->nbuckets)
                 ap_grow(ap);
         size_t b       = hash & (ap->nbuckets - 1);
@@ -440,16 +443,21 @@ static int64_t ap_need_ms(app_group_t *g, int64_t wait_ms) {
         return best;
 }
 
-/* Plans the next call: when the first parked member needs a look. */
-static void ap_plan(app_group_t *g, int64_t wait_ms) {
+/* Plans the next call: when the first parked member needs a look after
+ * the answer made at `made` (another process's shared list is older than
+ * our round: counting from now would look twice as late). */
+static void ap_plan_from(app_group_t *g, int64_t wait_ms, int64_t made) {
         int64_t d  = ap_need_ms(g, wait_ms);
         g->next_at = WATCH_NEVER;
         if (d == WATCH_NEVER) {
                 ap_arm(g);
                 return;
         }
-        ap_call_at(g,
-                   ap_now(g) + (wait_ms > 0 ? d : watch_jittered(g->tbl, d)));
+        ap_call_at(g, made + (wait_ms > 0 ? d : watch_jittered(g->tbl, d)));
+}
+
+static void ap_plan(app_group_t *g, int64_t wait_ms) {
+        ap_plan_from(g, wait_ms, ap_now(g));
 }
 
 /* ---- a round: preflight, the call, its pages, the hand-out --------------- */
@@ -484,9 +492,9 @@ static void ap_feed(app_group_t *g, const char *build, watch_answer_t *ans) {
         watch_feed_build(w, ans);
 }
 
-/* The round is over: members the answers did not show look for
- * themselves; the next call is planned. */
-static void ap_round_end(app_group_t *g) {
+/* The round is over: members the answers (made at `made`) did not show
+ * look for themselves; the next call is planned. */
+static void ap_round_end(app_group_t *g, int64_t made) {
         LOG_DEBUG(AP_FAC, "list round done app=%s parked=%zu of=%zu", g->app,
                   g->nparked, g->n);
         for (watch_t *w = g->members, *next; w; w = next) {
@@ -499,7 +507,8 @@ static void ap_round_end(app_group_t *g) {
                         ap_unpark(w, 1);
                 }
         }
-        ap_plan(g, 0);
+        g->made_at = made;
+        ap_plan_from(g, 0, made);
 }
 
 static int ap_missing(const app_group_t *g) {
@@ -550,19 +559,29 @@ static int ap_shared(app_group_t *g) {
                 if (w->parked)
                         slugs[i++] = w->build_slug;
         /* Another's answer is as good as ours if it is no older than the
-         * interval we would wait between our own calls. */
-        int64_t age = ap_need_ms(g, 0);
+         * interval we would wait between our own calls, and newer than
+         * the list we used last (else a jittered turn could take the same
+         * answer again). */
+        int64_t now = ap_now(g), age = ap_need_ms(g, 0), aged = 0;
         if (age < g->tbl->opts.min_ms)
                 age = g->tbl->opts.min_ms;
+        if (g->made_at != WATCH_NEVER && now - g->made_at - 1 < age)
+                age = now - g->made_at - 1;
+        if (age < 0)
+                age = 0; /* nothing to share, but the lease still counts */
         int hit = s->list_preflight(
             s->ctx, g->app, g->after_s, slugs, n, g->tbl->opts.lease_ms,
-            age > INT32_MAX ? INT32_MAX : (int)age, anss, &lease);
+            age > INT32_MAX ? INT32_MAX : (int)age, anss, &aged, &lease);
+        LOG_DEBUG(AP_FAC,
+                  "list preflight app=%s max_age_ms=%" PRId64
+                  " hit=%d age_ms=%" PRId64 " lease=%d",
+                  g->app, age, hit, aged, lease);
         if (hit == 1) {
                 g->round++;
                 for (i = 0; i < n; i++)
                         if (anss[i].payload)
                                 ap_feed(g, slugs[i], &anss[i]);
-                ap_round_end(g);
+                ap_round_end(g, now - aged);
         } else if (lease == 0) {
                 g->next_at = WATCH_NEVER;
                 ap_call_at(
@@ -587,12 +606,13 @@ static int ap_start(app_group_t *g, const char *next) {
                 ap_fallback(g);
                 return -1;
         }
-        watch_validity_t v = WATCH_VALIDITY_UNKNOWN;
-        int64_t wait       = s->budget_take_checked
-                                 ? s->budget_take_checked(s->ctx, g->fp, g->workspace,
-                                                          g->app, &v)
-                                 : 0;
-        g->valid_cached    = v == WATCH_VALIDITY_VALID;
+        watch_validity_t v                  = WATCH_VALIDITY_UNKNOWN;
+        int64_t (*take)(void *, const char *, const char *, const char *,
+                        watch_validity_t *) = s->budget_take_background
+                                                  ? s->budget_take_background
+                                                  : s->budget_take_checked;
+        int64_t wait = take ? take(s->ctx, g->fp, g->workspace, g->app, &v) : 0;
+        g->valid_cached = v == WATCH_VALIDITY_VALID;
         if (v == WATCH_VALIDITY_INVALID ||
             v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {
                 explicit_bzero(tok, sizeof(tok));
@@ -605,14 +625,16 @@ static int ap_start(app_group_t *g, const char *next) {
                 ap_plan(g, wait);
                 return -1;
         }
-        g->req = (watch_request_t){.kind     = WATCH_REQ_BUILD_LIST,
-                                   .token    = tok,
-                                   .fp       = g->fp,
-                                   .app_slug = g->app,
-                                   .after_s  = g->after_s,
-                                   .next     = next,
-                                   .cb       = ap_on_answer,
-                                   .cb_arg   = g};
+        g->req =
+            (watch_request_t){.kind          = WATCH_REQ_BUILD_LIST,
+                              .token         = tok,
+                              .fp            = g->fp,
+                              .app_slug      = g->app,
+                              .after_s       = g->after_s,
+                              .running_first = g->tbl->opts.list_running_first,
+                              .next          = next,
+                              .cb            = ap_on_answer,
+                              .cb_arg        = g};
         rc = s->request_start(s->ctx, g->tbl->loop, &g->req, err, sizeof(err));
         g->req.token = NULL;
         explicit_bzero(tok, sizeof(tok));
@@ -673,7 +695,7 @@ static void ap_on_page(app_group_t *g, watch_answer_t *ans) {
                               g->lease_held);
         g->lease_held = 0;
         g->npages     = 0;
-        ap_round_end(g);
+        ap_round_end(g, g->called_at);
 }
 
 static void ap_on_failure(app_group_t *g, const watch_answer_t *ans) {

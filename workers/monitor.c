@@ -164,19 +164,33 @@ static void seam_validity_record(void *ctx, const char *fps, const char *app,
                          err);
 }
 
-static int64_t seam_budget_take_checked(void *ctx, const char *fps,
-                                        const char *ws, const char *app,
-                                        watch_validity_t *v) {
-        monitor_thread_t *t = ctx;
+static int64_t budget_take(monitor_thread_t *t, const char *fps, const char *ws,
+                           const char *app, int background,
+                           watch_validity_t *v) {
         cache_fp_t fp;
         cache_validity_t cv = CACHE_VALIDITY_UNKNOWN;
         fp_from_str(fps, &fp);
-        int64_t wait =
-            cache_budget_take_checked(t->m->o.budget, t->rc, &fp, ws, app, &cv);
-        *v = validity_of(cv);
+        int64_t wait = background
+                           ? cache_budget_take_background(t->m->o.budget, t->rc,
+                                                          &fp, ws, app, &cv)
+                           : cache_budget_take_checked(t->m->o.budget, t->rc,
+                                                       &fp, ws, app, &cv);
+        *v           = validity_of(cv);
         if (wait > 0)
                 metrics_counter_inc(t->m->budget_waits);
         return wait;
+}
+
+static int64_t seam_budget_take_checked(void *ctx, const char *fps,
+                                        const char *ws, const char *app,
+                                        watch_validity_t *v) {
+        return budget_take(ctx, fps, ws, app, 0, v);
+}
+
+static int64_t seam_budget_take_background(void *ctx, const char *fps,
+                                           const char *ws, const char *app,
+                                           watch_validity_t *v) {
+        return budget_take(ctx, fps, ws, app, 1, v);
 }
 
 static int64_t seam_budget_on_429(void *ctx, const char *fps,
@@ -593,22 +607,23 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                 t->own_ts = 1;
         }
         *seams = (watch_seams_t){
-            .ctx                 = t,
-            .token_get           = seam_token_get,
-            .validity_record     = seam_validity_record,
-            .budget_take_checked = seam_budget_take_checked,
-            .budget_on_429       = seam_budget_on_429,
-            .cache_store         = seam_cache_store,
-            .cache_release       = seam_cache_release,
-            .cache_store_release = seam_cache_store_release,
-            .build_preflight     = seam_build_preflight,
-            .request_start       = seam_request_start,
-            .request_cancel      = seam_request_cancel,
-            .payload_free        = seam_payload_free,
-            .publish             = seam_publish,
-            .job_done            = seam_job_done,
-            .log_fallback        = seam_log_fallback,
-            .done_check          = seam_done_check,
+            .ctx                    = t,
+            .token_get              = seam_token_get,
+            .validity_record        = seam_validity_record,
+            .budget_take_checked    = seam_budget_take_checked,
+            .budget_take_background = seam_budget_take_background,
+            .budget_on_429          = seam_budget_on_429,
+            .cache_store            = seam_cache_store,
+            .cache_release          = seam_cache_release,
+            .cache_store_release    = seam_cache_store_release,
+            .build_preflight        = seam_build_preflight,
+            .request_start          = seam_request_start,
+            .request_cancel         = seam_request_cancel,
+            .payload_free           = seam_payload_free,
+            .publish                = seam_publish,
+            .job_done               = seam_job_done,
+            .log_fallback           = seam_log_fallback,
+            .done_check             = seam_done_check,
         };
         monitor_apps_seams(seams);
         return 0;

@@ -35,7 +35,8 @@ static int json_answer(const buf_t *b, watch_answer_t *ans) {
 static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
                                const char *const *builds, size_t n,
                                int lease_ms, int max_age_ms,
-                               watch_answer_t *answers, int *lease) {
+                               watch_answer_t *answers, int64_t *age_ms,
+                               int *lease) {
         monitor_thread_t *t = ctx;
         char err[160];
         *lease = -1;
@@ -48,7 +49,7 @@ static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
                 buf_init(&jsons[i], CACHE_BUILD_MAX_JSON);
         int rc = cache_applist_preflight(t->rc, app, after_s, builds, n,
                                          t->worker, lease_ms, max_age_ms, jsons,
-                                         lease, err, sizeof(err));
+                                         age_ms, lease, err, sizeof(err));
         if (rc < 0 && rc != CACHE_E_DOWN)
                 LOG_WARN(FAC, "list preflight failed app=%s: %s", app, err);
         for (size_t i = 0; i < n; i++) {

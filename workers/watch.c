@@ -382,6 +382,8 @@ static int watch_preflight(watch_t *w) {
         if (s->build_preflight(s->ctx, w->app_slug, w->build_slug, w->fp,
                                w->workspace, w->tbl->opts.lease_ms, &ans,
                                &lease, &v, &wait) == 1) {
+                LOG_DEBUG(WATCH_FAC, "build from the cache app=%s build=%s",
+                          w->app_slug, w->build_slug);
                 watch_serve_cached(w, &ans, v);
                 return 0;
         }

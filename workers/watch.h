@@ -189,6 +189,7 @@ typedef struct watch_request {
         const void *log_info; /* RAW_LOG: the LOG_INFO payload */
         watch_log_t log;      /* RAW_LOG: summary or full */
         int64_t after_s;      /* BUILD_LIST: builds run after (Unix s), 0 */
+        int running_first;    /* BUILD_LIST: sort_by=running_first */
         const char *next;     /* BUILD_LIST: the page, NULL = first */
         watch_answer_cb_t *cb;
         void *cb_arg;
@@ -243,6 +244,13 @@ typedef struct watch_seams {
                                        const char *workspace,
                                        const char *app_slug,
                                        watch_validity_t *v);
+        /* budget_take_checked for a background call (the app poller's
+         * list calls): it leaves part of the budget to the calls that
+         * finish builds, and waits longer. May be NULL (= the former). */
+        int64_t (*budget_take_background)(void *ctx, const char *fp,
+                                          const char *workspace,
+                                          const char *app_slug,
+                                          watch_validity_t *v);
         /* A 429 for fp; returns the shared block in ms (>= retry_after_ms
          * when that is >= 0). May be NULL. */
         int64_t (*budget_on_429)(void *ctx, const char *fp,
@@ -331,14 +339,15 @@ typedef struct watch_seams {
                             watch_build_facts_t *out);
         /* Cluster-wide sharing of one list call per app and interval:
          * another process listed the app within max_age_ms with an `after`
-         * no later than after_s: returns 1 and fills answers[i] (BUILD answers,
-         * payload NULL where build i was not in that list). Else returns 0
+         * no later than after_s: returns 1, sets *age_ms to that list's age
+         * and fills answers[i] (BUILD answers, payload NULL where build i
+         * was not in that list). Else returns 0
          * with *lease = 1 (ours: call, then list_store), 0 (another process
          * is calling: look again shortly) or -1 (unknown: call anyway). */
         int (*list_preflight)(void *ctx, const char *app_slug, int64_t after_s,
                               const char *const *builds, size_t n, int lease_ms,
                               int max_age_ms, watch_answer_t *answers,
-                              int *lease);
+                              int64_t *age_ms, int *lease);
         /* After our own list call: shares the builds of page (may be NULL)
          * for ttl_ms; mark = 1 also marks the app listed with after_s for
          * ttl_ms (the round is complete); release = 1 releases our lease. */
@@ -383,17 +392,18 @@ typedef struct watch_opts {
                               * together by one list call (apppoll.h) */
         int list_margin_s;   /* `after` = oldest watched trigger - this */
         int list_max_pages;  /* pages per list call while builds are missing */
-        int min_ms;          /* poll.min_s: floor between looks at an app */
-        int max_ms;          /* poll.max_s: ceiling */
-        int target_ms;       /* poll.target_detect_s: interval near the
-                              * expected end of a build */
-        int adaptive;        /* 1: learn durations (schedule.h) */
-        int safety_ms;       /* webhook.safety_poll_s */
-        int max_in_flight;   /* requests in flight per table (loop); a
-                              * watch due beyond it waits in line for a
-                              * slot, so a burst of new watches never holds
-                              * thousands of transfers (and their buffers)
-                              * at once */
+        int list_running_first; /* sort_by=running_first, not created_at */
+        int min_ms;             /* poll.min_s: floor between looks at an app */
+        int max_ms;             /* poll.max_s: ceiling */
+        int target_ms;          /* poll.target_detect_s: interval near the
+                                 * expected end of a build */
+        int adaptive;           /* 1: learn durations (schedule.h) */
+        int safety_ms;          /* webhook.safety_poll_s */
+        int max_in_flight;      /* requests in flight per table (loop); a
+                                 * watch due beyond it waits in line for a
+                                 * slot, so a burst of new watches never holds
+                                 * thousands of transfers (and their buffers)
+                                 * at once */
 } watch_opts_t;
 
 /* Defaults for everything 0 in opts: on-hold 30 s, running 15 s, jitter 0.1,

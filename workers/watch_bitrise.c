@@ -192,9 +192,9 @@ static bitrise_req_t *wb_req_make(const watch_bitrise_t *wb, wb_req_t *r,
                                             req->app_slug, req->build_slug,
                                             NULL, errstr, errstr_size);
         case WATCH_REQ_BUILD_LIST:
-                return bitrise_req_build_page(wb->client, req->token,
-                                              req->app_slug, req->after_s,
-                                              req->next, errstr, errstr_size);
+                return bitrise_req_build_page(
+                    wb->client, req->token, req->app_slug, req->after_s,
+                    req->running_first, req->next, errstr, errstr_size);
         case WATCH_REQ_RAW_LOG:
                 if (!li || !li->raw_log_url) {
                         snprintf(errstr, errstr_size,

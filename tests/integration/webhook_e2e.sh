@@ -8,7 +8,9 @@
 #   - a delivery p1 receives for a build another process watches reaches
 #     that owner through the jobs topic and ends its jobs within a second;
 #   - with deliveries dropped, the owner's safety poll
-#     (webhook.safety_poll_s=4) still ends the job, within its interval.
+#     (webhook.safety_poll_s=4) still ends the job: within two intervals,
+#     since a status another process shared may be up to one interval old
+#     (docs/run.md), and long before the 60-s running poll.
 . "$(dirname "$0")/lib.sh"
 lib_init webhook_e2e
 W=a11e0000000e0b01
@@ -100,13 +102,13 @@ done
 [ -n "$pick" ] || die webhook_e2e_safety_poll "no running build left on a process that saw a hint"
 b=$(slug "$pick")
 finish "$b"
-ms=$(wait_finished "$b" $((12 * scale)))
+ms=$(wait_finished "$b" $((15 * scale)))
 dropped=$(curl -s "$sim_root/_sim/webhooks/stats" | jq -r '.total.dropped')
 note "build $pick (watched by $(owner "$b")), delivery dropped ($dropped dropped): finished ${ms} ms after the finish"
-if [ "$ms" -ge 0 ] && [ "$ms" -le $(((4 + 3) * 1000 * scale)) ] && [ "$dropped" -ge 1 ]; then
+if [ "$ms" -ge 0 ] && [ "$ms" -le $(((2 * 4 + 2) * 1000 * scale)) ] && [ "$dropped" -ge 1 ]; then
         ok "webhook_e2e_dropped_delivery_safety_poll (${ms} ms, safety interval 4 s)"
 else
-        bad webhook_e2e_dropped_delivery_safety_poll "${ms} ms (want <= 7000), $dropped deliveries dropped"
+        bad webhook_e2e_dropped_delivery_safety_poll "${ms} ms (want <= 10000), $dropped deliveries dropped"
 fi
 for p in p1 p2 p3; do bitmon_term $p; [ "$term_rc" = 0 ] || bad webhook_e2e_sigterm "$p exit $term_rc"; done
 exit "$failed"
