@@ -153,6 +153,7 @@ demo:
 
 bench: tools
 	@BUILD=$(BUILD) bench/run.sh
+	@BUILD=$(BUILD) bench/api.sh
 
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -30,6 +30,7 @@
 # Env: BUILD (build), API_MODES ("fixed3 perbuild batched adaptive
 # webhooks"), API_SPEED (40), API_WINDOW_S (simulated seconds measured per
 # mode, 1500), API_WARMUP_S (simulated seconds before measuring, 300),
+# API_BUDGET (the token's budget.rate in requests per simulated second, 1),
 # KEEP_TMP=1.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -44,6 +45,7 @@ modes=${API_MODES:-fixed3 perbuild batched adaptive webhooks}
 X=${API_SPEED:-40}
 window=${API_WINDOW_S:-1500}
 warmup=${API_WARMUP_S:-300}
+budget=${API_BUDGET:-1} # requests per simulated second
 scen=$PWD/tests/scenarios/bench_api.json
 TOK=bitwat_bench_developer ADMIN=bitwat_bench_admin WS=ws-bench
 
@@ -53,7 +55,7 @@ s() { awk -v v="$1" -v x="$X" 'BEGIN { printf "%.3f", v / x }'; } # simulated s 
 common_args() {
         echo -X poll.on_hold_s="$(s 30)" -X poll.min_s="$(s 2)" -X poll.max_s="$(s 120)" \
                 -X poll.target_detect_s="$(s 10)" -X webhook.safety_poll_s="$(s 300)" \
-                -X budget.rate="$X" -X budget.burst=20 \
+                -X budget.rate="$(awk -v b="$budget" -v x="$X" 'BEGIN { print b * x }')" -X budget.burst=20 \
                 -X poll.backoff_base_ms=$((500 / X > 10 ? 500 / X : 10)) \
                 -X bitrise.log_archive_wait_s=$(((600 + X - 1) / X)) \
                 -X bitrise.log_retry_s="$(s 2)" \
@@ -152,6 +154,6 @@ run_mode() { # mode
         wait "$tpid" 2>/dev/null
 }
 
-note "speed ${X}x, window ${window} simulated s after ${warmup} s of warm-up, budget 1 request per simulated second"
+note "speed ${X}x, window ${window} simulated s after ${warmup} s of warm-up, budget $budget request(s) per simulated second"
 for m in $modes; do run_mode "$m"; done
 exit "$failed"

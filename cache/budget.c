@@ -382,11 +382,11 @@ static int checked_reply(const redisReply *r, long long *wait,
         return 0;
 }
 
-/* take_checked with a reserve: background requests leave half the burst to
- * the others. */
+/* take_checked with a reserve: background requests leave up to half the
+ * burst (times share, 0..1) to the others. */
 static int64_t take_checked(cache_budget_t *b, cache_redis_t *rc,
                             const cache_fp_t *fp, const char *workspace,
-                            const char *app_slug, int background,
+                            const char *app_slug, double share,
                             cache_validity_t *verdict) {
         double rate, burst;
         char r_s[32], b_s[32], res_s[32], key[128], k_tok[256], k_role[256],
@@ -405,7 +405,10 @@ static int64_t take_checked(cache_budget_t *b, cache_redis_t *rc,
                 snprintf(r_s, sizeof(r_s), "%.6f", rate);
                 snprintf(b_s, sizeof(b_s), "%.6f", burst);
                 snprintf(res_s, sizeof(res_s), "%.0f",
-                         background ? floor(burst / 2) : 0);
+                         floor(burst / 2 *
+                               (share < 0   ? 0
+                                : share > 1 ? 1
+                                            : share)));
                 argv[0]      = key;
                 argv[1]      = k_tok;
                 argv[2]      = k_role;
@@ -431,15 +434,15 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
                                   const cache_fp_t *fp, const char *workspace,
                                   const char *app_slug,
                                   cache_validity_t *verdict) {
-        return take_checked(b, rc, fp, workspace, app_slug, 0, verdict);
+        return take_checked(b, rc, fp, workspace, app_slug, 0.0, verdict);
 }
 
 int64_t cache_budget_take_background(cache_budget_t *b, cache_redis_t *rc,
                                      const cache_fp_t *fp,
                                      const char *workspace,
-                                     const char *app_slug,
+                                     const char *app_slug, double share,
                                      cache_validity_t *verdict) {
-        return take_checked(b, rc, fp, workspace, app_slug, 1, verdict);
+        return take_checked(b, rc, fp, workspace, app_slug, share, verdict);
 }
 
 /* Parses Retry-After: delta seconds or an HTTP date. 0 and the wait in ms

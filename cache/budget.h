@@ -80,13 +80,15 @@ int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,
                                   cache_validity_t *verdict);
 
 /* cache_budget_take_checked for a background request (a scheduled list
- * call): it goes only while more than half the burst stays in the bucket,
- * so requests that finish a build (/log) and hints never wait behind
- * polls; polls get what is left. The local fallback has no reserve. */
+ * call): it goes only while more than share (0..1) times half the burst
+ * stays in the bucket, so requests that finish a build (/log) and hints
+ * never wait behind polls; polls get what is left, and a caller that has
+ * waited long passes a smaller share to get its turn. The local fallback
+ * has no reserve. */
 int64_t cache_budget_take_background(cache_budget_t *b, cache_redis_t *rc,
                                      const cache_fp_t *fp,
                                      const char *workspace,
-                                     const char *app_slug,
+                                     const char *app_slug, double share,
                                      cache_validity_t *verdict);
 
 /* Records a 429. retry_after is the Retry-After header value (seconds or an

@@ -138,10 +138,13 @@ static void fill_workers(run_opts_t *o) {
         w->backoff_max_ms  = (int)config_int(cfg, "poll.backoff_max_s") * 1000;
         w->retry_max       = (int)config_int(cfg, "poll.retry_budget");
         w->lease_ms        = (int)config_int(cfg, "cache.lease_ms");
-        w->max_in_flight   = (int)config_int(cfg, "workers.max_in_flight");
-        int64_t archive    = config_int(cfg, "bitrise.log_archive_wait_s");
-        w->log_archive_ms  = archive > 0 ? (int)(archive * 1000) : 1;
-        int log_retry      = ms_of(cfg, "bitrise.log_retry_s");
+        /* Another holder's answer comes within its lease: look again after
+         * a fifth of it (1 s for the default 5 s). */
+        w->lease_wait_ms  = w->lease_ms / 5 > 10 ? w->lease_ms / 5 : 10;
+        w->max_in_flight  = (int)config_int(cfg, "workers.max_in_flight");
+        int64_t archive   = config_int(cfg, "bitrise.log_archive_wait_s");
+        w->log_archive_ms = archive > 0 ? (int)(archive * 1000) : 1;
+        int log_retry     = ms_of(cfg, "bitrise.log_retry_s");
         w->log_retry_ms = w->running_ms < log_retry ? w->running_ms : log_retry;
         if (w->jitter <= 0)
                 w->jitter = -1; /* 0 means "none" here, "default" there */

@@ -42,6 +42,7 @@ typedef struct app_group {
         int64_t next_at;   /* loop ms of the next call; WATCH_NEVER = none */
         int64_t called_at; /* loop ms of the last call's start */
         int64_t made_at;   /* loop ms the newest list we used was made */
+        int64_t born_at;   /* loop ms the group was made */
         int busy;          /* inside a callback: not freed there */
         /* The call in progress: request, pages so far, the lease. */
         watch_request_t req;
@@ -149,6 +150,7 @@ static app_group_t *ap_create(watch_table_t *tbl, char *key, size_t len,
         g->next_at   = WATCH_NEVER;
         g->called_at = -(int64_t)tbl->opts.min_ms;
         g->made_at   = WATCH_NEVER;
+        g->born_at   = ap_now(g);
         if (ap->n >= ap->nbuckets)
                 ap_grow(ap);
         size_t b       = hash & (ap->nbuckets - 1);
@@ -305,12 +307,13 @@ int apppoll_defer(watch_t *w) {
         ap_park(w);
         /* Its own schedule says it is due: the group looks at the next
          * turn the floor allows. A new build waits for the group's planned
-         * call (first look through the list), within the detection target. */
+         * call (first look through the list), at most one running
+         * interval: it has just started, its end is far. */
         int64_t now = ap_now(g), at = now;
         if (!w->known && g->next_at != WATCH_NEVER)
-                at = g->next_at < now + w->tbl->opts.target_ms
+                at = g->next_at < now + w->tbl->opts.running_ms
                          ? g->next_at
-                         : now + w->tbl->opts.target_ms;
+                         : now + w->tbl->opts.running_ms;
         ap_call_at(g, at);
         return 1;
 }
@@ -401,6 +404,34 @@ void apppoll_finished(watch_t *w) {
                                 w->grp->hist[i].read_at = 0;
 }
 
+/* The finished build's end on Bitrise's clock (0 = unknown). */
+static int64_t ap_finished_ms(const watch_t *w) {
+        const watch_seams_t *s = &w->tbl->seams;
+        watch_build_facts_t f  = {0};
+        if (w->build && s->build_facts)
+                s->build_facts(s->ctx, w->build, &f);
+        return f.finished_ms;
+}
+
+int64_t apppoll_log_wait_ms(watch_t *w) {
+        double rate;
+        int64_t now = ap_server_now(w->tbl, &rate);
+        return sched_lag_wait_ms(&w->tbl->log_lag, ap_finished_ms(w), now,
+                                 rate);
+}
+
+void apppoll_log_answer(watch_t *w, int archived) {
+        double rate;
+        int64_t now = ap_server_now(w->tbl, &rate), fin = ap_finished_ms(w);
+        if (rate > 0 && fin)
+                sched_lag_learn(&w->tbl->log_lag, now - fin, archived);
+        LOG_DEBUG(AP_FAC,
+                  "first log answer build=%s archived=%d after_ms=%" PRId64
+                  " lag_estimate_ms=%.0f",
+                  w->build_slug, archived, fin && rate > 0 ? now - fin : -1,
+                  w->tbl->log_lag.est_ms);
+}
+
 void apppoll_webhook_seen(watch_table_t *tbl, const char *workspace,
                           const char *app) {
         size_t len;
@@ -431,9 +462,11 @@ static int64_t ap_need_ms(app_group_t *g, int64_t wait_ms) {
                         continue;
                 sched_build_t b;
                 ap_sched_build(w, w->state, &b);
+                /* A new build's first look: within a running interval
+                 * (apppoll_defer), not a call of its own at once. */
                 int64_t d =
                     w->known ? sched_interval_ms(&g->tbl->opts, &b, snow, rate)
-                             : 0;
+                             : g->tbl->opts.running_ms;
                 if (wait_ms > 0)
                         d = wait_ms *
                             (sched_urgent(&g->tbl->opts, &b, snow) ? 1 : 2);
@@ -594,6 +627,20 @@ static int ap_shared(app_group_t *g) {
         return hit == 1 || lease == 0;
 }
 
+/* How much of the budget's reserve a list call leaves to the calls that
+ * finish builds: all of it while the group's answers are on time, less as
+ * they grow overdue (half at twice the interval, never under a quarter),
+ * so a short budget is shared in turn instead of won by whoever retries
+ * first. */
+static double ap_reserve_share(app_group_t *g) {
+        int64_t since = g->made_at != WATCH_NEVER ? g->made_at : g->born_at;
+        int64_t need = ap_need_ms(g, 0), late = ap_now(g) - since;
+        if (need <= 0 || need == WATCH_NEVER || late <= need)
+                return 1;
+        double share = (double)need / (double)late;
+        return share > 0.25 ? share : 0.25;
+}
+
 /* The token and the budget, then the request for one page. 0 when it
  * started; else the round was settled (fallback or a later retry). */
 static int ap_start(app_group_t *g, const char *next) {
@@ -606,12 +653,15 @@ static int ap_start(app_group_t *g, const char *next) {
                 ap_fallback(g);
                 return -1;
         }
-        watch_validity_t v                  = WATCH_VALIDITY_UNKNOWN;
-        int64_t (*take)(void *, const char *, const char *, const char *,
-                        watch_validity_t *) = s->budget_take_background
-                                                  ? s->budget_take_background
-                                                  : s->budget_take_checked;
-        int64_t wait = take ? take(s->ctx, g->fp, g->workspace, g->app, &v) : 0;
+        watch_validity_t v = WATCH_VALIDITY_UNKNOWN;
+        int64_t wait       = 0;
+        if (s->budget_take_background)
+                wait =
+                    s->budget_take_background(s->ctx, g->fp, g->workspace,
+                                              g->app, ap_reserve_share(g), &v);
+        else if (s->budget_take_checked)
+                wait = s->budget_take_checked(s->ctx, g->fp, g->workspace,
+                                              g->app, &v);
         g->valid_cached = v == WATCH_VALIDITY_VALID;
         if (v == WATCH_VALIDITY_INVALID ||
             v == WATCH_VALIDITY_INSUFFICIENT_ROLE) {

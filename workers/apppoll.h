@@ -50,6 +50,11 @@ void apppoll_unpark(watch_t *w);
  * running time in the history of (app, workflow). */
 void apppoll_finished(watch_t *w);
 
+/* Local ms the finished build's first /log waits for the archive lag
+ * learnt so far (schedule.h); apppoll_log_answer learns from its answer. */
+int64_t apppoll_log_wait_ms(watch_t *w);
+void apppoll_log_answer(watch_t *w, int archived);
+
 /* The interval before the watch's next own look in state st (the
  * schedule, with its group's history and webhook knowledge). */
 int64_t apppoll_interval_ms(watch_t *w, watch_state_t st);

@@ -164,18 +164,19 @@ static void seam_validity_record(void *ctx, const char *fps, const char *app,
                          err);
 }
 
+/* share < 0: a foreground call; else a background one (its reserve share,
+ * cache_budget_take_background). */
 static int64_t budget_take(monitor_thread_t *t, const char *fps, const char *ws,
-                           const char *app, int background,
-                           watch_validity_t *v) {
+                           const char *app, double share, watch_validity_t *v) {
         cache_fp_t fp;
         cache_validity_t cv = CACHE_VALIDITY_UNKNOWN;
         fp_from_str(fps, &fp);
-        int64_t wait = background
-                           ? cache_budget_take_background(t->m->o.budget, t->rc,
-                                                          &fp, ws, app, &cv)
-                           : cache_budget_take_checked(t->m->o.budget, t->rc,
-                                                       &fp, ws, app, &cv);
-        *v           = validity_of(cv);
+        int64_t wait =
+            share >= 0 ? cache_budget_take_background(t->m->o.budget, t->rc,
+                                                      &fp, ws, app, share, &cv)
+                       : cache_budget_take_checked(t->m->o.budget, t->rc, &fp,
+                                                   ws, app, &cv);
+        *v = validity_of(cv);
         if (wait > 0)
                 metrics_counter_inc(t->m->budget_waits);
         return wait;
@@ -184,13 +185,13 @@ static int64_t budget_take(monitor_thread_t *t, const char *fps, const char *ws,
 static int64_t seam_budget_take_checked(void *ctx, const char *fps,
                                         const char *ws, const char *app,
                                         watch_validity_t *v) {
-        return budget_take(ctx, fps, ws, app, 0, v);
+        return budget_take(ctx, fps, ws, app, -1, v);
 }
 
 static int64_t seam_budget_take_background(void *ctx, const char *fps,
                                            const char *ws, const char *app,
-                                           watch_validity_t *v) {
-        return budget_take(ctx, fps, ws, app, 1, v);
+                                           double share, watch_validity_t *v) {
+        return budget_take(ctx, fps, ws, app, share, v);
 }
 
 static int64_t seam_budget_on_429(void *ctx, const char *fps,

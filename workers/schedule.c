@@ -71,3 +71,31 @@ int sched_urgent(const watch_opts_t *o, const sched_build_t *b,
                 return 1;
         return now_ms >= lo - o->target_ms;
 }
+
+static double lag_step(const sched_lag_t *l) {
+        double step = l->est_ms / 8;
+        return step > 500 ? step : 500;
+}
+
+int64_t sched_lag_wait_ms(const sched_lag_t *l, int64_t finished_ms,
+                          int64_t now_ms, double rate) {
+        if (rate <= 0 || !finished_ms || !now_ms || l->est_ms <= 0)
+                return 0;
+        double left = (double)finished_ms + l->est_ms - (double)now_ms;
+        return left > 0 ? (int64_t)(left / rate) : 0;
+}
+
+void sched_lag_learn(sched_lag_t *l, int64_t elapsed_ms, int archived) {
+        double step = lag_step(l), e = (double)elapsed_ms;
+        /* Not archived yet: the lag is longer than e, so than the estimate
+         * if e reached it. Archived: shorter than e, which says something
+         * of the estimate only if e did not pass it (asked late: nothing). */
+        if (elapsed_ms < 0 ||
+            (archived ? e > l->est_ms + step : e < l->est_ms - step))
+                return;
+        l->est_ms += archived ? -step * (1 - SCHED_LAG_Q) : step * SCHED_LAG_Q;
+        if (l->est_ms < 0)
+                l->est_ms = 0;
+        if (l->est_ms > SCHED_LAG_MAX_MS)
+                l->est_ms = SCHED_LAG_MAX_MS;
+}

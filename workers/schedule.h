@@ -54,4 +54,26 @@ int64_t sched_interval_ms(const watch_opts_t *o, const sched_build_t *b,
  * is far from it and can be stretched first. */
 int sched_urgent(const watch_opts_t *o, const sched_build_t *b, int64_t now_ms);
 
+/* Bitrise archives a finished build's log some seconds (to minutes) after
+ * its end, and /log asked sooner costs a call for nothing. sched_lag_t
+ * learns the SCHED_LAG_Q quantile of that lag (Bitrise ms) online from the
+ * first /log answer of each build: up by q steps when it was not archived
+ * yet though asked at (or after) the estimate, down by 1 - q when it was
+ * archived though asked at (or before) it; other answers say nothing. */
+#define SCHED_LAG_Q      0.75
+#define SCHED_LAG_MAX_MS (10 * 60 * 1000)
+
+typedef struct sched_lag {
+        double est_ms; /* 0 = nothing learnt: ask at once */
+} sched_lag_t;
+
+/* Local ms to wait before the first /log of a build that finished at
+ * finished_ms (Bitrise clock, now_ms the same; rate as above): 0 when the
+ * estimate has passed or the clock is not known. */
+int64_t sched_lag_wait_ms(const sched_lag_t *l, int64_t finished_ms,
+                          int64_t now_ms, double rate);
+
+/* The first /log answer of a build, asked elapsed_ms after its end. */
+void sched_lag_learn(sched_lag_t *l, int64_t elapsed_ms, int archived);
+
 #endif

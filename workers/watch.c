@@ -510,7 +510,8 @@ static void watch_on_build(watch_t *w, watch_answer_t *ans) {
         w->stage     = WATCH_STAGE_LOG_INFO;
         w->log_since = watch_now(w);
         w->raw_tries = 0;
-        watch_schedule(w, 0);
+        w->log_first = 1;
+        watch_schedule(w, apppoll_log_wait_ms(w));
 }
 
 /* The build is finished but its log cannot be read: every job still ends
@@ -573,6 +574,10 @@ static void watch_on_log_info(watch_t *w, watch_answer_t *ans) {
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
         w->log_info  = ans->payload;
         ans->payload = NULL;
+        if (w->log_first) {
+                w->log_first = 0;
+                apppoll_log_answer(w, ans->log_archived);
+        }
         if (ans->log_archived && ans->log_has_url) {
                 w->stage = WATCH_STAGE_RAW_LOG;
                 watch_schedule(w, 0);

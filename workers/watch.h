@@ -245,11 +245,12 @@ typedef struct watch_seams {
                                        const char *app_slug,
                                        watch_validity_t *v);
         /* budget_take_checked for a background call (the app poller's
-         * list calls): it leaves part of the budget to the calls that
+         * list calls): it leaves part of the budget (share 0..1 of the
+         * reserve; less for a caller long overdue) to the calls that
          * finish builds, and waits longer. May be NULL (= the former). */
         int64_t (*budget_take_background)(void *ctx, const char *fp,
                                           const char *workspace,
-                                          const char *app_slug,
+                                          const char *app_slug, double share,
                                           watch_validity_t *v);
         /* A 429 for fp; returns the shared block in ms (>= retry_after_ms
          * when that is >= 0). May be NULL. */

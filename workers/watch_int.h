@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "workers/schedule.h"
 #include "workers/watch.h"
 
 #define WATCH_FAC   "watch"
@@ -60,6 +61,7 @@ typedef struct watch {
         void *log_info; /* LOG_INFO payload for the raw log */
         int64_t log_since;
         int raw_tries;
+        int log_first; /* the next /log answer is its first (archive lag) */
         char fp[WATCH_FP_MAX];
         /* The app group (apppoll.c). */
         struct app_group *grp;
@@ -73,6 +75,7 @@ typedef struct watch {
 
 struct watch_table {
         loop_t *loop;
+        sched_lag_t log_lag; /* Bitrise's archive lag, learnt (schedule.h) */
         watch_opts_t opts;
         watch_seams_t seams;
         watch_t **buckets;

@@ -255,6 +255,37 @@ static void test_budget_take_checked(void) {
         cache_redis_destroy(rc);
 }
 
+/* A list call (background) leaves share x half the burst to the calls
+ * that finish builds; those still get everything that is left. */
+static void test_budget_background_reserve(void) {
+        char prefix[64];
+        t_prefix(prefix, sizeof(prefix), "bg");
+        cache_redis_t *rc = conn(&shared, prefix);
+        cache_budget_t *b = budget(0.1, 20, 1); /* refills nothing here */
+        T_ASSERT(rc && b);
+        cache_fp_t fp      = fp_of("bitwat_bg");
+        cache_validity_t v = CACHE_VALIDITY_UNKNOWN;
+        for (int i = 0; i < 10; i++)
+                T_EQ_INT(
+                    cache_budget_take_checked(b, rc, &fp, "ws", "app1", &v), 0);
+        /* 10 left: the whole reserve (10) stays */
+        int64_t w =
+            cache_budget_take_background(b, rc, &fp, "ws", "app1", 1.0, &v);
+        T_ASSERTF(w > 0, "background call went with the reserve left (%lld)",
+                  (long long)w);
+        /* an overdue caller leaves a quarter of it (2): 8 more go */
+        int n = 0;
+        while (n < 50 && cache_budget_take_background(b, rc, &fp, "ws", "app1",
+                                                      0.25, &v) == 0)
+                n++;
+        T_EQ_INT(n, 8);
+        T_EQ_INT(cache_budget_take_checked(b, rc, &fp, "ws", "app1", &v), 0);
+        T_EQ_INT(cache_budget_take_checked(b, rc, &fp, "ws", "app1", &v), 0);
+        T_ASSERT(cache_budget_take_checked(b, rc, &fp, "ws", "app1", &v) > 0);
+        cache_budget_destroy(b);
+        cache_redis_destroy(rc);
+}
+
 static void test_budget_overrides(void) {
         char prefix[64], err[256];
         t_prefix(prefix, sizeof(prefix), "ovr");
@@ -468,6 +499,7 @@ int main(void) {
         T_RUN(test_budget_workspace_isolation);
         T_RUN(test_budget_overrides);
         T_RUN(test_budget_take_checked);
+        T_RUN(test_budget_background_reserve);
         T_RUN(test_budget_error_reply_and_wait_cap);
         T_RUN(test_budget_redis_killed_fallback_and_recovery);
         T_RUN(test_budget_local_only_threads);

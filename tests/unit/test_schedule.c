@@ -76,9 +76,50 @@ static void test_sched_urgent(void) {
         T_EQ_INT(sched_urgent(&o, &b, start + 10000), 1); /* unknown */
 }
 
+/* Lags uniform in [1, 5] s, each build's first /log asked when the
+ * estimate says: the estimate settles near the 75th percentile (4 s), so
+ * about three first asks in four find the log archived. */
+static void test_sched_lag(void) {
+        sched_lag_t l = {0};
+        int64_t fin   = 1000000000000;
+        T_ASSERT(sched_lag_wait_ms(&l, fin, fin, 1) == 0); /* nothing learnt */
+        unsigned seed = 7;
+        int archived = 0, n = 0;
+        for (int i = 0; i < 4000; i++) {
+                seed      = seed * 1103515245u + 12345u;
+                int lag   = 1000 + (int)((seed >> 8) % 4001);
+                int64_t e = (int64_t)l.est_ms;
+                sched_lag_learn(&l, e, e >= lag);
+                if (i >= 2000) {
+                        archived += e >= lag;
+                        n++;
+                }
+        }
+        T_ASSERT(l.est_ms > 3000 && l.est_ms < 5000);
+        T_ASSERT(archived * 100 > n * 60 && archived * 100 < n * 90);
+        /* The wait is what is left of it, in local ms. */
+        sched_lag_t four = {.est_ms = 4000};
+        T_ASSERT(sched_lag_wait_ms(&four, fin, fin + 1000, 1) == 3000);
+        T_ASSERT(sched_lag_wait_ms(&four, fin, fin + 1000, 40) == 75);
+        T_ASSERT(sched_lag_wait_ms(&four, fin, fin + 9000, 1) == 0);
+        T_ASSERT(sched_lag_wait_ms(&four, fin, fin + 1000, 0) == 0);
+        /* Archived when asked long after the estimate, or not archived
+         * when asked long before it, teaches nothing; not archived long
+         * after it says the lag is longer. */
+        sched_lag_learn(&four, 60000, 1);
+        sched_lag_learn(&four, 100, 0);
+        T_ASSERT(four.est_ms == 4000);
+        sched_lag_learn(&four, 60000, 0);
+        T_ASSERT(four.est_ms > 4000);
+        for (int i = 0; i < 100000; i++)
+                sched_lag_learn(&four, (int64_t)four.est_ms, 0);
+        T_ASSERT(four.est_ms == SCHED_LAG_MAX_MS);
+}
+
 int main(void) {
         T_RUN(test_sched_hist);
         T_RUN(test_sched_interval);
         T_RUN(test_sched_urgent);
+        T_RUN(test_sched_lag);
         return t_done();
 }
