@@ -307,13 +307,13 @@ int apppoll_defer(watch_t *w) {
         ap_park(w);
         /* Its own schedule says it is due: the group looks at the next
          * turn the floor allows. A new build waits for the group's planned
-         * call (first look through the list), at most one running
-         * interval: it has just started, its end is far. */
+         * call (first look through the list), within the detection
+         * target. */
         int64_t now = ap_now(g), at = now;
         if (!w->known && g->next_at != WATCH_NEVER)
-                at = g->next_at < now + w->tbl->opts.running_ms
+                at = g->next_at < now + w->tbl->opts.target_ms
                          ? g->next_at
-                         : now + w->tbl->opts.running_ms;
+                         : now + w->tbl->opts.target_ms;
         ap_call_at(g, at);
         return 1;
 }
@@ -462,11 +462,11 @@ static int64_t ap_need_ms(app_group_t *g, int64_t wait_ms) {
                         continue;
                 sched_build_t b;
                 ap_sched_build(w, w->state, &b);
-                /* A new build's first look: within a running interval
+                /* A new build's first look: within the detection target
                  * (apppoll_defer), not a call of its own at once. */
                 int64_t d =
                     w->known ? sched_interval_ms(&g->tbl->opts, &b, snow, rate)
-                             : g->tbl->opts.running_ms;
+                             : g->tbl->opts.target_ms;
                 if (wait_ms > 0)
                         d = wait_ms *
                             (sched_urgent(&g->tbl->opts, &b, snow) ? 1 : 2);
