@@ -143,9 +143,9 @@ wait_assigned "${procs[@]}"
 # the whole topic at the end.
 iso=()
 [ "$mode" = exactly_once ] && iso=(-X isolation.level=read_committed)
-live_start() { # (again after the broker's restart: kcat gives up on it)
+live_start() { # unbuffered (-u); again after the broker's restart: kcat gives up on it
         [ -n "${live_pid:-}" ] && kill "$live_pid" 2>/dev/null
-        kcat -C -q -b "$BITMON_TEST_KAFKA" -t "$run.results" -o beginning -f '%s\n' "${iso[@]}" \
+        kcat -C -q -u -b "$BITMON_TEST_KAFKA" -t "$run.results" -o beginning -f '%s\n' "${iso[@]}" \
                 >"$tmp/results.live.jsonl" 2>>"$tmp/kcat.live.err" &
         live_pid=$!
         lib_track "$live_pid"
