@@ -36,8 +36,10 @@
 # mode's line with "# exactly_once: not available in this build" and exits 0.
 #
 # --short (tests/integration/soak_short.sh, in `make test`): 400 builds x 5
-# jobs over 80 s, and ok/FAIL lines on lost=0, wrong=0, over_budget_windows=0,
-# extra_results <= 1 % of jobs, every bad job in the DLQ. Knobs (environment):
+# jobs over 80 s, and ok/FAIL lines on lost=0, wrong=0, no window over budget
+# but around the Redis restart, extra results <= 1 % of jobs but those the
+# Redis and broker restarts cause (both known, README "Figures"), every bad
+# job in the DLQ. Knobs (environment):
 # SOAK_BUILDS, SOAK_JOBS_PER_BUILD, SOAK_RUN_S, SOAK_KILL_EVERY_S,
 # SOAK_BUDGET_RATE, SOAK_BUDGET_BURST, SOAK_BUDGET_WINDOW_S, SOAK_SEED,
 # SOAK_BITMON_BUDGET_SCALE (bitmon's budget x this, the check's unchanged).
