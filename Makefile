@@ -7,6 +7,7 @@
 #   make            build/bitmon and build/bitrise-sim
 #   make test       install what is missing, start the local stack, run every test
 #   make demo       the monitor pipeline end to end on the local stack
+#   make soak       the chaos soak, both delivery modes (tests/soak/README.md)
 #   make asan|tsan  the same suite in a sanitizer tree (build-asan/, build-tsan/)
 #   make fuzz       libFuzzer targets (clang), build-fuzz/
 #   make format     clang-format in place; make style checks it
@@ -75,7 +76,7 @@ KAFKA_MOCK := $(BUILD)/kafka-mock
 # Keep the objects of test and bench programs between runs.
 .SECONDARY:
 
-.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools image image-test
+.PHONY: all test unit demo asan tsan fuzz format style clean deps bench tools image image-test soak
 .DEFAULT_GOAL := all
 
 all: $(BITMON) $(if $(SIM_SRCS),$(SIM))
@@ -154,6 +155,14 @@ demo:
 bench: tools
 	@BUILD=$(BUILD) bench/run.sh
 	@BUILD=$(BUILD) bench/api.sh
+
+# The chaos soak (tests/soak/README.md), both modes, about 13 minutes; not
+# part of `make test` (tests/integration/soak_short.sh is its short version).
+soak: all $(KAFKA_MOCK)
+	@rc=0; for m in at_least_once exactly_once; do \
+		BITMON_BUILD=$(CURDIR)/$(BUILD) BITMON_BIN=$(CURDIR)/$(BITMON) BITMON_SIM=$(CURDIR)/$(SIM) \
+			tests/soak/soak.sh $$m || rc=1; \
+	done; exit $$rc
 
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -395,9 +395,90 @@ static void test_sigterm_stops_cleanly_with_suspended_requests(void) {
         T_EQ_INT(sim_proc_stop(p), 0);
 }
 
+static const cJSON *budget_token(const cJSON *b, const char *value) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(b, "tokens")) {
+                if (strcmp(cJSON_GetObjectItem(it, "token")->valuestring,
+                           value) == 0)
+                        return it;
+        }
+        return NULL;
+}
+
+/* /_sim/budget: requests of each token per fixed window against burst +
+ * rate x window, 429s and 401s included (the client made them). Windows of
+ * 5 s: the requests of each step arrive well inside one. */
+static void test_budget_windows(void) {
+        sim_proc_t *p = start(scenario, NULL);
+        char err[512];
+        long st = 0;
+        cJSON *b;
+        const cJSON *t;
+        b = admin_get(p, "/budget");
+        T_ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(b, "on")));
+        cJSON_Delete(b);
+        T_EQ_INT(sim_proc_admin_post(p, "/budget", "{\"rate\": 0}", NULL, err,
+                                     sizeof(err)),
+                 -1);
+        T_ASSERTF(strstr(err, "rate"), "%s", err);
+        admin_post(p, "/budget",
+                   "{\"rate\": 1, \"burst\": 2, \"window_s\": 5}");
+        /* limit 2 + 1 x 5 = 7: seven requests are within it */
+        for (int i = 0; i < 7; i++)
+                status_of(p, BUILD, "bitwat_dev");
+        b = admin_get(p, "/budget");
+        T_EQ_INT(num(b, "limit"), 7);
+        t = budget_token(b, "bitwat_dev");
+        T_ASSERT(t);
+        T_EQ_INT(num(t, "requests"), 7);
+        T_EQ_INT(num(t, "windows"), 1);
+        T_EQ_INT(num(t, "over_budget_windows"), 0);
+        T_EQ_INT(num(b, "over_budget_windows"), 0);
+        cJSON_Delete(b);
+        /* the quota token: 8 requests, 3 of them refused with 429, all count */
+        for (int i = 0; i < 8; i++)
+                st = status_of(p, BUILD, "bitwat_q");
+        T_EQ_INT(st, 429);
+        /* a revoked token's 401s count as well */
+        for (int i = 0; i < 3; i++)
+                T_EQ_INT(status_of(p, BUILD, "bitwat_old"), 401);
+        b = admin_get(p, "/budget");
+        t = budget_token(b, "bitwat_q");
+        T_EQ_INT(num(t, "requests"), 8);
+        T_EQ_INT(num(t, "over_budget_windows"), 1);
+        T_EQ_INT(num(t, "max_window_requests"), 8);
+        T_EQ_INT(num(t, "max_sliding_requests"), 8);
+        const cJSON *ov = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "over"), 0);
+        T_ASSERT(ov);
+        T_EQ_INT(num(ov, "requests"), 8);
+        T_EQ_INT(num(budget_token(b, "bitwat_old"), "requests"), 3);
+        T_EQ_INT(num(budget_token(b, "bitwat_dev"), "over_budget_windows"), 0);
+        T_EQ_INT(num(b, "over_budget_windows"), 1);
+        cJSON_Delete(b);
+        /* a new setting starts the count over; slack 1 s: limit 2 + 1 x 6 */
+        admin_post(
+            p, "/budget",
+            "{\"rate\": 1, \"burst\": 2, \"window_s\": 5, \"slack_s\": 1}");
+        b = admin_get(p, "/budget");
+        T_EQ_INT(num(b, "limit"), 8);
+        T_EQ_INT(num(budget_token(b, "bitwat_q"), "requests"), 0);
+        cJSON_Delete(b);
+        for (int i = 0; i < 8; i++)
+                status_of(p, BUILD, "bitwat_dev");
+        b = admin_get(p, "/budget");
+        T_EQ_INT(num(budget_token(b, "bitwat_dev"), "over_budget_windows"), 0);
+        cJSON_Delete(b);
+        status_of(p, BUILD, "bitwat_dev");
+        b = admin_get(p, "/budget");
+        T_EQ_INT(num(budget_token(b, "bitwat_dev"), "over_budget_windows"), 1);
+        cJSON_Delete(b);
+        T_EQ_INT(sim_proc_stop(p), 0);
+}
+
 int main(void) {
         T_RUN(test_quota_429_and_headers);
         T_RUN(test_max_window_count_slides);
+        T_RUN(test_budget_windows);
         T_RUN(test_every_fault_type);
         T_RUN(test_admin_counters_and_switches);
         T_RUN(test_sigterm_stops_cleanly_with_suspended_requests);

@@ -303,6 +303,23 @@ static void slugs(sim_t *sim, sim_arg_fn arg, void *ctx, sim_reply_t *r) {
         sim_reply_json(r, 200, o);
 }
 
+static void budget_put(sim_t *sim, const char *body, sim_reply_t *r) {
+        char err[128];
+        cJSON *j = parse_body(body, r), *o;
+        int rc;
+        if (!j)
+                return;
+        pthread_mutex_lock(&sim->lock);
+        rc = sim_budget_set(sim, j, time_wall_ms(), err, sizeof(err));
+        o  = rc == 0 ? sim_budget_json(sim, time_wall_ms()) : NULL;
+        pthread_mutex_unlock(&sim->lock);
+        cJSON_Delete(j);
+        if (rc < 0)
+                sim_reply_message(r, 400, err);
+        else
+                sim_reply_json(r, 200, o);
+}
+
 void sim_admin_handle(sim_t *sim, const char *method, const char *path,
                       sim_arg_fn arg, void *ctx, const char *body,
                       sim_reply_t *r) {
@@ -320,6 +337,13 @@ void sim_admin_handle(sim_t *sim, const char *method, const char *path,
                 sim_stats_reset(sim);
                 pthread_mutex_unlock(&sim->lock);
                 ok(r);
+        } else if (get && strcmp(path, "/budget") == 0) {
+                pthread_mutex_lock(&sim->lock);
+                cJSON *o = sim_budget_json(sim, time_wall_ms());
+                pthread_mutex_unlock(&sim->lock);
+                sim_reply_json(r, 200, o);
+        } else if (post && strcmp(path, "/budget") == 0) {
+                budget_put(sim, body, r);
         } else if (post && strcmp(path, "/tokens") == 0) {
                 token_put(sim, body, r);
         } else if (post && strcmp(path, "/tokens/revoke") == 0) {

@@ -337,6 +337,7 @@ static bool token_account(sim_t *sim, sim_token_t *t, sim_ep_t ep, int64_t now,
         char v[64];
         t->requests++;
         t->by_ep[ep]++;
+        sim_budget_account(sim, t, now);
         size_t n = sim_window_push(&t->seen, now, win);
         if (n > t->max_window_count)
                 t->max_window_count = n;

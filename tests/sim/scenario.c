@@ -175,6 +175,7 @@ void sim_token_destroy(sim_token_t *t) {
         free(t->app_roles);
         sim_window_release(&t->seen);
         sim_window_release(&t->quota_win);
+        sim_window_release(&t->bud.slide);
         free(t);
 }
 

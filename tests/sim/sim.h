@@ -90,6 +90,26 @@ typedef struct sim_window {
         size_t cap, head, len;
 } sim_window_t;
 
+/* Budget adherence of one token (POST /_sim/budget): requests per fixed
+ * window against burst + rate x window, and the most in any sliding window. */
+#define SIM_BUDGET_OVER_KEPT 16
+typedef struct sim_tokbudget {
+        int64_t index; /* current fixed window; -1 = none yet */
+        uint64_t count, requests, windows, over, max_count;
+        sim_window_t slide;
+        uint64_t max_slide;
+        struct {
+                int64_t index;
+                uint64_t count;
+        } over_kept[SIM_BUDGET_OVER_KEPT]; /* the first windows over budget */
+} sim_tokbudget_t;
+
+typedef struct sim_budget {
+        bool on;
+        double rate, burst, slack_s;
+        int64_t window_ms, start_ms; /* wall ms */
+} sim_budget_t;
+
 typedef struct sim_token {
         char *value;
         char fingerprint[17];
@@ -109,6 +129,7 @@ typedef struct sim_token {
         uint64_t max_window_count;
         sim_window_t seen;      /* every request, for max_window_count */
         sim_window_t quota_win; /* accepted requests, for the quota */
+        sim_tokbudget_t bud;    /* budget adherence (stats.c) */
 } sim_token_t;
 
 /* Everything the log generator needs about one build. */
@@ -248,9 +269,10 @@ typedef struct sim {
         char base_url[96];        /* http://127.0.0.1:PORT; under lock */
         sim_logcache_t *logcache; /* NULL = lay out every time */
         sim_listcfg_t listcfg;
-        sim_source_t extra; /* n_apps 0 = none */
-        sim_workload_t *wl; /* NULL = no workload block */
-        sim_hooks_t *hooks; /* outgoing webhooks; NULL before start */
+        sim_source_t extra;  /* n_apps 0 = none */
+        sim_workload_t *wl;  /* NULL = no workload block */
+        sim_hooks_t *hooks;  /* outgoing webhooks; NULL before start */
+        sim_budget_t budget; /* adherence check; off until POST /_sim/budget */
 } sim_t;
 
 /* scenario.c */
@@ -353,6 +375,12 @@ size_t sim_window_count(sim_window_t *w, int64_t now, int64_t window_ms);
 int64_t sim_window_oldest(const sim_window_t *w);
 void sim_stats_reset(sim_t *sim);
 cJSON *sim_stats_json(sim_t *sim);
+/* Budget adherence: counts one request of t at `now` (under lock). */
+void sim_budget_account(sim_t *sim, sim_token_t *t, int64_t now);
+/* POST /_sim/budget body; restarts the count for every token. */
+int sim_budget_set(sim_t *sim, const cJSON *j, int64_t now, char *errstr,
+                   size_t errstr_size);
+cJSON *sim_budget_json(sim_t *sim, int64_t now);
 sim_token_t *sim_token_find(sim_t *sim, const char *value);
 void sim_token_fingerprint(const char *value, char out[17]);
 
