@@ -39,6 +39,7 @@ struct cache_budget {
         override_t *overrides; /* sorted by workspace */
         size_t n_overrides;
         atomic_bool degraded;
+        atomic_bool met;      /* budget:epoch marked (cache_budget_meet) */
         pthread_mutex_t lock; /* guards table */
         local_entry_t *table[LOCAL_BUCKETS];
 };
@@ -302,6 +303,19 @@ static void local_observe(cache_budget_t *b, const cache_fp_t *fp,
 
 /* ---- shared state ------------------------------------------------------- */
 
+void cache_budget_meet(cache_budget_t *b, cache_redis_t *rc) {
+        char key[128], err[160];
+        redisReply *r = NULL;
+        if (atomic_load(&b->met) || !rc ||
+            cache_redis_key(rc, key, sizeof(key), "budget:epoch") < 0)
+                return;
+        if (cache_redis_cmd(rc, &r, err, sizeof(err), "SET %s 0 NX", key) ==
+            CACHE_OK) {
+                atomic_store(&b->met, true);
+                freeReplyObject(r);
+        }
+}
+
 int cache_budget_key(cache_redis_t *rc, const cache_fp_t *fp, char *key,
                      size_t size) {
         return cache_redis_key(rc, key, size, "budget:%s", fp->id) < 0 ? -1 : 0;
@@ -358,6 +372,7 @@ int64_t cache_budget_take(cache_budget_t *b, cache_redis_t *rc,
         snprintf(r_s, sizeof(r_s), "%.6f", rate);
         snprintf(b_s, sizeof(b_s), "%.6f", burst);
         const char *args[] = {r_s, b_s};
+        cache_budget_meet(b, rc);
         if (run_script(rc, &cache_budget_script_take, fp, 2, args, &wait,
                        errstr, sizeof(errstr)) == 0)
                 return cache_budget_shared_wait(b, fp, wait);
@@ -401,6 +416,7 @@ static int64_t take_checked(cache_budget_t *b, cache_redis_t *rc,
                                              sizeof(k_tok))) < 0)
                 return cache_budget_take(b, rc, fp, workspace); /* unknown */
         cache_budget_limits(b, workspace, &rate, &burst);
+        cache_budget_meet(b, rc);
         if (cache_budget_key(rc, fp, key, sizeof(key)) == 0) {
                 snprintf(r_s, sizeof(r_s), "%.6f", rate);
                 snprintf(b_s, sizeof(b_s), "%.6f", burst);

@@ -109,6 +109,13 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
  * fallback; for logs, metrics and /readyz. Any thread. */
 bool cache_budget_degraded(const cache_budget_t *b);
 
+/* Once per process, at its first contact with Redis: marks that Redis as
+ * known to bitmon (`budget:epoch` 0, NX), so its missing buckets are full.
+ * A Redis that lost its state later has no mark; its buckets then fill from
+ * the first take after the loss instead of starting full. Every take calls
+ * it; scripts that take from the budget with other work call it first. */
+void cache_budget_meet(cache_budget_t *b, cache_redis_t *rc);
+
 /* The key of the token's budget hash into key: 0, or -1 when it does not
  * fit. For scripts that take from the budget with other work. */
 int cache_budget_key(cache_redis_t *rc, const cache_fp_t *fp, char *key,

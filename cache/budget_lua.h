@@ -23,8 +23,13 @@
  * reserve (default 0): a background request goes only while more than
  * that many requests stay in the bucket for the others.
  * Blocked: wait for the block. Refill by elapsed time, cap at burst (a
- * lowered override takes effect at once). An adopted Remaining of 0 waits
- * for its Reset; otherwise a taken request also counts against it. */
+ * lowered override takes effect at once). A missing bucket is full, unless
+ * Redis lost its state since bitmon first met it: then `budget:epoch` is
+ * missing too, is set to now, and every bucket fills from then (a
+ * restarted Redis must not hand each token a fresh burst). A process sets
+ * the epoch to 0 (NX) at its first contact (cache_budget_meet). An
+ * adopted Remaining of 0 waits for its Reset; otherwise a taken request
+ * also counts against it. */
 #define LUA_TAKE                                                               \
         "local function take(key, rate, burst, reserve)\n"                     \
         "  local now = now_ms()\n"                                             \
@@ -33,7 +38,14 @@
         "  local bu = tonumber(h[3]) or 0\n"                                   \
         "  local rr, rt = tonumber(h[4]), tonumber(h[5])\n"                    \
         "  if bu > now then return bu - now end\n"                             \
-        "  if t == nil or ts == nil then t = burst; ts = now end\n"            \
+        "  if t == nil or ts == nil then\n"                                    \
+        "    t = burst; ts = now\n"                                            \
+        "    local ek = (string.gsub(key, 'budget:[%w]*$', 'budget:epoch'))\n" \
+        "    local e = tonumber(redis.call('GET', ek))\n"                      \
+        "    if e == nil then e = now; redis.call('SET', ek, now) end\n"       \
+        "    local f = (now - e) * rate / 1000\n"                              \
+        "    if f < t then t = f end\n"                                        \
+        "  end\n"                                                              \
         "  if now > ts then t = t + (now - ts) * rate / 1000; ts = now end\n"  \
         "  if t > burst then t = burst end\n"                                  \
         "  local rl = rr ~= nil and rt ~= nil and rt > now\n"                  \

@@ -88,6 +88,7 @@ int cache_preflight(cache_redis_t *rc, cache_budget_t *b, const cache_fp_t *fp,
                 return CACHE_E_ARG;
         }
         cache_budget_limits(b, workspace, &rate, &burst);
+        cache_budget_meet(b, rc);
         snprintf(ms, sizeof(ms), "%d", lease_ms);
         snprintf(rate_s, sizeof(rate_s), "%.6f", rate);
         snprintf(burst_s, sizeof(burst_s), "%.6f", burst);

@@ -255,6 +255,45 @@ static void test_budget_take_checked(void) {
         cache_redis_destroy(rc);
 }
 
+/* A Redis that lost its state (restarted empty) hands no token a fresh
+ * burst: its buckets fill from the loss; a Redis bitmon meets for the
+ * first time starts them full. */
+static void test_budget_redis_state_lost(void) {
+        char prefix[64], key[160];
+        t_prefix(prefix, sizeof(prefix), "lost");
+        cache_redis_t *rc = conn(&shared, prefix);
+        cache_budget_t *b = budget(2, 5, 1);
+        T_ASSERT(rc && b);
+        cache_fp_t fa = fp_of("bitwat_lost_a"), fb = fp_of("bitwat_lost_b");
+        for (int i = 0; i < 5; i++) /* first contact: the burst is there */
+                T_EQ_INT(cache_budget_take(b, rc, &fa, "ws"), 0);
+        T_ASSERT(cache_budget_take(b, rc, &fa, "ws") > 0);
+        /* the state is lost: every key of this prefix gone */
+        redisContext *raw = tredis_raw(&shared);
+        snprintf(key, sizeof(key), "%sbudget:epoch", prefix);
+        T_EQ_INT(t_raw_int(raw, "EXISTS %s", key), 1);
+        freeReplyObject(redisCommand(raw, "DEL %s", key));
+        snprintf(key, sizeof(key), "%sbudget:%s", prefix, fa.id);
+        freeReplyObject(redisCommand(raw, "DEL %s", key));
+        int64_t wa = cache_budget_take(b, rc, &fa, "ws");
+        int64_t wb = cache_budget_take(b, rc, &fb, "ws"); /* never seen */
+        T_ASSERTF(wa > 300 && wa <= 500, "after the loss: wait %lld",
+                  (long long)wa);
+        T_ASSERTF(wb > 300 && wb <= 500, "another token: wait %lld",
+                  (long long)wb);
+        snprintf(key, sizeof(key), "%sbudget:epoch", prefix);
+        T_ASSERT(t_raw_int(raw, "EXISTS %s", key) == 1);
+        redisFree(raw);
+        /* a new process (first contact) does not reset the epoch: a token
+         * nobody took from yet still has no fresh burst */
+        cache_fp_t fc      = fp_of("bitwat_lost_c");
+        cache_budget_t *b2 = budget(2, 5, 1);
+        T_ASSERT(b2 && cache_budget_take(b2, rc, &fc, "ws") > 0);
+        cache_budget_destroy(b2);
+        cache_budget_destroy(b);
+        cache_redis_destroy(rc);
+}
+
 /* A list call (background) leaves share x half the burst to the calls
  * that finish builds; those still get everything that is left. */
 static void test_budget_background_reserve(void) {
@@ -500,6 +539,7 @@ int main(void) {
         T_RUN(test_budget_overrides);
         T_RUN(test_budget_take_checked);
         T_RUN(test_budget_background_reserve);
+        T_RUN(test_budget_redis_state_lost);
         T_RUN(test_budget_error_reply_and_wait_cap);
         T_RUN(test_budget_redis_killed_fallback_and_recovery);
         T_RUN(test_budget_local_only_threads);
