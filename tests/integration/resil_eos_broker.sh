@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tests/integration/resil_eos_broker.sh — exactly-once: the Kafka broker
+# stops (SIGSTOP: connections stay open, nothing answers) for 10 s while a
+# transaction holds terminal results (seen by a read_uncommitted reader, not
+# yet by a read_committed one), and more builds finish during the outage.
+# After the broker returns, every job has its terminal result, exactly once
+# for a read_committed reader, and `bitmon run` kept running. A private
+# Kafka 4.x broker (scripts/kafka.sh) so the shared stack is untouched.
+. "$(dirname "$0")/lib.sh"
+lib_init resil_eos_broker
+if [ "${BITMON_TEST_KAFKA_KIND:-}" != kafka ]; then
+        ok "resil_eos_broker (skipped: needs a real Kafka broker, not the mock)"
+        exit 0
+fi
+BITMON_STACK_OWNER=$$ scripts/kafka.sh start "$tmp/kafka" >"$tmp/kafka-start.out" 2>&1 ||
+        die resil_eos_broker_kafka "$(tail -3 "$tmp/kafka-start.out")"
+BITMON_TEST_KAFKA=$(sed -n 's/^BITMON_TEST_KAFKA=//p' "$tmp/kafka/kafka.env")
+kpid=$(sed -n 's/^BITMON_TEST_KAFKA_PID=//p' "$tmp/kafka/kafka.env")
+lib_track "$kpid"
+trap 'kill -CONT "$kpid" 2>/dev/null; scripts/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1; lib_cleanup' EXIT
+
+A=a11e00000000f003
+# builds 0-19 finish 2-6 s after the start; 20-39 run until finished below
+gen_scenario 40 $A ws-eos-broker bitwat_eos_broker_dev 40 4 20 |
+        jq '.apps[0].builds |= [to_entries[] | .value + (if .key >= 20 then {running_s: 1000000} else {} end)]' \
+                >"$tmp/scenario.json"
+sim_start "$tmp/scenario.json"
+printf 'bitwat_eos_broker_dev\n' >"$tmp/tokens/ws-eos-broker"
+BITMON_TOPICS_PARTITIONS=6 bitmon_env "eos-broker-$$-$RANDOM"
+bitmon_start p1 -X producer.exactly_once=true -X producer.txn_ms=2000
+wait_assigned p1
+tail_start
+"$BIN" tail --json --from-beginning --read-uncommitted >"$tmp/uncommitted.jsonl" 2>"$tmp/tail-u.err" &
+lib_track $!
+for k in $(seq 0 39); do
+        for i in $(seq 5); do job "$k-$i" ws-eos-broker $A "$(gen_slug "$k")"; done
+done >"$tmp/jobs.jsonl"
+n=$(wc -l <"$tmp/jobs.jsonl")
+t0=$SECONDS
+enqueue_file "$tmp/jobs.jsonl"
+ended() { jq -r 'select(.event != "status" or .final == true) | .job_id' "$1" | sort -u; }
+open=0
+for _ in $(seq $((400 * scale))); do
+        open=$(comm -13 <(ended "$tmp/results.jsonl") <(ended "$tmp/uncommitted.jsonl") | wc -l)
+        [ "$open" -gt 0 ] && break
+        sleep 0.05
+done
+kill -STOP "$kpid"
+note "t=$((SECONDS - t0)) s: broker stopped with $open terminal results in an open transaction; $(ended "$tmp/results.jsonl" | wc -l) committed"
+[ "$open" -gt 0 ] && ok "resil_eos_broker_txn_open ($open results)" ||
+        bad resil_eos_broker_txn_open "no terminal result was in an open transaction when the broker stopped"
+for k in $(seq 20 39); do
+        curl -s -X POST -d "{\"app\":\"$A\",\"build\":\"$(gen_slug "$k")\",\"status\":1}" \
+                "$sim_root/_sim/builds/finish" >/dev/null
+done
+sleep 10
+kill -CONT "$kpid"
+note "t=$((SECONDS - t0)) s: broker back"
+wait_terminal "$n" 90
+sleep 3
+note "t=$((SECONDS - t0)) s: $(terminal_counts | wc -l) of $n jobs ended"
+check_one_terminal_each resil_eos_broker_exactly_once "$tmp/jobs.jsonl"
+kill -0 "${BM_PID[p1]}" 2>/dev/null && ok resil_eos_broker_kept_running ||
+        bad resil_eos_broker_kept_running "bitmon run exited: $(tail -2 "$tmp/bitmon-p1.log")"
+extra=$(jq -r 'select(.event != "status" or .final == true) | .job_id' "$tmp/uncommitted.jsonl" |
+        sort | uniq -c | awk '$1 > 1 {d += $1 - 1} END {print d + 0}')
+note "transactions committed $(bitmon_metric p1 bitmon_txn_commits), aborted $(bitmon_metric p1 bitmon_txn_aborts); read_uncommitted extra terminal results: $extra"
+bitmon_term p1
+[ "$term_rc" = 0 ] || bad resil_eos_broker_sigterm "exit $term_rc"
+exit "$failed"
