@@ -60,14 +60,20 @@ static int fenced_code(rd_kafka_resp_err_t err) {
 }
 
 /* The one clear line of a fenced producer (issue 11): another process
- * started with the same transactional.id (the same worker.id). */
+ * started with the same transactional.id (the same worker.id), or the
+ * coordinator timed the transaction out and bumped the epoch (Kafka cannot
+ * tell the two apart for us). */
 static void log_fatal(producer_t *p, rd_kafka_resp_err_t code,
                       const char *why) {
         if (fenced_code(code))
                 LOG_ERROR("producer",
-                          "fenced: another process started with the same "
-                          "transactional.id (worker.id): this one stops, the "
-                          "newer one takes over; open transaction aborted "
+                          "fenced: a newer producer took this transactional.id "
+                          "over (another process started with the same "
+                          "worker.id), or the broker aborted a transaction "
+                          "that outlived producer.txn_timeout_ms (Kafka "
+                          "unreachable that long): this process stops; its "
+                          "open transaction is aborted and its jobs are redone "
+                          "by the next owner (or this process, restarted) "
                           "transactional_id=%s err=%s reason=\"%s\"",
                           p->txn_id ? p->txn_id : "-", rd_kafka_err2name(code),
                           why);

@@ -4,8 +4,13 @@
 # transaction holds terminal results (seen by a read_uncommitted reader, not
 # yet by a read_committed one), and more builds finish during the outage.
 # After the broker returns, every job has its terminal result, exactly once
-# for a read_committed reader, and `bitmon run` kept running. A private
-# Kafka 4.x broker (scripts/kafka.sh) so the shared stack is untouched.
+# for a read_committed reader, and `bitmon run` kept running.
+# Round 2, the same with producer.txn_timeout_ms=4000 and 40 more jobs: the
+# outage outlasts the transaction, which the broker aborts (bumping the
+# producer's epoch: Kafka fences the process, as it would a twin); the
+# process says so and exits 1, is restarted as a supervisor would, redoes
+# the aborted jobs, and each still ends exactly once for read_committed. A private Kafka 4.x broker
+# (scripts/kafka.sh) so the shared stack is untouched.
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_broker
 if [ "${BITMON_TEST_KAFKA_KIND:-}" != kafka ]; then
@@ -20,8 +25,8 @@ lib_track "$kpid"
 trap 'kill -CONT "$kpid" 2>/dev/null; scripts/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1; lib_cleanup' EXIT
 
 A=a11e00000000f003
-# builds 0-19 finish 2-6 s after the start; 20-39 run until finished below
-gen_scenario 40 $A ws-eos-broker bitwat_eos_broker_dev 40 4 20 |
+# builds 0-19 finish 2-6 s after the start; 20-79 run until finished below
+gen_scenario 80 $A ws-eos-broker bitwat_eos_broker_dev 40 4 20 |
         jq '.apps[0].builds |= [to_entries[] | .value + (if .key >= 20 then {running_s: 1000000} else {} end)]' \
                 >"$tmp/scenario.json"
 sim_start "$tmp/scenario.json"
@@ -67,4 +72,43 @@ extra=$(jq -r 'select(.event != "status" or .final == true) | .job_id' "$tmp/unc
 note "transactions committed $(bitmon_metric p1 bitmon_txn_commits), aborted $(bitmon_metric p1 bitmon_txn_aborts); read_uncommitted extra terminal results: $extra"
 bitmon_term p1
 [ "$term_rc" = 0 ] || bad resil_eos_broker_sigterm "exit $term_rc"
+
+# ---- round 2: the outage outlasts the transaction (abort, rewind, redo)
+bitmon_start p1 -X producer.exactly_once=true -X producer.txn_ms=2000 -X producer.txn_timeout_ms=4000
+wait_assigned p1
+for k in $(seq 40 79); do job "r2-$k" ws-eos-broker $A "$(gen_slug "$k")"; done >"$tmp/jobs2.jsonl"
+enqueue_file "$tmp/jobs2.jsonl"
+cat "$tmp/jobs2.jsonl" >>"$tmp/jobs.jsonl"
+n=$(wc -l <"$tmp/jobs.jsonl")
+watched2() { jq -r 'select(.event == "status" and (.job_id | contains("-r2-"))) | .job_id' "$tmp/results.jsonl" | sort -u | wc -l; }
+for _ in $(seq $((300 * scale))); do [ "$(watched2)" -ge 40 ] && break; sleep 0.1; done
+for k in $(seq 40 79); do
+        curl -s -X POST -d "{\"app\":\"$A\",\"build\":\"$(gen_slug "$k")\",\"status\":1}" \
+                "$sim_root/_sim/builds/finish" >/dev/null
+done
+open=0
+for _ in $(seq $((400 * scale))); do
+        open=$(comm -13 <(ended "$tmp/results.jsonl") <(ended "$tmp/uncommitted.jsonl") | wc -l)
+        [ "$open" -gt 0 ] && break
+        sleep 0.05
+done
+kill -STOP "$kpid"
+note "round 2: broker stopped with $open terminal results in an open transaction (timeout 4 s)"
+sleep 10
+kill -CONT "$kpid"
+for _ in $(seq $((300 * scale))); do kill -0 "${BM_PID[p1]}" 2>/dev/null || break; sleep 0.1; done
+rc1=none
+kill -0 "${BM_PID[p1]}" 2>/dev/null || { wait "${BM_PID[p1]}"; rc1=$?; }
+grep -q '"msg":"fenced: ' "$tmp/bitmon-p1.log" && [ "$rc1" = 1 ] &&
+        ok "resil_eos_broker_timed_out_exits ($open results in the timed-out transaction, exit 1)" ||
+        bad resil_eos_broker_timed_out_exits "exit $rc1, open $open: $(grep -c '"msg":"fenced: ' "$tmp/bitmon-p1.log") fenced lines"
+bitmon_start p1 -X producer.exactly_once=true -X producer.txn_ms=2000
+wait_terminal "$n" 90
+sleep 3
+extra=$(jq -r 'select(.event != "status" or .final == true) | .job_id' "$tmp/uncommitted.jsonl" |
+        sort | uniq -c | awk '$1 > 1 {d += $1 - 1} END {print d + 0}')
+note "round 2: $(terminal_counts | wc -l) of $n jobs ended after the restart; read_uncommitted extra terminal results: $extra"
+check_one_terminal_each resil_eos_broker_timeout_exactly_once "$tmp/jobs.jsonl"
+bitmon_term p1
+[ "$term_rc" = 0 ] || bad resil_eos_broker_sigterm2 "exit $term_rc"
 exit "$failed"

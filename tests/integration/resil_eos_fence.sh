@@ -38,7 +38,7 @@ else
         wait "${BM_PID[p1]}"
         rc1=$?
 fi
-line=$(grep -m1 '"msg":"fenced: another process started with the same transactional.id' "$tmp/bitmon-p1.log")
+line=$(grep -m1 '"msg":"fenced: a newer producer took this transactional.id over' "$tmp/bitmon-p1.log")
 note "p1 exit status $rc1 after $((SECONDS - t0)) s; its line: ${line:0:220}"
 [ "$rc1" != none ] && [ "$rc1" != 0 ] && [ -n "$line" ] && ok "resil_eos_fence_first_exits (status $rc1, fenced line)" ||
         bad resil_eos_fence_first_exits "status $rc1, line '${line:0:200}'"
