@@ -46,6 +46,17 @@ void consumer_job_done(consumer_t *c, int32_t part, int64_t off) {
 
 void consumer_ack(void *ctx, int32_t part, int64_t off,
                   rd_kafka_resp_err_t err) {
+        const consumer_t *c = ctx;
+        if (err && c->eos &&
+            (err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+             err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)) {
+                /* an aborted transaction's message: its job is redone */
+                LOG_DEBUG("consumer",
+                          "result purged with its aborted transaction "
+                          "partition=%" PRId32 " offset=%" PRId64,
+                          part, off);
+                return;
+        }
         if (err) {
                 LOG_ERROR("consumer",
                           "result not acknowledged, offset stays in flight "

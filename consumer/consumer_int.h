@@ -54,18 +54,17 @@ struct consumer {
         bool eos;
         int txn_ms;
         uint64_t txn_max;
-        int64_t txn_started;  /* when the open transaction began */
-        bool txn_dirty;       /* positions advanced since the last commit */
-        bool txn_committing;  /* the gate is closed, the commit under way */
-        bool txn_fatal;       /* fenced: nothing more to do */
-        bool closing;         /* consumer_close: no commit on revoke */
-        int64_t txn_warned;   /* last "commit retried" line */
+        int64_t txn_started; /* when the open transaction began */
+        bool txn_dirty;      /* positions advanced since the last commit */
+        bool txn_committing; /* the gate is closed, the commit under way */
+        bool txn_fatal;      /* fenced: nothing more to do */
+        bool closing;        /* consumer_close: no commit on revoke */
+        int64_t txn_warned;  /* last "commit retried" line */
         rd_kafka_topic_partition_list_t *txn_list; /* offsets of the commit
                                                     * under way */
-        txn_part_t *tparts; /* per partition id */
+        txn_part_t *tparts;                        /* per partition id */
         size_t n_tparts;
 };
-
 
 /* consumer.c */
 void consumer_offsets_apply(consumer_t *c);

@@ -22,9 +22,9 @@
 #include "common/timeutil.h"
 #include "consumer/consumer_int.h"
 
-#define FAC "consumer"
+#define FAC            "consumer"
 #define TXN_ATTEMPT_MS 1000 /* one commit attempt; retried after it */
-#define TXN_WARN_MS 5000    /* "commit retried" at most this often */
+#define TXN_WARN_MS    5000 /* "commit retried" at most this often */
 
 static txn_part_t *tpart(consumer_t *c, int32_t part, bool create) {
         if (part < 0 || part >= OFFSETS_MAX_PARTITION)
@@ -130,8 +130,8 @@ int txn_consumed(consumer_t *c, int32_t part, int64_t off) {
                 return 0;
         if (t->pos < 0) /* nothing committed: an abort rewinds to here */
                 t->pos = off;
-        return t->n_skip && txnmeta_contains(t->skip, t->n_skip, &t->skip_idx,
-                                             off);
+        return t->n_skip &&
+               txnmeta_contains(t->skip, t->n_skip, &t->skip_idx, off);
 }
 
 /* ---- the commit ---- */
@@ -145,8 +145,8 @@ static void collect_pos(int32_t part, int64_t pos, void *ctx) {
         struct collect *col = ctx;
         char meta[TXNMETA_MAX + 1];
         size_t len = txnmeta_encode(col->c->offsets, part, meta, sizeof(meta));
-        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(
-            col->l, col->c->topic_jobs, part);
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(col->l, col->c->topic_jobs, part);
         tp->offset = pos;
         if (len) {
                 tp->metadata = malloc(len);
@@ -178,8 +178,8 @@ static int commit_once(consumer_t *c, int timeout_ms, char *errstr,
         }
         rd_kafka_consumer_group_metadata_t *cgmd =
             rd_kafka_consumer_group_metadata(c->rk);
-        int rc = producer_txn_commit(c->producer, c->txn_list, cgmd,
-                                     timeout_ms, errstr, errstr_size);
+        int rc = producer_txn_commit(c->producer, c->txn_list, cgmd, timeout_ms,
+                                     errstr, errstr_size);
         if (cgmd)
                 rd_kafka_consumer_group_metadata_destroy(cgmd);
         return rc;
@@ -349,9 +349,9 @@ int txn_commit_now(consumer_t *c, int timeout_ms, bool rewind, char *errstr,
         }
         for (;;) {
                 int64_t left = end - time_mono_ms();
-                int step     = left < TXN_ATTEMPT_MS ? (int)left : TXN_ATTEMPT_MS;
-                int rc = commit_once(c, step > 0 ? step : 1, errstr,
-                                     errstr_size);
+                int step = left < TXN_ATTEMPT_MS ? (int)left : TXN_ATTEMPT_MS;
+                int rc =
+                    commit_once(c, step > 0 ? step : 1, errstr, errstr_size);
                 if (finish(c, rc, rewind, errstr) == 0) {
                         if (rc == PRODUCER_TXN_ABORT)
                                 snprintf(errstr, errstr_size,

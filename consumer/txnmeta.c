@@ -41,7 +41,7 @@ size_t txnmeta_encode(const offsets_t *o, int32_t part, char *buf,
 }
 
 static int parse_num(const char **s, const char *end, int64_t *out) {
-        int64_t v = 0;
+        int64_t v     = 0;
         const char *p = *s;
         if (p == end || *p < '0' || *p > '9')
                 return -1;
@@ -58,7 +58,7 @@ static int parse_num(const char **s, const char *end, int64_t *out) {
 int txnmeta_decode(const char *meta, size_t len, int64_t pos,
                    txnmeta_range_t **out, size_t *n) {
         const char *s = meta, *end = meta + len;
-        size_t tag    = strlen(TXNMETA_TAG), cap = 0;
+        size_t tag = strlen(TXNMETA_TAG), cap = 0;
         txnmeta_range_t *r = NULL;
         *out               = NULL;
         *n                 = 0;

@@ -34,8 +34,7 @@ typedef struct txnmeta_range {
 /* Writes the metadata of partition `part` of the tracker into buf (NUL
  * terminated; "" when nothing above the position is done). Returns its
  * length. size should be TXNMETA_MAX + 1. */
-size_t txnmeta_encode(const offsets_t *o, int32_t part, char *buf,
-                      size_t size);
+size_t txnmeta_encode(const offsets_t *o, int32_t part, char *buf, size_t size);
 
 /* Parses metadata committed at position pos into sorted ranges (malloc'ed
  * into *out, caller frees; *n = 0 and *out = NULL when there are none).
