@@ -151,6 +151,15 @@ static double gauge_txn_aborts(void *opaque) {
         return (double)st.txn_aborts;
 }
 
+static double gauge_txn_skipped(void *opaque) {
+        run_t *r = opaque;
+        consumer_stats_t st;
+        if (!r->consumer)
+                return 0;
+        consumer_stats_get(r->consumer, &st);
+        return (double)st.txn_skipped;
+}
+
 static void run_metrics_register(run_t *r) {
         metrics_t *m = r->metrics;
         webhook_intake_metrics(m); /* zeros while the intake is off */
@@ -179,6 +188,10 @@ static void run_metrics_register(run_t *r) {
                          "Exactly-once transactions aborted since start "
                          "(their jobs were watched again).",
                          gauge_txn_aborts, r, NULL);
+        metrics_gauge_fn(m, "bitmon_txn_skipped",
+                         "Jobs consumed again that a committed transaction "
+                         "had finished (skipped by the commit's metadata).",
+                         gauge_txn_skipped, r, NULL);
         metrics_process_register(m, "1");
 }
 

@@ -64,11 +64,15 @@ static void tpart_rearm(txn_part_t *t) {
                               "(nothing skipped)");
 }
 
-/* Records what is committed for a partition and what to skip above it. */
-static void tpart_set(txn_part_t *t, int64_t pos, const char *meta,
-                      size_t len) {
-        tpart_clear(t);
-        t->pos = pos;
+/* Records what is committed for a partition (where an abort rewinds to);
+ * with `arm`, also what to skip above it from now on (at assignment; after
+ * a commit the skip runs still to come stay as they are: the commit's
+ * metadata carries them on). */
+static void tpart_set(txn_part_t *t, int64_t pos, const char *meta, size_t len,
+                      bool arm) {
+        free(t->meta);
+        t->meta = NULL;
+        t->pos  = pos;
         if (meta && len) {
                 t->meta = malloc(len + 1);
                 if (t->meta) {
@@ -76,7 +80,8 @@ static void tpart_set(txn_part_t *t, int64_t pos, const char *meta,
                         t->meta[len] = '\0';
                 }
         }
-        tpart_rearm(t);
+        if (arm)
+                tpart_rearm(t);
 }
 
 void txn_forget(consumer_t *c, int32_t part) {
@@ -113,7 +118,7 @@ void txn_assigned(consumer_t *c, const rd_kafka_topic_partition_list_t *parts) {
                     !(t = tpart(c, tp->partition, true)))
                         continue;
                 tpart_set(t, err || tp->err || tp->offset < 0 ? -1 : tp->offset,
-                          tp->metadata, tp->metadata_size);
+                          tp->metadata, tp->metadata_size, true);
                 if (t->n_skip)
                         LOG_INFO(FAC,
                                  "partition assigned with jobs done above its "
@@ -144,7 +149,10 @@ struct collect {
 static void collect_pos(int32_t part, int64_t pos, void *ctx) {
         struct collect *col = ctx;
         char meta[TXNMETA_MAX + 1];
-        size_t len = txnmeta_encode(col->c->offsets, part, meta, sizeof(meta));
+        const txn_part_t *t = tpart(col->c, part, false);
+        size_t len          = txnmeta_encode(
+                     col->c->offsets, part, t ? t->skip + t->skip_idx : NULL,
+            t ? t->n_skip - t->skip_idx : 0, meta, sizeof(meta));
         rd_kafka_topic_partition_t *tp =
             rd_kafka_topic_partition_list_add(col->l, col->c->topic_jobs, part);
         tp->offset = pos;
@@ -207,7 +215,7 @@ static void committed(consumer_t *c) {
                 txn_part_t *t = tpart(c, l->elems[i].partition, true);
                 if (t)
                         tpart_set(t, l->elems[i].offset, l->elems[i].metadata,
-                                  l->elems[i].metadata_size);
+                                  l->elems[i].metadata_size, false);
         }
         consumer_stats_add(c, &c->stats.txn_commits, 1);
         consumer_stats_add(c, &c->stats.stores, l ? (uint64_t)l->cnt : 0);

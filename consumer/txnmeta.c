@@ -9,7 +9,27 @@
 
 #define TXNMETA_TAG "bm1"
 
-size_t txnmeta_encode(const offsets_t *o, int32_t part, char *buf,
+/* Appends ",GAP.LEN" for [start, end); 0 when it does not fit (the runs
+ * after it are left out: duplicates at worst). */
+static int put_run(char *buf, size_t size, size_t *len, int64_t *prev,
+                   int64_t start, int64_t end) {
+        char run[48];
+        size_t head = *len ? 0 : strlen(TXNMETA_TAG);
+        int k       = snprintf(run, sizeof(run), ",%" PRId64 ".%" PRId64,
+                               start - *prev, end - start);
+        if (k < 0 || *len + head + (size_t)k + 1 > size ||
+            *len + head + (size_t)k > TXNMETA_MAX)
+                return 0;
+        if (head)
+                memcpy(buf, TXNMETA_TAG, head);
+        memcpy(buf + *len + head, run, (size_t)k + 1);
+        *len += head + (size_t)k;
+        *prev = end;
+        return 1;
+}
+
+size_t txnmeta_encode(const offsets_t *o, int32_t part,
+                      const txnmeta_range_t *later, size_t n_later, char *buf,
                       size_t size) {
         const int64_t *v = NULL;
         size_t n         = offsets_inflight_list(o, part, &v);
@@ -22,20 +42,15 @@ size_t txnmeta_encode(const offsets_t *o, int32_t part, char *buf,
         for (size_t i = 0; i < n; i++) {
                 int64_t start = v[i] + 1;
                 int64_t end   = i + 1 < n ? v[i + 1] : last + 1;
-                char run[48];
-                if (end <= start)
-                        continue;
-                int k = snprintf(run, sizeof(run), ",%" PRId64 ".%" PRId64,
-                                 start - prev, end - start);
-                size_t head = len ? 0 : strlen(TXNMETA_TAG);
-                if (k < 0 || len + head + (size_t)k + 1 > size ||
-                    len + head + (size_t)k > TXNMETA_MAX)
-                        break; /* the rest: duplicates at worst */
-                if (head)
-                        memcpy(buf, TXNMETA_TAG, head);
-                memcpy(buf + len + head, run, (size_t)k + 1);
-                len += head + (size_t)k;
-                prev = end;
+                if (end > start && !put_run(buf, size, &len, &prev, start, end))
+                        return len;
+        }
+        for (size_t i = 0; i < n_later; i++) {
+                int64_t start =
+                    later[i].start > last ? later[i].start : last + 1;
+                if (later[i].end > start &&
+                    !put_run(buf, size, &len, &prev, start, later[i].end))
+                        return len;
         }
         return len;
 }

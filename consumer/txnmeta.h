@@ -32,9 +32,14 @@ typedef struct txnmeta_range {
 } txnmeta_range_t;
 
 /* Writes the metadata of partition `part` of the tracker into buf (NUL
- * terminated; "" when nothing above the position is done). Returns its
- * length. size should be TXNMETA_MAX + 1. */
-size_t txnmeta_encode(const offsets_t *o, int32_t part, char *buf, size_t size);
+ * terminated; "" when nothing above the position is done): the tracker's
+ * done runs, then the parts above its last tracked offset of `later`
+ * (n_later sorted ranges, may be NULL): done runs of an earlier commit not
+ * consumed again yet, which must survive this commit. Returns its length.
+ * size should be TXNMETA_MAX + 1. */
+size_t txnmeta_encode(const offsets_t *o, int32_t part,
+                      const txnmeta_range_t *later, size_t n_later, char *buf,
+                      size_t size);
 
 /* Parses metadata committed at position pos into sorted ranges (malloc'ed
  * into *out, caller frees; *n = 0 and *out = NULL when there are none).
