@@ -216,16 +216,19 @@ loads() { # tag first count rate [extra args]: load, its lines kept for eos_cost
 
 if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         start_sim "$PWD/tests/scenarios/bench_finished.json"
+        # The exactly-once process takes the same builds as the
+        # at-least-once run it is paired with (its own Redis prefix: no
+        # build is served from a cache), so both modes do the same work.
+        take "$warmup"
         if [ "$eos" = 1 ]; then
                 BITMON_PRODUCER_EXACTLY_ONCE=true BITMON_PRODUCER_TXN_MS=$eos_txn_ms \
                         start_bitmon "bench-eos-$$-$RANDOM" 15
                 keep_mode eos
-                take 1000
-                load warmup_eos "$first" 1000 0 >/dev/null || echo "bench: eos warmup incomplete"
+                n_eos=$((warmup < 1000 ? warmup : 1000))
+                load warmup_eos "$first" "$n_eos" 0 >/dev/null || echo "bench: eos warmup incomplete"
         fi
         start_bitmon "bench-$$-$RANDOM" 15
         keep_mode alo
-        take "$warmup"
         load warmup "$first" "$warmup" 0 >/dev/null || echo "bench: warmup incomplete"
         if [ -n "${BENCH_PERF:-}" ]; then # profile bitmon during the throughput runs
                 perf record -F 499 ${BENCH_PERF_ARGS:-} -o "$BENCH_PERF" -p "$run_pid" \
@@ -240,8 +243,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                                 take "$jobs"
                                 loads "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                                 [ "$eos" = 1 ] || continue
-                                use_mode eos
-                                take "$jobs"
+                                use_mode eos # the same builds
                                 loads "throughput_eos_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                         done
                 done
@@ -249,10 +251,10 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         if [[ " $phases " == *" latency "* ]]; then
                 for ms in 0 50; do
                         sim_latency "$ms"
+                        take "$lat_jobs" # the same builds for both modes
                         for m in alo eos; do
                                 [ "$m" = alo ] || [ "$eos" = 1 ] || continue
                                 use_mode "$m"
-                                take "$lat_jobs"
                                 tag=latency_${ms}ms_at_${lat_rate}_per_s
                                 [ "$m" = alo ] || tag=latency_eos_${ms}ms_at_${lat_rate}_per_s
                                 loads "$tag" "$first" "$lat_jobs" "$lat_rate" \
