@@ -441,48 +441,6 @@ static void *seam_log_fallback(void *ctx, const void *log_info) {
 /* ---- publishing -----------------------------------------------------------
  */
 
-static void pending_add(monitor_t *m, const char *job_id) {
-        pthread_mutex_lock(&m->ack_lock);
-        if (m->n_pending == m->cap_pending) {
-                size_t cap = m->cap_pending ? m->cap_pending * 2 : 256;
-                void *p    = realloc(m->pending, cap * sizeof(*m->pending));
-                if (!p) {
-                        pthread_mutex_unlock(&m->ack_lock);
-                        LOG_WARN(FAC,
-                                 "out of memory: job %s not marked done (a "
-                                 "redelivery would report it again)",
-                                 job_id);
-                        return;
-                }
-                m->pending     = p;
-                m->cap_pending = cap;
-        }
-        snprintf(m->pending[m->n_pending++], JOB_ID_MAX + 1, "%s", job_id);
-        pthread_mutex_unlock(&m->ack_lock);
-}
-
-void monitor_txn_end(monitor_t *m, int committed) {
-        char e[160]   = "";
-        size_t failed = 0;
-        if (!m)
-                return;
-        pthread_mutex_lock(&m->ack_lock);
-        for (size_t i = 0; committed && i < m->n_pending; i++)
-                if (cache_done_mark(m->ack_rc, m->pending[i], m->o.done_ttl_s,
-                                    e, sizeof(e)) < 0)
-                        failed++;
-        m->n_pending = 0;
-        pthread_mutex_unlock(&m->ack_lock);
-        if (failed) {
-                metrics_counter_add(m->done_marks_failed, failed);
-                LOG_WARN(FAC,
-                         "cannot mark jobs done after their transaction "
-                         "committed (the commit's offsets still cover most "
-                         "redeliveries) count=%zu: %s",
-                         failed, e);
-        }
-}
-
 /* On the producer's poll thread: the result is stored (or definitively
  * not). Done marker first, then the offset: a crash in between re-reads
  * the job and skips it. */
@@ -494,7 +452,7 @@ static void monitor_on_ack(void *ctx, int32_t part, int64_t off,
         if (!err && m->o.exactly_once) {
                 /* the result is in the open transaction: marked done only
                  * once that commits (monitor_txn_end) */
-                pending_add(m, a->job_id);
+                monitor_pending_add(m, a->job_id);
         } else if (!err) {
                 pthread_mutex_lock(&m->ack_lock);
                 int rc = cache_done_mark(m->ack_rc, a->job_id, m->o.done_ttl_s,

@@ -99,4 +99,8 @@ char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           int log_archived, const watch_error_t *err,
                           const char *worker, char *errstr, size_t errstr_size);
 
+/* monitor_txn.c: remembers a job whose terminal result is in the open
+ * transaction (exactly-once); monitor_txn_end marks it done. Any thread. */
+void monitor_pending_add(monitor_t *m, const char *job_id);
+
 #endif
