@@ -133,14 +133,22 @@ static int txn_conf(producer_t *p, const producer_opts_t *opts,
                 return -1;
         }
         snprintf(ms, sizeof(ms), "%d", txn_timeout(opts));
-        return kconf_set(conf, "transactional.id", opts->transactional_id,
-                         errstr, errstr_size) < 0 ||
-                       kconf_set(conf, "transaction.timeout.ms", ms, errstr,
-                                 errstr_size) < 0 ||
-                       kconf_set(conf, "message.timeout.ms", ms, errstr,
-                                 errstr_size) < 0
-                   ? -1
-                   : 0;
+        if (kconf_set(conf, "transactional.id", opts->transactional_id, errstr,
+                      errstr_size) < 0 ||
+            kconf_set(conf, "transaction.timeout.ms", ms, errstr,
+                      errstr_size) < 0)
+                return -1;
+        /* an operator's kafka.message.timeout.ms below it stays: a message
+         * that times out makes its transaction abort (its jobs are redone)
+         * instead of waiting for the whole transaction timeout */
+        for (size_t i = 0; i < opts->kafka.n; i++)
+                if (strcmp(opts->kafka.kv[2 * i], "message.timeout.ms") == 0) {
+                        char *end = NULL;
+                        long v    = strtol(opts->kafka.kv[2 * i + 1], &end, 10);
+                        if (end && !*end && v > 0 && v <= txn_timeout(opts))
+                                return 0;
+                }
+        return kconf_set(conf, "message.timeout.ms", ms, errstr, errstr_size);
 }
 
 /* Registers the transactional.id with the coordinator (fencing an older

@@ -9,7 +9,13 @@
 # outage outlasts the transaction, which the broker aborts (bumping the
 # producer's epoch: Kafka fences the process, as it would a twin); the
 # process says so and exits 1, is restarted as a supervisor would, redoes
-# the aborted jobs, and each still ends exactly once for read_committed. A private Kafka 4.x broker
+# the aborted jobs, and each still ends exactly once for read_committed.
+# Round 3, with kafka.message.timeout.ms=3000 under the transaction's 60 s:
+# the messages time out during the outage, so the transaction must abort
+# (no rebalance: the session outlasts the outage); the process keeps its
+# partitions, rewinds them to the last commit and watches their jobs again
+# (bitmon_txn_aborts, the "rewound" line), and each job still ends exactly
+# once. A private Kafka 4.x broker
 # (scripts/kafka.sh) so the shared stack is untouched.
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_broker
@@ -25,8 +31,8 @@ lib_track "$kpid"
 trap 'kill -CONT "$kpid" 2>/dev/null; scripts/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1; lib_cleanup' EXIT
 
 A=a11e00000000f003
-# builds 0-19 finish 2-6 s after the start; 20-79 run until finished below
-gen_scenario 80 $A ws-eos-broker bitwat_eos_broker_dev 40 4 20 |
+# builds 0-19 finish 2-6 s after the start; 20-119 run until finished below
+gen_scenario 120 $A ws-eos-broker bitwat_eos_broker_dev 40 4 20 |
         jq '.apps[0].builds |= [to_entries[] | .value + (if .key >= 20 then {running_s: 1000000} else {} end)]' \
                 >"$tmp/scenario.json"
 sim_start "$tmp/scenario.json"
@@ -111,4 +117,39 @@ note "round 2: $(terminal_counts | wc -l) of $n jobs ended after the restart; re
 check_one_terminal_each resil_eos_broker_timeout_exactly_once "$tmp/jobs.jsonl"
 bitmon_term p1
 [ "$term_rc" = 0 ] || bad resil_eos_broker_sigterm2 "exit $term_rc"
+
+# ---- round 3: messages time out in the outage (abort, rewind, redo in place)
+bitmon_start p1 -X producer.exactly_once=true -X producer.txn_ms=2000 -X kafka.message.timeout.ms=3000
+wait_assigned p1
+for k in $(seq 80 119); do job "r3-$k" ws-eos-broker $A "$(gen_slug "$k")"; done >"$tmp/jobs3.jsonl"
+enqueue_file "$tmp/jobs3.jsonl"
+cat "$tmp/jobs3.jsonl" >>"$tmp/jobs.jsonl"
+n=$(wc -l <"$tmp/jobs.jsonl")
+watched3() { jq -r 'select(.event == "status" and (.job_id | contains("-r3-"))) | .job_id' "$tmp/results.jsonl" | sort -u | wc -l; }
+for _ in $(seq $((300 * scale))); do [ "$(watched3)" -ge 40 ] && break; sleep 0.1; done
+for k in $(seq 80 119); do
+        curl -s -X POST -d "{\"app\":\"$A\",\"build\":\"$(gen_slug "$k")\",\"status\":1}" \
+                "$sim_root/_sim/builds/finish" >/dev/null
+done
+open=0
+for _ in $(seq $((400 * scale))); do
+        open=$(comm -13 <(ended "$tmp/results.jsonl") <(ended "$tmp/uncommitted.jsonl") | wc -l)
+        [ "$open" -gt 0 ] && break
+        sleep 0.05
+done
+kill -STOP "$kpid"
+note "round 3: broker stopped with $open terminal results in an open transaction (messages time out after 3 s)"
+sleep 8
+kill -CONT "$kpid"
+wait_terminal "$n" 90
+sleep 3
+aborts=$(bitmon_metric p1 bitmon_txn_aborts)
+note "round 3: $(terminal_counts | wc -l) of $n jobs ended; transactions aborted $aborts"
+[ "$open" -gt 0 ] && [ "$aborts" -gt 0 ] && kill -0 "${BM_PID[p1]}" 2>/dev/null &&
+        grep -q '"msg":"transaction aborted: partitions rewound' "$tmp/bitmon-p1.log" &&
+        ok "resil_eos_broker_rewound ($open results aborted, $aborts aborts, still running)" ||
+        bad resil_eos_broker_rewound "open $open, aborts $aborts: $(grep -E 'abort|rewound|fenced' "$tmp/bitmon-p1.log" | tail -2 | cut -c1-200)"
+check_one_terminal_each resil_eos_broker_rewind_exactly_once "$tmp/jobs.jsonl"
+bitmon_term p1
+[ "$term_rc" = 0 ] || bad resil_eos_broker_sigterm3 "exit $term_rc"
 exit "$failed"
