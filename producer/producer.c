@@ -77,6 +77,17 @@ static void log_fatal(producer_t *p, rd_kafka_resp_err_t code,
                           "transactional_id=%s err=%s reason=\"%s\"",
                           p->txn_id ? p->txn_id : "-", rd_kafka_err2name(code),
                           why);
+        else if (code == RD_KAFKA_RESP_ERR_INVALID_TXN_STATE)
+                LOG_ERROR("producer",
+                          "transaction lost: the broker no longer knows this "
+                          "producer's transaction (it outlived "
+                          "producer.txn_timeout_ms: Kafka unreachable that "
+                          "long): this process stops; the transaction is "
+                          "aborted and its jobs are redone by the next owner "
+                          "(or this process, restarted) "
+                          "transactional_id=%s err=%s reason=\"%s\"",
+                          p->txn_id ? p->txn_id : "-", rd_kafka_err2name(code),
+                          why);
         else
                 LOG_ERROR("producer", "fatal producer error: %s err=%s", why,
                           rd_kafka_err2name(code));
