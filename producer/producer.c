@@ -146,8 +146,8 @@ static int txn_conf(producer_t *p, const producer_opts_t *opts,
         snprintf(ms, sizeof(ms), "%d", txn_timeout(opts));
         if (kconf_set(conf, "transactional.id", opts->transactional_id, errstr,
                       errstr_size) < 0 ||
-            kconf_set(conf, "transaction.timeout.ms", ms, errstr,
-                      errstr_size) < 0)
+            kconf_set(conf, "transaction.timeout.ms", ms, errstr, errstr_size) <
+                0)
                 return -1;
         /* an operator's kafka.message.timeout.ms below it stays: a message
          * that times out makes its transaction abort (its jobs are redone)

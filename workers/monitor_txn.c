@@ -52,4 +52,3 @@ void monitor_txn_end(monitor_t *m, int committed) {
                          failed, e);
         }
 }
-
