@@ -203,7 +203,7 @@ static void bench_e2e(int jobs) {
                                  .topic_jobs  = topic,
                                  .topic_dlq   = dlq,
                                  .max_watches = 20000};
-        consumer_dispatch_t d = {e2e_on_job, NULL, &e};
+        consumer_dispatch_t d = {e2e_on_job, NULL, &e, NULL};
         e.c                   = consumer_new(&co, &d, e.p, err, sizeof(err));
         if (!e.c || consumer_start(e.c, err, sizeof(err)))
                 abort();

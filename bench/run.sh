@@ -13,6 +13,12 @@
 #               builds polled every 30 s (RSS delta / watches once they are
 #               all established; CPU over two poll periods).
 #
+# Throughput and latency run twice per case in the same session: the
+# at-least-once process (default) and, alternating with it, a second
+# process with producer.exactly_once=true (its own topics and group), whose
+# lines are tagged `throughput_eos_...` / `latency_eos_...`; `eos_cost:`
+# sums up the ratio. BENCH_EOS=0 leaves the transactional process out.
+#
 # Every phase is bounded in count and time and prints `TAG: key=value ...`
 # lines; exit 1 when a run did not get every terminal result in time.
 # bench/bench_pipeline is the load side (produces the jobs, reads the
@@ -29,7 +35,8 @@
 # (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
 # during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
 # BENCH_DUMP_DIR=DIR writes each latency run's per-job figures there
-# ("i sent_ms latency_ms"), KEEP_TMP=1 keeps logs.
+# ("i sent_ms latency_ms"), BENCH_EOS (1), BENCH_EOS_TXN_MS
+# (producer.txn_ms of the exactly-once process, 100), KEEP_TMP=1 keeps logs.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -52,15 +59,22 @@ scales=${BENCH_SCALE:-10000 50000}
 scale_cpu_s=${BENCH_SCALE_CPU_S:-60}
 scale_rate=${BENCH_SCALE_RATE:-0}
 threads=${BENCH_THREADS:-2}
+eos=${BENCH_EOS:-1}
+eos_txn_ms=${BENCH_EOS_TXN_MS:-100}
 apps=500 # both scenarios: 500 generated apps x 100 builds
 
 failed=0
 tmp=$(mktemp -d -t bitmon-bench.XXXXXX)
-sim_pid= run_pid=
+sim_pid= run_pid= other_pid=
 stop_bitmon() {
         [ -n "$run_pid" ] || return 0
         kill -TERM "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
         run_pid=
+}
+stop_other() { # the second process of the throughput/latency phases
+        [ -n "$other_pid" ] || return 0
+        kill -TERM "$other_pid" 2>/dev/null && wait "$other_pid" 2>/dev/null
+        other_pid=
 }
 stop_sim() {
         [ -n "$sim_pid" ] || return 0
@@ -69,6 +83,7 @@ stop_sim() {
 }
 cleanup() {
         stop_bitmon
+        stop_other
         stop_sim
         if [ -n "${KEEP_TMP:-}" ]; then echo "bench: files kept in $tmp"; else rm -rf "$tmp"; fi
 }
@@ -80,7 +95,7 @@ die() {
 }
 
 echo "bench: $(date -u +%FT%TZ) $(nproc) cores, load:$(uptime | sed 's/.*load average://')"
-echo "bench: kafka=${BITMON_TEST_KAFKA_KIND:-?} threads=$threads"
+echo "bench: kafka=${BITMON_TEST_KAFKA_KIND:-?} threads=$threads eos=$eos eos_txn_ms=$eos_txn_ms"
 
 start_sim() { # scenario
         rm -f "$tmp/sim.port"
@@ -185,10 +200,35 @@ take() { # count → sets $first
         [ "$next_build" -le $((apps * 100)) ] || die "out of generated builds (raise apps)"
 }
 
+# The two processes of the throughput/latency phases: at-least-once (the
+# default) and exactly-once; use_mode points run_pid and the topics at one.
+declare -A mode_pid=() mode_jobs=() mode_results=()
+use_mode() { # alo|eos
+        run_pid=${mode_pid[$1]} jobs_topic=${mode_jobs[$1]} results_topic=${mode_results[$1]}
+}
+keep_mode() { # alo|eos
+        mode_pid[$1]=$run_pid mode_jobs[$1]=$jobs_topic mode_results[$1]=$results_topic
+}
+loads() { # tag first count rate [extra args]: load, its lines kept for eos_cost
+        load "$@" | tee -a "$tmp/loads.txt"
+        return "${PIPESTATUS[0]}"
+}
+
 if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         start_sim "$PWD/tests/scenarios/bench_finished.json"
-        start_bitmon "bench-$$-$RANDOM" 15
+        # The exactly-once process takes the same builds as the
+        # at-least-once run it is paired with (its own Redis prefix: no
+        # build is served from a cache), so both modes do the same work.
         take "$warmup"
+        if [ "$eos" = 1 ]; then
+                BITMON_PRODUCER_EXACTLY_ONCE=true BITMON_PRODUCER_TXN_MS=$eos_txn_ms \
+                        start_bitmon "bench-eos-$$-$RANDOM" 15
+                keep_mode eos
+                n_eos=$((warmup < 1000 ? warmup : 1000))
+                load warmup_eos "$first" "$n_eos" 0 >/dev/null || echo "bench: eos warmup incomplete"
+        fi
+        start_bitmon "bench-$$-$RANDOM" 15
+        keep_mode alo
         load warmup "$first" "$warmup" 0 >/dev/null || echo "bench: warmup incomplete"
         if [ -n "${BENCH_PERF:-}" ]; then # profile bitmon during the throughput runs
                 perf record -F 499 ${BENCH_PERF_ARGS:-} -o "$BENCH_PERF" -p "$run_pid" \
@@ -199,18 +239,27 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                 for r in $(seq "$repeat"); do
                         for ms in 0 50; do
                                 sim_latency "$ms"
+                                use_mode alo
                                 take "$jobs"
-                                load "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
+                                loads "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
+                                [ "$eos" = 1 ] || continue
+                                use_mode eos # the same builds
+                                loads "throughput_eos_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                         done
                 done
         fi
         if [[ " $phases " == *" latency "* ]]; then
                 for ms in 0 50; do
                         sim_latency "$ms"
-                        take "$lat_jobs"
-                        tag=latency_${ms}ms_at_${lat_rate}_per_s
-                        load "$tag" "$first" "$lat_jobs" "$lat_rate" \
-                                ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"} || failed=1
+                        take "$lat_jobs" # the same builds for both modes
+                        for m in alo eos; do
+                                [ "$m" = alo ] || [ "$eos" = 1 ] || continue
+                                use_mode "$m"
+                                tag=latency_${ms}ms_at_${lat_rate}_per_s
+                                [ "$m" = alo ] || tag=latency_eos_${ms}ms_at_${lat_rate}_per_s
+                                loads "$tag" "$first" "$lat_jobs" "$lat_rate" \
+                                        ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"} || failed=1
+                        done
                 done
         fi
         if [ -n "${perf_pid:-}" ]; then
@@ -218,6 +267,30 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                 perf_pid=
         fi
         sim_latency 0
+        if [ "$eos" = 1 ]; then
+                use_mode eos
+                other_pid=$run_pid
+                use_mode alo
+                stop_other
+                # the exactly-once figures against the at-least-once ones of
+                # the same session: mean jobs/s and p50/p99 latency
+                awk '
+                function v(line, k,   m) { return match(line, " " k "=[0-9.]+") ? substr(line, RSTART + length(k) + 2, RLENGTH - length(k) - 2) + 0 : -1 }
+                $1 ~ /^throughput_(eos_)?[0-9]+ms_run[0-9]+:$/ && / jobs_per_s=/ {
+                        t = $1; e = (t ~ /_eos_/); sub(/^throughput_(eos_)?/, "", t); sub(/ms_run.*/, "", t)
+                        sum[e, t] += v($0, "jobs_per_s"); cnt[e, t]++; ms[t] = 1 }
+                $1 ~ /^latency_(eos_)?[0-9]+ms_at_/ && / lat_ms_p50=/ {
+                        t = $1; e = (t ~ /_eos_/); sub(/^latency_(eos_)?/, "", t); sub(/ms_at_.*/, "", t)
+                        p50[e, t] = v($0, "lat_ms_p50"); p99[e, t] = v($0, "p99"); lms[t] = 1 }
+                END {
+                        line = "eos_cost:"
+                        for (t in ms) if (cnt[0, t] && cnt[1, t]) {
+                                a = sum[0, t] / cnt[0, t]; b = sum[1, t] / cnt[1, t]
+                                line = line sprintf(" throughput_%sms_alo=%.0f eos=%.0f ratio=%.2f", t, a, b, b / a) }
+                        for (t in lms) if (((0, t) in p50) && ((1, t) in p50))
+                                line = line sprintf(" latency_%sms_p50_alo=%.1f eos=%.1f p99_alo=%.1f eos=%.1f", t, p50[0, t], p50[1, t], p99[0, t], p99[1, t])
+                        print line }' "$tmp/loads.txt"
+        fi
         stop_bitmon
         stop_sim
 fi

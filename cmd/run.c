@@ -75,6 +75,7 @@ static int run_on_job(job_t *job, int32_t partition, int64_t offset,
         monitor_job_t *mj = monitor_job_new(job, partition, offset);
         if (!mj)
                 goto refused;
+        monitor_job_set_epoch(mj, producer_txn_epoch(r->producer));
         monitor_job_describe(mj, &wj);
         if (workers_submit(r->workers, &wj) != 0) {
                 monitor_job_free(mj);
@@ -84,6 +85,11 @@ static int run_on_job(job_t *job, int32_t partition, int64_t offset,
 refused:
         metrics_counter_inc(r->jobs_refused);
         return -1;
+}
+
+static void run_on_txn_end(int committed, void *ctx) {
+        run_t *r = ctx;
+        monitor_txn_end(r->monitor, committed);
 }
 
 static void run_on_revoke(const int32_t *partitions, size_t n, void *ctx) {
@@ -127,6 +133,33 @@ static double gauge_dlq(void *opaque) {
         return (double)st.dlq;
 }
 
+static double gauge_txn_commits(void *opaque) {
+        run_t *r = opaque;
+        consumer_stats_t st;
+        if (!r->consumer)
+                return 0;
+        consumer_stats_get(r->consumer, &st);
+        return (double)st.txn_commits;
+}
+
+static double gauge_txn_aborts(void *opaque) {
+        run_t *r = opaque;
+        consumer_stats_t st;
+        if (!r->consumer)
+                return 0;
+        consumer_stats_get(r->consumer, &st);
+        return (double)st.txn_aborts;
+}
+
+static double gauge_txn_skipped(void *opaque) {
+        run_t *r = opaque;
+        consumer_stats_t st;
+        if (!r->consumer)
+                return 0;
+        consumer_stats_get(r->consumer, &st);
+        return (double)st.txn_skipped;
+}
+
 static void run_metrics_register(run_t *r) {
         metrics_t *m = r->metrics;
         webhook_intake_metrics(m); /* zeros while the intake is off */
@@ -148,6 +181,17 @@ static void run_metrics_register(run_t *r) {
                          "Jobs in this pod's partitions not yet read "
                          "(librdkafka statistics).",
                          gauge_consumer_lag, r, NULL);
+        metrics_gauge_fn(m, "bitmon_txn_commits",
+                         "Exactly-once transactions committed since start.",
+                         gauge_txn_commits, r, NULL);
+        metrics_gauge_fn(m, "bitmon_txn_aborts",
+                         "Exactly-once transactions aborted since start "
+                         "(their jobs were watched again).",
+                         gauge_txn_aborts, r, NULL);
+        metrics_gauge_fn(m, "bitmon_txn_skipped",
+                         "Jobs consumed again that a committed transaction "
+                         "had finished (skipped by the commit's metadata).",
+                         gauge_txn_skipped, r, NULL);
         metrics_process_register(m, "1");
 }
 
@@ -195,7 +239,7 @@ static int run_start(run_t *r) {
             !(r->producer = producer_new(&o->producer, err, sizeof(err))))
                 goto fail;
         run_webhook_start(r);
-        consumer_dispatch_t d = {run_on_job, run_on_revoke, r};
+        consumer_dispatch_t d = {run_on_job, run_on_revoke, r, run_on_txn_end};
         if (!(r->consumer = consumer_new(&o->consumer, &d, r->producer, err,
                                          sizeof(err))))
                 goto fail;

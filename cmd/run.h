@@ -31,6 +31,7 @@ typedef struct run_opts {
         int webhook_enabled;           /* webhook.listen is set */
         int shutdown_ms;
         /* owned */
+        char txn_id[512]; /* exactly-once: the producer's transactional.id */
         cache_budget_override_t *overrides;
         size_t n_overrides;
         unsigned char fp_key[CACHE_FP_KEY_MAX];

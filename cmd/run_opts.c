@@ -162,10 +162,19 @@ static void fill_workers(run_opts_t *o) {
 static void fill_kafka(run_opts_t *o) {
         const config_t *cfg = o->cfg;
         kafka_opts_t *k     = &o->kafka;
+        int eos             = config_bool(cfg, "producer.exactly_once");
         o->producer         = (producer_opts_t){
                     .bootstrap = k->bootstrap,
                     .kafka     = kafka_opts_pairs(k),
         };
+        if (eos) {
+                snprintf(o->txn_id, sizeof(o->txn_id), "bitmon/%s/%s",
+                         config_str(cfg, "consumer.group"),
+                         config_str(cfg, "worker.id"));
+                o->producer.transactional_id = o->txn_id;
+                o->producer.txn_timeout_ms =
+                    (int)config_int(cfg, "producer.txn_timeout_ms");
+        }
         int64_t max    = config_int(cfg, "workers.max_watches");
         int64_t resume = config_int(cfg, "workers.resume_watches");
         o->consumer    = (consumer_opts_t){
@@ -176,6 +185,10 @@ static void fill_kafka(run_opts_t *o) {
                .topic_dlq      = k->topic_dlq,
                .max_watches    = (size_t)max,
                .resume_watches = (size_t)(resume > 0 ? resume : max * 9 / 10),
+               .exactly_once   = eos,
+               .txn_ms         = (int)config_int(cfg, "producer.txn_ms"),
+               .txn_max_messages =
+                   (uint64_t)config_int(cfg, "producer.txn_max_messages"),
                .limits =
                    {
                        .max_bytes = (size_t)config_int(cfg, "job.max_bytes"),
@@ -186,6 +199,7 @@ static void fill_kafka(run_opts_t *o) {
         };
         o->monitor.topic_results = k->topic_results;
         o->monitor.worker_id     = config_str(cfg, "worker.id");
+        o->monitor.exactly_once  = eos;
 }
 
 /* webhook.* → the intake; a redis secrets store shares the redis.* keys
@@ -235,7 +249,7 @@ void run_opts_log(const run_opts_t *o) {
                  "bitrise=%s tokens=%s redis=%s:%d prefix=%s "
                  "budget_rate=%g budget_burst=%g replicas=%d poll_on_hold_s=%g "
                  "poll_running_s=%g batch=%d adaptive=%d http=%s webhook=%s "
-                 "shutdown_timeout_s=%d",
+                 "shutdown_timeout_s=%d exactly_once=%s",
                  o->monitor.worker_id, o->kafka.bootstrap, o->consumer.group,
                  o->consumer.topic_jobs, o->monitor.topic_results,
                  o->consumer.topic_dlq, o->workers.threads,
@@ -249,5 +263,7 @@ void run_opts_log(const run_opts_t *o) {
                  o->workers.watch.adaptive,
                  o->http_enabled ? config_str(cfg, "http.listen") : "off",
                  o->webhook_enabled ? o->webhook.listen : "off",
-                 o->shutdown_ms / 1000);
+                 o->shutdown_ms / 1000,
+                 o->producer.transactional_id ? o->producer.transactional_id
+                                              : "off");
 }

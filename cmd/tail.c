@@ -18,8 +18,9 @@ typedef struct tail_opts {
         kafka_opts_t kafka;
         int json;
         int from_beginning;
-        long long max;       /* stop after this many results; 0 = no limit */
-        long long timeout_s; /* stop after this long; 0 = never */
+        int read_uncommitted; /* also results of open/aborted transactions */
+        long long max;        /* stop after this many results; 0 = no limit */
+        long long timeout_s;  /* stop after this long; 0 = never */
 } tail_opts_t;
 
 static volatile sig_atomic_t tail_stop;
@@ -34,6 +35,9 @@ static void usage(FILE *f) {
                 "usage: bitmon tail [options]\n\n"
                 "  --from-beginning     start at the oldest result, not now\n"
                 "  --json               print each result's raw JSON\n"
+                "  --read-uncommitted   also show results of transactions not\n"
+                "                       committed (yet, or ever: aborted);\n"
+                "                       default: committed only\n"
                 "  --max N              stop after N results (exit 0)\n"
                 "  --timeout S          stop after S seconds (exit 1 if --max "
                 "was not reached)\n"
@@ -58,6 +62,8 @@ static int parse_args(tail_opts_t *o, int argc, char **argv) {
                         o->json = 1;
                 } else if (strcmp(argv[i], "--from-beginning") == 0) {
                         o->from_beginning = 1;
+                } else if (strcmp(argv[i], "--read-uncommitted") == 0) {
+                        o->read_uncommitted = 1;
                 } else if ((r = cmd_opt_value(argc, argv, &i, "--max", &v))) {
                         if (r < 0 ||
                             cmd_opt_int("--max", v, 1, 1LL << 40, &o->max) < 0)
@@ -154,15 +160,21 @@ static void print_human(const rd_kafka_message_t *rkm) {
 
 static rd_kafka_t *tail_open(const tail_opts_t *o, char *errstr, size_t size) {
         char group[64];
-        kconf_pairs_t pairs             = kafka_opts_pairs(&o->kafka);
-        const char *const defaults_kv[] = {"enable.auto.commit", "false",
-                                           "client.id", "bitmon-tail"};
-        kconf_pairs_t defaults          = {defaults_kv, 2};
+        kconf_pairs_t pairs = kafka_opts_pairs(&o->kafka);
+        /* read_committed: what an exactly-once reader sees (results of
+         * aborted transactions never, open ones once they commit) */
+        const char *const defaults_kv[] = {
+            "enable.auto.commit", "false",           "client.id",
+            "bitmon-tail",        "isolation.level", "read_committed"};
+        kconf_pairs_t defaults = {defaults_kv, 3};
         snprintf(group, sizeof(group), "bitmon-tail-%08llx",
                  (unsigned long long)(rand_u64() & 0xffffffffULL));
         rd_kafka_conf_t *conf =
             kconf_new(o->kafka.bootstrap, &defaults, &pairs, errstr, size);
-        if (!conf || kconf_set(conf, "group.id", group, errstr, size) < 0) {
+        if (!conf || kconf_set(conf, "group.id", group, errstr, size) < 0 ||
+            (o->read_uncommitted &&
+             kconf_set(conf, "isolation.level", "read_uncommitted", errstr,
+                       size) < 0)) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 return NULL;

@@ -43,6 +43,10 @@ INT("topics.partitions", "12", 1, 10000, "partitions when `bitmon topics` create
 INT("topics.replication", "3", 1, 32, "replication factor when `bitmon topics` creates a topic"),
 INT("topics.retention_ms", "604800000", 60000, 315360000000.0, "retention.ms when `bitmon topics` creates a topic"),
 STR_CK("consumer.group", "bitmon", check_nonempty, "Kafka consumer group shared by every bitmon process"),
+BOOL("producer.exactly_once", "false", "terminal results exactly once for read_committed readers: a transactional producer (transactional.id `bitmon/<consumer.group>/<worker.id>`, so worker.id must be stable and unique per process; a restarted process fences its previous self) commits results with the consumed offsets they finish, no auto-commit (docs/results.md \"Exactly once\")"),
+INT("producer.txn_ms", "100", 1, 60000, "exactly-once: a transaction is committed this long after it began (results become visible to read_committed readers then)"),
+INT("producer.txn_max_messages", "10000", 1, 1000000, "exactly-once: a transaction is committed once this many messages joined it, before producer.txn_ms"),
+INT("producer.txn_timeout_ms", "60000", 1000, 900000, "exactly-once: transaction.timeout.ms; the broker aborts a transaction of a process that died after this long (unless its restart fences it sooner); read_committed readers wait for it meanwhile"),
 
 SIZE("job.max_bytes", "64KiB", 1 * KIB, 16 * MIB, "largest job message accepted; larger ones go to the DLQ"),
 INT("job.default_deadline_s", "21600", 60, 2592000, "how long a job watches its build when it gives no deadline_s"),

@@ -15,36 +15,8 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "consumer/lag.h"
+#include "consumer/consumer_int.h"
 #include "consumer/offsets.h"
-
-typedef struct completion {
-        int32_t part;
-        int64_t off;
-} completion_t;
-
-struct consumer {
-        rd_kafka_t *rk;
-        rd_kafka_queue_t *rkq; /* the consumer queue, to wake poll */
-        producer_t *producer;  /* borrowed, for the DLQ */
-        consumer_dispatch_t dispatch;
-        char *topic_jobs, *topic_dlq;
-        size_t max_watches, resume_watches;
-        job_limits_t limits;
-        int poll_ms;
-
-        offsets_t *offsets; /* consumer thread only (or close) */
-        bool paused;
-
-        pthread_t thread;
-        bool thread_started, closed;
-        bool close_unfinished; /* leaving the group ran out of time */
-        atomic_int stop;
-
-        pthread_mutex_t lock; /* guards queue and stats */
-        completion_t *queue;
-        size_t qlen, qcap;
-        consumer_stats_t stats;
-};
 
 /* ---- completions (any thread) ---- */
 
@@ -74,6 +46,17 @@ void consumer_job_done(consumer_t *c, int32_t part, int64_t off) {
 
 void consumer_ack(void *ctx, int32_t part, int64_t off,
                   rd_kafka_resp_err_t err) {
+        const consumer_t *c = ctx;
+        if (err && c->eos &&
+            (err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+             err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)) {
+                /* an aborted transaction's message: its job is redone */
+                LOG_DEBUG("consumer",
+                          "result purged with its aborted transaction "
+                          "partition=%" PRId32 " offset=%" PRId64,
+                          part, off);
+                return;
+        }
         if (err) {
                 LOG_ERROR("consumer",
                           "result not acknowledged, offset stays in flight "
@@ -90,7 +73,7 @@ void consumer_stats_get(consumer_t *c, consumer_stats_t *out) {
         pthread_mutex_unlock(&c->lock);
 }
 
-static void stats_add(consumer_t *c, uint64_t *field, uint64_t n) {
+void consumer_stats_add(consumer_t *c, uint64_t *field, uint64_t n) {
         pthread_mutex_lock(&c->lock);
         *field += n;
         c->stats.inflight = offsets_inflight_total(c->offsets);
@@ -111,8 +94,9 @@ static void collect_pos(int32_t part, int64_t pos, void *ctx) {
             pos;
 }
 
-/* Applies queued completions and stores the positions that advanced. */
-static void offsets_apply(consumer_t *c) {
+/* Applies queued completions and stores the positions that advanced
+ * (exactly-once: only notes that they did; the transaction commits them). */
+void consumer_offsets_apply(consumer_t *c) {
         completion_t *q;
         size_t n;
         pthread_mutex_lock(&c->lock);
@@ -133,13 +117,15 @@ static void offsets_apply(consumer_t *c) {
             rd_kafka_topic_partition_list_new(8);
         struct collect col = {l, c->topic_jobs};
         offsets_foreach_advanced(c->offsets, collect_pos, &col);
-        if (l->cnt > 0) {
+        if (c->eos) {
+                c->txn_dirty = c->txn_dirty || l->cnt > 0;
+        } else if (l->cnt > 0) {
                 rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
                 if (err && err != RD_KAFKA_RESP_ERR__STATE)
                         LOG_WARN("consumer", "cannot store offsets: %s",
                                  rd_kafka_err2str(err));
         }
-        stats_add(c, &c->stats.stores, (uint64_t)l->cnt);
+        consumer_stats_add(c, &c->stats.stores, (uint64_t)l->cnt);
         rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -161,7 +147,7 @@ static void flow_control(consumer_t *c) {
         c->paused = pause;
         LOG_INFO("consumer", "%s intake inflight=%zu max_watches=%zu",
                  pause ? "pausing" : "resuming", inflight, c->max_watches);
-        stats_add(c, pause ? &c->stats.pauses : &c->stats.resumes, 1);
+        consumer_stats_add(c, pause ? &c->stats.pauses : &c->stats.resumes, 1);
         rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -208,7 +194,7 @@ static void dlq_write(consumer_t *c, const rd_kafka_message_t *rkm,
                          " offset=%" PRId64 " reason=\"%s\"",
                          rkm->partition, rkm->offset, reason);
         }
-        stats_add(c, &c->stats.dlq, 1);
+        consumer_stats_add(c, &c->stats.dlq, 1);
 }
 
 static void handle_job(consumer_t *c, const rd_kafka_message_t *rkm) {
@@ -230,7 +216,7 @@ static void handle_job(consumer_t *c, const rd_kafka_message_t *rkm) {
                          "job key is not app/build, using the payload's "
                          "job_id=%s partition=%" PRId32 " offset=%" PRId64,
                          job->job_id, rkm->partition, rkm->offset);
-        stats_add(c, &c->stats.jobs, 1);
+        consumer_stats_add(c, &c->stats.jobs, 1);
         if (c->dispatch.on_job(job, rkm->partition, rkm->offset,
                                c->dispatch.ctx) != 0)
                 LOG_WARN("consumer",
@@ -264,20 +250,40 @@ static void handle_message(consumer_t *c, const rd_kafka_message_t *rkm) {
                 rd_kafka_seek(rkm->rkt, rkm->partition, rkm->offset, 0);
                 return;
         }
+        if (c->eos && txn_consumed(c, rkm->partition, rkm->offset)) {
+                LOG_DEBUG("consumer",
+                          "job done by a committed transaction, skipped "
+                          "partition=%" PRId32 " offset=%" PRId64,
+                          rkm->partition, rkm->offset);
+                consumer_stats_add(c, &c->stats.txn_skipped, 1);
+                consumer_job_done(c, rkm->partition, rkm->offset);
+                return;
+        }
         handle_job(c, rkm);
 }
 
 static void *consumer_main(void *arg) {
-        consumer_t *c = arg;
+        consumer_t *c      = arg;
+        struct timespec ts = {0, 100 * 1000 * 1000};
         while (!atomic_load(&c->stop)) {
+                if (c->txn_fatal) { /* fenced: the main thread stops us */
+                        nanosleep(&ts, NULL);
+                        continue;
+                }
+                /* while a commit is retried nothing is consumed: the gate
+                 * is closed, a DLQ copy could not join a transaction */
                 rd_kafka_message_t *rkm =
-                    rd_kafka_consumer_poll(c->rk, c->poll_ms);
+                    c->txn_committing
+                        ? NULL
+                        : rd_kafka_consumer_poll(c->rk, c->poll_ms);
                 if (rkm) {
                         handle_message(c, rkm);
                         rd_kafka_message_destroy(rkm);
                 }
-                offsets_apply(c);
+                consumer_offsets_apply(c);
                 flow_control(c);
+                if (c->eos)
+                        txn_tick(c);
         }
         return NULL;
 }
@@ -289,10 +295,21 @@ static void partitions_revoked(consumer_t *c,
                                bool lost) {
         int32_t ids[256];
         size_t n = 0;
-        if (!lost) {
+        if (c->eos) {
+                /* their finished work commits with the transaction before
+                 * they go; lost ones cannot commit: abort and redo */
+                char err[256];
+                if (lost && !c->txn_fatal)
+                        txn_abort_rewind(c, "partitions lost");
+                else if (!c->closing && !c->txn_fatal &&
+                         txn_commit_now(c, CONSUMER_REVOKE_COMMIT_MS, true, err,
+                                        sizeof(err)) < 0)
+                        LOG_WARN("consumer", "commit on revoke failed: %s",
+                                 err);
+        } else if (!lost) {
                 /* Finished work of these partitions is stored and committed
                  * before they go; in-flight work is not. */
-                offsets_apply(c);
+                consumer_offsets_apply(c);
                 rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
                 if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                         LOG_WARN("consumer", "commit on revoke failed: %s",
@@ -308,6 +325,7 @@ static void partitions_revoked(consumer_t *c,
                          lost ? "lost" : "revoked", tp->partition,
                          offsets_inflight(c->offsets, tp->partition));
                 offsets_drop(c->offsets, tp->partition);
+                txn_forget(c, tp->partition);
                 ids[n++] = tp->partition;
                 if (n == sizeof(ids) / sizeof(ids[0]) || i == parts->cnt - 1) {
                         if (c->dispatch.on_revoke)
@@ -317,7 +335,7 @@ static void partitions_revoked(consumer_t *c,
         }
         if (n && c->dispatch.on_revoke)
                 c->dispatch.on_revoke(ids, n, c->dispatch.ctx);
-        stats_add(c, &c->stats.revokes, (uint64_t)parts->cnt);
+        consumer_stats_add(c, &c->stats.revokes, (uint64_t)parts->cnt);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -330,6 +348,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 LOG_INFO("consumer", "partitions assigned count=%d",
                          parts->cnt);
+                if (c->eos)
+                        txn_assigned(c, parts);
                 if (coop)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
@@ -395,7 +415,14 @@ static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
         if (!conf ||
             kconf_set(conf, "group.id", opts->group, errstr, errstr_size) < 0 ||
             kconf_set(conf, "enable.auto.offset.store", "false", errstr,
-                      errstr_size) < 0) {
+                      errstr_size) < 0 ||
+            /* exactly-once: offsets commit only inside transactions, and
+             * only committed jobs (and hints, DLQ copies) are read */
+            (opts->exactly_once &&
+             (kconf_set(conf, "enable.auto.commit", "false", errstr,
+                        errstr_size) < 0 ||
+              kconf_set(conf, "isolation.level", "read_committed", errstr,
+                        errstr_size) < 0))) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 return -1;
@@ -450,6 +477,19 @@ consumer_t *consumer_new(const consumer_opts_t *opts,
                                                  : c->max_watches * 3 / 4;
         if (c->resume_watches >= c->max_watches)
                 c->resume_watches = c->max_watches - 1;
+        c->eos     = opts->exactly_once && producer_transactional(producer);
+        c->txn_ms  = opts->txn_ms > 0 ? opts->txn_ms : 100;
+        c->txn_max = opts->txn_max_messages ? opts->txn_max_messages : 10000;
+        c->txn_started = time_mono_ms();
+        if (opts->exactly_once && !c->eos) {
+                snprintf(errstr, errstr_size,
+                         "exactly-once needs a transactional producer");
+                c->closed = true;
+                consumer_destroy(c);
+                return NULL;
+        }
+        if (c->eos && c->poll_ms > c->txn_ms)
+                c->poll_ms = c->txn_ms;
         c->topic_jobs = strdup(opts->topic_jobs);
         c->topic_dlq  = strdup(opts->topic_dlq);
         c->offsets    = offsets_new();
@@ -568,9 +608,12 @@ int consumer_close(consumer_t *c, int timeout_ms, char *errstr,
         if (c->closed)
                 return 0;
         consumer_stop(c);
-        c->closed = true;
-        offsets_apply(c);
-        if (commit_until(c, deadline, errstr, errstr_size) < 0)
+        c->closed  = true;
+        c->closing = true;
+        consumer_offsets_apply(c);
+        if (c->eos ? txn_commit_now(c, (int)ms_left(deadline), false, errstr,
+                                    errstr_size) < 0
+                   : commit_until(c, deadline, errstr, errstr_size) < 0)
                 rc = -1;
         if (leave_until(c, deadline, why, sizeof(why)) < 0) {
                 c->close_unfinished = true;
@@ -592,6 +635,7 @@ static void consumer_free(consumer_t *c) {
                                ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE
                                : 0);
         offsets_destroy(c->offsets);
+        txn_release(c);
         free(c->queue);
         free(c->topic_jobs);
         free(c->topic_dlq);

@@ -5,7 +5,9 @@
  * reason in headers, and hands good ones to the dispatcher. A job's offset is
  * stored only once its terminal result (or DLQ copy) is acknowledged by
  * Kafka, and per partition only over a contiguous run of finished jobs
- * (consumer/offsets.h); librdkafka auto-commits the stored offsets. When
+ * (consumer/offsets.h); librdkafka auto-commits the stored offsets
+ * (exactly-once: they commit in the producer's transactions instead,
+ * consumer/txn.c, docs/results.md "Exactly once"). When
  * max_watches jobs are in flight the consumer pauses its partitions and keeps
  * polling; it resumes at resume_watches (hysteresis).
  *
@@ -43,6 +45,15 @@ typedef struct consumer_opts {
         size_t resume_watches;  /* resume at or below; 0 = 3/4 of max */
         job_limits_t limits;    /* job.max_bytes, deadlines */
         int poll_ms;            /* consumer poll timeout; 0 = 100 */
+        /* producer.exactly_once: no auto-commit; the offsets of finished
+         * jobs commit inside the producer's transactions (which must be
+         * transactional), cut every txn_ms (0 = 100) or at
+         * txn_max_messages (0 = 10000) messages; an aborted transaction
+         * rewinds every partition to its last committed position (the
+         * jobs are watched again). */
+        int exactly_once;
+        int txn_ms;
+        uint64_t txn_max_messages;
 } consumer_opts_t;
 
 typedef struct consumer_dispatch {
@@ -60,6 +71,10 @@ typedef struct consumer_dispatch {
          * watches without publishing anything. May be NULL. */
         void (*on_revoke)(const int32_t *partitions, size_t n, void *ctx);
         void *ctx;
+        /* Exactly-once: the open transaction committed (1) or was aborted
+         * (0), before the next one begins. Consumer thread (or close).
+         * May be NULL. */
+        void (*on_txn_end)(int committed, void *ctx);
 } consumer_dispatch_t;
 
 /* Counters for metrics and tests; read with consumer_stats_get. */
@@ -68,12 +83,14 @@ typedef struct consumer_stats {
         uint64_t dlq;    /* bad jobs sent to the DLQ */
         uint64_t pauses; /* times intake paused for back-pressure */
         uint64_t resumes;
-        uint64_t revokes; /* partitions revoked or lost */
-        uint64_t stores;  /* offsets stored */
-        size_t inflight;  /* offsets in flight now */
-        int paused;       /* 1 while paused */
-        int64_t lag;      /* jobs of the owned partitions not yet read, from
-                             the last statistics (consumer/lag.h); 0 before */
+        uint64_t revokes;                 /* partitions revoked or lost */
+        uint64_t stores;                  /* offsets stored */
+        uint64_t txn_commits, txn_aborts; /* exactly-once transactions */
+        uint64_t txn_skipped; /* consumed again, done by a committed one */
+        size_t inflight;      /* offsets in flight now */
+        int paused;           /* 1 while paused */
+        int64_t lag;          /* jobs of the owned partitions not yet read, from
+                                 the last statistics (consumer/lag.h); 0 before */
 } consumer_stats_t;
 
 /* Creates the consumer and subscribes to the jobs topic; `producer` (for
@@ -99,6 +116,7 @@ void consumer_stop(consumer_t *c);
  * (the broker then drops the member after session.timeout.ms); the jobs
  * whose offsets were not committed are redelivered. */
 #define CONSUMER_CLOSE_DEFAULT_MS 10000 /* consumer_destroy without close */
+#define CONSUMER_REVOKE_COMMIT_MS 10000 /* exactly-once commit on revoke */
 int consumer_close(consumer_t *c, int timeout_ms, char *errstr,
                    size_t errstr_size);
 

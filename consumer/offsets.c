@@ -152,3 +152,25 @@ void offsets_foreach_advanced(offsets_t *o,
                 }
         }
 }
+
+size_t offsets_inflight_list(const offsets_t *o, int32_t part,
+                             const int64_t **v) {
+        const part_t *p = part_peek(o, part);
+        *v              = p && p->n ? p->v + p->head : NULL;
+        return p ? p->n : 0;
+}
+
+int64_t offsets_last(const offsets_t *o, int32_t part) {
+        const part_t *p = part_peek(o, part);
+        return p ? p->last : -1;
+}
+
+void offsets_foreach(const offsets_t *o,
+                     void (*fn)(int32_t part, int64_t pos, void *ctx),
+                     void *ctx) {
+        for (size_t i = 0; i < o->nparts; i++) {
+                int64_t pos = offsets_committable(o, (int32_t)i);
+                if (pos >= 0)
+                        fn((int32_t)i, pos, ctx);
+        }
+}

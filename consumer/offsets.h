@@ -53,6 +53,21 @@ void offsets_drop(offsets_t *o, int32_t part);
 size_t offsets_inflight(const offsets_t *o, int32_t part);
 size_t offsets_inflight_total(const offsets_t *o);
 
+/* The partition's in-flight offsets, sorted (borrowed until the next call
+ * that changes the tracker; *v may be NULL when none), and its last
+ * tracked offset (-1 = none). For the transaction metadata
+ * (consumer/txnmeta.h): offsets in (position, last] that are not in
+ * flight are done. */
+size_t offsets_inflight_list(const offsets_t *o, int32_t part,
+                             const int64_t **v);
+int64_t offsets_last(const offsets_t *o, int32_t part);
+
+/* Calls fn(part, position, ctx) for every partition with a committable
+ * position (something tracked since it was assigned). */
+void offsets_foreach(const offsets_t *o,
+                     void (*fn)(int32_t part, int64_t pos, void *ctx),
+                     void *ctx);
+
 /* Calls fn(part, position, ctx) for every partition whose committable
  * position advanced since the last call, and clears that mark. */
 void offsets_foreach_advanced(offsets_t *o,

@@ -20,6 +20,18 @@ struct producer {
         atomic_int stop;
         atomic_int fatal;
         int flush_timeout_ms;
+
+        /* transactions (docs/results.md "Exactly once") */
+        int txn;                 /* transactional */
+        char *txn_id;            /* transactional.id, for log lines */
+        pthread_rwlock_t gate;   /* senders read, open/close write */
+        pthread_mutex_t gate_mu; /* with gate_cv: waiting for the gate */
+        pthread_cond_t gate_cv;
+        int gate_open;        /* under gate (write) */
+        atomic_llong epoch;   /* +1 per abort */
+        atomic_ullong sent;   /* messages of the open transaction */
+        atomic_ullong served; /* ... whose report was served */
+        int offsets_sent;     /* this transaction's offsets are added */
 };
 
 /* Delivery report: runs on the poll thread. */
@@ -36,6 +48,49 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 ack->fn(ack->ctx, ack->part, ack->off, rkm->err);
                 free(ack);
         }
+        producer_t *p = opaque;
+        if (p && p->txn) /* after the ack: producer_txn_drain's barrier */
+                atomic_fetch_add(&p->served, 1);
+}
+
+static int fenced_code(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR__FENCED ||
+               err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+               err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/* The one clear line of a fenced producer (issue 11): another process
+ * started with the same transactional.id (the same worker.id), or the
+ * coordinator timed the transaction out and bumped the epoch (Kafka cannot
+ * tell the two apart for us). */
+static void log_fatal(producer_t *p, rd_kafka_resp_err_t code,
+                      const char *why) {
+        if (fenced_code(code))
+                LOG_ERROR("producer",
+                          "fenced: a newer producer took this transactional.id "
+                          "over (another process started with the same "
+                          "worker.id), or the broker aborted a transaction "
+                          "that outlived producer.txn_timeout_ms (Kafka "
+                          "unreachable that long): this process stops; its "
+                          "open transaction is aborted and its jobs are redone "
+                          "by the next owner (or this process, restarted) "
+                          "transactional_id=%s err=%s reason=\"%s\"",
+                          p->txn_id ? p->txn_id : "-", rd_kafka_err2name(code),
+                          why);
+        else if (code == RD_KAFKA_RESP_ERR_INVALID_TXN_STATE)
+                LOG_ERROR("producer",
+                          "transaction lost: the broker no longer knows this "
+                          "producer's transaction (it outlived "
+                          "producer.txn_timeout_ms: Kafka unreachable that "
+                          "long): this process stops; the transaction is "
+                          "aborted and its jobs are redone by the next owner "
+                          "(or this process, restarted) "
+                          "transactional_id=%s err=%s reason=\"%s\"",
+                          p->txn_id ? p->txn_id : "-", rd_kafka_err2name(code),
+                          why);
+        else
+                LOG_ERROR("producer", "fatal producer error: %s err=%s", why,
+                          rd_kafka_err2name(code));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason,
@@ -45,9 +100,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                 char why[512];
                 rd_kafka_resp_err_t orig =
                     rd_kafka_fatal_error(rk, why, sizeof(why));
-                atomic_store(&p->fatal, 1);
-                LOG_ERROR("producer", "fatal producer error: %s err=%s", why,
-                          rd_kafka_err2name(orig));
+                if (atomic_exchange(&p->fatal, 1) == 0)
+                        log_fatal(p, orig, why);
                 return;
         }
         LOG_WARN("producer", "kafka error: %s err=%s", reason,
@@ -71,6 +125,65 @@ static const char *const defaults_kv[] = {
     "client.id", "bitmon", "partitioner",        "murmur2_random",
 };
 
+static int txn_timeout(const producer_opts_t *opts) {
+        return opts->txn_timeout_ms > 0 ? opts->txn_timeout_ms : 60000;
+}
+
+/* A transactional producer: transactional.id and its timeouts (a message
+ * may not outlive its transaction: message.timeout.ms = the transaction's
+ * timeout instead of "forever"). */
+static int txn_conf(producer_t *p, const producer_opts_t *opts,
+                    rd_kafka_conf_t *conf, char *errstr, size_t errstr_size) {
+        char ms[24];
+        if (!opts->transactional_id || !*opts->transactional_id)
+                return 0;
+        p->txn    = 1;
+        p->txn_id = strdup(opts->transactional_id);
+        if (!p->txn_id) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        snprintf(ms, sizeof(ms), "%d", txn_timeout(opts));
+        if (kconf_set(conf, "transactional.id", opts->transactional_id, errstr,
+                      errstr_size) < 0 ||
+            kconf_set(conf, "transaction.timeout.ms", ms, errstr, errstr_size) <
+                0)
+                return -1;
+        /* an operator's kafka.message.timeout.ms below it stays: a message
+         * that times out makes its transaction abort (its jobs are redone)
+         * instead of waiting for the whole transaction timeout */
+        for (size_t i = 0; i < opts->kafka.n; i++)
+                if (strcmp(opts->kafka.kv[2 * i], "message.timeout.ms") == 0) {
+                        char *end = NULL;
+                        long v    = strtol(opts->kafka.kv[2 * i + 1], &end, 10);
+                        if (end && !*end && v > 0 && v <= txn_timeout(opts))
+                                return 0;
+                }
+        return kconf_set(conf, "message.timeout.ms", ms, errstr, errstr_size);
+}
+
+/* Registers the transactional.id with the coordinator (fencing an older
+ * producer with the same id and aborting its open transaction) and begins
+ * the first transaction. */
+static int txn_init(producer_t *p, const producer_opts_t *opts, char *errstr,
+                    size_t errstr_size) {
+        rd_kafka_error_t *error =
+            rd_kafka_init_transactions(p->rk, txn_timeout(opts));
+        if (error) {
+                snprintf(errstr, errstr_size,
+                         "cannot initialise transactions "
+                         "transactional.id=%s: %s",
+                         p->txn_id, rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return -1;
+        }
+        LOG_INFO("producer",
+                 "transactional producer ready (an older one with this id is "
+                 "fenced) transactional_id=%s",
+                 p->txn_id);
+        return producer_txn_begin(p, errstr, errstr_size) == 0 ? 0 : -1;
+}
+
 producer_t *producer_new(const producer_opts_t *opts, char *errstr,
                          size_t errstr_size) {
         kconf_pairs_t defaults = {defaults_kv, 4};
@@ -82,12 +195,16 @@ producer_t *producer_new(const producer_opts_t *opts, char *errstr,
         }
         p->flush_timeout_ms =
             opts->flush_timeout_ms > 0 ? opts->flush_timeout_ms : 10000;
+        pthread_rwlock_init(&p->gate, NULL);
+        pthread_mutex_init(&p->gate_mu, NULL);
+        pthread_cond_init(&p->gate_cv, NULL);
         conf = kconf_new(opts->bootstrap, &defaults, &opts->kafka, errstr,
                          errstr_size);
         if (!conf ||
             kconf_set(conf, "enable.idempotence", "true", errstr, errstr_size) <
                 0 ||
-            kconf_set(conf, "acks", "all", errstr, errstr_size) < 0)
+            kconf_set(conf, "acks", "all", errstr, errstr_size) < 0 ||
+            txn_conf(p, opts, conf, errstr, errstr_size) < 0)
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
         rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -101,6 +218,8 @@ producer_t *producer_new(const producer_opts_t *opts, char *errstr,
                 goto fail;
         }
         p->thread_started = 1;
+        if (p->txn && txn_init(p, opts, errstr, errstr_size) < 0)
+                goto fail;
         return p;
 fail:
         if (conf)
@@ -161,6 +280,10 @@ void producer_destroy(producer_t *p) {
                 rd_kafka_poll(p->rk, 0);
                 rd_kafka_destroy(p->rk);
         }
+        pthread_rwlock_destroy(&p->gate);
+        pthread_mutex_destroy(&p->gate_mu);
+        pthread_cond_destroy(&p->gate_cv);
+        free(p->txn_id);
         free(p);
 }
 
@@ -172,11 +295,11 @@ static int send_error(rd_kafka_resp_err_t err, const char *topic, char *errstr,
                                                     : PRODUCER_ERR_PERMANENT;
 }
 
-int producer_send(producer_t *p, const char *topic, const void *key,
-                  size_t key_len, const void *value, size_t value_len,
-                  const producer_header_t *hdrs, size_t n_hdrs,
-                  const producer_ack_t *ack, int block, char *errstr,
-                  size_t errstr_size) {
+static int produce(producer_t *p, const char *topic, const void *key,
+                   size_t key_len, const void *value, size_t value_len,
+                   const producer_header_t *hdrs, size_t n_hdrs,
+                   const producer_ack_t *ack, int block, char *errstr,
+                   size_t errstr_size) {
         rd_kafka_headers_t *h = NULL;
         producer_ack_t *a     = NULL;
         rd_kafka_resp_err_t err;
@@ -208,4 +331,184 @@ int producer_send(producer_t *p, const char *topic, const void *key,
                 return send_error(err, topic, errstr, errstr_size);
         }
         return 0;
+}
+
+int producer_send(producer_t *p, const char *topic, const void *key,
+                  size_t key_len, const void *value, size_t value_len,
+                  const producer_header_t *hdrs, size_t n_hdrs,
+                  const producer_ack_t *ack, int block, char *errstr,
+                  size_t errstr_size) {
+        return producer_send_for(p, PRODUCER_EPOCH_ANY, topic, key, key_len,
+                                 value, value_len, hdrs, n_hdrs, ack, block,
+                                 errstr, errstr_size);
+}
+
+/* Messages without an epoch wait a little for a closed gate (a commit
+ * takes milliseconds); the gate's read lock is taken on return 1. */
+static int gate_enter(producer_t *p, int64_t epoch) {
+        int64_t end = time_mono_ms() + PRODUCER_GATE_WAIT_MS;
+        for (;;) {
+                pthread_rwlock_rdlock(&p->gate);
+                if (p->gate_open)
+                        return 1;
+                pthread_rwlock_unlock(&p->gate);
+                if (epoch != PRODUCER_EPOCH_ANY || atomic_load(&p->fatal) ||
+                    time_mono_ms() >= end)
+                        return 0;
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 20 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_mutex_lock(&p->gate_mu);
+                pthread_cond_timedwait(&p->gate_cv, &p->gate_mu, &until);
+                pthread_mutex_unlock(&p->gate_mu);
+        }
+}
+
+int producer_send_for(producer_t *p, int64_t epoch, const char *topic,
+                      const void *key, size_t key_len, const void *value,
+                      size_t value_len, const producer_header_t *hdrs,
+                      size_t n_hdrs, const producer_ack_t *ack, int block,
+                      char *errstr, size_t errstr_size) {
+        if (!p->txn)
+                return produce(p, topic, key, key_len, value, value_len, hdrs,
+                               n_hdrs, ack, block, errstr, errstr_size);
+        if (!gate_enter(p, epoch)) {
+                snprintf(errstr, errstr_size, "cannot produce to %s: %s", topic,
+                         atomic_load(&p->fatal)
+                             ? "the transactional producer failed fatally"
+                             : "a transaction is being committed");
+                return atomic_load(&p->fatal) ? PRODUCER_ERR_PERMANENT
+                                              : PRODUCER_ERR_WAIT;
+        }
+        int rc;
+        if (epoch != PRODUCER_EPOCH_ANY && epoch != atomic_load(&p->epoch)) {
+                snprintf(errstr, errstr_size,
+                         "not produced to %s: its job was consumed before "
+                         "an aborted transaction (it is redone)",
+                         topic);
+                rc = PRODUCER_ERR_STALE;
+        } else {
+                rc = produce(p, topic, key, key_len, value, value_len, hdrs,
+                             n_hdrs, ack, block, errstr, errstr_size);
+                if (rc == 0)
+                        atomic_fetch_add(&p->sent, 1);
+        }
+        pthread_rwlock_unlock(&p->gate);
+        return rc;
+}
+
+/* ---- transactions (one controlling thread) ---- */
+
+int producer_transactional(const producer_t *p) {
+        return p->txn;
+}
+
+int64_t producer_txn_epoch(producer_t *p) {
+        return p->txn ? atomic_load(&p->epoch) : PRODUCER_EPOCH_ANY;
+}
+
+uint64_t producer_txn_messages(producer_t *p) {
+        return atomic_load(&p->sent);
+}
+
+static void gate_set(producer_t *p, int open) {
+        pthread_rwlock_wrlock(&p->gate);
+        p->gate_open = open;
+        pthread_rwlock_unlock(&p->gate);
+        if (open) {
+                pthread_mutex_lock(&p->gate_mu);
+                pthread_cond_broadcast(&p->gate_cv);
+                pthread_mutex_unlock(&p->gate_mu);
+        }
+}
+
+void producer_txn_close(producer_t *p) {
+        if (p->txn)
+                gate_set(p, 0);
+}
+
+int producer_txn_drain(producer_t *p, int timeout_ms) {
+        int64_t end        = time_mono_ms() + timeout_ms;
+        struct timespec ts = {0, 1000 * 1000};
+        while (atomic_load(&p->served) < atomic_load(&p->sent)) {
+                if (time_mono_ms() >= end)
+                        return PRODUCER_TXN_RETRY;
+                nanosleep(&ts, NULL);
+        }
+        return PRODUCER_TXN_OK;
+}
+
+/* Classifies a transaction call's error (and destroys it). */
+static int txn_error(producer_t *p, rd_kafka_error_t *error, const char *what,
+                     char *errstr, size_t errstr_size) {
+        int rc;
+        if (!error)
+                return PRODUCER_TXN_OK;
+        snprintf(errstr, errstr_size, "cannot %s: %s", what,
+                 rd_kafka_error_string(error));
+        if (rd_kafka_error_is_fatal(error)) {
+                if (atomic_exchange(&p->fatal, 1) == 0)
+                        log_fatal(p, rd_kafka_error_code(error),
+                                  rd_kafka_error_string(error));
+                rc = PRODUCER_TXN_FATAL;
+        } else if (rd_kafka_error_txn_requires_abort(error)) {
+                rc = PRODUCER_TXN_ABORT;
+        } else {
+                rc = PRODUCER_TXN_RETRY;
+        }
+        rd_kafka_error_destroy(error);
+        return rc;
+}
+
+int producer_txn_commit(producer_t *p,
+                        const rd_kafka_topic_partition_list_t *offsets,
+                        const rd_kafka_consumer_group_metadata_t *cgmd,
+                        int timeout_ms, char *errstr, size_t errstr_size) {
+        int rc;
+        if (atomic_load(&p->fatal)) {
+                snprintf(errstr, errstr_size, "the producer failed fatally");
+                return PRODUCER_TXN_FATAL;
+        }
+        if (!p->offsets_sent && offsets && offsets->cnt > 0 && cgmd) {
+                rc = txn_error(p,
+                               rd_kafka_send_offsets_to_transaction(
+                                   p->rk, offsets, cgmd, timeout_ms),
+                               "add the offsets to the transaction", errstr,
+                               errstr_size);
+                if (rc != PRODUCER_TXN_OK)
+                        return rc;
+        }
+        p->offsets_sent = 1;
+        return txn_error(p, rd_kafka_commit_transaction(p->rk, timeout_ms),
+                         "commit the transaction", errstr, errstr_size);
+}
+
+int producer_txn_abort(producer_t *p, int timeout_ms, char *errstr,
+                       size_t errstr_size) {
+        int rc = txn_error(p, rd_kafka_abort_transaction(p->rk, timeout_ms),
+                           "abort the transaction", errstr, errstr_size);
+        if (rc == PRODUCER_TXN_ABORT)
+                rc = PRODUCER_TXN_RETRY;
+        if (rc != PRODUCER_TXN_OK)
+                return rc;
+        /* the purged messages' reports: their acks ran */
+        (void)producer_txn_drain(p, timeout_ms > 0 ? timeout_ms : 1000);
+        atomic_fetch_add(&p->epoch, 1);
+        return PRODUCER_TXN_OK;
+}
+
+int producer_txn_begin(producer_t *p, char *errstr, size_t errstr_size) {
+        int rc = txn_error(p, rd_kafka_begin_transaction(p->rk),
+                           "begin a transaction", errstr, errstr_size);
+        if (rc != PRODUCER_TXN_OK)
+                return PRODUCER_TXN_FATAL;
+        atomic_store(&p->sent, 0);
+        atomic_store(&p->served, 0);
+        p->offsets_sent = 0;
+        gate_set(p, 1);
+        return PRODUCER_TXN_OK;
 }

@@ -14,6 +14,19 @@
  * shutdown, fatal error). That is how a job's offset becomes "done" only after
  * its terminal result is stored (DESIGN "Delivery semantics").
  *
+ * Transactional (exactly-once, producer.exactly_once): with a
+ * transactional_id the producer runs one Kafka transaction after another
+ * (docs/results.md "Exactly once"). A gate decides when a message may join
+ * the open transaction: while a transaction is being committed or aborted
+ * the gate is closed and producer_send_for fails with PRODUCER_ERR_WAIT
+ * (a message without an epoch waits for the gate instead). Every abort
+ * raises the epoch: a message sent for an epoch that is no longer current
+ * (the result of a job consumed before the abort, whose offset was rewound
+ * and which is being redone) is refused with PRODUCER_ERR_STALE. The
+ * producer_txn_* calls belong to one thread (the consumer's, which knows
+ * the offsets); a fatal error (fenced by a newer producer with the same
+ * transactional.id) closes the gate for good and sets producer_fatal.
+ *
  * Threads: one dedicated poll thread serves delivery reports and errors.
  * producer_send and producer_flush may be called from any thread.
  */
@@ -28,13 +41,24 @@
 
 #define PRODUCER_ERR_TRANSIENT (-1) /* queue full, retry later */
 #define PRODUCER_ERR_PERMANENT (-2) /* too large, unknown topic, fatal */
+#define PRODUCER_ERR_STALE     (-3) /* transactional: sent for an aborted epoch */
+#define PRODUCER_ERR_WAIT                                                      \
+        (-4) /* transactional: a commit is under way, the                      \
+              * gate opens again shortly */
+
+/* producer_send_for's epoch for messages that belong to no job's
+ * transaction epoch (DLQ copies, hints, submitted jobs). */
+#define PRODUCER_EPOCH_ANY (-1)
 
 typedef struct producer producer_t;
 
 typedef struct producer_opts {
-        const char *bootstrap; /* bootstrap.servers, NULL = from kafka */
-        kconf_pairs_t kafka;   /* `kafka.*` passthrough */
-        int flush_timeout_ms;  /* producer_destroy's flush; 0 = 10000 */
+        const char *bootstrap;        /* bootstrap.servers, NULL = from kafka */
+        kconf_pairs_t kafka;          /* `kafka.*` passthrough */
+        int flush_timeout_ms;         /* producer_destroy's flush; 0 = 10000 */
+        const char *transactional_id; /* NULL or "" = not transactional */
+        int txn_timeout_ms; /* transaction.timeout.ms (and the messages'
+                             * timeout); 0 = 60000 */
 } producer_opts_t;
 
 /* Called once per acknowledged message on the poll thread. It must not block
@@ -80,6 +104,64 @@ int producer_send(producer_t *p, const char *topic, const void *key,
                   const producer_header_t *hdrs, size_t n_hdrs,
                   const producer_ack_t *ack, int block, char *errstr,
                   size_t errstr_size);
+
+/* producer_send for a message that belongs to a job consumed in `epoch`
+ * (producer_txn_epoch at the time; PRODUCER_EPOCH_ANY: none). Not
+ * transactional: the same as producer_send. Transactional: also
+ * PRODUCER_ERR_WAIT while the gate is closed (for PRODUCER_EPOCH_ANY it
+ * waits up to PRODUCER_GATE_WAIT_MS first) and PRODUCER_ERR_STALE for an
+ * old epoch; the ack does not run then. */
+#define PRODUCER_GATE_WAIT_MS 2000
+int producer_send_for(producer_t *p, int64_t epoch, const char *topic,
+                      const void *key, size_t key_len, const void *value,
+                      size_t value_len, const producer_header_t *hdrs,
+                      size_t n_hdrs, const producer_ack_t *ack, int block,
+                      char *errstr, size_t errstr_size);
+
+/* ---- transactions (transactional producers; one controlling thread) ---- */
+
+#define PRODUCER_TXN_OK    0
+#define PRODUCER_TXN_RETRY (-1) /* timed out or retriable: call again */
+#define PRODUCER_TXN_ABORT (-2) /* the transaction must be aborted */
+#define PRODUCER_TXN_FATAL (-3) /* fenced or fatal: stop the process */
+
+/* 1 when created with a transactional_id. */
+int producer_transactional(const producer_t *p);
+
+/* The current epoch (starts at 0, +1 per abort). Any thread. */
+int64_t producer_txn_epoch(producer_t *p);
+
+/* Messages that joined the open transaction. Any thread. */
+uint64_t producer_txn_messages(producer_t *p);
+
+/* Closes the gate (idempotent): no message joins the open transaction
+ * from now on. */
+void producer_txn_close(producer_t *p);
+
+/* With the gate closed: waits up to timeout_ms until every message of the
+ * open transaction has its delivery report served (its ack returned).
+ * PRODUCER_TXN_OK or PRODUCER_TXN_RETRY. */
+int producer_txn_drain(producer_t *p, int timeout_ms);
+
+/* With the gate closed and drained: adds `offsets` (may be NULL or empty;
+ * sent once per transaction, later calls' offsets are ignored) for the
+ * consumer group `cgmd` (borrowed) and commits, within timeout_ms.
+ * PRODUCER_TXN_OK (the gate stays closed: producer_txn_begin),
+ * PRODUCER_TXN_RETRY, _ABORT or _FATAL with errstr. */
+int producer_txn_commit(producer_t *p,
+                        const rd_kafka_topic_partition_list_t *offsets,
+                        const rd_kafka_consumer_group_metadata_t *cgmd,
+                        int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Aborts the open transaction (its messages are purged and never visible
+ * to read_committed readers), waits for their reports and raises the
+ * epoch. PRODUCER_TXN_OK, _RETRY or _FATAL with errstr. */
+int producer_txn_abort(producer_t *p, int timeout_ms, char *errstr,
+                       size_t errstr_size);
+
+/* Begins the next transaction and opens the gate. PRODUCER_TXN_OK or
+ * PRODUCER_TXN_FATAL with errstr. */
+int producer_txn_begin(producer_t *p, char *errstr, size_t errstr_size);
 
 /* Waits up to timeout_ms for every queued message to be acknowledged.
  * Returns the number still outstanding (0 = all done). */

@@ -45,8 +45,12 @@ monitor_job_t *monitor_job_new(job_t *job, int32_t partition, int64_t offset) {
                 job_destroy(job);
                 return NULL;
         }
-        *mj = (monitor_job_t){job, partition, offset};
+        *mj = (monitor_job_t){job, partition, offset, PRODUCER_EPOCH_ANY};
         return mj;
+}
+
+void monitor_job_set_epoch(monitor_job_t *mj, int64_t epoch) {
+        mj->epoch = epoch;
 }
 
 void monitor_job_free(monitor_job_t *mj) {
@@ -446,7 +450,11 @@ static void monitor_on_ack(void *ctx, int32_t part, int64_t off,
         monitor_ack_t *a = ctx;
         monitor_t *m     = a->m;
         char e[160];
-        if (!err) {
+        if (!err && m->o.exactly_once) {
+                /* the result is in the open transaction: marked done only
+                 * once that commits (monitor_txn_end) */
+                monitor_pending_add(m, a->job_id);
+        } else if (!err) {
                 pthread_mutex_lock(&m->ack_lock);
                 int rc = cache_done_mark(m->ack_rc, a->job_id, m->o.done_ttl_s,
                                          e, sizeof(e));
@@ -491,9 +499,16 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
                 snprintf(a->job_id, sizeof(a->job_id), "%s", mj->job->job_id);
                 ack.ctx = a;
         }
-        int rc = pubq_send(t->pq, key, strlen(key), json, strlen(json),
-                           last ? &ack : NULL, last, e, sizeof(e));
+        int rc =
+            pubq_send(t->pq, mj->epoch, key, strlen(key), json, strlen(json),
+                      last ? &ack : NULL, last, e, sizeof(e));
         free(json);
+        if (rc == PRODUCER_ERR_STALE) {
+                free(a);
+                LOG_INFO(FAC, "result of job %s dropped: %s", mj->job->job_id,
+                         e);
+                return -1;
+        }
         if (rc != 0) {
                 free(a);
                 LOG_ERROR(FAC, "cannot publish the result of job %s: %s",
@@ -747,6 +762,7 @@ void monitor_destroy(monitor_t *m) {
                 return;
         tokenstore_destroy(m->dir_ts);
         cache_redis_destroy(m->ack_rc);
+        free(m->pending);
         srvclock_destroy(m->clock);
         pthread_mutex_destroy(&m->ack_lock);
         OPENSSL_cleanse(m->fp_key, sizeof(m->fp_key));

@@ -73,8 +73,11 @@ typedef struct monitor_opts {
         const char *topic_results; /* topics.results */
         consumer_t *consumer;      /* borrowed: consumer_ack, job_done */
         const char *worker_id;     /* worker.id, e.g. the pod name */
-        health_t *health;          /* borrowed, may be NULL */
-        metrics_t *metrics;        /* borrowed, may be NULL */
+        int exactly_once;   /* producer.exactly_once: done markers are written
+                             * when the result's transaction commits
+                             * (monitor_txn_end), not on its delivery */
+        health_t *health;   /* borrowed, may be NULL */
+        metrics_t *metrics; /* borrowed, may be NULL */
 } monitor_opts_t;
 
 /* Creates the shared part (the dir token store, the ack-path Redis
@@ -87,6 +90,12 @@ void monitor_destroy(monitor_t *m);
 /* After consumer_close, before consumer_destroy: acks that still arrive
  * (messages purged by producer_destroy) no longer reach the consumer. */
 void monitor_detach_consumer(monitor_t *m);
+
+/* Exactly-once: the transaction holding the results acknowledged since
+ * the last call committed (write their done markers) or was aborted
+ * (forget them: their jobs are redone). A consumer_dispatch_t.on_txn_end;
+ * consumer thread. */
+void monitor_txn_end(monitor_t *m, int committed);
 
 /* Results the worker threads gave up at their end because the producer's
  * queue stayed full (workers/pubq.h): ending results whose jobs are
@@ -108,6 +117,9 @@ typedef struct monitor_job monitor_job_t;
 /* Wraps a job from (partition, offset); takes ownership of job (also on
  * failure: NULL = out of memory, job freed). */
 monitor_job_t *monitor_job_new(job_t *job, int32_t partition, int64_t offset);
+/* The producer's transaction epoch when the job was consumed
+ * (producer_txn_epoch): its results are refused once an abort raised it. */
+void monitor_job_set_epoch(monitor_job_t *mj, int64_t epoch);
 /* Frees the handle and its job. NULL is a no-op. (job_done does this for
  * every handle a worker accepted.) */
 void monitor_job_free(monitor_job_t *mj);

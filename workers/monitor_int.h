@@ -39,6 +39,7 @@ struct monitor_job {
         job_t *job;
         int32_t partition;
         int64_t offset;
+        int64_t epoch; /* the producer's transaction epoch when consumed */
 };
 
 #define MONITOR_N_CLASSES (WATCH_ANS_CANCELLED + 1)
@@ -49,7 +50,12 @@ struct monitor {
         unsigned char fp_key[CACHE_FP_KEY_MAX];
         tokenstore_t *dir_ts; /* shared dir store, NULL for redis */
         pthread_mutex_t ack_lock;
-        cache_redis_t *ack_rc;         /* done markers, under ack_lock */
+        cache_redis_t *ack_rc;           /* done markers, under ack_lock */
+        char (*pending)[JOB_ID_MAX + 1]; /* exactly-once: jobs whose result
+                                          * is in the open transaction;
+                                          * marked done once it commits
+                                          * (under ack_lock) */
+        size_t n_pending, cap_pending;
         atomic_int threads;            /* worker thread numbering */
         atomic_int detached;           /* consumer gone: acks stop there */
         metrics_counter_t *results[3]; /* by event */
@@ -92,5 +98,9 @@ char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           const bitrise_build_t *b, const logparse_t *lp,
                           int log_archived, const watch_error_t *err,
                           const char *worker, char *errstr, size_t errstr_size);
+
+/* monitor_txn.c: remembers a job whose terminal result is in the open
+ * transaction (exactly-once); monitor_txn_end marks it done. Any thread. */
+void monitor_pending_add(monitor_t *m, const char *job_id);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct pubq_item {
         producer_ack_t ack;
         int has_ack;
         int ending;
+        int64_t epoch;
 } pubq_item_t;
 
 struct pubq {
@@ -26,6 +27,7 @@ struct pubq {
         pubq_item_t *head, *tail;
         size_t n;
         int64_t retry_ms; /* the next wait while the queue stays full */
+        int warned;       /* "queue full" said since the line was empty */
 };
 
 static void pubq_count(pubq_t *q, long delta) {
@@ -48,12 +50,17 @@ static void item_give_up(pubq_item_t *it, rd_kafka_resp_err_t err) {
         item_free(it);
 }
 
-static int pubq_try(pubq_t *q, const char *key, size_t key_len,
+/* PRODUCER_ERR_WAIT (a transaction commits) counts as TRANSIENT here. */
+static int pubq_try(pubq_t *q, int64_t epoch, const char *key, size_t key_len,
                     const char *value, size_t value_len,
-                    const producer_ack_t *ack, char *errstr,
+                    const producer_ack_t *ack, int *gate, char *errstr,
                     size_t errstr_size) {
-        int rc = producer_send(q->o.producer, q->o.topic, key, key_len, value,
-                               value_len, NULL, 0, ack, 0, errstr, errstr_size);
+        int rc = producer_send_for(q->o.producer, epoch, q->o.topic, key,
+                                   key_len, value, value_len, NULL, 0, ack, 0,
+                                   errstr, errstr_size);
+        *gate  = rc == PRODUCER_ERR_WAIT;
+        if (rc == PRODUCER_ERR_WAIT)
+                return PRODUCER_ERR_TRANSIENT;
         if (rc == PRODUCER_ERR_TRANSIENT)
                 metrics_counter_inc(q->o.retries);
         return rc;
@@ -65,9 +72,10 @@ static int pubq_drain(pubq_t *q) {
         char err[256];
         while (q->head) {
                 pubq_item_t *it = q->head;
-                int rc =
-                    pubq_try(q, it->key, it->key_len, it->value, it->value_len,
-                             it->has_ack ? &it->ack : NULL, err, sizeof(err));
+                int gate;
+                int rc = pubq_try(q, it->epoch, it->key, it->key_len, it->value,
+                                  it->value_len, it->has_ack ? &it->ack : NULL,
+                                  &gate, err, sizeof(err));
                 if (rc == PRODUCER_ERR_TRANSIENT)
                         return 1;
                 q->head = it->next;
@@ -76,6 +84,11 @@ static int pubq_drain(pubq_t *q) {
                 pubq_count(q, -1);
                 if (rc == 0) {
                         item_free(it);
+                        continue;
+                }
+                if (rc == PRODUCER_ERR_STALE) { /* its job is redone */
+                        LOG_INFO(FAC, "waiting result dropped: %s", err);
+                        item_give_up(it, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
                         continue;
                 }
                 LOG_ERROR(FAC, "cannot publish a waiting result: %s", err);
@@ -88,7 +101,10 @@ static void pubq_on_timer(void *arg) {
         pubq_t *q     = arg;
         size_t before = q->n;
         if (!pubq_drain(q)) {
-                LOG_INFO(FAC, "waiting results drained count=%zu", before);
+                if (q->warned)
+                        LOG_INFO(FAC, "waiting results drained count=%zu",
+                                 before);
+                q->warned   = 0;
                 q->retry_ms = PUBQ_RETRY_MIN_MS;
                 return;
         }
@@ -134,7 +150,7 @@ size_t pubq_destroy(pubq_t *q) {
         return lost;
 }
 
-static int pubq_push(pubq_t *q, const char *key, size_t key_len,
+static int pubq_push(pubq_t *q, int64_t epoch, const char *key, size_t key_len,
                      const char *value, size_t value_len,
                      const producer_ack_t *ack, int ending) {
         pubq_item_t *it = calloc(1, sizeof(*it));
@@ -149,6 +165,7 @@ static int pubq_push(pubq_t *q, const char *key, size_t key_len,
         it->key_len   = key_len;
         it->value_len = value_len;
         it->ending    = ending;
+        it->epoch     = epoch;
         if (ack) {
                 it->ack     = *ack;
                 it->has_ack = 1;
@@ -164,15 +181,20 @@ static int pubq_push(pubq_t *q, const char *key, size_t key_len,
         return 0;
 }
 
-int pubq_send(pubq_t *q, const char *key, size_t key_len, const char *value,
-              size_t value_len, const producer_ack_t *ack, int ending,
-              char *errstr, size_t errstr_size) {
+int pubq_send(pubq_t *q, int64_t epoch, const char *key, size_t key_len,
+              const char *value, size_t value_len, const producer_ack_t *ack,
+              int ending, char *errstr, size_t errstr_size) {
         if (!q->head) { /* nothing waits: straight to the producer */
-                int rc = pubq_try(q, key, key_len, value, value_len, ack,
-                                  errstr, errstr_size);
+                int gate;
+                int rc = pubq_try(q, epoch, key, key_len, value, value_len, ack,
+                                  &gate, errstr, errstr_size);
                 if (rc != PRODUCER_ERR_TRANSIENT)
                         return rc;
-                LOG_WARN(FAC, "producer queue full, results wait: %s", errstr);
+                if (!gate) { /* a commit's closed gate is no news */
+                        LOG_WARN(FAC, "producer queue full, results wait: %s",
+                                 errstr);
+                        q->warned = 1;
+                }
         }
         if (!ending && q->n >= PUBQ_STATUS_MAX) {
                 metrics_counter_inc(q->o.refused);
@@ -182,7 +204,8 @@ int pubq_send(pubq_t *q, const char *key, size_t key_len, const char *value,
                          q->n);
                 return PRODUCER_ERR_TRANSIENT;
         }
-        if (pubq_push(q, key, key_len, value, value_len, ack, ending) < 0) {
+        if (pubq_push(q, epoch, key, key_len, value, value_len, ack, ending) <
+            0) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return PRODUCER_ERR_TRANSIENT;
         }

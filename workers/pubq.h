@@ -57,14 +57,19 @@ pubq_t *pubq_new(const pubq_opts_t *opts);
  * given up (0 for NULL). Frees the line. */
 size_t pubq_destroy(pubq_t *q);
 
-/* Publishes value (key and value are copied) with ack (may be NULL; copied).
+/* Publishes value (key and value are copied) with ack (may be NULL; copied)
+ * for a job consumed in `epoch` (producer_send_for; PRODUCER_EPOCH_ANY).
+ * A transactional producer's closed gate (a commit under way) makes the
+ * result wait like a full queue; PRODUCER_ERR_STALE (an abort since the job
+ * was consumed: it is redone) is returned, or drops a waiting result with
+ * its ack run with RD_KAFKA_RESP_ERR__PURGE_QUEUE.
  * `ending`: the message ends its job (always waits when it must). Returns 0
  * (handed to the producer or waiting in line: the ack runs exactly once), or
  * PRODUCER_ERR_PERMANENT / PRODUCER_ERR_TRANSIENT with errstr (refused: the
  * ack will not run). */
-int pubq_send(pubq_t *q, const char *key, size_t key_len, const char *value,
-              size_t value_len, const producer_ack_t *ack, int ending,
-              char *errstr, size_t errstr_size);
+int pubq_send(pubq_t *q, int64_t epoch, const char *key, size_t key_len,
+              const char *value, size_t value_len, const producer_ack_t *ack,
+              int ending, char *errstr, size_t errstr_size);
 
 /* Results waiting in this line. */
 size_t pubq_waiting(const pubq_t *q);

@@ -232,7 +232,7 @@ static consumer_t *world_consumer(world_t *w, tdisp_t *td, size_t max_watches,
                                  .max_watches    = max_watches,
                                  .resume_watches = resume,
                                  .poll_ms        = 50};
-        consumer_dispatch_t d = {td_on_job, td_on_revoke, td};
+        consumer_dispatch_t d = {td_on_job, td_on_revoke, td, NULL};
         consumer_t *c         = consumer_new(&co, &d, w->p, err, sizeof(err));
         T_ASSERTF(c, "consumer_new: %s", err);
         td_start(td, c);

@@ -40,20 +40,22 @@ static void on_loop(void *arg) {
         int64_t t0       = time_mono_ms();
         producer_ack_t a = {on_ack, c, 0, 0};
         for (int i = 0; i < 4; i++) { /* 2 fit the queue, 2 wait */
-                a.off = i;
-                c->rc[i] =
-                    pubq_send(q, "k", 1, "{}", 2, &a, 1, err, sizeof(err));
+                a.off    = i;
+                c->rc[i] = pubq_send(q, PRODUCER_EPOCH_ANY, "k", 1, "{}", 2, &a,
+                                     1, err, sizeof(err));
         }
         /* a status event behind them waits too (in order) */
-        c->rc[4] = pubq_send(q, "k", 1, "{}", 2, NULL, 0, err, sizeof(err));
+        c->rc[4] = pubq_send(q, PRODUCER_EPOCH_ANY, "k", 1, "{}", 2, NULL, 0,
+                             err, sizeof(err));
         c->waiting_mid        = pubq_waiting(q);
         c->waiting_mid_shared = atomic_load(&c->waiting);
         for (int i = 0; i < PUBQ_STATUS_MAX; i++)
-                pubq_send(q, "k", 1, "{}", 2, NULL, 1, err, sizeof(err));
-        c->refused_rc =
-            pubq_send(q, "k", 1, "{}", 2, NULL, 0, err, sizeof(err));
-        c->took_ms = time_mono_ms() - t0;
-        c->lost    = pubq_destroy(q);
+                pubq_send(q, PRODUCER_EPOCH_ANY, "k", 1, "{}", 2, NULL, 1, err,
+                          sizeof(err));
+        c->refused_rc = pubq_send(q, PRODUCER_EPOCH_ANY, "k", 1, "{}", 2, NULL,
+                                  0, err, sizeof(err));
+        c->took_ms    = time_mono_ms() - t0;
+        c->lost       = pubq_destroy(q);
         atomic_store(&c->done, 1);
 }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/integration/resil_eos_abort.sh — exactly-once: an aborted
+# transaction re-watches its jobs instead of losing them. p2 is frozen
+# (SIGSTOP) for 10 s while its open transaction holds terminal results,
+# longer than the group's session timeout (6 s): the group gives its
+# partitions to p1. Thawed, p2 finds its partitions lost (or its offsets
+# refused for a stale generation), aborts the transaction and rewinds; the
+# jobs are redone by whoever owns them now. A read_committed reader sees
+# each job's terminal result exactly once; p2 counts the abort.
+. "$(dirname "$0")/lib.sh"
+lib_init resil_eos_abort
+A=a11e00000000f004
+gen_scenario 60 $A ws-eos-abort bitwat_eos_abort_dev 100 5 20 >"$tmp/scenario.json"
+sim_start "$tmp/scenario.json"
+printf 'bitwat_eos_abort_dev\n' >"$tmp/tokens/ws-eos-abort"
+BITMON_TOPICS_PARTITIONS=12 bitmon_env "eos-abort-$$-$RANDOM"
+kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500
+        -X producer.exactly_once=true -X producer.txn_ms=3000)
+for p in p1 p2; do bitmon_start $p "${kx[@]}"; done
+wait_assigned p1 p2
+tail_start
+"$BIN" tail --json --from-beginning --read-uncommitted >"$tmp/uncommitted.jsonl" 2>"$tmp/tail-u.err" &
+lib_track $!
+for k in $(seq 0 59); do
+        for i in $(seq 10); do job "$k-$i" ws-eos-abort $A "$(gen_slug "$k")"; done
+done >"$tmp/jobs.jsonl"
+n=$(wc -l <"$tmp/jobs.jsonl")
+t0=$SECONDS
+enqueue_file "$tmp/jobs.jsonl"
+for _ in $(seq $((150 * scale))); do [ "$(terminal_counts | wc -l)" -ge 50 ] && break; sleep 0.1; done
+ended_by() { # file worker-prefix
+        jq -r --arg w "$2" 'select((.event != "status" or .final == true) and (.worker | startswith($w))) | .job_id' "$1" | sort -u
+}
+open=0
+for _ in $(seq $((300 * scale))); do
+        open=$(comm -13 <(ended_by "$tmp/results.jsonl" "$run-p2/") <(ended_by "$tmp/uncommitted.jsonl" "$run-p2/") | wc -l)
+        [ "$open" -gt 0 ] && break
+        sleep 0.05
+done
+kill -STOP "${BM_PID[p2]}"
+note "t=$((SECONDS - t0)) s: p2 frozen with $open terminal results in its open transaction"
+sleep 10
+kill -CONT "${BM_PID[p2]}"
+note "t=$((SECONDS - t0)) s: p2 thawed"
+wait_terminal "$n" 60
+sleep 3
+aborts=$(bitmon_metric p2 bitmon_txn_aborts)
+note "t=$((SECONDS - t0)) s: $(terminal_counts | wc -l) of $n jobs ended; p2 aborted $aborts transactions"
+[ "$open" -gt 0 ] && [ "$aborts" -gt 0 ] &&
+        grep -q '"msg":"transaction aborted: partitions rewound' "$tmp/bitmon-p2.log" &&
+        ok "resil_eos_abort_rewound ($open results aborted, $aborts aborts)" ||
+        bad resil_eos_abort_rewound "open $open, aborts $aborts: $(grep -E 'abort|lost' "$tmp/bitmon-p2.log" | tail -2 | cut -c1-200)"
+check_one_terminal_each resil_eos_abort_exactly_once "$tmp/jobs.jsonl"
+wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
+        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
+        select(.event != "status" or .final == true) |
+        select(.event != "finished" or .build.status != $st[.build_slug]) |
+        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
+[ -z "$wrong" ] && ok resil_eos_abort_results_right || bad resil_eos_abort_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+for p in p1 p2; do bitmon_term $p; [ "$term_rc" = 0 ] || bad resil_eos_abort_sigterm "$p exit $term_rc"; done
+exit "$failed"
