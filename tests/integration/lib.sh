@@ -219,3 +219,24 @@ wait_assigned() { # name...: until each process was assigned partitions
         done
         note "not every process of $* got partitions"
 }
+
+# The exactly-once tests' start (resil_eos_*): 60 builds of app $2 in
+# workspace ws-eos-$1 (token bitwat_eos_$1_dev), topics of 12 partitions,
+# p1 and p2 with producer.exactly_once and transactions of $3 ms (the args
+# in kx, for restarts), the committed reader, and with $4 = uncommitted
+# also a read_uncommitted one into $tmp/uncommitted.jsonl.
+eos_start() { # name app txn_ms [uncommitted]
+        gen_scenario 60 "$2" "ws-eos-$1" "bitwat_eos_$1_dev" 100 5 20 >"$tmp/scenario.json"
+        sim_start "$tmp/scenario.json"
+        printf 'bitwat_eos_%s_dev\n' "$1" >"$tmp/tokens/ws-eos-$1"
+        BITMON_TOPICS_PARTITIONS=12 bitmon_env "eos-$1-$$-$RANDOM"
+        kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500
+                -X producer.exactly_once=true -X producer.txn_ms="$3")
+        for p in p1 p2; do bitmon_start $p "${kx[@]}"; done
+        wait_assigned p1 p2
+        tail_start
+        if [ "${4:-}" = uncommitted ]; then
+                "$BIN" tail --json --from-beginning --read-uncommitted >"$tmp/uncommitted.jsonl" 2>"$tmp/tail-u.err" &
+                lib_track $!
+        fi
+}

@@ -10,17 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_abort
 A=a11e00000000f004
-gen_scenario 60 $A ws-eos-abort bitwat_eos_abort_dev 100 5 20 >"$tmp/scenario.json"
-sim_start "$tmp/scenario.json"
-printf 'bitwat_eos_abort_dev\n' >"$tmp/tokens/ws-eos-abort"
-BITMON_TOPICS_PARTITIONS=12 bitmon_env "eos-abort-$$-$RANDOM"
-kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500
-        -X producer.exactly_once=true -X producer.txn_ms=3000)
-for p in p1 p2; do bitmon_start $p "${kx[@]}"; done
-wait_assigned p1 p2
-tail_start
-"$BIN" tail --json --from-beginning --read-uncommitted >"$tmp/uncommitted.jsonl" 2>"$tmp/tail-u.err" &
-lib_track $!
+eos_start abort $A 3000 uncommitted
 for k in $(seq 0 59); do
         for i in $(seq 10); do job "$k-$i" ws-eos-abort $A "$(gen_slug "$k")"; done
 done >"$tmp/jobs.jsonl"

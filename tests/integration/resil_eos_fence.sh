@@ -8,15 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_fence
 A=a11e00000000f002
-gen_scenario 60 $A ws-eos-fence bitwat_eos_fence_dev 100 5 20 >"$tmp/scenario.json"
-sim_start "$tmp/scenario.json"
-printf 'bitwat_eos_fence_dev\n' >"$tmp/tokens/ws-eos-fence"
-BITMON_TOPICS_PARTITIONS=12 bitmon_env "eos-fence-$$-$RANDOM"
-kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500
-        -X producer.exactly_once=true -X producer.txn_ms=500)
-for p in p1 p2; do bitmon_start $p "${kx[@]}"; done
-wait_assigned p1 p2
-tail_start
+eos_start fence $A 500
 for k in $(seq 0 59); do
         for i in $(seq 10); do job "$k-$i" ws-eos-fence $A "$(gen_slug "$k")"; done
 done >"$tmp/jobs.jsonl"

@@ -17,17 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_kill
 A=a11e00000000f001
-gen_scenario 60 $A ws-eos-kill bitwat_eos_kill_dev 100 5 20 >"$tmp/scenario.json"
-sim_start "$tmp/scenario.json"
-printf 'bitwat_eos_kill_dev\n' >"$tmp/tokens/ws-eos-kill"
-BITMON_TOPICS_PARTITIONS=12 bitmon_env "eos-kill-$$-$RANDOM"
-kx=(-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500
-        -X producer.exactly_once=true -X producer.txn_ms=3000)
-for p in p1 p2; do bitmon_start $p "${kx[@]}"; done
-wait_assigned p1 p2
-tail_start
-"$BIN" tail --json --from-beginning --read-uncommitted >"$tmp/uncommitted.jsonl" 2>"$tmp/tail-u.err" &
-lib_track $!
+eos_start kill $A 3000 uncommitted
 
 for k in $(seq 59 -1 0); do
         for i in $(seq 10); do job "$k-$i" ws-eos-kill $A "$(gen_slug "$k")"; done
