@@ -52,13 +52,18 @@ n=$(wc -l <"$tmp/jobs.jsonl")
 t0=$SECONDS
 enqueue_file "$tmp/jobs.jsonl"
 ended() { jq -r 'select(.event != "status" or .final == true) | .job_id' "$1" | sort -u; }
-open=0
-for _ in $(seq $((400 * scale))); do
-        open=$(comm -13 <(ended "$tmp/results.jsonl") <(ended "$tmp/uncommitted.jsonl") | wc -l)
-        [ "$open" -gt 0 ] && break
-        sleep 0.05
-done
-kill -STOP "$kpid"
+# Stops the broker as soon as terminal results sit in an open transaction
+# (seen uncommitted, not committed); $open says how many.
+stop_with_open_txn() {
+        open=0
+        for _ in $(seq $((400 * scale))); do
+                open=$(comm -13 <(ended "$tmp/results.jsonl") <(ended "$tmp/uncommitted.jsonl") | wc -l)
+                [ "$open" -gt 0 ] && break
+                sleep 0.05
+        done
+        kill -STOP "$kpid"
+}
+stop_with_open_txn
 note "t=$((SECONDS - t0)) s: broker stopped with $open terminal results in an open transaction; $(ended "$tmp/results.jsonl" | wc -l) committed"
 [ "$open" -gt 0 ] && ok "resil_eos_broker_txn_open ($open results)" ||
         bad resil_eos_broker_txn_open "no terminal result was in an open transaction when the broker stopped"
@@ -94,13 +99,7 @@ for k in $(seq 40 79); do
         curl -s -X POST -d "{\"app\":\"$A\",\"build\":\"$(gen_slug "$k")\",\"status\":1}" \
                 "$sim_root/_sim/builds/finish" >/dev/null
 done
-open=0
-for _ in $(seq $((400 * scale))); do
-        open=$(comm -13 <(ended "$tmp/results.jsonl") <(ended "$tmp/uncommitted.jsonl") | wc -l)
-        [ "$open" -gt 0 ] && break
-        sleep 0.05
-done
-kill -STOP "$kpid"
+stop_with_open_txn
 note "round 2: broker stopped with $open terminal results in an open transaction (timeout 4 s)"
 sleep 10
 kill -CONT "$kpid"
