@@ -323,6 +323,7 @@ static int finish(consumer_t *c, int rc, bool rewind, const char *err) {
                 }
                 return 1;
         case PRODUCER_TXN_ABORT:
+        case PRODUCER_TXN_MOVED:
                 abort_and(c, rewind, err);
                 return 0;
         default:
@@ -365,7 +366,17 @@ int txn_commit_now(consumer_t *c, int timeout_ms, bool rewind, char *errstr,
                                 snprintf(errstr, errstr_size,
                                          "the transaction was aborted (its "
                                          "jobs are redelivered)");
-                        return rc == PRODUCER_TXN_OK ? 0 : -1;
+                        /* The group moved on before the commit: as after a
+                         * revocation, the partitions' new owners redo those
+                         * jobs from the committed offsets; nothing of ours
+                         * is left unsettled. */
+                        if (rc == PRODUCER_TXN_MOVED)
+                                LOG_INFO(FAC, "transaction aborted, the group "
+                                              "moved on: its jobs are redone "
+                                              "by the partitions' owners");
+                        return rc == PRODUCER_TXN_OK || rc == PRODUCER_TXN_MOVED
+                                   ? 0
+                                   : -1;
                 }
                 if (time_mono_ms() >= end) {
                         snprintf(errstr, errstr_size,

@@ -456,7 +456,12 @@ static int txn_error(producer_t *p, rd_kafka_error_t *error, const char *what,
                                   rd_kafka_error_string(error));
                 rc = PRODUCER_TXN_FATAL;
         } else if (rd_kafka_error_txn_requires_abort(error)) {
-                rc = PRODUCER_TXN_ABORT;
+                rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+                rc = code == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+                             code == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+                             code == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS
+                         ? PRODUCER_TXN_MOVED
+                         : PRODUCER_TXN_ABORT;
         } else {
                 rc = PRODUCER_TXN_RETRY;
         }
@@ -491,7 +496,7 @@ int producer_txn_abort(producer_t *p, int timeout_ms, char *errstr,
                        size_t errstr_size) {
         int rc = txn_error(p, rd_kafka_abort_transaction(p->rk, timeout_ms),
                            "abort the transaction", errstr, errstr_size);
-        if (rc == PRODUCER_TXN_ABORT)
+        if (rc == PRODUCER_TXN_ABORT || rc == PRODUCER_TXN_MOVED)
                 rc = PRODUCER_TXN_RETRY;
         if (rc != PRODUCER_TXN_OK)
                 return rc;

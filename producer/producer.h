@@ -124,6 +124,9 @@ int producer_send_for(producer_t *p, int64_t epoch, const char *topic,
 #define PRODUCER_TXN_RETRY (-1) /* timed out or retriable: call again */
 #define PRODUCER_TXN_ABORT (-2) /* the transaction must be aborted */
 #define PRODUCER_TXN_FATAL (-3) /* fenced or fatal: stop the process */
+#define PRODUCER_TXN_MOVED                                                     \
+        (-4) /* the group moved on (rebalance): abort; the partitions and      \
+              * their jobs are another member's now */
 
 /* 1 when created with a transactional_id. */
 int producer_transactional(const producer_t *p);
