@@ -13,7 +13,7 @@
 # finish, so they complete out of order: committed positions stay behind
 # jobs already done, and the done markers of the run are deleted after the
 # kill (Redis state lost): only the commits' metadata (consumer/txnmeta.h)
-# keeps those from being reported again (bitmon_txn_skipped > 0 required).
+# keeps those from being reported again (bitmon_jobs_skipped_committed > 0 required).
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_kill
 A=a11e00000000f001
@@ -64,7 +64,7 @@ note "read_uncommitted saw $extra extra terminal results (aborted with the kille
 [ "$extra" -gt 0 ] && ok "resil_eos_kill_hit_open_txn ($extra aborted results)" ||
         bad resil_eos_kill_hit_open_txn "the kill caught no open transaction with results: the test proved nothing"
 grep -q '"transactional producer ready' "$tmp/bitmon-p2.log" || bad resil_eos_kill_txn "p2 never said its producer was transactional"
-skipped=$(($(bitmon_metric p1 bitmon_txn_skipped) + $(bitmon_metric p2 bitmon_txn_skipped)))
+skipped=$(($(bitmon_metric p1 bitmon_jobs_skipped_committed) + $(bitmon_metric p2 bitmon_jobs_skipped_committed)))
 runs=$(cat "$tmp"/bitmon-p*.log | grep -c 'jobs done above its position')
 note "redelivered jobs skipped by the commits' metadata: $skipped ($runs assignments carried done runs)"
 [ "$skipped" -gt 0 ] && ok "resil_eos_kill_metadata_skips ($skipped)" ||
