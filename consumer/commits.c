@@ -4,8 +4,10 @@
  * them without relying on the done markers in Redis.
  *
  * At-least-once, the consumer commits itself (auto-commit would write the
- * positions without the metadata): every auto.commit.interval.ms when
- * something finished, synchronously on revoke and at close. Exactly-once,
+ * positions without the metadata): every auto.commit.interval.ms (bitmon's
+ * default 1 s: a job finished since the last commit is only as safe as its
+ * done marker) when something finished or the last commit failed,
+ * synchronously on revoke and at close. Exactly-once,
  * the same list goes into the producer's transaction (consumer/txn.c). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -140,7 +142,7 @@ static void collect_pos(int32_t part, int64_t pos, void *ctx) {
         char meta[TXNMETA_MAX + 1];
         const commit_part_t *t = cpart(col->c, part, false);
         size_t len             = txnmeta_encode(
-            col->c->offsets, part, t ? t->skip + t->skip_idx : NULL,
+                        col->c->offsets, part, t ? t->skip + t->skip_idx : NULL,
             t ? t->n_skip - t->skip_idx : 0, meta, sizeof(meta));
         rd_kafka_topic_partition_t *tp =
             rd_kafka_topic_partition_list_add(col->l, col->c->topic_jobs, part);
@@ -183,6 +185,7 @@ int64_t commits_rewind(consumer_t *c, int32_t part) {
 void commits_result(consumer_t *c, rd_kafka_resp_err_t err) {
         if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return;
+        c->commit_dirty = true; /* the next tick tries again */
         if (time_mono_ms() - c->commit_warned >= COMMIT_WARN_MS) {
                 c->commit_warned = time_mono_ms();
                 LOG_WARN(FAC,
@@ -216,6 +219,9 @@ void commits_tick(consumer_t *c) {
 
 rd_kafka_resp_err_t commits_now(consumer_t *c) {
         rd_kafka_resp_err_t err = commit(c, 0);
-        return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR
-                                                   : err;
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (err)
+                c->commit_dirty = true;
+        return err;
 }

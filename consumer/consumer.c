@@ -391,6 +391,8 @@ static const char *const consumer_defaults_kv[] = {
     "cooperative-sticky",
     "auto.offset.reset",
     "earliest",
+    "auto.commit.interval.ms", /* our own commits' interval (commits.c) */
+    "1000",
     "client.id",
     "bitmon",
     "statistics.interval.ms",
@@ -399,7 +401,7 @@ static const char *const consumer_defaults_kv[] = {
 
 static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
                           char *errstr, size_t errstr_size) {
-        kconf_pairs_t defaults = {consumer_defaults_kv, 4};
+        kconf_pairs_t defaults = {consumer_defaults_kv, 5};
         rd_kafka_conf_t *conf  = kconf_new(opts->bootstrap, &defaults,
                                            &opts->kafka, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *sub = NULL;
@@ -423,7 +425,7 @@ static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
                         rd_kafka_conf_destroy(conf);
                 return -1;
         }
-        c->commit_interval_ms = 5000;
+        c->commit_interval_ms = 1000;
         if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", interval,
                               &isize) == RD_KAFKA_CONF_OK)
                 c->commit_interval_ms = strtoll(interval, NULL, 10);

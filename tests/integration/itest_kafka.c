@@ -512,8 +512,7 @@ static void test_kafka_revoke(void) {
         consumer_stats_t sa, sb;
         WAIT_FOR((consumer_stats_get(a, &sa), consumer_stats_get(b, &sb),
                   sa.revokes > 0 &&
-                      sb.skipped_committed ==
-                          sa.revokes * (PER - HOLD_AT - 1)),
+                      sb.skipped_committed == sa.revokes * (PER - HOLD_AT - 1)),
                  60);
         consumer_stats_get(a, &sa);
         T_ASSERTF(sa.revokes >= 1 && sa.revokes < NP, "revokes %d",
