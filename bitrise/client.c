@@ -47,7 +47,8 @@ struct bitrise_req {
         int log_full;
         bitrise_tee_fn *tee; /* raw log only, may be NULL */
         void *tee_arg;
-        char tee_msg[BITRISE_TEE_MSG]; /* set when the tee stopped it */
+        int tee_stopped;
+        char tee_msg[BITRISE_TEE_MSG]; /* why the tee stopped it */
         bitrise_hdrs_t hdrs;
         void *opaque;
         int finished;
@@ -184,6 +185,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
                 if (trc == BITRISE_TEE_PAUSE)
                         return CURL_WRITEFUNC_PAUSE;
                 if (trc < 0) {
+                        req->tee_stopped = 1;
                         if (!req->tee_msg[0])
                                 snprintf(req->tee_msg, sizeof(req->tee_msg),
                                          "stopped by its reader");
@@ -642,7 +644,7 @@ bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code,
                 return res->cls;
         }
         req->finished = 1;
-        if (req->tee_msg[0]) { /* the tee stopped it (its reader failed) */
+        if (req->tee_stopped) { /* the tee stopped it (its reader failed) */
                 res->cls            = BITRISE_TRANSIENT;
                 res->http_status    = st;
                 res->curl_code      = code;

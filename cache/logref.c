@@ -5,9 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int logref_key(cache_redis_t *rc, char *key, size_t size,
-                      const char *by, const char *id, char *errstr,
-                      size_t errstr_size) {
+static int logref_key(cache_redis_t *rc, char *key, size_t size, const char *by,
+                      const char *id, char *errstr, size_t errstr_size) {
         if (!id || !*id || strpbrk(id, " \r\n") ||
             cache_redis_key(rc, key, size, "logref:%s:%s", by, id) < 0) {
                 snprintf(errstr, errstr_size, "invalid %s id", by);
@@ -24,8 +23,8 @@ static int logref_set(cache_redis_t *rc, const char *by, const char *id,
         if (err)
                 return err;
         const char *argv[] = {"SET", key, json, "EX", ex};
-        return cache_redis_send_argv(rc, "log reference", 5, argv, NULL,
-                                     errstr, errstr_size);
+        return cache_redis_send_argv(rc, "log reference", 5, argv, NULL, errstr,
+                                     errstr_size);
 }
 
 int cache_logref_put(cache_redis_t *rc, const char *app_slug,

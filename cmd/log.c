@@ -83,8 +83,7 @@ static int parse_args(log_opts_t *o, int argc, char **argv) {
                         o->build = argv[i];
                         continue;
                 }
-                fprintf(stderr, "bitmon log: unknown argument '%s'\n",
-                        argv[i]);
+                fprintf(stderr, "bitmon log: unknown argument '%s'\n", argv[i]);
                 return -1;
         }
         if (!!o->build + !!o->job + !!o->result != 1) {
@@ -111,10 +110,9 @@ static int read_all(const char *path, buf_t *b) {
 }
 
 /* The reference from a result (log.full) or a log.full object itself. */
-static logseg_ref_t *ref_parse(const buf_t *b, const char **key_out,
-                               char *key, size_t key_size, char *errstr,
-                               size_t size) {
-        cJSON *root = cJSON_ParseWithLength(b->data ? b->data : "", b->len);
+static logseg_ref_t *ref_parse(const buf_t *b, const char **key_out, char *key,
+                               size_t key_size, char *errstr, size_t size) {
+        cJSON *root    = cJSON_ParseWithLength(b->data ? b->data : "", b->len);
         const cJSON *o = root, *log, *app, *build;
         logseg_ref_t *ref = NULL;
         if (!root) {
@@ -210,15 +208,14 @@ static int log_run(log_opts_t *o) {
         char err[512], key[160];
         const char *kp = o->build;
         buf_t b;
-        strip_t st         = {0};
-        logseg_ref_t *ref  = NULL;
-        int rc             = 1;
+        strip_t st        = {0};
+        logseg_ref_t *ref = NULL;
+        int rc            = 1;
         buf_init(&b, LOG_REF_MAX);
         if (o->result ? read_all(o->result, &b) < 0
                       : ref_lookup(o, &b, err, sizeof(err)) < 0) {
                 if (o->result)
-                        snprintf(err, sizeof(err), "cannot read %s",
-                                 o->result);
+                        snprintf(err, sizeof(err), "cannot read %s", o->result);
                 goto out;
         }
         if (!(ref = ref_parse(&b, &kp, key, sizeof(key), err, sizeof(err))))
@@ -228,9 +225,8 @@ static int log_run(log_opts_t *o) {
                              .key              = kp,
                              .timeout_ms       = (int)o->timeout_s * 1000,
                              .read_uncommitted = o->read_uncommitted};
-        int lr = logread_fetch(&lo, ref,
-                               o->strip_ansi ? out_strip : out_plain, &st,
-                               err, sizeof(err));
+        int lr = logread_fetch(&lo, ref, o->strip_ansi ? out_strip : out_plain,
+                               &st, err, sizeof(err));
         if (fflush(stdout) != 0 && lr == 0) {
                 snprintf(err, sizeof(err), "cannot write the log");
                 lr = LOGREAD_ERR;

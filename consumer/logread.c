@@ -24,12 +24,17 @@ typedef struct lr {
 
 static rd_kafka_t *lr_consumer(const logread_opts_t *o, char *errstr,
                                size_t size) {
-        static const char *const defs[] = {
-            "enable.auto.commit", "false", "enable.partition.eof", "true",
-            "auto.offset.reset",  "error", "group.id", "bitmon-log"};
-        kconf_pairs_t d       = {defs, 4};
-        rd_kafka_conf_t *conf = kconf_new(o->bootstrap, &d, &o->kafka, errstr,
-                                          size);
+        static const char *const defs[] = {"enable.auto.commit",
+                                           "false",
+                                           "enable.partition.eof",
+                                           "true",
+                                           "auto.offset.reset",
+                                           "error",
+                                           "group.id",
+                                           "bitmon-log"};
+        kconf_pairs_t d                 = {defs, 4};
+        rd_kafka_conf_t *conf =
+            kconf_new(o->bootstrap, &d, &o->kafka, errstr, size);
         if (!conf)
                 return NULL;
         if (kconf_set(conf, "isolation.level",
@@ -114,17 +119,15 @@ static int lr_watermarks(lr_t *r, rd_kafka_t *rk) {
                                "no partition %d in topic %s (topics.logs)",
                                (int)ref->partition, ref->topic);
         if (err)
-                return lr_fail(r, LOGREAD_ERR,
-                               "cannot read topic %s: %s", ref->topic,
-                               rd_kafka_err2str(err));
+                return lr_fail(r, LOGREAD_ERR, "cannot read topic %s: %s",
+                               ref->topic, rd_kafka_err2str(err));
         if (lo > ref->offsets[0])
-                return lr_fail(r, LOGREAD_EXPIRED,
-                               "the log has expired: its first segment "
-                               "(offset %" PRId64 ") is gone, partition %d "
-                               "of %s starts at %" PRId64
-                               " (topics.logs_retention_ms)",
-                               ref->offsets[0], (int)ref->partition,
-                               ref->topic, lo);
+                return lr_fail(
+                    r, LOGREAD_EXPIRED,
+                    "the log has expired: its first segment "
+                    "(offset %" PRId64 ") is gone, partition %d "
+                    "of %s starts at %" PRId64 " (topics.logs_retention_ms)",
+                    ref->offsets[0], (int)ref->partition, ref->topic, lo);
         if (hi <= ref->offsets[ref->n - 1])
                 return lr_fail(r, LOGREAD_INCOMPLETE,
                                "the log is incomplete: partition %d of %s "
@@ -164,8 +167,7 @@ static int lr_consume(lr_t *r, rd_kafka_t *rk) {
                                      rd_kafka_message_errstr(m));
                 else if (m->err)
                         rc = lr_fail(r, LOGREAD_ERR, "cannot read %s: %s",
-                                     r->ref->topic,
-                                     rd_kafka_message_errstr(m));
+                                     r->ref->topic, rd_kafka_message_errstr(m));
                 else
                         rc = lr_message(r, m);
                 rd_kafka_message_destroy(m);
@@ -199,8 +201,8 @@ int logread_fetch(const logread_opts_t *o, const logseg_ref_t *ref,
                   size_t errstr_size) {
         lr_t r = {o, ref, out, arg, NULL, 0, 0, errstr, errstr_size};
         rd_kafka_topic_partition_list_t *tp = NULL;
-        rd_kafka_t *rk = NULL;
-        int rc         = LOGREAD_ERR;
+        rd_kafka_t *rk                      = NULL;
+        int rc                              = LOGREAD_ERR;
         if (!ref || ref->n == 0) {
                 snprintf(errstr, errstr_size, "empty log reference");
                 return LOGREAD_ERR;
@@ -216,11 +218,11 @@ int logread_fetch(const logread_opts_t *o, const logseg_ref_t *ref,
                 goto out;
         tp = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(tp, ref->topic, ref->partition)
-            ->offset = ref->offsets[0];
+            ->offset            = ref->offsets[0];
         rd_kafka_resp_err_t err = rd_kafka_assign(rk, tp);
         if (err) {
-                rc = lr_fail(&r, LOGREAD_ERR, "cannot read %s: %s",
-                             ref->topic, rd_kafka_err2str(err));
+                rc = lr_fail(&r, LOGREAD_ERR, "cannot read %s: %s", ref->topic,
+                             rd_kafka_err2str(err));
                 goto out;
         }
         if ((rc = lr_consume(&r, rk)) == 0)

@@ -18,21 +18,22 @@
 #include "producer/kconf.h"
 #include "producer/logseg.h"
 
-#define LOGREAD_OK         0
-#define LOGREAD_ERR        (-1) /* Kafka unreachable, bad arguments, write */
-#define LOGREAD_MISSING    (-2) /* the topic or partition does not exist */
-#define LOGREAD_EXPIRED    (-3) /* retention deleted (some of) its segments */
-#define LOGREAD_INCOMPLETE (-4) /* a segment is not there (aborted, not yet
-                                 * committed, another copy's) */
-#define LOGREAD_CORRUPT    (-5) /* count, bytes or sha256 differ */
+#define LOGREAD_OK      0
+#define LOGREAD_ERR     (-1) /* Kafka unreachable, bad arguments, write */
+#define LOGREAD_MISSING (-2) /* the topic or partition does not exist */
+#define LOGREAD_EXPIRED (-3) /* retention deleted (some of) its segments */
+#define LOGREAD_INCOMPLETE                                                     \
+        (-4)                 /* a segment is not there (aborted, not yet       \
+                              * committed, another copy's) */
+#define LOGREAD_CORRUPT (-5) /* count, bytes or sha256 differ */
 
 typedef struct logread_opts {
         const char *bootstrap;
-        kconf_pairs_t kafka;   /* kafka.* passthrough */
-        const char *key;       /* "<app>/<build>": segments must carry it;
-                                * NULL = not checked */
-        int timeout_ms;        /* without progress; 0 = 15000 */
-        int read_uncommitted;  /* 1: isolation.level=read_uncommitted */
+        kconf_pairs_t kafka;  /* kafka.* passthrough */
+        const char *key;      /* "<app>/<build>": segments must carry it;
+                               * NULL = not checked */
+        int timeout_ms;       /* without progress; 0 = 15000 */
+        int read_uncommitted; /* 1: isolation.level=read_uncommitted */
 } logread_opts_t;
 
 /* Writes n bytes of the log; returns 0, or -1 to stop (LOGREAD_ERR). */

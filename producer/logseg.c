@@ -62,14 +62,13 @@ logseg_t *logseg_new(const logseg_opts_t *o) {
         if (!s)
                 return NULL;
         pthread_mutex_init(&s->mu, NULL);
-        s->refs          = 1;
-        s->producer      = o->producer;
-        s->seg           = o->segment_bytes ? o->segment_bytes
-                                            : LOGSEG_DEF_BYTES;
-        s->max_in_flight = o->max_in_flight > 0 ? o->max_in_flight
-                                                : LOGSEG_DEF_IN_FLIGHT;
-        s->epoch         = o->epoch;
-        s->part          = -1;
+        s->refs     = 1;
+        s->producer = o->producer;
+        s->seg      = o->segment_bytes ? o->segment_bytes : LOGSEG_DEF_BYTES;
+        s->max_in_flight =
+            o->max_in_flight > 0 ? o->max_in_flight : LOGSEG_DEF_IN_FLIGHT;
+        s->epoch = o->epoch;
+        s->part  = -1;
         snprintf(s->copy, sizeof(s->copy), "%016" PRIx64, rand_u64());
         s->key_len = strlen(o->app_slug) + 1 + strlen(o->build_slug);
         s->topic   = strdup(o->topic);
@@ -141,8 +140,7 @@ static int seg_send(logseg_t *s, size_t len, int last, char *errstr,
         };
         h[2].len = (size_t)snprintf(idx, sizeof(idx), "%zu", s->sent);
         h[3].len = (size_t)snprintf(cnt, sizeof(cnt), "%zu", s->sent + 1);
-        h[5].len =
-            (size_t)snprintf(bytes, sizeof(bytes), "%" PRIu64, s->bytes);
+        h[5].len = (size_t)snprintf(bytes, sizeof(bytes), "%" PRIu64, s->bytes);
         pthread_mutex_lock(&s->mu);
         int room = (int)(s->sent - s->acked) < s->max_in_flight;
         if (room && s->sent == s->cap_off) {
@@ -168,9 +166,9 @@ static int seg_send(logseg_t *s, size_t len, int last, char *errstr,
         }
         *a                 = (seg_ack_t){s, s->sent};
         producer_ack_t ack = {seg_on_ack, a, PRODUCER_ACK_WHERE, 0};
-        int rc             = producer_send_for(
-            s->producer, s->epoch, s->topic, s->key, s->key_len, s->buf, len, h,
-            last ? 7 : 3, &ack, 0, errstr, errstr_size);
+        int rc = producer_send_for(s->producer, s->epoch, s->topic, s->key,
+                                   s->key_len, s->buf, len, h, last ? 7 : 3,
+                                   &ack, 0, errstr, errstr_size);
         if (rc != 0) {
                 free(a);
                 seg_unref(s);
@@ -217,8 +215,8 @@ int logseg_write(logseg_t *s, const void *data, size_t len, char *errstr,
         return rc == LOGSEG_FAILED ? rc : 0; /* taken; a busy flush waits */
 }
 
-int logseg_finish(logseg_t *s, const char *sha256, int truncated,
-                  char *errstr, size_t errstr_size) {
+int logseg_finish(logseg_t *s, const char *sha256, int truncated, char *errstr,
+                  size_t errstr_size) {
         if (seg_failed(s, errstr, errstr_size))
                 return LOGSEG_FAILED;
         if (s->finished)

@@ -78,8 +78,8 @@ int logseg_write(logseg_t *s, const void *data, size_t len, char *errstr,
 /* The log ended: sends what is left as the last segment with the count,
  * sha256 (64 hex digits of the whole log) and truncated. 0 (sent),
  * LOGSEG_BUSY (call again) or LOGSEG_FAILED. */
-int logseg_finish(logseg_t *s, const char *sha256, int truncated,
-                  char *errstr, size_t errstr_size);
+int logseg_finish(logseg_t *s, const char *sha256, int truncated, char *errstr,
+                  size_t errstr_size);
 
 /* After logseg_finish: 0 once every segment is acknowledged, LOGSEG_BUSY
  * while some are on their way, LOGSEG_FAILED when one was not stored (or,

@@ -33,12 +33,15 @@ static void lc_resume(void *arg) {
 /* On the transfer's write callback: the bytes the parser will take. */
 static int lc_tee(void *arg, const void *data, size_t len, char *msg) {
         logcopy_t *c = arg;
-        int rc       = logseg_write(c->seg, data, len, msg, BITRISE_TEE_MSG);
+        char e[BITRISE_TEE_MSG];
+        int rc = logseg_write(c->seg, data, len, e, sizeof(e));
+        if (rc < 0)
+                snprintf(msg, BITRISE_TEE_MSG, "%s", e);
         if (rc == LOGSEG_BUSY) {
                 if (!c->paused) {
                         c->paused = 1;
-                        loop_timer_start(c->timer, LOGCOPY_RESUME_MS,
-                                         lc_resume, c);
+                        loop_timer_start(c->timer, LOGCOPY_RESUME_MS, lc_resume,
+                                         c);
                 }
                 return BITRISE_TEE_PAUSE;
         }
@@ -76,7 +79,7 @@ oom:
 }
 
 static void lc_settle_step(void *arg) {
-        logcopy_t *c = arg;
+        logcopy_t *c  = arg;
         char msg[200] = "";
         int rc        = 0;
         if (!c->finished) {

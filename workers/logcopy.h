@@ -74,8 +74,7 @@ void logcopy_refs_destroy(logcopy_refs_t *t); /* frees the refs too */
 
 /* Keeps ref (takes it: freed with the entry) for payload. 0, or -1 on
  * allocation failure (ref freed). */
-int logcopy_refs_put(logcopy_refs_t *t, const void *payload,
-                     logseg_ref_t *ref);
+int logcopy_refs_put(logcopy_refs_t *t, const void *payload, logseg_ref_t *ref);
 
 /* The reference kept for payload (borrowed until logcopy_refs_drop), or
  * NULL. */
