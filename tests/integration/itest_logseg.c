@@ -63,8 +63,7 @@ static void copy_make(const char *tpc, const char *build, const char *data,
         sha_hex(data, n, sha);
         for (size_t off = 0; off < n;) {
                 size_t k = n - off < piece ? n - off : piece;
-                int rc   = logseg_write(s, data + off, k, c->err,
-                                        sizeof(c->err));
+                int rc = logseg_write(s, data + off, k, c->err, sizeof(c->err));
                 T_ASSERTF(rc >= 0, "write: %s", c->err);
                 T_ASSERT(time_mono_ms() < until);
                 if (rc == LOGSEG_BUSY) {
@@ -166,8 +165,8 @@ static void test_logseg_last_headers(void) {
         rd_kafka_t *rk = kt_client(&env, RD_KAFKA_CONSUMER, "logseg-hdr");
         rd_kafka_topic_partition_list_t *tp =
             rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(tp, topic, c.ref->partition)
-            ->offset = c.ref->offsets[c.ref->n - 1];
+        rd_kafka_topic_partition_list_add(tp, topic, c.ref->partition)->offset =
+            c.ref->offsets[c.ref->n - 1];
         T_ASSERT(rd_kafka_assign(rk, tp) == 0);
         rd_kafka_message_t *rkm = NULL;
         for (int i = 0; i < 100 && !rkm; i++) {
@@ -253,20 +252,20 @@ static void test_logread_errors(void) {
                            sizeof(err)),
                  LOGREAD_CORRUPT);
         buf_release(&b);
-        char keep = r->sha256[0];
+        char keep    = r->sha256[0];
         r->sha256[0] = keep == '0' ? '1' : '0';
         T_EQ_INT(read_back(r, NULL, &b, err, sizeof(err)), LOGREAD_CORRUPT);
         T_ASSERTF(strstr(err, "sha256"), "%s", err);
         buf_release(&b);
-        r->sha256[0]  = keep;
-        int64_t last  = r->offsets[r->n - 1];
+        r->sha256[0]         = keep;
+        int64_t last         = r->offsets[r->n - 1];
         r->offsets[r->n - 1] = last + 1000;
         T_EQ_INT(read_back(r, NULL, &b, err, sizeof(err)), LOGREAD_INCOMPLETE);
         buf_release(&b);
         r->offsets[r->n - 1] = last;
-        char *t         = r->topic;
-        char nosuch[32] = "bitmon-it-no-such-topic";
-        r->topic        = nosuch;
+        char *t              = r->topic;
+        char nosuch[32]      = "bitmon-it-no-such-topic";
+        r->topic             = nosuch;
         T_EQ_INT(read_back(r, NULL, &b, err, sizeof(err)), LOGREAD_MISSING);
         buf_release(&b);
         r->topic = t;
@@ -300,9 +299,8 @@ int main(void) {
                 return 1;
         }
         const char *kv[]  = {"topic.metadata.propagation.max.ms", "1000"};
-        producer_opts_t o = {.bootstrap  = env.bootstrap,
-                             .kafka      = {kv, 1},
-                             .zstd_topic = topic};
+        producer_opts_t o = {
+            .bootstrap = env.bootstrap, .kafka = {kv, 1}, .zstd_topic = topic};
         if (!(prod = producer_new(&o, err, sizeof(err)))) {
                 printf("FAIL logseg_producer: %s\n", err);
                 return 1;
