@@ -203,6 +203,8 @@ static void fill_kafka(run_opts_t *o) {
                   .topic         = k->topic_logs,
                   .segment_bytes = (size_t)config_int(cfg, "logs.segment_bytes"),
                   .max_in_flight = (int)config_int(cfg, "logs.max_in_flight"),
+                  .in_flight     = &o->logs_in_flight,
+                  .in_flight_max = (int64_t)config_int(cfg, "logs.max_buffer_bytes"),
                   .ref_ttl_s =
                       (int)(config_int(cfg, "topics.logs_retention_ms") / 1000),
         };

@@ -43,6 +43,7 @@ STR_CK("topics.logs", "bitmon.logs", check_topic, "topic the whole build logs of
 INT("topics.logs_retention_ms", "259200000", 60000, 315360000000.0, "retention.ms of topics.logs when `bitmon topics` creates it (logs are large: shorter than the results' by default)"),
 SIZE("logs.segment_bytes", "512KiB", 1 * KIB, 960 * KIB, "raw log bytes per message in topics.logs (before compression; below the brokers' message.max.bytes)"),
 INT("logs.max_in_flight", "4", 1, 256, "segments of one log on their way to Kafka before its download pauses (with logs.segment_bytes, the memory one streaming log may hold)"),
+SIZE("logs.max_buffer_bytes", "64MiB", 1 * MIB, 16 * GIB, "segment bytes of all streaming logs of the process on their way to Kafka; beyond it their downloads pause (each keeps at least one segment going)"),
 INT("topics.partitions", "12", 1, 10000, "partitions when `bitmon topics` creates a topic"),
 INT("topics.replication", "3", 1, 32, "replication factor when `bitmon topics` creates a topic"),
 INT("topics.retention_ms", "604800000", 60000, 315360000000.0, "retention.ms when `bitmon topics` creates a topic"),

@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@ struct logseg {
         size_t seg;
         int max_in_flight;
         int64_t epoch;
+        _Atomic int64_t *shared; /* opts.shared_bytes, may be NULL */
+        int64_t shared_max;
+        int64_t mine; /* of shared: this writer's bytes on their way */
         char copy[17];
         unsigned char *buf; /* the segment being filled (and what follows) */
         size_t len, cap;
@@ -41,6 +45,7 @@ struct logseg {
 typedef struct seg_ack {
         logseg_t *s;
         size_t idx;
+        size_t len;
 } seg_ack_t;
 
 static void seg_unref(logseg_t *s) {
@@ -67,13 +72,15 @@ logseg_t *logseg_new(const logseg_opts_t *o) {
         s->seg      = o->segment_bytes ? o->segment_bytes : LOGSEG_DEF_BYTES;
         s->max_in_flight =
             o->max_in_flight > 0 ? o->max_in_flight : LOGSEG_DEF_IN_FLIGHT;
-        s->epoch = o->epoch;
-        s->part  = -1;
+        s->epoch      = o->epoch;
+        s->shared     = o->shared_bytes;
+        s->shared_max = o->shared_max;
+        s->part       = -1;
         snprintf(s->copy, sizeof(s->copy), "%016" PRIx64, rand_u64());
         s->key_len = strlen(o->app_slug) + 1 + strlen(o->build_slug);
         s->topic   = strdup(o->topic);
         s->key     = malloc(s->key_len + 1);
-        s->cap     = s->seg + 64 * 1024;
+        s->cap     = 16 * 1024; /* grows to a segment and a write */
         s->buf     = malloc(s->cap);
         if (!s->topic || !s->key || !s->buf) {
                 seg_unref(s);
@@ -110,6 +117,9 @@ static void seg_on_ack(void *ctx, int32_t part, int64_t off,
                 s->offsets[a->idx] = off;
         }
         s->acked++;
+        s->mine -= (int64_t)a->len;
+        if (s->shared)
+                atomic_fetch_sub(s->shared, (int64_t)a->len);
         pthread_mutex_unlock(&s->mu);
         free(a);
         seg_unref(s);
@@ -122,6 +132,16 @@ static int seg_failed(logseg_t *s, char *errstr, size_t errstr_size) {
                 snprintf(errstr, errstr_size, "%s", s->err);
         pthread_mutex_unlock(&s->mu);
         return f;
+}
+
+/* A segment counted as on its way was not sent after all. */
+static void seg_unsend(logseg_t *s, size_t len) {
+        pthread_mutex_lock(&s->mu);
+        s->mine -= (int64_t)len;
+        pthread_mutex_unlock(&s->mu);
+        if (s->shared)
+                atomic_fetch_sub(s->shared, (int64_t)len);
+        seg_unref(s);
 }
 
 /* Produces the first `len` bytes of buf as segment number s->sent. */
@@ -143,6 +163,11 @@ static int seg_send(logseg_t *s, size_t len, int last, char *errstr,
         h[5].len = (size_t)snprintf(bytes, sizeof(bytes), "%" PRIu64, s->bytes);
         pthread_mutex_lock(&s->mu);
         int room = (int)(s->sent - s->acked) < s->max_in_flight;
+        /* the process's budget; a writer with nothing on its way may always
+         * send one, so every copy makes progress */
+        if (room && s->shared && s->mine > 0 &&
+            atomic_load(s->shared) + (int64_t)len > s->shared_max)
+                room = 0;
         if (room && s->sent == s->cap_off) {
                 size_t cap = s->cap_off ? 2 * s->cap_off : 16;
                 void *p    = realloc(s->offsets, cap * sizeof(*s->offsets));
@@ -152,26 +177,30 @@ static int seg_send(logseg_t *s, size_t len, int last, char *errstr,
                 }
         }
         int grown = s->sent < s->cap_off;
-        if (room && grown)
+        if (room && grown) {
                 s->refs++; /* the segment's ack holds one */
+                s->mine += (int64_t)len;
+                if (s->shared)
+                        atomic_fetch_add(s->shared, (int64_t)len);
+        }
         pthread_mutex_unlock(&s->mu);
         if (!room)
                 return LOGSEG_BUSY;
         seg_ack_t *a = grown ? malloc(sizeof(*a)) : NULL;
         if (!a) {
                 if (grown)
-                        seg_unref(s);
+                        seg_unsend(s, len);
                 snprintf(errstr, errstr_size, "out of memory");
                 return LOGSEG_FAILED;
         }
-        *a                 = (seg_ack_t){s, s->sent};
+        *a                 = (seg_ack_t){s, s->sent, len};
         producer_ack_t ack = {seg_on_ack, a, PRODUCER_ACK_WHERE, 0};
         int rc = producer_send_for(s->producer, s->epoch, s->topic, s->key,
                                    s->key_len, s->buf, len, h, last ? 7 : 3,
                                    &ack, 0, errstr, errstr_size);
         if (rc != 0) {
                 free(a);
-                seg_unref(s);
+                seg_unsend(s, len);
                 if (rc == PRODUCER_ERR_TRANSIENT || rc == PRODUCER_ERR_WAIT)
                         return LOGSEG_BUSY;
                 return LOGSEG_FAILED;
@@ -199,14 +228,16 @@ int logseg_write(logseg_t *s, const void *data, size_t len, char *errstr,
         int rc = seg_flush(s, errstr, errstr_size);
         if (rc != 0)
                 return rc;
-        if (s->len + len > s->cap) { /* a write larger than usual */
-                void *p = realloc(s->buf, s->len + len);
+        if (s->len + len > s->cap) { /* most logs stay small */
+                size_t cap =
+                    s->cap * 2 > s->len + len ? s->cap * 2 : s->len + len;
+                void *p = realloc(s->buf, cap);
                 if (!p) {
                         snprintf(errstr, errstr_size, "out of memory");
                         return LOGSEG_FAILED;
                 }
                 s->buf = p;
-                s->cap = s->len + len;
+                s->cap = cap;
         }
         memcpy(s->buf + s->len, data, len);
         s->len += len;

@@ -14,7 +14,8 @@
  * carries (topic, partition, offsets, bytes, sha256, truncated).
  *
  * Memory: at most segment_bytes plus one write of the caller here, and at
- * most max_in_flight segments in the producer's queue; beyond that
+ * most max_in_flight segments in the producer's queue (and, across
+ * writers, shared_max bytes of segments on their way); beyond that
  * logseg_write answers LOGSEG_BUSY (take nothing, offer the same bytes
  * again later), as it does while a transactional producer's gate is closed
  * or its queue is full. A refused or undelivered segment fails the copy for
@@ -27,6 +28,7 @@
 #define BITMON_PRODUCER_LOGSEG_H
 
 #include <cJSON.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +51,12 @@ typedef struct logseg_opts {
         size_t segment_bytes;              /* 0 = 512 KiB */
         int max_in_flight;                 /* unacknowledged segments; 0 = 4 */
         int64_t epoch; /* producer_send_for (PRODUCER_EPOCH_ANY: none) */
+        /* The process's bytes of segments on their way, shared by every
+         * writer (any thread): a writer with a segment on its way waits
+         * (busy) while sending another would pass shared_max. NULL = no
+         * shared cap. */
+        _Atomic int64_t *shared_bytes;
+        int64_t shared_max;
 } logseg_opts_t;
 
 /* Where a finished copy is (what a `finished` result's log.full says). */

@@ -62,6 +62,8 @@ logcopy_t *logcopy_start(const logcopy_opts_t *o, loop_t *loop,
             .build_slug    = build_slug,
             .segment_bytes = o->segment_bytes,
             .max_in_flight = o->max_in_flight,
+            .shared_bytes  = o->in_flight,
+            .shared_max    = o->in_flight_max,
             .epoch         = producer_transactional(o->producer)
                                  ? producer_txn_epoch(o->producer)
                                  : PRODUCER_EPOCH_ANY,

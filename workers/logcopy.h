@@ -29,13 +29,17 @@
 #include "workers/loop.h"
 
 typedef struct logcopy_opts {
-        producer_t *producer; /* borrowed; NULL = no copies (log: full
-                               * then reports the summary, log.full null) */
-        const char *topic;    /* topics.logs, borrowed */
-        size_t segment_bytes; /* logs.segment_bytes */
-        int max_in_flight;    /* logs.max_in_flight */
-        int ref_ttl_s;        /* lookup records in Redis (cache/logref.h):
-                               * topics.logs_retention_ms */
+        producer_t *producer;       /* borrowed; NULL = no copies (log: full
+                                     * then reports the summary, log.full null) */
+        const char *topic;          /* topics.logs, borrowed */
+        size_t segment_bytes;       /* logs.segment_bytes */
+        int max_in_flight;          /* logs.max_in_flight */
+        int ref_ttl_s;              /* lookup records in Redis (cache/logref.h):
+                                     * topics.logs_retention_ms */
+        _Atomic int64_t *in_flight; /* the process's segment bytes on their
+                                     * way (shared by the threads), NULL =
+                                     * no cap */
+        int64_t in_flight_max;      /* logs.max_buffer_bytes */
 } logcopy_opts_t;
 
 typedef struct logcopy logcopy_t;

@@ -23,6 +23,8 @@
 static kt_env_t env;
 static char topic[160];
 static producer_t *prod;
+static _Atomic int64_t *g_shared; /* copy_make's shared cap, NULL = none */
+static int64_t g_shared_max;
 
 static void sha_hex(const void *p, size_t n, char out[65]) {
         unsigned char d[32];
@@ -39,8 +41,9 @@ static void fill(char *p, size_t n, unsigned seed) {
 
 typedef struct copy {
         logseg_ref_t *ref;
-        int busy; /* times the writer said busy */
-        int rc;   /* logseg_poll's last answer */
+        int busy;            /* times the writer said busy */
+        int rc;              /* logseg_poll's last answer */
+        int64_t shared_peak; /* most shared bytes seen on their way */
         char err[256];
 } copy_t;
 
@@ -55,7 +58,9 @@ static void copy_make(const char *tpc, const char *build, const char *data,
                            .build_slug    = build,
                            .segment_bytes = SEG,
                            .max_in_flight = in_flight,
-                           .epoch         = PRODUCER_EPOCH_ANY};
+                           .epoch         = PRODUCER_EPOCH_ANY,
+                           .shared_bytes  = g_shared,
+                           .shared_max    = g_shared_max};
         logseg_t *s     = logseg_new(&o);
         int64_t until   = time_mono_ms() + 30000L * kt_scale();
         memset(c, 0, sizeof(*c));
@@ -66,6 +71,8 @@ static void copy_make(const char *tpc, const char *build, const char *data,
                 int rc = logseg_write(s, data + off, k, c->err, sizeof(c->err));
                 T_ASSERTF(rc >= 0, "write: %s", c->err);
                 T_ASSERT(time_mono_ms() < until);
+                if (g_shared && atomic_load(g_shared) > c->shared_peak)
+                        c->shared_peak = atomic_load(g_shared);
                 if (rc == LOGSEG_BUSY) {
                         c->busy++;
                         kt_sleep_ms(2);
@@ -211,6 +218,30 @@ static void test_logseg_in_flight_cap(void) {
         logseg_ref_free(c.ref);
 }
 
+/* The process's cap across writers: one segment's worth makes a writer
+ * with four allowed in flight wait for each ack; the count returns to 0. */
+static void test_logseg_shared_cap(void) {
+        static _Atomic int64_t shared;
+        char data[12 * SEG], err[512];
+        copy_t c;
+        buf_t b;
+        fill(data, sizeof(data), 11);
+        g_shared     = &shared;
+        g_shared_max = SEG;
+        copy_make(topic, "d1d1d1d1d1d1d1d1", data, sizeof(data), 900, 4, &c);
+        g_shared = NULL;
+        T_ASSERTF(c.rc == 0 && c.ref, "copy: %s", c.err);
+        T_ASSERTF(c.busy > 0, "never busy under a one-segment shared cap");
+        T_ASSERTF(c.shared_peak > 0 && c.shared_peak <= SEG,
+                  "%lld bytes on their way, cap %d", (long long)c.shared_peak,
+                  SEG);
+        T_EQ_INT(atomic_load(&shared), 0);
+        T_ASSERTF(read_back(c.ref, NULL, &b, err, sizeof(err)) == 0, "%s", err);
+        T_ASSERT(b.len == sizeof(data) && !memcmp(b.data, data, b.len));
+        buf_release(&b);
+        logseg_ref_free(c.ref);
+}
+
 static void test_logseg_ref_json(void) {
         int64_t offs[3]  = {5, 9, 12};
         logseg_ref_t ref = {.topic     = topic,
@@ -311,6 +342,7 @@ int main(void) {
         T_RUN(test_logseg_large_writes);
         T_RUN(test_logseg_last_headers);
         T_RUN(test_logseg_in_flight_cap);
+        T_RUN(test_logseg_shared_cap);
         T_RUN(test_logseg_ref_json);
         T_RUN(test_logread_errors);
         T_RUN(test_logseg_refused);
