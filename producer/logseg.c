@@ -144,6 +144,36 @@ static void seg_unsend(logseg_t *s, size_t len) {
         seg_unref(s);
 }
 
+/* Room for one more segment of len bytes on its way (1), counted as on
+ * its way then, with *grown = 0 when the offsets could not grow. */
+static int seg_reserve(logseg_t *s, size_t len, int *grown) {
+        pthread_mutex_lock(&s->mu);
+        int room = (int)(s->sent - s->acked) < s->max_in_flight;
+        /* the process's budget; a writer with nothing on its way may always
+         * send one, so every copy makes progress */
+        if (room && s->shared && s->mine > 0 &&
+            atomic_load(s->shared) + (int64_t)len > s->shared_max)
+                room = 0;
+        if (room && s->sent == s->cap_off) {
+                size_t cap = s->cap_off ? 2 * s->cap_off : 16;
+                void *p    = realloc(s->offsets, cap * sizeof(*s->offsets));
+                if (p) {
+                        s->offsets = p;
+                        s->cap_off = cap;
+                }
+        }
+        int fits = s->sent < s->cap_off;
+        if (room && fits) {
+                s->refs++; /* the segment's ack holds one */
+                s->mine += (int64_t)len;
+                if (s->shared)
+                        atomic_fetch_add(s->shared, (int64_t)len);
+        }
+        pthread_mutex_unlock(&s->mu);
+        *grown = fits;
+        return room;
+}
+
 /* Produces the first `len` bytes of buf as segment number s->sent. */
 static int seg_send(logseg_t *s, size_t len, int last, char *errstr,
                     size_t errstr_size) {
@@ -161,29 +191,7 @@ static int seg_send(logseg_t *s, size_t len, int last, char *errstr,
         h[2].len = (size_t)snprintf(idx, sizeof(idx), "%zu", s->sent);
         h[3].len = (size_t)snprintf(cnt, sizeof(cnt), "%zu", s->sent + 1);
         h[5].len = (size_t)snprintf(bytes, sizeof(bytes), "%" PRIu64, s->bytes);
-        pthread_mutex_lock(&s->mu);
-        int room = (int)(s->sent - s->acked) < s->max_in_flight;
-        /* the process's budget; a writer with nothing on its way may always
-         * send one, so every copy makes progress */
-        if (room && s->shared && s->mine > 0 &&
-            atomic_load(s->shared) + (int64_t)len > s->shared_max)
-                room = 0;
-        if (room && s->sent == s->cap_off) {
-                size_t cap = s->cap_off ? 2 * s->cap_off : 16;
-                void *p    = realloc(s->offsets, cap * sizeof(*s->offsets));
-                if (p) {
-                        s->offsets = p;
-                        s->cap_off = cap;
-                }
-        }
-        int grown = s->sent < s->cap_off;
-        if (room && grown) {
-                s->refs++; /* the segment's ack holds one */
-                s->mine += (int64_t)len;
-                if (s->shared)
-                        atomic_fetch_add(s->shared, (int64_t)len);
-        }
-        pthread_mutex_unlock(&s->mu);
+        int grown, room = seg_reserve(s, len, &grown);
         if (!room)
                 return LOGSEG_BUSY;
         seg_ack_t *a = grown ? malloc(sizeof(*a)) : NULL;
