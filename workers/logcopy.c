@@ -12,6 +12,8 @@
 #define LOGCOPY_POLL_MS   2 /* settling: acknowledgements looked at every */
 
 struct logcopy {
+        const logcopy_opts_t *o; /* borrowed: its counters */
+        int counted;             /* the copy's end is counted */
         loop_t *loop;
         CURL *easy; /* borrowed from the request */
         logseg_t *seg;
@@ -24,6 +26,16 @@ struct logcopy {
         void *arg;
 };
 
+/* One copy ends (stored: rc 0); counted once. */
+static void lc_count(logcopy_t *c, int rc) {
+        if (c->counted)
+                return;
+        c->counted = 1;
+        metrics_counter_inc(rc == 0 ? c->o->stored : c->o->failed);
+        if (rc == 0)
+                metrics_counter_add(c->o->bytes, logseg_bytes(c->seg));
+}
+
 static void lc_resume(void *arg) {
         logcopy_t *c = arg;
         c->paused    = 0;
@@ -35,8 +47,10 @@ static int lc_tee(void *arg, const void *data, size_t len, char *msg) {
         logcopy_t *c = arg;
         char e[BITRISE_TEE_MSG];
         int rc = logseg_write(c->seg, data, len, e, sizeof(e));
-        if (rc < 0)
+        if (rc < 0) {
                 snprintf(msg, BITRISE_TEE_MSG, "%s", e);
+                lc_count(c, rc);
+        }
         if (rc == LOGSEG_BUSY) {
                 if (!c->paused) {
                         c->paused = 1;
@@ -68,6 +82,7 @@ logcopy_t *logcopy_start(const logcopy_opts_t *o, loop_t *loop,
                                  ? producer_txn_epoch(o->producer)
                                  : PRODUCER_EPOCH_ANY,
         };
+        c->o    = o;
         c->loop = loop;
         c->easy = bitrise_req_easy(br);
         if (!(c->seg = logseg_new(&so)) || !(c->timer = loop_timer_new(loop)))
@@ -95,6 +110,7 @@ static void lc_settle_step(void *arg) {
                 loop_timer_start(c->timer, LOGCOPY_POLL_MS, lc_settle_step, c);
                 return;
         }
+        lc_count(c, rc);
         c->fn(c->arg, rc, msg);
 }
 

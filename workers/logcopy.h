@@ -25,6 +25,7 @@
 
 #include "bitrise/client.h"
 #include "bitrise/logparse.h"
+#include "common/metrics.h"
 #include "producer/logseg.h"
 #include "workers/loop.h"
 
@@ -40,6 +41,9 @@ typedef struct logcopy_opts {
                                      * way (shared by the threads), NULL =
                                      * no cap */
         int64_t in_flight_max;      /* logs.max_buffer_bytes */
+        /* bitmon_log_copies_total{result} and bitmon_log_copy_bytes_total
+         * (may be NULL) */
+        metrics_counter_t *stored, *failed, *bytes;
 } logcopy_opts_t;
 
 typedef struct logcopy logcopy_t;

@@ -741,6 +741,22 @@ static void monitor_metrics_register(monitor_t *m) {
         m->status_refused = metrics_counter(
             mx, "bitmon_status_refused_total",
             "Status events not sent: too many results waiting.", NULL);
+        m->o.logcopy.stored = metrics_counter(
+            mx, "bitmon_log_copies_total",
+            "Whole logs of log: full watches copied to the logs topic, by "
+            "result (failed: a segment refused or lost; the log is read "
+            "again).",
+            "result", "stored", NULL);
+        m->o.logcopy.failed = metrics_counter(
+            mx, "bitmon_log_copies_total",
+            "Whole logs of log: full watches copied to the logs topic, by "
+            "result (failed: a segment refused or lost; the log is read "
+            "again).",
+            "result", "failed", NULL);
+        m->o.logcopy.bytes = metrics_counter(
+            mx, "bitmon_log_copy_bytes_total",
+            "Raw log bytes stored in the logs topic (before compression).",
+            NULL);
         metrics_gauge_fn(mx, "bitmon_results_waiting",
                          "Results waiting for room in the producer queue.",
                          monitor_waiting_fn, m, NULL);

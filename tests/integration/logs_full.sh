@@ -148,6 +148,12 @@ result "full-0" | jq -c '.log.full.offsets[0] += 1' | "$BIN" log --result - >/de
 rc=$?
 [ "$rc" = 1 ] && ok "logs_full_wrong_ref (exit 1: $(cat "$tmp/wrong.err"))" ||
         bad logs_full_wrong_ref "exit $rc: $(cat "$tmp/wrong.err")"
+stored=$(bitmon_metric p1 'bitmon_log_copies_total{result="stored"}')
+bytes=$(bitmon_metric p1 bitmon_log_copy_bytes_total)
+want_bytes=$(($(cat "${files[@]/#/$real/}" | wc -c) + cap))
+[ "$stored" = "$((${#files[@]} + 1))" ] && [ "$bytes" = "$want_bytes" ] &&
+        ok "logs_full_metrics ($stored copies stored, $bytes bytes)" ||
+        bad logs_full_metrics "copies stored $stored (want $((${#files[@]} + 1))), bytes $bytes (want $want_bytes)"
 bitmon_term p1
 
 # ---- exactly once: segments and result in committed transactions ---------
@@ -185,7 +191,8 @@ wait_terminal $((n + 2)) 60
 r0=$(result refused-0) r1=$(result refused-1)
 if [ -n "$r0" ] && [ -n "$r1" ] && [ "$(jq -s '[.[] | select(.log.full != null)] | length' <<<"$r0$r1")" = 0 ] &&
         [ "$(jq -s '[.[] | select(.event == "finished" and .log.available == false)] | length' <<<"$r0$r1")" = 2 ] &&
-        grep -q "cannot store the log" "$tmp/bitmon-p2.log"; then
+        grep -q "cannot store the log" "$tmp/bitmon-p2.log" &&
+        [ "$(bitmon_metric p2 'bitmon_log_copies_total{result="failed"}')" -ge 2 ]; then
         ok "logs_full_refused (segments refused: finished, log unavailable, no log.full)"
 else
         bad logs_full_refused "results: $r0 $r1"
