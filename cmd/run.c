@@ -243,12 +243,13 @@ static int run_start(run_t *r) {
         if (!(r->consumer = consumer_new(&o->consumer, &d, r->producer, err,
                                          sizeof(err))))
                 goto fail;
-        o->monitor.client   = r->client;
-        o->monitor.budget   = r->budget;
-        o->monitor.producer = r->producer;
-        o->monitor.consumer = r->consumer;
-        o->monitor.health   = r->health;
-        o->monitor.metrics  = r->metrics;
+        o->monitor.client           = r->client;
+        o->monitor.budget           = r->budget;
+        o->monitor.producer         = r->producer;
+        o->monitor.logcopy.producer = r->producer;
+        o->monitor.consumer         = r->consumer;
+        o->monitor.health           = r->health;
+        o->monitor.metrics          = r->metrics;
         if (!(r->monitor = monitor_new(&o->monitor, err, sizeof(err))))
                 goto fail;
         o->workers.ud = r->monitor;

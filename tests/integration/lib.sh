@@ -101,6 +101,7 @@ bitmon_env() { # run id: topics, group and redis prefix of this run
         export BITMON_REDIS_HOST=${BITMON_TEST_REDIS%:*} BITMON_REDIS_PORT=${BITMON_TEST_REDIS##*:}
         export BITMON_REDIS_PREFIX="$run:"
         export BITMON_TOPICS_JOBS=$run.jobs BITMON_TOPICS_RESULTS=$run.results BITMON_TOPICS_DLQ=$run.dlq
+        export BITMON_TOPICS_LOGS=$run.logs
         export BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=${BITMON_TOPICS_PARTITIONS:-6}
         export BITMON_CONSUMER_GROUP=$run BITMON_WORKERS_THREADS=${BITMON_WORKERS_THREADS:-2}
         export BITMON_TOKENS_STORE=dir:$tmp/tokens BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fp.key
