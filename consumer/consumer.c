@@ -569,6 +569,14 @@ static int commit_until(consumer_t *c, int64_t deadline, char *errstr,
                 rd_kafka_queue_destroy(q);
         if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return 0;
+        if (kconf_group_moved(err)) { /* as after a revocation */
+                LOG_INFO("consumer",
+                         "the group moved on before the last commit: the "
+                         "partitions' next owners resume from the one before "
+                         "(%s)",
+                         rd_kafka_err2str(err));
+                return 0;
+        }
         snprintf(errstr, errstr_size, "cannot commit offsets: %s",
                  rd_kafka_err2str(err));
         return -1;

@@ -489,11 +489,8 @@ static int txn_error(producer_t *p, rd_kafka_error_t *error, const char *what,
                 rc = PRODUCER_TXN_FATAL;
         } else if (rd_kafka_error_txn_requires_abort(error)) {
                 rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-                rc = code == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
-                             code == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
-                             code == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS
-                         ? PRODUCER_TXN_MOVED
-                         : PRODUCER_TXN_ABORT;
+                rc = kconf_group_moved(code) ? PRODUCER_TXN_MOVED
+                                             : PRODUCER_TXN_ABORT;
         } else {
                 rc = PRODUCER_TXN_RETRY;
         }
