@@ -62,7 +62,7 @@ job="{{ include "bitmon.fullname" . }}",namespace="{{ .Release.Namespace }}"
 {{- if and .Values.redis.tls.certKey (not .Values.redis.tls.keyKey) -}}
 {{- fail "redis.tls.certKey needs redis.tls.keyKey" -}}
 {{- end -}}
-{{- $managed := list "kafka.bootstrap.servers" "consumer.group" "topics.jobs" "topics.results" "topics.dlq" "topics.partitions" "redis.host" "redis.port" "redis.user" "redis.tls" "redis.tls_ca_file" "redis.tls_cert_file" "redis.tls_key_file" "redis.tls_server_name" "tokens.store" "tokens.fingerprint_key_file" "cache.expected_replicas" "http.listen" "webhook.listen" "shutdown.timeout_s" "kafka.security.protocol" "kafka.sasl.mechanism" "kafka.sasl.username" "kafka.ssl.ca.location" -}}
+{{- $managed := list "kafka.bootstrap.servers" "consumer.group" "topics.jobs" "topics.results" "topics.dlq" "topics.logs" "topics.partitions" "redis.host" "redis.port" "redis.user" "redis.tls" "redis.tls_ca_file" "redis.tls_cert_file" "redis.tls_key_file" "redis.tls_server_name" "tokens.store" "tokens.fingerprint_key_file" "cache.expected_replicas" "http.listen" "webhook.listen" "shutdown.timeout_s" "kafka.security.protocol" "kafka.sasl.mechanism" "kafka.sasl.username" "kafka.ssl.ca.location" -}}
 {{- range $k, $v := .Values.config -}}
 {{- if or (kindIs "map" $v) (kindIs "slice" $v) -}}
 {{- fail (printf "config.%s is not a string, number or boolean: bitmon.conf keys are flat (`producer.exactly_once: true`; with --set escape the dots: config.producer\\.exactly_once=true)" $k) -}}
