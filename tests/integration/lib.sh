@@ -191,6 +191,22 @@ check_one_terminal_each() { # test-name jobs-file: every job of the file ended e
         fi
 }
 
+check_results_right() { # test-name: every terminal result agrees with $tmp/scenario.json
+        local wrong
+        wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
+                ([$s[0].apps[].builds[]] | map({(.slug): .status}) | add) as $st |
+                select(.event != "status" or .final == true) |
+                select(.event != "finished" or .build.status != $st[.build_slug]) |
+                "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
+        [ -z "$wrong" ] && ok "$1" || bad "$1" "$(head -3 <<<"$wrong" | tr '\n' '|')"
+}
+
+done_markers_delete() { # → how many: this run's done markers deleted (Redis state lost)
+        local h=${BITMON_TEST_REDIS%:*} p=${BITMON_TEST_REDIS##*:}
+        redis-cli -h "$h" -p "$p" --scan --pattern "$run:done:*" | wc -l
+        redis-cli -h "$h" -p "$p" --scan --pattern "$run:done:*" | xargs -r -n 100 redis-cli -h "$h" -p "$p" del >/dev/null
+}
+
 # A scenario with one app (slug $2) of N builds b<16 hex> in workspace $3 for
 # token $4; running_s of build k (0-based) = $5 + k * $6 simulated seconds.
 # Build slugs: printf '%016x' $((0xb1d0000000000000 + k)).

@@ -39,9 +39,7 @@ note "t=$((SECONDS - t0)) s: $ended jobs ended (500 short ones expected)"
 [ "$ended" -ge 500 ] || die resil_commit_meta_short "only $ended jobs ended"
 sleep 1.5 # two commits of kafka.auto.commit.interval.ms=500 carry them
 w2=$(bitmon_metric p2 bitmon_watches)
-rcli() { redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" "$@"; }
-marks=$(rcli --scan --pattern "$run:done:*" | wc -l)
-rcli --scan --pattern "$run:done:*" | xargs -r -n 100 redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" del >/dev/null
+marks=$(done_markers_delete)
 kill -KILL "${BM_PID[p2]}"
 wait "${BM_PID[p2]}" 2>/dev/null
 note "t=$((SECONDS - t0)) s: deleted $marks done markers (Redis state lost), kill -9 p2 (it watched $w2 jobs)"
@@ -53,12 +51,7 @@ wait_terminal "$n" 60
 sleep 3 # a duplicate would come after the last first result
 note "t=$((SECONDS - t0)) s: $(terminal_counts | wc -l) of $n jobs ended"
 check_one_terminal_each resil_commit_meta_once "$tmp/jobs.jsonl"
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok resil_commit_meta_results_right || bad resil_commit_meta_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right resil_commit_meta_results_right
 skipped=$(($(bitmon_metric p1 bitmon_jobs_skipped_committed) + $(bitmon_metric p2 bitmon_jobs_skipped_committed)))
 runs=$(cat "$tmp"/bitmon-p*.log | grep -c 'jobs done above its position')
 note "redelivered jobs skipped by the commits' metadata: $skipped ($runs assignments carried done runs)"

@@ -39,9 +39,7 @@ kill -KILL "${BM_PID[p2]}"
 wait "${BM_PID[p2]}" 2>/dev/null
 note "t=$((SECONDS - t0)) s: kill -9 p2 (it watched $w2 jobs, $open terminal results in its open transaction); $(terminal_counts | wc -l) jobs ended so far"
 [ "$w2" -gt 0 ] || bad resil_eos_kill_mid_run "p2 watched nothing when killed"
-rcli() { redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" "$@"; }
-marks=$(rcli --scan --pattern "$run:done:*" | wc -l)
-rcli --scan --pattern "$run:done:*" | xargs -r -n 100 redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" del >/dev/null
+marks=$(done_markers_delete)
 note "deleted $marks done markers (Redis state lost)"
 sleep 2
 bitmon_start p2 "${kx[@]}"
@@ -50,12 +48,7 @@ wait_terminal "$n" 60
 sleep 3 # a duplicate would come after the last first result
 note "t=$((SECONDS - t0)) s: $(terminal_counts | wc -l) of $n jobs ended"
 check_one_terminal_each resil_eos_kill_exactly_once "$tmp/jobs.jsonl"
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok resil_eos_kill_results_right || bad resil_eos_kill_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right resil_eos_kill_results_right
 extra=$(jq -r 'select(.event != "status" or .final == true) | .job_id' "$tmp/uncommitted.jsonl" |
         sort | uniq -c | awk '$1 > 1 {d += $1 - 1} END {print d + 0}')
 aborts=$(bitmon_metric p1 bitmon_txn_aborts)
