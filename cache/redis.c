@@ -53,6 +53,7 @@ struct cache_redis {
                 int slot;
         } unread[MAX_UNREAD];
         int nunread;
+        int64_t heard_ms; /* monotonic: the last reply read */
 };
 
 static atomic_int down_count;
@@ -250,6 +251,7 @@ static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
                 goto fail;
         rc->c          = c;
         rc->backoff_ms = 0;
+        rc->heard_ms   = time_mono_ms();
         set_state(rc, true, NULL);
         return CACHE_OK;
 fail:
@@ -378,8 +380,14 @@ void cache_redis_destroy(cache_redis_t *rc) {
 
 bool cache_redis_probe(cache_redis_t *rc) {
         char why[256];
-        if (rc && !rc->c)
+        redisReply *r = NULL;
+        if (!rc)
+                return false;
+        if (!rc->c)
                 (void)ensure_connected(rc, why, sizeof(why));
+        else if (time_mono_ms() - rc->heard_ms >= CACHE_REDIS_PROBE_IDLE_MS &&
+                 cache_redis_cmd(rc, &r, why, sizeof(why), "PING") == 0)
+                freeReplyObject(r);
         return cache_redis_is_up(rc);
 }
 
@@ -422,7 +430,8 @@ static int finish(cache_redis_t *rc, redisReply *r, redisReply **out,
                 }
                 return CACHE_E_REPLY;
         }
-        *out = r;
+        *out         = r;
+        rc->heard_ms = time_mono_ms();
         return CACHE_OK;
 }
 
@@ -445,6 +454,8 @@ static int read_unread(cache_redis_t *rc, char *errstr, size_t errstr_size) {
                 }
                 freeReplyObject(r);
         }
+        if (rc->nunread)
+                rc->heard_ms = time_mono_ms();
         rc->nunread = 0;
         return CACHE_OK;
 }
