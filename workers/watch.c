@@ -331,7 +331,7 @@ static void watch_line_unlink(watch_t *w) {
 /* Lets waiting watches out of the line for the free slots: their timers
  * fire at once and they step from there (never from inside a callback of
  * another watch). */
-static void watch_line_admit(watch_table_t *tbl) {
+void watch_line_admit(watch_table_t *tbl) {
         while (tbl->wait_head && watch_slot_free(tbl)) {
                 watch_t *w = tbl->wait_head;
                 watch_line_unlink(w);
