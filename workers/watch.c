@@ -118,14 +118,15 @@ static void watch_sub_publish(watch_t *w, watch_sub_t *sub, watch_event_t ev,
                               const watch_error_t *err) {
         const watch_seams_t *s = &w->tbl->seams;
         int rc = s->publish(s->ctx, sub->job, ev, last, w->build, log, err);
-        if (rc != 0)
+        if (rc < 0)
                 LOG_WARN(WATCH_FAC,
                          "cannot publish event app=%s build=%s event=%d",
                          w->app_slug, w->build_slug, (int)ev);
         if (last)
                 s->job_done(s->ctx, sub->job,
-                            rc == 0 ? WATCH_JOB_PUBLISHED
-                                    : WATCH_JOB_PUBLISH_FAILED);
+                            rc == 0  ? WATCH_JOB_PUBLISHED
+                            : rc > 0 ? WATCH_JOB_SKIPPED
+                                     : WATCH_JOB_PUBLISH_FAILED);
 }
 
 void watch_sub_unlink(watch_t *w, watch_sub_t **pp) {

@@ -63,11 +63,12 @@ typedef struct scenario {
         watch_validity_t validity;
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
-        int cache_combined; /* the one-round-trip cache seams only */
-        int checked;        /* budget_take_checked instead of budget_take */
-        int preflight;      /* build_preflight (with the combined seams) */
-        int already_done;   /* done_check answers 1 */
-        int fallback;       /* log_fallback makes a log from the chunks */
+        int cache_combined;     /* the one-round-trip cache seams only */
+        int checked;            /* budget_take_checked instead of budget_take */
+        int preflight;          /* build_preflight (with the combined seams) */
+        int already_done;       /* done_check answers 1 */
+        int reported_meanwhile; /* publish refuses the last event: skipped */
+        int fallback;           /* log_fallback makes a log from the chunks */
         step_t steps[12];
         jobspec_t jobs[3];
         int want_requests;
@@ -380,6 +381,10 @@ static int f_publish(void *ctx, void *job, watch_event_t ev, int last,
         fake_t *f     = ctx;
         fake_job_t *j = job;
         char s[96];
+        if (last && f->sc->reported_meanwhile) {
+                cat(j->log, sizeof(j->log), "not-published");
+                return WATCH_PUBLISH_SKIPPED;
+        }
         if (ev == WATCH_EV_STATUS)
                 snprintf(s, sizeof(s), "status:%s", f_state(build));
         else if (ev == WATCH_EV_FINISHED && !log && err)
@@ -594,6 +599,11 @@ static const scenario_t scenarios[] = {
     {.name  = "log=none ends at the finish, no log calls",
      .steps = {B_RUN, B_DONE},
      .jobs  = {FOLLOW("a", WATCH_LOG_NONE, "status:run finished:done! done")},
+     .want_requests = 2},
+    {.name = "terminal result found reported meanwhile: skipped, not published",
+     .reported_meanwhile = 1,
+     .steps              = {B_RUN, B_DONE},
+     .jobs = {FOLLOW("a", WATCH_LOG_NONE, "status:run not-published skipped")},
      .want_requests = 2},
     {.name          = "follow=false on a running build: one status report",
      .steps         = {B_RUN},
