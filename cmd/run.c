@@ -356,6 +356,7 @@ static int run_wait(run_t *r, const sigset_t *set) {
                 }
                 if (sig < 0 && errno != EAGAIN && errno != EINTR)
                         return -1;
+                webhook_intake_probe(r->webhook); /* about twice a second */
                 if (producer_fatal(r->producer)) {
                         LOG_ERROR(FAC,
                                   "producer failed fatally, shutting down");

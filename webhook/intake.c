@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ struct webhook_intake {
         producer_t *producer;
         char *topic;
         cache_redis_t *rc;
+        pthread_mutex_t rc_lock; /* rc: the request thread, the probe */
         tokenstore_t *secrets;
         unsigned char mac_key[32]; /* per process, for the comparison */
         metrics_counter_t *count[OUT_N];
@@ -118,8 +120,10 @@ static int authenticate(webhook_intake_t *wi, struct MHD_Connection *conn,
             slen > WEBHOOK_SECRET_MAX)
                 return OUT_UNAUTHORIZED;
         mac(wi, secret, slen, got);
+        pthread_mutex_lock(&wi->rc_lock);
         int rc = tokenstore_get(wi->secrets, ws, stored, sizeof(stored), err,
                                 sizeof(err));
+        pthread_mutex_unlock(&wi->rc_lock);
         if (rc == CACHE_E_DOWN) {
                 LOG_WARN(FAC, "cannot check a webhook secret: %s", err);
                 return OUT_UNAVAILABLE;
@@ -328,7 +332,12 @@ int webhook_intake_new(const webhook_intake_opts_t *o, webhook_intake_t **out,
                          "topic");
                 return -1;
         }
-        if (!(wi = calloc(1, sizeof(*wi))) || !(wi->topic = strdup(o->topic)) ||
+        if (!(wi = calloc(1, sizeof(*wi)))) {
+                snprintf(errstr, errstr_size, "webhook intake: out of memory");
+                goto done;
+        }
+        pthread_mutex_init(&wi->rc_lock, NULL);
+        if (!(wi->topic = strdup(o->topic)) ||
             RAND_bytes(wi->mac_key, sizeof(wi->mac_key)) != 1) {
                 snprintf(errstr, errstr_size,
                          "webhook intake: out of memory "
@@ -362,6 +371,13 @@ done:
         return err;
 }
 
+void webhook_intake_probe(webhook_intake_t *wi) {
+        if (!wi || !wi->rc || pthread_mutex_trylock(&wi->rc_lock) != 0)
+                return; /* a request is using it */
+        (void)cache_redis_probe(wi->rc);
+        pthread_mutex_unlock(&wi->rc_lock);
+}
+
 int webhook_intake_port(const webhook_intake_t *wi) {
         return wi ? wi->port : 0;
 }
@@ -373,6 +389,7 @@ void webhook_intake_destroy(webhook_intake_t *wi) {
                 MHD_stop_daemon(wi->d);
         tokenstore_destroy(wi->secrets);
         cache_redis_destroy(wi->rc);
+        pthread_mutex_destroy(&wi->rc_lock);
         OPENSSL_cleanse(wi->mac_key, sizeof(wi->mac_key));
         free(wi->topic);
         free(wi);

@@ -26,7 +26,8 @@
  * debug level only (a flood must not flood the log).
  *
  * Threads: libmicrohttpd's one internal thread serves every request (so a
- * redis secrets store has one connection, used only there).
+ * redis secrets store has one connection, used there and by
+ * webhook_intake_probe under a lock).
  * webhook_intake_new and _destroy run on one thread (main); the producer and
  * metrics are thread-safe and must outlive the intake.
  */
@@ -76,6 +77,12 @@ void webhook_intake_metrics(metrics_t *m);
 int webhook_intake_new(const webhook_intake_opts_t *opts,
                        webhook_intake_t **out, char *errstr,
                        size_t errstr_size);
+
+/* Probes the secrets store's Redis connection (cache_redis_probe), unless
+ * a request is using it: call about once a second from any thread, or an
+ * idle intake keeps a connection down, and bitmon_redis_degraded at 1,
+ * after Redis came back. NULL, or no Redis store: nothing. */
+void webhook_intake_probe(webhook_intake_t *wi);
 
 /* The bound port (the one chosen when the port was 0). */
 int webhook_intake_port(const webhook_intake_t *wi);
