@@ -31,7 +31,8 @@
 # paths in the first thousands; 500 left the first run paying for it),
 # BENCH_RATE (latency phase jobs/s, 100), BENCH_LAT_JOBS (2000),
 # BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_SCALE_RATE
-# (jobs/s while the watches are set up; 0 = all at once), BENCH_THREADS
+# (jobs/s while the watches are set up; 0 = all at once), BENCH_SCALE_POLL_S
+# (poll.running_s of the scale phase, 30), BENCH_THREADS
 # (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
 # during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
 # BENCH_DUMP_DIR=DIR writes each latency run's per-job figures there
@@ -58,6 +59,7 @@ lat_jobs=${BENCH_LAT_JOBS:-2000}
 scales=${BENCH_SCALE:-10000 50000}
 scale_cpu_s=${BENCH_SCALE_CPU_S:-60}
 scale_rate=${BENCH_SCALE_RATE:-0}
+scale_poll_s=${BENCH_SCALE_POLL_S:-30}
 threads=${BENCH_THREADS:-2}
 eos=${BENCH_EOS:-1}
 eos_txn_ms=${BENCH_EOS_TXN_MS:-100}
@@ -128,7 +130,7 @@ start_bitmon() { # run-id poll_running_s
         export BITMON_TOPICS_JOBS=$run.jobs BITMON_TOPICS_RESULTS=$run.results
         export BITMON_TOPICS_DLQ=$run.dlq BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=4
         export BITMON_CONSUMER_GROUP=$run BITMON_WORKER_ID=$run
-        export BITMON_WORKERS_THREADS=$threads BITMON_WORKERS_MAX_WATCHES=60000
+        export BITMON_WORKERS_THREADS=$threads BITMON_WORKERS_MAX_WATCHES=${max_watches:-60000}
         export BITMON_TOKENS_STORE=dir:$tmp/tokens BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fp.key
         export BITMON_BITRISE_BASE_URL=$sim_root/v0.1 BITMON_HTTP_LISTEN=127.0.0.1:0
         export BITMON_POLL_RUNNING_S=$2 BITMON_POLL_ON_HOLD_S=$2
@@ -156,6 +158,10 @@ start_bitmon() { # run-id poll_running_s
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 watches() { curl -s "127.0.0.1:$http_port/metrics" | awk '$1 == "bitmon_watches" {print $2}'; }
+requests() { # Bitrise requests made so far (every class)
+        curl -s "127.0.0.1:$http_port/metrics" |
+                awk '$1 ~ /^bitmon_bitrise_requests_total/ {n += $2} END {printf "%d\n", n}'
+}
 tck=$(getconf CLK_TCK)
 
 redis_cmds() {
@@ -296,14 +302,19 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
 fi
 
 if [[ " $phases " == *" scale "* ]]; then
-        start_sim "$PWD/tests/scenarios/bench_running.json"
         for n in $scales; do
-                start_bitmon "bench-$$-$RANDOM" 30
+                # 500 generated apps of 100 running builds, more beyond 50,000
+                scale_apps=$(((n + 99) / 100 > apps ? (n + 99) / 100 : apps))
+                sed "s/\"apps\": $apps,/\"apps\": $scale_apps,/" \
+                        tests/scenarios/bench_running.json >"$tmp/bench_running.json"
+                start_sim "$tmp/bench_running.json"
+                max_watches=$((n + 10000 > 60000 ? n + 10000 : 60000))
+                start_bitmon "bench-$$-$RANDOM" "$scale_poll_s"
                 sleep 1
                 rss0=$(rss_kb "$run_pid")
                 t0=$SECONDS
                 "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
-                        -w ws-bench -a "$apps" -o 0 -n "$n" -R "$scale_rate" -T 300 -t "scale_$n" -N ||
+                        -w ws-bench -a "$scale_apps" -o 0 -n "$n" -R "$scale_rate" -T 300 -t "scale_$n" -N ||
                         die "scale_$n: producing failed"
                 while [ "$(watches)" != "$n" ] && [ $((SECONDS - t0)) -lt 300 ]; do sleep 1; done
                 w=$(watches)
@@ -313,17 +324,23 @@ if [[ " $phases " == *" scale "* ]]; then
                 rss1=$(rss_kb "$run_pid")
                 fds=$(ls "/proc/$run_pid/fd" | wc -l)
                 c0=$(cpu_ticks "$run_pid")
+                q0=$(requests)
                 sleep "$scale_cpu_s"
                 c1=$(cpu_ticks "$run_pid")
+                q1=$(requests)
                 rss2=$(rss_kb "$run_pid")
+                # cpu_us_per_poll: per watch and poll period (one watch
+                # looked at once, by its app's list call or its own GET);
+                # cpu_us_per_request: per Bitrise request actually made
                 awk -v n="$n" -v w="$w" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" \
-                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" -v f="$fds" 'BEGIN {
-                        printf "scale_%d: watches=%s established_s=%d fds=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f\n",
-                                n, w, e, f, r0, r1, s, r2, (r1 - r0) * 1024 / n, 100 * c / t / s,
-                                (c / t) * 1e6 / (n * s / 30) }'
+                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" -v f="$fds" \
+                        -v p="$scale_poll_s" -v q=$((q1 - q0)) 'BEGIN {
+                        printf "scale_%d: watches=%s established_s=%d fds=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f bytes_per_watch_after=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f requests=%d cpu_us_per_request=%.0f\n",
+                                n, w, e, f, r0, r1, s, r2, (r1 - r0) * 1024 / n, (r2 - r0) * 1024 / n, 100 * c / t / s,
+                                (c / t) * 1e6 / (n * s / p), q, q ? (c / t) * 1e6 / q : 0 }'
                 stop_bitmon
+                stop_sim
         done
-        stop_sim
 fi
 echo "bench: done $(date -u +%FT%TZ) load:$(uptime | sed 's/.*load average://')"
 [ "$failed" -eq 0 ] || echo "bench: FAILED: a run did not complete (see above)"
