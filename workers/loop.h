@@ -108,7 +108,8 @@ int loop_http_add(loop_t *loop, CURL *easy, loop_http_cb_t *cb, void *arg);
  * header). Returns 0, or LOOP_ERR_STATE when easy is not in this loop. */
 int loop_http_cancel(loop_t *loop, CURL *easy);
 
-/* A one-shot timer, unarmed. NULL on allocation failure. About 200 bytes. */
+/* A one-shot timer, unarmed. NULL on allocation failure. About 80 bytes
+ * (a node of the loop's timer heap). */
 loop_timer_t *loop_timer_new(loop_t *loop);
 
 /* Arms (or re-arms) the timer: cb(arg) runs once, ms from now (ms <= 0: on
