@@ -297,8 +297,8 @@ typedef struct watch_seams {
         /* Starts req on loop (e.g. a bitrise_req_t added with
          * loop_http_add). Later req->cb(req->cb_arg, &answer) runs exactly
          * once, on the loop thread, never from inside request_start — unless
-         * request_cancel ran first; req lives in the watch, which the
-         * callback may free: do not touch req after calling it. Returns 0,
+         * request_cancel ran first; the callback frees req (and may free
+         * the watch): do not touch req after calling it. Returns 0,
          * or < 0 with errstr (counted as a transient failure). */
         int (*request_start)(void *ctx, loop_t *loop, watch_request_t *req,
                              char *errstr, size_t errstr_size);

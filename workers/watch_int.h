@@ -50,12 +50,12 @@ typedef struct watch {
         int in_flight;   /* req is started */
         int waiting;     /* WATCH_WAIT_*: in line for a request slot */
         struct watch *wait_next, *wait_prev; /* the line (tbl->wait_*) */
-        watch_request_t req;
-        int attempts;     /* transient failures in a row */
-        int rate_wait;    /* waiting for budget or a 429 block */
-        int lease_held;   /* build cache refresh lease */
-        int known;        /* state is known */
-        int valid_cached; /* the last validity_get said VALID */
+        watch_request_t *req; /* while in_flight (request_start's) */
+        int attempts;         /* transient failures in a row */
+        int rate_wait;        /* waiting for budget or a 429 block */
+        int lease_held;       /* build cache refresh lease */
+        int known;            /* state is known */
+        int valid_cached;     /* the last validity_get said VALID */
         watch_state_t state;
         void *build;    /* latest BUILD payload */
         void *log_info; /* LOG_INFO payload for the raw log */
