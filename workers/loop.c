@@ -595,28 +595,36 @@ int loop_is_stopping(const loop_t *loop) {
  * (10^5 jobs parsed, 512 transfers' buffers per loop) leaves free chunks
  * among the long-lived watches, which malloc reuses but never returns
  * (250,000 watches: 250 MB free but resident, 40 % of the RSS). Every
- * LOOP_TRIM_MS one loop of the process gives the free pages back with
- * malloc_trim when the arenas hold at least LOOP_TRIM_MIN_FREE free bytes
- * (it walks every arena's free chunks, a few ms at that size). */
-#define LOOP_TRIM_MS       30000
+ * LOOP_TRIM_CHECK_MS one loop of the process looks at the arenas' free
+ * bytes and gives the free pages back (malloc_trim) when they grew by
+ * LOOP_TRIM_MIN_FREE since the last trim (a burst just ended), or at least
+ * LOOP_TRIM_MAX_MS after it (pages of reused free chunks). Both walk every
+ * free chunk: a few ms at 10^6 of them. */
+#define LOOP_TRIM_CHECK_MS 5000
+#define LOOP_TRIM_MAX_MS   60000
 #define LOOP_TRIM_MIN_FREE ((size_t)16 << 20)
 
-static _Atomic uint64_t loop_trim_last; /* uv_now of the last trim */
+static _Atomic uint64_t loop_trim_checked; /* uv_now of the last look */
+static _Atomic uint64_t loop_trim_at;      /* the last trim and the free */
+static _Atomic size_t loop_trim_free;      /* bytes then */
 
 static void loop_on_trim(uv_timer_t *h) {
 #ifdef __GLIBC__
-        loop_t *loop = h->data;
-        uint64_t now = uv_now(&loop->uv);
-        uint64_t last =
-            atomic_load_explicit(&loop_trim_last, memory_order_relaxed);
-        if (last && now < last + LOOP_TRIM_MS - LOOP_TRIM_MS / 10)
-                return; /* another loop did it this period */
-        if (!atomic_compare_exchange_strong(&loop_trim_last, &last, now))
+        loop_t *loop  = h->data;
+        uint64_t now  = uv_now(&loop->uv);
+        uint64_t last = atomic_load(&loop_trim_checked);
+        if (last && now < last + LOOP_TRIM_CHECK_MS / 2)
+                return; /* another loop looked this period */
+        if (!atomic_compare_exchange_strong(&loop_trim_checked, &last, now))
                 return;
         struct mallinfo2 mi = mallinfo2();
-        if (mi.fordblks < LOOP_TRIM_MIN_FREE)
+        if (mi.fordblks < LOOP_TRIM_MIN_FREE ||
+            (mi.fordblks < atomic_load(&loop_trim_free) + LOOP_TRIM_MIN_FREE &&
+             now < atomic_load(&loop_trim_at) + LOOP_TRIM_MAX_MS))
                 return;
         malloc_trim(0);
+        atomic_store(&loop_trim_at, now);
+        atomic_store(&loop_trim_free, mi.fordblks);
         LOG_DEBUG(LOOP_FAC, "heap trimmed loop=%d free_mb=%zu in_use_mb=%zu",
                   loop->opts.id, mi.fordblks >> 20, mi.uordblks >> 20);
 #else
@@ -689,8 +697,8 @@ static void *loop_thread_main(void *arg) {
         pthread_cond_broadcast(&loop->cond);
         pthread_mutex_unlock(&loop->lock);
         if (rc == 0) {
-                uv_timer_start(&loop->trim_timer, loop_on_trim, LOOP_TRIM_MS,
-                               LOOP_TRIM_MS);
+                uv_timer_start(&loop->trim_timer, loop_on_trim,
+                               LOOP_TRIM_CHECK_MS, LOOP_TRIM_CHECK_MS);
                 loop->in_run = 1;
                 uv_run(&loop->uv, UV_RUN_DEFAULT);
                 loop->in_run = 0;
