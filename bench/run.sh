@@ -36,8 +36,14 @@
 # (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
 # during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
 # BENCH_DUMP_DIR=DIR writes each latency run's per-job figures there
-# ("i sent_ms latency_ms"), BENCH_EOS (1), BENCH_EOS_TXN_MS
-# (producer.txn_ms of the exactly-once process, 100), KEEP_TMP=1 keeps logs.
+# ("i sent_ms latency_ms"), BENCH_SYSCALLS=1 counts bitmon's syscalls and
+# task switches per job during each load (perf stat tracepoints; other
+# events: BENCH_SYSCALL_EVENTS="syscalls:sys_enter_recvfrom,..."), BENCH_EOS (1), BENCH_EOS_TXN_MS
+# (producer.txn_ms of the exactly-once process, 100), BENCH_AB=DIR runs
+# DIR/bitmon (e.g. build-base, a build of main) as the second process
+# instead, at-least-once, tagged `_base_` (lines `throughput_base_...`,
+# summed up by `base_cost:`): before/after in one session on the same
+# builds. KEEP_TMP=1 keeps logs.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -63,6 +69,11 @@ scale_poll_s=${BENCH_SCALE_POLL_S:-30}
 threads=${BENCH_THREADS:-2}
 eos=${BENCH_EOS:-1}
 eos_txn_ms=${BENCH_EOS_TXN_MS:-100}
+ab=${BENCH_AB:-} other=eos # BENCH_AB=DIR: the second process is DIR/bitmon, at-least-once
+if [ -n "$ab" ]; then
+        [ -x "$PWD/$ab/bitmon" ] || { echo "bench: $ab/bitmon missing" >&2; exit 1; }
+        eos=1 other=base
+fi
 apps=500 # both scenarios: 500 generated apps x 100 builds
 
 failed=0
@@ -181,7 +192,12 @@ cpu_all() {
 load() { # tag first count rate [extra args]
         local tag=$1 first=$2 n=$3 rate=$4
         shift 4
-        local c0 c1 r0 r1
+        local c0 c1 r0 r1 sc_pid=
+        if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then # syscalls and task switches of bitmon
+                perf stat -x, -e "${BENCH_SYSCALL_EVENTS:-raw_syscalls:sys_enter,context-switches}" -p "$run_pid" \
+                        -o "$tmp/syscalls.txt" 2>/dev/null &
+                sc_pid=$!
+        fi
         c0=$(cpu_all)
         r0=$(redis_cmds)
         "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
@@ -189,6 +205,13 @@ load() { # tag first count rate [extra args]
         local rc=$?
         c1=$(cpu_all)
         r1=$(redis_cmds)
+        if [ -n "$sc_pid" ]; then
+                kill -INT "$sc_pid" && wait "$sc_pid"
+                awk -F, -v n="$n" -v tag="$tag" '$3 == "raw_syscalls:sys_enter" {$3 = "syscalls"}
+                        $3 == "context-switches" {$3 = "cswitches"}
+                        NF >= 3 && $1 ~ /^[0-9]+$/ && $1 > 0 {sub(/^syscalls:sys_enter_/, "", $3); l = l sprintf(" %s_per_job=%.1f", $3, $1 / n)}
+                        END {print tag ":" l}' "$tmp/syscalls.txt"
+        fi
         awk -v a="$c0" -v b="$c1" -v t="$tck" -v n="$n" -v tag="$tag" -v r=$((r1 - r0)) 'BEGIN {
                 split(a, x, " "); split(b, y, " ")
                 printf "%s: cpu_s bitmon=%.2f sim=%.2f redis=%.2f kafka=%.2f; bitmon_cpu_us_per_job=%.0f redis_cmds_per_job=%.1f\n",
@@ -226,7 +249,13 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         # at-least-once run it is paired with (its own Redis prefix: no
         # build is served from a cache), so both modes do the same work.
         take "$warmup"
-        if [ "$eos" = 1 ]; then
+        if [ -n "$ab" ]; then
+                bin_keep=$BIN BIN=$PWD/$ab/bitmon
+                start_bitmon "bench-base-$$-$RANDOM" 15
+                BIN=$bin_keep
+                keep_mode eos
+                load warmup_base "$first" "$warmup" 0 >/dev/null || echo "bench: base warmup incomplete"
+        elif [ "$eos" = 1 ]; then
                 BITMON_PRODUCER_EXACTLY_ONCE=true BITMON_PRODUCER_TXN_MS=$eos_txn_ms \
                         start_bitmon "bench-eos-$$-$RANDOM" 15
                 keep_mode eos
@@ -250,7 +279,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                                 loads "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                                 [ "$eos" = 1 ] || continue
                                 use_mode eos # the same builds
-                                loads "throughput_eos_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
+                                loads "throughput_${other}_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                         done
                 done
         fi
@@ -262,7 +291,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                                 [ "$m" = alo ] || [ "$eos" = 1 ] || continue
                                 use_mode "$m"
                                 tag=latency_${ms}ms_at_${lat_rate}_per_s
-                                [ "$m" = alo ] || tag=latency_eos_${ms}ms_at_${lat_rate}_per_s
+                                [ "$m" = alo ] || tag=latency_${other}_${ms}ms_at_${lat_rate}_per_s
                                 loads "$tag" "$first" "$lat_jobs" "$lat_rate" \
                                         ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"} || failed=1
                         done
@@ -280,21 +309,21 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                 stop_other
                 # the exactly-once figures against the at-least-once ones of
                 # the same session: mean jobs/s and p50/p99 latency
-                awk '
+                awk -v o="$other" '
                 function v(line, k,   m) { return match(line, " " k "=[0-9.]+") ? substr(line, RSTART + length(k) + 2, RLENGTH - length(k) - 2) + 0 : -1 }
-                $1 ~ /^throughput_(eos_)?[0-9]+ms_run[0-9]+:$/ && / jobs_per_s=/ {
-                        t = $1; e = (t ~ /_eos_/); sub(/^throughput_(eos_)?/, "", t); sub(/ms_run.*/, "", t)
+                $1 ~ "^throughput_(" o "_)?[0-9]+ms_run[0-9]+:$" && / jobs_per_s=/ {
+                        t = $1; e = (t ~ "_" o "_"); sub("^throughput_(" o "_)?", "", t); sub(/ms_run.*/, "", t)
                         sum[e, t] += v($0, "jobs_per_s"); cnt[e, t]++; ms[t] = 1 }
-                $1 ~ /^latency_(eos_)?[0-9]+ms_at_/ && / lat_ms_p50=/ {
-                        t = $1; e = (t ~ /_eos_/); sub(/^latency_(eos_)?/, "", t); sub(/ms_at_.*/, "", t)
+                $1 ~ "^latency_(" o "_)?[0-9]+ms_at_" && / lat_ms_p50=/ {
+                        t = $1; e = (t ~ "_" o "_"); sub("^latency_(" o "_)?", "", t); sub(/ms_at_.*/, "", t)
                         p50[e, t] = v($0, "lat_ms_p50"); p99[e, t] = v($0, "p99"); lms[t] = 1 }
                 END {
-                        line = "eos_cost:"
+                        line = o "_cost:"
                         for (t in ms) if (cnt[0, t] && cnt[1, t]) {
                                 a = sum[0, t] / cnt[0, t]; b = sum[1, t] / cnt[1, t]
-                                line = line sprintf(" throughput_%sms_alo=%.0f eos=%.0f ratio=%.2f", t, a, b, b / a) }
+                                line = line sprintf(" throughput_%sms_alo=%.0f %s=%.0f ratio=%.2f", t, a, o, b, b / a) }
                         for (t in lms) if (((0, t) in p50) && ((1, t) in p50))
-                                line = line sprintf(" latency_%sms_p50_alo=%.1f eos=%.1f p99_alo=%.1f eos=%.1f", t, p50[0, t], p50[1, t], p99[0, t], p99[1, t])
+                                line = line sprintf(" latency_%sms_p50_alo=%.1f %s=%.1f p99_alo=%.1f %s=%.1f", t, p50[0, t], o, p50[1, t], p99[0, t], o, p99[1, t])
                         print line }' "$tmp/loads.txt"
         fi
         stop_bitmon
