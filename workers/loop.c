@@ -69,9 +69,12 @@ struct loop {
         uv_timer_t grace_timer; /* end of the stop grace period */
         uv_timer_t trim_timer;  /* loop_on_trim */
         uv_timer_t timer;       /* the earliest loop_timer_t */
-        uint64_t timer_at;      /* when timer fires (uv_now ms) ... */
-        int timer_on;           /* ... when armed */
-        loop_timer_t **theap;   /* armed timers, a binary min-heap */
+        uv_prepare_t prepare;   /* loop_before_poll */
+        loop_fn_t *before_poll;
+        void *before_poll_arg;
+        uint64_t timer_at;    /* when timer fires (uv_now ms) ... */
+        int timer_on;         /* ... when armed */
+        loop_timer_t **theap; /* armed timers, a binary min-heap */
         size_t ntheap, captheap;
         uint32_t tseq;      /* next loop_timer_t.seq */
         loop_timer_t *tall; /* every timer allocated (orphaned at the end) */
@@ -581,6 +584,21 @@ static void timers_orphan(loop_t *loop) {
         loop->captheap = 0;
 }
 
+static void loop_on_prepare(uv_prepare_t *h) {
+        loop_t *loop = h->data;
+        if (loop->before_poll)
+                loop->before_poll(loop->before_poll_arg);
+}
+
+void loop_before_poll(loop_t *loop, loop_fn_t *fn, void *arg) {
+        loop->before_poll     = fn;
+        loop->before_poll_arg = arg;
+        if (fn)
+                uv_prepare_start(&loop->prepare, loop_on_prepare);
+        else
+                uv_prepare_stop(&loop->prepare);
+}
+
 int64_t loop_now_ms(const loop_t *loop) {
         return (int64_t)uv_now(&loop->uv);
 }
@@ -642,7 +660,8 @@ static void loop_close_walk(uv_handle_t *h, void *arg) {
             h == (uv_handle_t *)&loop->curl_timer ||
             h == (uv_handle_t *)&loop->grace_timer ||
             h == (uv_handle_t *)&loop->trim_timer ||
-            h == (uv_handle_t *)&loop->timer) {
+            h == (uv_handle_t *)&loop->timer ||
+            h == (uv_handle_t *)&loop->prepare) {
                 uv_close(h, NULL);
         } else if (h->type == UV_POLL) {
                 uv_close(h, loop_sock_closed);
@@ -754,6 +773,9 @@ static int loop_uv_setup(loop_t *loop, char *errstr, size_t errstr_size) {
         loop->grace_timer.data = loop;
         uv_timer_init(&loop->uv, &loop->timer);
         loop->timer.data = loop;
+        uv_prepare_init(&loop->uv, &loop->prepare);
+        loop->prepare.data = loop;
+        uv_unref((uv_handle_t *)&loop->prepare);
         uv_timer_init(&loop->uv, &loop->trim_timer);
         loop->trim_timer.data = loop;
         uv_unref((uv_handle_t *)&loop->trim_timer);

@@ -128,6 +128,11 @@ int loop_timer_armed(const loop_timer_t *t);
  * thread after the loop thread has exited. NULL is a no-op. */
 void loop_timer_free(loop_timer_t *t);
 
+/* fn(arg) runs on every turn of the loop, just before it waits for I/O
+ * (e.g. to write what was queued during the turn), also while the loop
+ * stops, until removed (fn NULL) or the loop's end; one per loop. */
+void loop_before_poll(loop_t *loop, loop_fn_t *fn, void *arg);
+
 /* The loop's clock: monotonic milliseconds, cached once per loop turn. */
 int64_t loop_now_ms(const loop_t *loop);
 

@@ -582,6 +582,13 @@ static void thread_free(monitor_thread_t *t) {
         free(t);
 }
 
+static void monitor_redis_flush(void *arg) {
+        monitor_thread_t *t = arg;
+        char err[192];
+        if (cache_redis_flush(t->rc, err, sizeof(err)) != CACHE_OK)
+                LOG_WARN(FAC, "cannot write to redis: %s", err);
+}
+
 int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                        char *errstr, size_t errstr_size) {
         monitor_t *m        = ud;
@@ -602,6 +609,9 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         ro.opaque             = m;
         if (!(t->rc = cache_redis_new(&ro, errstr, errstr_size)))
                 goto fail;
+        /* The writes nobody waits for leave once per loop turn. */
+        cache_redis_defer_writes(t->rc, true);
+        loop_before_poll(loop, monitor_redis_flush, t);
         pubq_opts_t po = {.loop     = loop,
                           .producer = m->o.producer,
                           .topic    = m->o.topic_results,
@@ -644,13 +654,14 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         monitor_apps_seams(seams);
         return 0;
 fail:
+        loop_before_poll(loop, NULL, NULL);
         thread_free(t);
         return -1;
 }
 
 void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams) {
-        (void)loop;
         (void)ud;
+        loop_before_poll(loop, NULL, NULL);
         thread_free(seams->ctx);
         seams->ctx = NULL;
 }
