@@ -330,6 +330,20 @@ static int seam_done_check(void *ctx, void *job) {
         return cache_done_check(t->rc, mj->job->job_id, err, sizeof(err));
 }
 
+static void seam_done_check_many(void *ctx, void *const *jobs, size_t n,
+                                 int *out) {
+        monitor_thread_t *t = ctx;
+        const char *ids[256];
+        char err[160];
+        for (size_t at = 0; at < n; at += 256) {
+                size_t k = n - at < 256 ? n - at : 256;
+                for (size_t i = 0; i < k; i++)
+                        ids[i] = ((monitor_job_t *)jobs[at + i])->job->job_id;
+                cache_done_check_many(t->rc, ids, k, out + at, err,
+                                      sizeof(err));
+        }
+}
+
 /* ---- requests -------------------------------------------------------------
  */
 
@@ -650,6 +664,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
             .job_done               = seam_job_done,
             .log_fallback           = seam_log_fallback,
             .done_check             = seam_done_check,
+            .done_check_many        = seam_done_check_many,
         };
         monitor_apps_seams(seams);
         return 0;

@@ -133,9 +133,11 @@ int watch_table_hint(watch_table_t *tbl, const char *workspace, const char *app,
         return 1;
 }
 
-int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
+/* watch_table_add once its done marker was asked: done = 1 ends it. */
+static int watch_table_add_checked(watch_table_t *tbl, const watch_job_t *job,
+                                   int done) {
         const watch_seams_t *s = &tbl->seams;
-        if (s->done_check && s->done_check(s->ctx, job->job) == 1) {
+        if (done == 1) {
                 s->job_done(s->ctx, job->job, WATCH_JOB_SKIPPED);
                 return 0;
         }
@@ -173,6 +175,37 @@ int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
         watch_greet(w, sub);
         watch_settle(w);
         return 0;
+}
+
+int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
+        const watch_seams_t *s = &tbl->seams;
+        return watch_table_add_checked(
+            tbl, job, s->done_check ? s->done_check(s->ctx, job->job) : 0);
+}
+
+#define WATCH_DONE_BATCH 256 /* done markers asked in one command */
+
+void watch_table_add_many(watch_table_t *tbl, const watch_job_t *jobs, size_t n,
+                          int *rcs) {
+        const watch_seams_t *s = &tbl->seams;
+        void *handles[WATCH_DONE_BATCH];
+        int done[WATCH_DONE_BATCH];
+        for (size_t at = 0; at < n; at += WATCH_DONE_BATCH) {
+                size_t k =
+                    n - at < WATCH_DONE_BATCH ? n - at : WATCH_DONE_BATCH;
+                if (!s->done_check_many) {
+                        for (size_t i = 0; i < k; i++)
+                                rcs[at + i] =
+                                    watch_table_add(tbl, &jobs[at + i]);
+                        continue;
+                }
+                for (size_t i = 0; i < k; i++)
+                        handles[i] = jobs[at + i].job;
+                s->done_check_many(s->ctx, handles, k, done);
+                for (size_t i = 0; i < k; i++)
+                        rcs[at + i] = watch_table_add_checked(
+                            tbl, &jobs[at + i], done[i]);
+        }
 }
 
 size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),
