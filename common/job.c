@@ -117,7 +117,8 @@ int job_hint_parse(const char *s, job_hint_t *out) {
 void job_destroy(job_t *job) {
         if (!job)
                 return;
-        free(job->attrs_json);
+        if (!job->attrs_in_strs)
+                free(job->attrs_json);
         free(job);
 }
 
@@ -367,11 +368,12 @@ static void check_key(const void *key, size_t key_len, job_t *job) {
 /* The parsed job, its strings moved into its own allocation (it may move:
  * the returned job replaces job); NULL when out of memory (job freed). */
 static job_t *job_pack(job_t *job, const job_strs_t *ids) {
-        const char *src[4] = {ids->job_id, ids->workspace, ids->app_slug,
-                              ids->build_slug};
-        size_t len[4], total = 0;
-        for (int i = 0; i < 4; i++)
-                total += len[i] = strlen(src[i]) + 1;
+        char *attrs        = job->attrs_json;
+        const char *src[5] = {ids->job_id, ids->workspace, ids->app_slug,
+                              ids->build_slug, attrs};
+        size_t len[5], total = 0;
+        for (int i = 0; i < 5; i++)
+                total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
         job_t *p = realloc(job, sizeof(*job) + total);
         if (!p) {
                 job_destroy(job);
@@ -384,6 +386,12 @@ static job_t *job_pack(job_t *job, const job_strs_t *ids) {
                 memcpy(at, src[i], len[i]);
                 *dst[i] = at;
                 at += len[i];
+        }
+        if (attrs) {
+                memcpy(at, attrs, len[4]);
+                free(attrs);
+                p->attrs_json    = at;
+                p->attrs_in_strs = true;
         }
         return p;
 }

@@ -72,7 +72,8 @@ typedef struct job {
         int64_t deadline_s; /* > 0; default from job_limits_t */
         char *attrs_json;  /* owned; compact JSON object text, "{}" if absent */
         bool key_mismatch; /* the message key was not <app_slug>/<build_slug> */
-        char strs[];       /* job_parse: the four strings above */
+        bool attrs_in_strs; /* attrs_json lives in strs (job_destroy) */
+        char strs[];        /* job_parse: the strings above */
 } job_t;
 
 /* Limits from the configuration (job.max_bytes, deadlines). */
