@@ -785,7 +785,6 @@ static void watch_free(watch_t *w) {
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
         loop_timer_free(w->timer);
         watch_table_unlink(tbl, w);
-        free(w->key);
         free(w);
         watch_line_admit(tbl);
 }

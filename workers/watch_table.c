@@ -69,18 +69,18 @@ void watch_table_unlink(watch_table_t *tbl, watch_t *w) {
         tbl->nwatches--;
 }
 
-static watch_t *watch_create(watch_table_t *tbl, char *key, size_t len,
+static watch_t *watch_create(watch_table_t *tbl, const char *key, size_t len,
                              uint64_t hash) {
-        watch_t *w = calloc(1, sizeof(*w));
+        watch_t *w = calloc(1, sizeof(*w) + len);
         if (!w || !(w->timer = loop_timer_new(tbl->loop))) {
                 free(w);
                 return NULL;
         }
+        memcpy(w->key, key, len);
         w->tbl        = tbl;
-        w->key        = key;
         w->key_len    = len;
         w->hash       = hash;
-        w->workspace  = key;
+        w->workspace  = w->key;
         w->app_slug   = w->workspace + strlen(w->workspace) + 1;
         w->build_slug = w->app_slug + strlen(w->app_slug) + 1;
         w->stage      = WATCH_STAGE_BUILD;
@@ -152,13 +152,12 @@ static int watch_table_add_checked(watch_table_t *tbl, const watch_job_t *job,
         }
         uint64_t hash = pool_hash(key, len);
         watch_t *w    = watch_lookup(tbl, key, len, hash);
-        if (w) {
-                free(key);
-        } else if (!(w = watch_create(tbl, key, len, hash))) {
+        if (!w && !(w = watch_create(tbl, key, len, hash))) {
                 free(key);
                 free(sub);
                 return -1;
         }
+        free(key);
         sub->job         = job->job;
         sub->follow      = job->follow;
         sub->log         = job->log;
