@@ -56,8 +56,8 @@ static void bench_result_json(void) {
         result_step_t steps[2] = {
             {"Xcode Test", "xcode-test", 65, 312, lines, 10},
             {"Deploy", "deploy-to-bitrise-io", 1, 4, lines, 10}};
-        result_log_t log = {true,  1 << 20, 20000, false, "ab12cd34",
-                            steps, 2,       lines, 20,    NULL};
+        result_log_t log = {true, 1 << 20, 20000, false, "ab12cd34", steps,
+                            2,    lines,   20,    NULL,  false,      NULL};
         result_build_t b = {77,
                             2,
                             "error",

@@ -30,6 +30,7 @@
 
 typedef struct opts {
         const char *brokers, *jobs, *results, *sim, *ws, *tag, *dump;
+        const char *log; /* -L: the jobs' "log" (none, summary, full) */
         long apps, first, count, timeout_s;
         double rate;
         int no_wait;
@@ -161,14 +162,16 @@ out:
 
 static int produce_one(rd_kafka_t *rk, const opts_t *o, long i, const char *app,
                        const char *build) {
-        char key[96], val[512];
+        char key[96], val[600];
         int kl = snprintf(key, sizeof(key), "%s/%s", app, build);
         int vl = snprintf(val, sizeof(val),
                           "{\"v\":1,\"job_id\":\"%s-%ld\",\"workspace\":\"%s\","
                           "\"app_slug\":\"%s\",\"build_slug\":\"%s\","
                           "\"attrs\":{\"bench\":\"%s\",\"i\":%ld,\"t\":%" PRId64
-                          "}}",
-                          o->tag, i, o->ws, app, build, o->tag, i, now_us());
+                          "}%s%s%s}",
+                          o->tag, i, o->ws, app, build, o->tag, i, now_us(),
+                          o->log ? ",\"log\":\"" : "", o->log ? o->log : "",
+                          o->log ? "\"" : "");
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                     rk, RD_KAFKA_V_TOPIC(o->jobs),
@@ -294,13 +297,13 @@ static void usage(void) {
             stderr,
             "usage: bench_pipeline -b BROKERS -j JOBS_TOPIC -r RESULTS_TOPIC "
             "-s SIM_ROOT -w WORKSPACE -a APPS -o FIRST -n COUNT [-R RATE] "
-            "[-T TIMEOUT_S] [-t TAG] [-N] [-D FILE]\n");
+            "[-T TIMEOUT_S] [-t TAG] [-N] [-D FILE] [-L none|summary|full]\n");
 }
 
 static int opts_parse(opts_t *o, int argc, char **argv) {
         int c;
         *o = (opts_t){.tag = "bench", .timeout_s = 120, .apps = 1};
-        while ((c = getopt(argc, argv, "b:j:r:s:w:a:o:n:R:T:t:ND:")) != -1) {
+        while ((c = getopt(argc, argv, "b:j:r:s:w:a:o:n:R:T:t:ND:L:")) != -1) {
                 char *end = NULL;
                 switch (c) {
                 case 'b':
@@ -326,6 +329,9 @@ static int opts_parse(opts_t *o, int argc, char **argv) {
                         break;
                 case 'D':
                         o->dump = optarg;
+                        break;
+                case 'L':
+                        o->log = optarg;
                         break;
                 case 'R':
                         o->rate = strtod(optarg, &end);

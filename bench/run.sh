@@ -9,6 +9,11 @@
 #               one bitmon process (ratio measured in the same run);
 #   latency     produce → terminal result p50/p99 at a moderate rate, 0 ms
 #               and 50 ms;
+#   logs        `log: full` beside `log: summary` (issue 13): jobs/s and
+#               bitmon CPU per job of finished builds, the two modes
+#               alternating in one process (ratio in the same run), and the
+#               compression ratio on the logs topic (the values' bytes, read
+#               back with kcat, against the topic's files on the broker);
 #   scale       RSS and CPU of bitmon with N concurrent watches of running
 #               builds polled every 30 s (RSS delta / watches once they are
 #               all established; CPU over two poll periods).
@@ -25,7 +30,8 @@
 # results). Scenarios: tests/scenarios/bench_finished.json,
 # tests/scenarios/bench_running.json.
 #
-# Env: BUILD (build), BENCH_PHASES ("throughput latency scale"),
+# Env: BUILD (build), BENCH_PHASES ("throughput latency logs scale"),
+# BENCH_LOG_JOBS (2000 per logs run),
 # BENCH_JOBS (10000 per throughput run), BENCH_REPEAT (2), BENCH_WARMUP
 # (jobs before any measured run, 3000: the JVM of Kafka compiles its hot
 # paths in the first thousands; 500 left the first run paying for it),
@@ -56,7 +62,8 @@ LOAD=$PWD/$BUILD/bench/bench_pipeline
 for f in "$BIN" "$SIM" "$LOAD"; do
         [ -x "$f" ] || { echo "bench: $f missing: run make tools" >&2; exit 1; }
 done
-phases=${BENCH_PHASES:-throughput latency scale}
+phases=${BENCH_PHASES:-throughput latency logs scale}
+log_jobs=${BENCH_LOG_JOBS:-2000}
 jobs=${BENCH_JOBS:-10000}
 warmup=${BENCH_WARMUP:-3000}
 repeat=${BENCH_REPEAT:-2}
@@ -140,6 +147,7 @@ start_bitmon() { # run-id poll_running_s
         export BITMON_REDIS_PREFIX="$run:"
         export BITMON_TOPICS_JOBS=$run.jobs BITMON_TOPICS_RESULTS=$run.results
         export BITMON_TOPICS_DLQ=$run.dlq BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=4
+        export BITMON_TOPICS_LOGS=$run.logs
         export BITMON_CONSUMER_GROUP=$run BITMON_WORKER_ID=$run
         export BITMON_WORKERS_THREADS=$threads BITMON_WORKERS_MAX_WATCHES=${max_watches:-60000}
         export BITMON_TOKENS_STORE=dir:$tmp/tokens BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fp.key
@@ -158,7 +166,7 @@ start_bitmon() { # run-id poll_running_s
         grep -q '"msg":"started"' "$tmp/bitmon-$run.log" || die "bitmon run did not start"
         http_port=$(sed -n 's/.*"msg":"http listening","port":"\([0-9]*\)".*/\1/p' \
                 "$tmp/bitmon-$run.log" | head -1)
-        jobs_topic=$run.jobs results_topic=$run.results
+        jobs_topic=$run.jobs results_topic=$run.results logs_topic=$run.logs
         # the consumer has joined its group when its partitions are assigned
         for _ in $(seq 300); do
                 grep -q 'partitions assigned' "$tmp/bitmon-$run.log" && break
@@ -326,6 +334,45 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                                 line = line sprintf(" latency_%sms_p50_alo=%.1f %s=%.1f p99_alo=%.1f %s=%.1f", t, p50[0, t], o, p50[1, t], p99[0, t], o, p99[1, t])
                         print line }' "$tmp/loads.txt"
         fi
+        stop_bitmon
+        stop_sim
+fi
+
+if [[ " $phases " == *" logs "* ]]; then
+        start_sim "$PWD/tests/scenarios/bench_finished.json"
+        start_bitmon "bench-logs-$$-$RANDOM" 15
+        take 500
+        load warmup_logs "$first" 500 0 -L full >/dev/null || echo "bench: logs warmup incomplete"
+        : >"$tmp/logs.txt"
+        for r in $(seq "$repeat"); do
+                for mode in summary full; do
+                        take "$log_jobs"
+                        load "logs_${mode}_run$r" "$first" "$log_jobs" 0 -L "$mode" |
+                                tee -a "$tmp/logs.txt"
+                        [ "${PIPESTATUS[0]}" = 0 ] || failed=1
+                done
+        done
+        awk '
+        function v(line, k,   m) { return match(line, " " k "=[0-9.]+") ? substr(line, RSTART + length(k) + 2, RLENGTH - length(k) - 2) + 0 : -1 }
+        $1 ~ /^logs_(summary|full)_run[0-9]+:$/ {
+                m = ($1 ~ /_full_/) ? "full" : "summary"
+                if (/ jobs_per_s=/) { jps[m] += v($0, "jobs_per_s"); nj[m]++ }
+                if (/ bitmon_cpu_us_per_job=/) { cpu[m] += v($0, "bitmon_cpu_us_per_job"); nc[m]++ } }
+        END {
+                if (nj["summary"] && nj["full"] && nc["summary"] && nc["full"]) {
+                        a = jps["summary"] / nj["summary"]; b = jps["full"] / nj["full"]
+                        c = cpu["summary"] / nc["summary"]; d = cpu["full"] / nc["full"]
+                        printf "logs_cost: jobs_per_s summary=%.0f full=%.0f ratio=%.2f; bitmon_cpu_us_per_job summary=%.0f full=%.0f ratio=%.2f\n", a, b, b / a, c, d, d / c } }' "$tmp/logs.txt"
+        # the values as produced against what the broker keeps on disk
+        raw=$(kcat -C -b "$BITMON_TEST_KAFKA" -t "$logs_topic" -e -q -f '%S\n' 2>/dev/null |
+                awk '{ s += $1 } END { print s + 0 }')
+        disk=0
+        if [ -n "${BITMON_TEST_STACK_DIR:-}" ] && [ -d "$BITMON_TEST_STACK_DIR/kafka/data" ]; then
+                disk=$(cat "$BITMON_TEST_STACK_DIR/kafka/data/$logs_topic"-*/*.log 2>/dev/null | wc -c)
+        fi
+        awk -v r="$raw" -v d="$disk" 'BEGIN {
+                printf "logs_topic: raw_bytes=%d disk_bytes=%d compression_ratio=%s\n", r, d,
+                        (d > 0 ? sprintf("%.1f", r / d) : "unknown (no broker files: mock Kafka?)") }'
         stop_bitmon
         stop_sim
 fi

@@ -45,6 +45,10 @@ struct bitrise_req {
         int body_too_large;
         logparse_t *lp; /* raw log only; borrowed */
         int log_full;
+        bitrise_tee_fn *tee; /* raw log only, may be NULL */
+        void *tee_arg;
+        int tee_stopped;
+        char tee_msg[BITRISE_TEE_MSG]; /* why the tee stopped it */
         bitrise_hdrs_t hdrs;
         void *opaque;
         int finished;
@@ -175,6 +179,20 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
         if (st < 200 || st >= 300)
                 return error_body_keep(req, p, len);
         if (req->kind == BITRISE_REQ_RAW_LOG) {
+                uint64_t room = logparse_room(req->lp);
+                size_t take   = len < room ? len : (size_t)room;
+                int trc       = req->tee && take
+                                    ? req->tee(req->tee_arg, p, take, req->tee_msg)
+                                    : 0;
+                if (trc == BITRISE_TEE_PAUSE)
+                        return CURL_WRITEFUNC_PAUSE;
+                if (trc < 0) {
+                        req->tee_stopped = 1;
+                        if (!req->tee_msg[0])
+                                snprintf(req->tee_msg, sizeof(req->tee_msg),
+                                         "stopped by its reader");
+                        return 0;
+                }
                 int rc = logparse_feed(req->lp, p, len);
                 if (rc == LOGPARSE_FULL)
                         req->log_full = 1;
@@ -469,6 +487,14 @@ bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url,
         return req;
 }
 
+void bitrise_req_raw_log_tee(bitrise_req_t *req, bitrise_tee_fn *fn,
+                             void *arg) {
+        if (req->kind != BITRISE_REQ_RAW_LOG)
+                return;
+        req->tee     = fn;
+        req->tee_arg = arg;
+}
+
 /* ---- accessors ----------------------------------------------------------- */
 
 CURL *bitrise_req_easy(bitrise_req_t *req) {
@@ -624,6 +650,15 @@ bitrise_class_t bitrise_req_finish(bitrise_req_t *req, CURLcode code,
                 return res->cls;
         }
         req->finished = 1;
+        if (req->tee_stopped) { /* the tee stopped it (its reader failed) */
+                res->cls            = BITRISE_TRANSIENT;
+                res->http_status    = st;
+                res->curl_code      = code;
+                res->retry_after_ms = -1;
+                snprintf(res->message, sizeof(res->message), "cannot %s: %s",
+                         req->what, req->tee_msg);
+                return res->cls;
+        }
         if (req->kind == BITRISE_REQ_RAW_LOG && req->log_full &&
             code == CURLE_WRITE_ERROR)
                 code = CURLE_OK; /* we stopped it at the byte cap */

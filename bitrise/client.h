@@ -337,6 +337,18 @@ bitrise_req_t *bitrise_req_raw_log(const bitrise_client_t *c, const char *url,
                                    logparse_t *lp, char *errstr,
                                    size_t errstr_size);
 
+/* A tee on a raw log request (before it starts): fn sees every byte the
+ * parser will accept (never bytes past its cap), before the parser does,
+ * on the thread that drives the transfer. fn returns 0 (go on),
+ * BITRISE_TEE_PAUSE (nothing taken: the transfer pauses, and the same bytes
+ * come again once the caller resumes it with curl_easy_pause(easy,
+ * CURLPAUSE_CONT)) or < 0 (stop: the request ends BITRISE_TRANSIENT with
+ * the message fn wrote into msg, at most BITRISE_TEE_MSG bytes). */
+#define BITRISE_TEE_PAUSE 1
+#define BITRISE_TEE_MSG   160
+typedef int bitrise_tee_fn(void *arg, const void *data, size_t len, char *msg);
+void bitrise_req_raw_log_tee(bitrise_req_t *req, bitrise_tee_fn *fn, void *arg);
+
 /* Any other API call: `method` ("GET", "POST", "PUT", "DELETE") on
  * base_url + path (path starts with '/', the caller escapes what it puts
  * in), with json_body (may be NULL) sent as application/json. On OK the

@@ -368,6 +368,9 @@ int logparse_finish(logparse_t *lp) {
 uint64_t logparse_bytes(const logparse_t *lp) {
         return lp->bytes;
 }
+uint64_t logparse_room(const logparse_t *lp) {
+        return lp->finished ? 0 : lp->max_bytes - lp->bytes;
+}
 uint64_t logparse_lines(const logparse_t *lp) {
         return lp->lines;
 }

@@ -55,6 +55,8 @@ int logparse_feed(logparse_t *lp, const void *data, size_t len);
 int logparse_finish(logparse_t *lp);
 
 uint64_t logparse_bytes(const logparse_t *lp); /* raw bytes accepted */
+/* Raw bytes it still accepts before its byte cap. */
+uint64_t logparse_room(const logparse_t *lp);
 uint64_t logparse_lines(const logparse_t *lp);
 int logparse_truncated(const logparse_t *lp);
 /* sha256 of the accepted raw bytes, 64 lower-case hex digits. */

@@ -39,7 +39,9 @@ struct cache_budget {
         override_t *overrides; /* sorted by workspace */
         size_t n_overrides;
         atomic_bool degraded;
-        atomic_bool met;      /* budget:epoch marked (cache_budget_meet) */
+        atomic_bool met; /* budget:epoch marked (cache_budget_meet) */
+        _Atomic int64_t
+            shared_ok;        /* last answer of the shared state, mono ms */
         pthread_mutex_t lock; /* guards table */
         local_entry_t *table[LOCAL_BUCKETS];
 };
@@ -166,18 +168,24 @@ bool cache_budget_degraded(const cache_budget_t *b) {
         return atomic_load(&b->degraded);
 }
 
+static void local_empty(cache_budget_t *b);
+
 static void set_degraded(cache_budget_t *b, bool on, const cache_fp_t *fp,
                          const char *why) {
+        if (!on)
+                atomic_store(&b->shared_ok, time_mono_ms());
         bool was = atomic_exchange(&b->degraded, on);
         if (was == on)
                 return;
-        if (on)
+        if (on) {
+                local_empty(b);
                 LOG_WARN("cache",
                          "request budget degraded to a local limiter at "
                          "rate/%d (%s) fp=%s",
                          b->replicas, why, fp->log);
-        else
+        } else {
                 LOG_INFO("cache", "request budget shared again fp=%s", fp->log);
+        }
 }
 
 /* ---- local fallback ---------------------------------------------------- */
@@ -189,9 +197,23 @@ static unsigned bucket_of(const char *id) {
         return h % LOCAL_BUCKETS;
 }
 
+/* Every local bucket empty, as a new one starts: on becoming degraded,
+ * what the shared bucket had left is unknown (others may have spent it),
+ * and a bucket left from an earlier outage has refilled meanwhile. */
+static void local_empty(cache_budget_t *b) {
+        int64_t now = time_mono_ms();
+        pthread_mutex_lock(&b->lock);
+        for (int i = 0; i < LOCAL_BUCKETS; i++)
+                for (local_entry_t *e = b->table[i]; e; e = e->next) {
+                        e->tokens = 0;
+                        e->ts     = now;
+                }
+        pthread_mutex_unlock(&b->lock);
+}
+
 /* Finds or creates the entry (lock held); drops idle ones on the way. */
 static local_entry_t *local_get(cache_budget_t *b, const cache_fp_t *fp,
-                                double burst, int64_t now) {
+                                int64_t now) {
         local_entry_t **pp = &b->table[bucket_of(fp->id)], *found = NULL;
         while (*pp) {
                 local_entry_t *e = *pp;
@@ -210,7 +232,7 @@ static local_entry_t *local_get(cache_budget_t *b, const cache_fp_t *fp,
                 if (!found)
                         return NULL;
                 memcpy(found->id, fp->id, sizeof(found->id));
-                found->tokens               = burst;
+                found->tokens               = 0; /* see local_empty */
                 found->ts                   = now;
                 found->rl_remaining         = -1;
                 found->next                 = b->table[bucket_of(fp->id)];
@@ -227,7 +249,7 @@ static int64_t local_take(cache_budget_t *b, const cache_fp_t *fp, double rate,
         rate /= b->replicas;
         burst = fmax(1.0, floor(burst / b->replicas));
         pthread_mutex_lock(&b->lock);
-        local_entry_t *e = local_get(b, fp, burst, now);
+        local_entry_t *e = local_get(b, fp, now);
         if (!e) {
                 wait = 1000; /* out of memory: be conservative */
         } else if (e->blocked_until > now) {
@@ -260,7 +282,7 @@ static void local_block(cache_budget_t *b, const cache_fp_t *fp,
                         int64_t block_ms) {
         int64_t now = time_mono_ms();
         pthread_mutex_lock(&b->lock);
-        local_entry_t *e = local_get(b, fp, 1, now);
+        local_entry_t *e = local_get(b, fp, now);
         if (e && now + block_ms > e->blocked_until) {
                 e->blocked_until = now + block_ms;
                 e->tokens        = 0;
@@ -273,7 +295,7 @@ static void local_block(cache_budget_t *b, const cache_fp_t *fp,
 static int64_t local_backoff(cache_budget_t *b, const cache_fp_t *fp) {
         int64_t now = time_mono_ms(), ms = b->backoff_min_ms;
         pthread_mutex_lock(&b->lock);
-        local_entry_t *e = local_get(b, fp, 1, now);
+        local_entry_t *e = local_get(b, fp, now);
         if (e) {
                 if (e->blocked_until > now)
                         ms = e->blocked_until - now;
@@ -293,7 +315,7 @@ static void local_observe(cache_budget_t *b, const cache_fp_t *fp,
                           int64_t remaining, int64_t reset_in_ms) {
         int64_t now = time_mono_ms();
         pthread_mutex_lock(&b->lock);
-        local_entry_t *e = local_get(b, fp, 1, now);
+        local_entry_t *e = local_get(b, fp, now);
         if (e) { /* the latest answer wins, as in the script */
                 e->rl_remaining = remaining;
                 e->rl_reset     = now + reset_in_ms;
@@ -356,6 +378,20 @@ static int64_t cap_wait(const cache_budget_t *b, int64_t w) {
         return w > b->max_wait_ms ? b->max_wait_ms : w;
 }
 
+/* The shared state did not answer the calling thread: the local bucket,
+ * unless another thread's connection answered a moment ago (then this one
+ * waits for its own to come back: one process, one bucket at a time). */
+static int64_t fallback(cache_budget_t *b, cache_redis_t *rc,
+                        const cache_fp_t *fp, double rate, double burst,
+                        const char *why) {
+        if (rc && !cache_redis_is_up(rc) && !atomic_load(&b->degraded) &&
+            time_mono_ms() - atomic_load(&b->shared_ok) <
+                BUDGET_SHARED_GRACE_MS)
+                return BUDGET_SHARED_RETRY_MS;
+        set_degraded(b, true, fp, why);
+        return cap_wait(b, local_take(b, fp, rate, burst));
+}
+
 int64_t cache_budget_shared_wait(cache_budget_t *b, const cache_fp_t *fp,
                                  int64_t wait) {
         set_degraded(b, false, fp, NULL);
@@ -376,8 +412,7 @@ int64_t cache_budget_take(cache_budget_t *b, cache_redis_t *rc,
         if (run_script(rc, &cache_budget_script_take, fp, 2, args, &wait,
                        errstr, sizeof(errstr)) == 0)
                 return cache_budget_shared_wait(b, fp, wait);
-        set_degraded(b, true, fp, errstr);
-        return cap_wait(b, local_take(b, fp, rate, burst));
+        return fallback(b, rc, fp, rate, burst, errstr);
 }
 
 /* The take_checked script's reply {wait, state, role} → *wait, *verdict.
@@ -442,8 +477,7 @@ static int64_t take_checked(cache_budget_t *b, cache_redis_t *rc,
                         *verdict = CACHE_VALIDITY_UNKNOWN;
                 }
         }
-        set_degraded(b, true, fp, errstr);
-        return cap_wait(b, local_take(b, fp, rate, burst));
+        return fallback(b, rc, fp, rate, burst, errstr);
 }
 
 int64_t cache_budget_take_checked(cache_budget_t *b, cache_redis_t *rc,

@@ -19,6 +19,12 @@
  * token at rate / expected_replicas (burst likewise, at least 1), reports
  * itself degraded, and goes back to the shared state as soon as the calling
  * thread's connection answers again (cache/redis.h reconnects by itself).
+ * A local bucket starts empty each time the process becomes degraded (what
+ * the shared bucket had left is unknown: the others may have spent it). The
+ * process switches as a whole: while another thread's connection answered
+ * within BUDGET_SHARED_GRACE_MS, a thread whose connection is down waits
+ * (BUDGET_SHARED_RETRY_MS) for its own to come back instead of taking from
+ * the local bucket beside the shared one.
  *
  * Thread rules: one cache_budget_t per process, shared by all threads (its
  * options are immutable; the local fallback table has its own mutex). Each
@@ -34,6 +40,9 @@
 #include "cache/fingerprint.h"
 #include "cache/redis.h"
 #include "cache/validity.h"
+
+#define BUDGET_SHARED_GRACE_MS 2000
+#define BUDGET_SHARED_RETRY_MS 250
 
 typedef struct cache_budget_override {
         const char *workspace;

@@ -13,6 +13,7 @@ int cmd_config(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
+int cmd_log(int argc, char **argv); /* cmd/log.c: a `log: full` copy */
 int cmd_run(int argc, char **argv); /* cmd/run.c: the daemon */
 
 /* Loads the configuration of a command: defaults, then `file` (NULL:

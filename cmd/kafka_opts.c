@@ -14,6 +14,7 @@ const char kafka_opts_usage[] =
     "  --jobs-topic NAME          default: topics.jobs\n"
     "  --results-topic NAME       default: topics.results\n"
     "  --dlq-topic NAME           default: topics.dlq\n"
+    "  --logs-topic NAME          default: topics.logs\n"
     "  --config FILE              configuration file (default $BITMON_CONFIG)\n"
     "  -X KEY=VALUE               set a configuration key, e.g.\n"
     "                             -X kafka.security.protocol=ssl "
@@ -84,6 +85,8 @@ int kafka_opts_parse(kafka_opts_t *o, int argc, char **argv, int *i) {
                 return r > 0 ? (o->topic_results = v, 1) : r;
         if ((r = cmd_opt_value(argc, argv, i, "--dlq-topic", &v)))
                 return r > 0 ? (o->topic_dlq = v, 1) : r;
+        if ((r = cmd_opt_value(argc, argv, i, "--logs-topic", &v)))
+                return r > 0 ? (o->topic_logs = v, 1) : r;
         if ((r = cmd_opt_value(argc, argv, i, "--config", &v)))
                 return r > 0 ? (o->config_file = v, 1) : r;
         if ((r = cmd_opt_value(argc, argv, i, "-X", &v)))
@@ -119,6 +122,8 @@ int kafka_opts_load(kafka_opts_t *o) {
                 o->topic_results = config_str(o->cfg, "topics.results");
         if (!o->topic_dlq)
                 o->topic_dlq = config_str(o->cfg, "topics.dlq");
+        if (!o->topic_logs)
+                o->topic_logs = config_str(o->cfg, "topics.logs");
         if (config_foreach_prefix(o->cfg, "kafka.", collect_kafka, o) != 0)
                 return -1;
         if (!o->bootstrap || !*o->bootstrap) {

@@ -22,7 +22,7 @@ typedef struct kafka_opts {
          * configuration (kafka.bootstrap.servers, topics.*). Borrowed from
          * argv or the config. */
         const char *bootstrap;
-        const char *topic_jobs, *topic_results, *topic_dlq;
+        const char *topic_jobs, *topic_results, *topic_dlq, *topic_logs;
         const char *config_file;       /* --config FILE, else $BITMON_CONFIG */
         char *xargs[KAFKA_OPTS_MAX_X]; /* -X key=value, borrowed from argv */
         size_t n_xargs;

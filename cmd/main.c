@@ -25,6 +25,8 @@ static const struct {
     {"enqueue", cmd_enqueue,
      "submit monitor jobs (flags or JSON lines on stdin)"},
     {"tail", cmd_tail, "follow the results topic"},
+    {"log", cmd_log,
+     "write a build's whole log (a `log: full` job's copy) to stdout"},
     {"topics", cmd_topics, "create or check the Kafka topics"},
 };
 

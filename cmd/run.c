@@ -151,13 +151,13 @@ static double gauge_txn_aborts(void *opaque) {
         return (double)st.txn_aborts;
 }
 
-static double gauge_txn_skipped(void *opaque) {
+static double gauge_skipped_committed(void *opaque) {
         run_t *r = opaque;
         consumer_stats_t st;
         if (!r->consumer)
                 return 0;
         consumer_stats_get(r->consumer, &st);
-        return (double)st.txn_skipped;
+        return (double)st.skipped_committed;
 }
 
 static void run_metrics_register(run_t *r) {
@@ -188,10 +188,10 @@ static void run_metrics_register(run_t *r) {
                          "Exactly-once transactions aborted since start "
                          "(their jobs were watched again).",
                          gauge_txn_aborts, r, NULL);
-        metrics_gauge_fn(m, "bitmon_txn_skipped",
-                         "Jobs consumed again that a committed transaction "
-                         "had finished (skipped by the commit's metadata).",
-                         gauge_txn_skipped, r, NULL);
+        metrics_gauge_fn(m, "bitmon_jobs_skipped_committed",
+                         "Jobs consumed again that a commit's metadata lists "
+                         "as done (skipped without a watch).",
+                         gauge_skipped_committed, r, NULL);
         metrics_process_register(m, "1");
 }
 
@@ -243,12 +243,13 @@ static int run_start(run_t *r) {
         if (!(r->consumer = consumer_new(&o->consumer, &d, r->producer, err,
                                          sizeof(err))))
                 goto fail;
-        o->monitor.client   = r->client;
-        o->monitor.budget   = r->budget;
-        o->monitor.producer = r->producer;
-        o->monitor.consumer = r->consumer;
-        o->monitor.health   = r->health;
-        o->monitor.metrics  = r->metrics;
+        o->monitor.client           = r->client;
+        o->monitor.budget           = r->budget;
+        o->monitor.producer         = r->producer;
+        o->monitor.logcopy.producer = r->producer;
+        o->monitor.consumer         = r->consumer;
+        o->monitor.health           = r->health;
+        o->monitor.metrics          = r->metrics;
         if (!(r->monitor = monitor_new(&o->monitor, err, sizeof(err))))
                 goto fail;
         o->workers.ud = r->monitor;

@@ -32,6 +32,8 @@ typedef struct run_opts {
         int shutdown_ms;
         /* owned */
         char txn_id[512]; /* exactly-once: the producer's transactional.id */
+        _Atomic int64_t logs_in_flight; /* log: full segments on their way
+                                         * (logs.max_buffer_bytes) */
         cache_budget_override_t *overrides;
         size_t n_overrides;
         unsigned char fp_key[CACHE_FP_KEY_MAX];

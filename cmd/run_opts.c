@@ -198,8 +198,18 @@ static void fill_kafka(run_opts_t *o) {
                 },
         };
         o->monitor.topic_results = k->topic_results;
-        o->monitor.worker_id     = config_str(cfg, "worker.id");
-        o->monitor.exactly_once  = eos;
+        o->producer.zstd_topic   = k->topic_logs;
+        o->monitor.logcopy       = (logcopy_opts_t){
+                  .topic         = k->topic_logs,
+                  .segment_bytes = (size_t)config_int(cfg, "logs.segment_bytes"),
+                  .max_in_flight = (int)config_int(cfg, "logs.max_in_flight"),
+                  .in_flight     = &o->logs_in_flight,
+                  .in_flight_max = (int64_t)config_int(cfg, "logs.max_buffer_bytes"),
+                  .ref_ttl_s =
+                      (int)(config_int(cfg, "topics.logs_retention_ms") / 1000),
+        };
+        o->monitor.worker_id    = config_str(cfg, "worker.id");
+        o->monitor.exactly_once = eos;
 }
 
 /* webhook.* → the intake; a redis secrets store shares the redis.* keys

@@ -144,11 +144,20 @@ static void print_human(const rd_kafka_message_t *rkm) {
                 const char *wf   = jstr(build, "workflow");
                 const cJSON *log = cJSON_GetObjectItemCaseSensitive(r, "log");
                 const char *gone = jstr(log, "unavailable");
+                const cJSON *full =
+                    cJSON_GetObjectItemCaseSensitive(log, "full");
+                const cJSON *nseg =
+                    cJSON_GetObjectItemCaseSensitive(full, "segments");
+                char fl[64] = "";
+                if (cJSON_IsNumber(nseg)) /* log: full: `bitmon log` */
+                        snprintf(fl, sizeof(fl), "  full log: %d segments",
+                                 nseg->valueint);
                 failed_steps(log, steps, sizeof(steps));
-                snprintf(what, sizeof(what), "%s #%d %s%s%s%s%s", st ? st : "?",
-                         cJSON_IsNumber(num) ? num->valueint : 0, wf ? wf : "",
-                         steps[0] ? "  failed: " : "", steps,
-                         gone ? "  log unavailable: " : "", gone ? gone : "");
+                snprintf(what, sizeof(what), "%s #%d %s%s%s%s%s%s",
+                         st ? st : "?", cJSON_IsNumber(num) ? num->valueint : 0,
+                         wf ? wf : "", steps[0] ? "  failed: " : "", steps,
+                         gone ? "  log unavailable: " : "", gone ? gone : "",
+                         fl);
         }
         char line[2048];
         snprintf(line, sizeof(line), "%-24s %-52s %-8s %s",

@@ -1,6 +1,7 @@
-/* cmd/topics.c — `bitmon topics`: create the jobs, results and DLQ topics
- * with the admin API, or (--check) only verify them and report differences
- * in partitions, replication and retention.ms. Existing topics are never
+/* cmd/topics.c — `bitmon topics`: create the jobs, results, DLQ and logs
+ * topics with the admin API, or (--check) only verify them and report
+ * differences in partitions, replication, retention.ms and (logs topic:
+ * zstd) compression.type. Existing topics are never
  * changed: adding partitions to a keyed topic moves keys, so that stays the
  * operator's decision. */
 #include <inttypes.h>
@@ -18,11 +19,13 @@ typedef struct topic_spec {
         int partitions;
         int replication;
         long long retention_ms;
+        const char *compression; /* compression.type, NULL = the broker's */
 } topic_spec_t;
 
 typedef struct topics_opts {
         kafka_opts_t kafka;
         long long partitions, replication, retention_ms; /* 0 = config */
+        long long logs_retention_ms;                     /* 0 = config */
         int check;
         long long timeout_s;
 } topics_opts_t;
@@ -36,6 +39,8 @@ static void usage(FILE *f) {
                 "  --partitions N       default: topics.partitions\n"
                 "  --replication N      default: topics.replication\n"
                 "  --retention-ms MS    default: topics.retention_ms\n"
+                "  --logs-retention-ms MS  the logs topic's; default:\n"
+                "                       topics.logs_retention_ms\n"
                 "  --timeout S          per admin request (default 30)\n"
                 "%s",
                 kafka_opts_usage);
@@ -71,6 +76,8 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
                                    &o->replication)) ||
                     (r = parse_num(argc, argv, &i, "--retention-ms", 1,
                                    1LL << 62, &o->retention_ms)) ||
+                    (r = parse_num(argc, argv, &i, "--logs-retention-ms", 1,
+                                   1LL << 62, &o->logs_retention_ms)) ||
                     (r = parse_num(argc, argv, &i, "--timeout", 1, 3600,
                                    &o->timeout_s))) {
                         if (r < 0)
@@ -90,6 +97,9 @@ static int parse_args(topics_opts_t *o, int argc, char **argv) {
         if (!o->retention_ms)
                 o->retention_ms =
                     config_int(o->kafka.cfg, "topics.retention_ms");
+        if (!o->logs_retention_ms)
+                o->logs_retention_ms =
+                    config_int(o->kafka.cfg, "topics.logs_retention_ms");
         return 0;
 }
 
@@ -118,9 +128,11 @@ static int topic_describe(rd_kafka_t *rk, const char *name, int *parts,
         return 0;
 }
 
-/* retention.ms of a topic into *out; -1 with errstr when not available. */
+/* retention.ms of a topic into *out and its compression.type into
+ * comp; -1 with errstr when not available. */
 static int topic_retention(rd_kafka_t *rk, const char *name, long long *out,
-                           char *errstr, size_t size) {
+                           char *comp, size_t comp_size, char *errstr,
+                           size_t size) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_ConfigResource_t *res =
             rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
@@ -148,11 +160,12 @@ static int topic_retention(rd_kafka_t *rk, const char *name, long long *out,
             rd_kafka_ConfigResource_configs(rs[0], &ncfg);
         for (size_t i = 0; i < ncfg; i++) {
                 const char *v = rd_kafka_ConfigEntry_value(cfg[i]);
-                if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), "retention.ms") ==
-                        0 &&
-                    v) {
+                const char *k = rd_kafka_ConfigEntry_name(cfg[i]);
+                if (strcmp(k, "retention.ms") == 0 && v) {
                         *out = strtoll(v, NULL, 10);
                         rc   = 0;
+                } else if (strcmp(k, "compression.type") == 0 && v) {
+                        snprintf(comp, comp_size, "%s", v);
                 }
         }
 out:
@@ -178,6 +191,9 @@ static int topic_create(rd_kafka_t *rk, const topic_spec_t *t, char *errstr,
                 goto out;
         snprintf(ret, sizeof(ret), "%lld", t->retention_ms);
         rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
+        if (t->compression)
+                rd_kafka_NewTopic_set_config(nt, "compression.type",
+                                             t->compression);
         rd_kafka_AdminOptions_set_request_timeout(ao, admin_timeout_ms, NULL,
                                                   0);
         rd_kafka_AdminOptions_set_operation_timeout(ao, admin_timeout_ms, NULL,
@@ -215,6 +231,7 @@ static int topic_ensure(rd_kafka_t *rk, const topic_spec_t *t, int check) {
         char err[512];
         int parts, repl, rc = 0;
         long long ret = 0;
+        char comp[32] = "";
         buf_t diff;
         if (topic_describe(rk, t->name, &parts, &repl, err, sizeof(err)) < 0) {
                 printf("%s: error: %s\n", t->name, err);
@@ -229,8 +246,10 @@ static int topic_ensure(rd_kafka_t *rk, const topic_spec_t *t, int check) {
                         printf("%s: error: %s\n", t->name, err);
                         return -1;
                 }
-                printf("%s: created (partitions %d, retention.ms %lld)\n",
-                       t->name, t->partitions, t->retention_ms);
+                printf("%s: created (partitions %d, retention.ms %lld%s%s)\n",
+                       t->name, t->partitions, t->retention_ms,
+                       t->compression ? ", compression.type " : "",
+                       t->compression ? t->compression : "");
                 return 0;
         }
         buf_init(&diff, 4096);
@@ -240,18 +259,24 @@ static int topic_ensure(rd_kafka_t *rk, const topic_spec_t *t, int check) {
         if (repl != t->replication)
                 buf_printf(&diff, "; replication %d, want %d", repl,
                            t->replication);
-        if (topic_retention(rk, t->name, &ret, err, sizeof(err)) < 0)
+        if (topic_retention(rk, t->name, &ret, comp, sizeof(comp), err,
+                            sizeof(err)) < 0)
                 buf_printf(&diff, "; %s", err);
         else if (ret != t->retention_ms)
                 buf_printf(&diff, "; retention.ms %lld, want %lld", ret,
                            t->retention_ms);
+        if (t->compression && strcmp(comp, t->compression) != 0)
+                buf_printf(&diff, "; compression.type %s, want %s",
+                           comp[0] ? comp : "unknown", t->compression);
         if (diff.len) {
                 printf("%s: differs: %s\n", t->name, buf_cstr(&diff) + 2);
                 rc = 1;
         } else {
                 printf("%s: ok (partitions %d, replication %d, retention.ms "
-                       "%lld)\n",
-                       t->name, parts, repl, ret);
+                       "%lld%s%s)\n",
+                       t->name, parts, repl, ret,
+                       t->compression ? ", compression.type " : "",
+                       t->compression ? t->compression : "");
         }
         buf_release(&diff);
         return rc;
@@ -280,15 +305,17 @@ int cmd_topics(int argc, char **argv) {
                 kafka_opts_release(&o.kafka);
                 return 1;
         }
-        const topic_spec_t specs[3] = {
+        const topic_spec_t specs[4] = {
             {o.kafka.topic_jobs, (int)o.partitions, (int)o.replication,
-             o.retention_ms},
+             o.retention_ms, NULL},
             {o.kafka.topic_results, (int)o.partitions, (int)o.replication,
-             o.retention_ms},
+             o.retention_ms, NULL},
             {o.kafka.topic_dlq, (int)o.partitions, (int)o.replication,
-             o.retention_ms},
+             o.retention_ms, NULL},
+            {o.kafka.topic_logs, (int)o.partitions, (int)o.replication,
+             o.logs_retention_ms, "zstd"},
         };
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
                 bad |= topic_ensure(rk, &specs[i], o.check) != 0;
         rd_kafka_destroy(rk);
         kafka_opts_release(&o.kafka);

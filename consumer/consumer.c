@@ -83,22 +83,18 @@ void consumer_stats_add(consumer_t *c, uint64_t *field, uint64_t n) {
 
 /* ---- offsets (consumer thread) ---- */
 
-struct collect {
-        rd_kafka_topic_partition_list_t *list;
-        const char *topic;
-};
-
-static void collect_pos(int32_t part, int64_t pos, void *ctx) {
-        struct collect *col = ctx;
-        rd_kafka_topic_partition_list_add(col->list, col->topic, part)->offset =
-            pos;
+static void count_pos(int32_t part, int64_t pos, void *ctx) {
+        (void)part;
+        (void)pos;
+        (*(uint64_t *)ctx)++;
 }
 
-/* Applies queued completions and stores the positions that advanced
- * (exactly-once: only notes that they did; the transaction commits them). */
+/* Applies queued completions; the next commit carries them (positions
+ * that advanced and done runs above them). */
 void consumer_offsets_apply(consumer_t *c) {
         completion_t *q;
         size_t n;
+        uint64_t advanced = 0;
         pthread_mutex_lock(&c->lock);
         q        = c->queue;
         n        = c->qlen;
@@ -112,21 +108,12 @@ void consumer_offsets_apply(consumer_t *c) {
         for (size_t i = 0; i < n; i++)
                 (void)offsets_done(c->offsets, q[i].part, q[i].off);
         free(q);
-
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(8);
-        struct collect col = {l, c->topic_jobs};
-        offsets_foreach_advanced(c->offsets, collect_pos, &col);
-        if (c->eos) {
-                c->txn_dirty = c->txn_dirty || l->cnt > 0;
-        } else if (l->cnt > 0) {
-                rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
-                if (err && err != RD_KAFKA_RESP_ERR__STATE)
-                        LOG_WARN("consumer", "cannot store offsets: %s",
-                                 rd_kafka_err2str(err));
-        }
-        consumer_stats_add(c, &c->stats.stores, (uint64_t)l->cnt);
-        rd_kafka_topic_partition_list_destroy(l);
+        offsets_foreach_advanced(c->offsets, count_pos, &advanced);
+        if (c->eos)
+                c->txn_dirty = c->txn_dirty || advanced > 0;
+        else
+                c->commit_dirty = true;
+        consumer_stats_add(c, &c->stats.stores, advanced);
 }
 
 /* ---- back-pressure (consumer thread) ---- */
@@ -250,12 +237,12 @@ static void handle_message(consumer_t *c, const rd_kafka_message_t *rkm) {
                 rd_kafka_seek(rkm->rkt, rkm->partition, rkm->offset, 0);
                 return;
         }
-        if (c->eos && txn_consumed(c, rkm->partition, rkm->offset)) {
+        if (commits_consumed(c, rkm->partition, rkm->offset)) {
                 LOG_DEBUG("consumer",
-                          "job done by a committed transaction, skipped "
+                          "job done by a commit, skipped "
                           "partition=%" PRId32 " offset=%" PRId64,
                           rkm->partition, rkm->offset);
-                consumer_stats_add(c, &c->stats.txn_skipped, 1);
+                consumer_stats_add(c, &c->stats.skipped_committed, 1);
                 consumer_job_done(c, rkm->partition, rkm->offset);
                 return;
         }
@@ -284,6 +271,8 @@ static void *consumer_main(void *arg) {
                 flow_control(c);
                 if (c->eos)
                         txn_tick(c);
+                else
+                        commits_tick(c);
         }
         return NULL;
 }
@@ -307,11 +296,11 @@ static void partitions_revoked(consumer_t *c,
                         LOG_WARN("consumer", "commit on revoke failed: %s",
                                  err);
         } else if (!lost) {
-                /* Finished work of these partitions is stored and committed
-                 * before they go; in-flight work is not. */
+                /* Finished work of these partitions is committed before
+                 * they go; in-flight work is not. */
                 consumer_offsets_apply(c);
-                rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
-                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                rd_kafka_resp_err_t err = commits_now(c);
+                if (err)
                         LOG_WARN("consumer", "commit on revoke failed: %s",
                                  rd_kafka_err2str(err));
         }
@@ -325,7 +314,7 @@ static void partitions_revoked(consumer_t *c,
                          lost ? "lost" : "revoked", tp->partition,
                          offsets_inflight(c->offsets, tp->partition));
                 offsets_drop(c->offsets, tp->partition);
-                txn_forget(c, tp->partition);
+                commits_forget(c, tp->partition);
                 ids[n++] = tp->partition;
                 if (n == sizeof(ids) / sizeof(ids[0]) || i == parts->cnt - 1) {
                         if (c->dispatch.on_revoke)
@@ -348,8 +337,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 LOG_INFO("consumer", "partitions assigned count=%d",
                          parts->cnt);
-                if (c->eos)
-                        txn_assigned(c, parts);
+                commits_assigned(c, parts);
                 if (coop)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
@@ -389,15 +377,22 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         return 0; /* librdkafka frees json */
 }
 
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+        (void)rk;
+        (void)offsets;
+        commits_result(opaque, err);
+}
+
 /* ---- lifecycle (controlling thread) ---- */
 
 static const char *const consumer_defaults_kv[] = {
     "partition.assignment.strategy",
     "cooperative-sticky",
-    "enable.auto.commit",
-    "true",
     "auto.offset.reset",
     "earliest",
+    "auto.commit.interval.ms", /* our own commits' interval (commits.c) */
+    "1000",
     "client.id",
     "bitmon",
     "statistics.interval.ms",
@@ -411,23 +406,31 @@ static int consumer_setup(consumer_t *c, const consumer_opts_t *opts,
                                            &opts->kafka, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *sub = NULL;
         rd_kafka_resp_err_t err;
-        /* Forced: offsets are ours to store, the group is the config's. */
+        char interval[32];
+        size_t isize = sizeof(interval);
+        /* Forced: offsets are ours to commit (with their metadata,
+         * commits.c; exactly-once only inside transactions, reading only
+         * committed jobs, hints and DLQ copies), the group is the
+         * config's. */
         if (!conf ||
             kconf_set(conf, "group.id", opts->group, errstr, errstr_size) < 0 ||
             kconf_set(conf, "enable.auto.offset.store", "false", errstr,
                       errstr_size) < 0 ||
-            /* exactly-once: offsets commit only inside transactions, and
-             * only committed jobs (and hints, DLQ copies) are read */
+            kconf_set(conf, "enable.auto.commit", "false", errstr,
+                      errstr_size) < 0 ||
             (opts->exactly_once &&
-             (kconf_set(conf, "enable.auto.commit", "false", errstr,
-                        errstr_size) < 0 ||
-              kconf_set(conf, "isolation.level", "read_committed", errstr,
-                        errstr_size) < 0))) {
+             kconf_set(conf, "isolation.level", "read_committed", errstr,
+                       errstr_size) < 0)) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 return -1;
         }
+        c->commit_interval_ms = 1000;
+        if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", interval,
+                              &isize) == RD_KAFKA_CONF_OK)
+                c->commit_interval_ms = strtoll(interval, NULL, 10);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
         rd_kafka_conf_set_stats_cb(conf, stats_cb);
         rd_kafka_conf_set_opaque(conf, c);
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
@@ -536,15 +539,19 @@ static int poll_ms(int64_t deadline) {
         return (int)(left < 100 ? left : 100);
 }
 
-/* Commits the stored offsets, waiting until the deadline at most (a sync
- * commit waits for a hung broker forever). 0, or -1 with errstr. */
+/* Commits the positions and done runs, waiting until the deadline at most
+ * (a sync commit waits for a hung broker forever). 0, or -1 with
+ * errstr. */
 static int commit_until(consumer_t *c, int64_t deadline, char *errstr,
                         size_t errstr_size) {
-        rd_kafka_queue_t *q  = rd_kafka_queue_new(c->rk);
-        rd_kafka_event_t *ev = NULL;
+        rd_kafka_topic_partition_list_t *l = commits_list(c);
+        rd_kafka_queue_t *q                = rd_kafka_queue_new(c->rk);
+        rd_kafka_event_t *ev               = NULL;
         rd_kafka_resp_err_t err =
-            q ? rd_kafka_commit_queue(c->rk, NULL, q, NULL, NULL)
-              : RD_KAFKA_RESP_ERR__FAIL;
+            !q       ? RD_KAFKA_RESP_ERR__FAIL
+            : l->cnt ? rd_kafka_commit_queue(c->rk, l, q, NULL, NULL)
+                     : RD_KAFKA_RESP_ERR__NO_OFFSET;
+        rd_kafka_topic_partition_list_destroy(l);
         while (!err && !ev && ms_left(deadline) > 0) {
                 ev = rd_kafka_queue_poll(q, poll_ms(deadline));
                 if (ev &&
@@ -562,6 +569,14 @@ static int commit_until(consumer_t *c, int64_t deadline, char *errstr,
                 rd_kafka_queue_destroy(q);
         if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return 0;
+        if (kconf_group_moved(err)) { /* as after a revocation */
+                LOG_INFO("consumer",
+                         "the group moved on before the last commit: the "
+                         "partitions' next owners resume from the one before "
+                         "(%s)",
+                         rd_kafka_err2str(err));
+                return 0;
+        }
         snprintf(errstr, errstr_size, "cannot commit offsets: %s",
                  rd_kafka_err2str(err));
         return -1;
@@ -635,6 +650,7 @@ static void consumer_free(consumer_t *c) {
                                ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE
                                : 0);
         offsets_destroy(c->offsets);
+        commits_release(c);
         txn_release(c);
         free(c->queue);
         free(c->topic_jobs);

@@ -5,8 +5,10 @@
  * reason in headers, and hands good ones to the dispatcher. A job's offset is
  * stored only once its terminal result (or DLQ copy) is acknowledged by
  * Kafka, and per partition only over a contiguous run of finished jobs
- * (consumer/offsets.h); librdkafka auto-commits the stored offsets
- * (exactly-once: they commit in the producer's transactions instead,
+ * (consumer/offsets.h); the consumer commits them every
+ * kafka.auto.commit.interval.ms, with the jobs done above them as metadata
+ * that the next owner of the partition skips (consumer/commits.c;
+ * exactly-once: they commit in the producer's transactions instead,
  * consumer/txn.c, docs/results.md "Exactly once"). When
  * max_watches jobs are in flight the consumer pauses its partitions and keeps
  * polling; it resumes at resume_watches (hysteresis).
@@ -14,7 +16,7 @@
  * Threads: consumer_new/start/stop/close/destroy from one controlling thread;
  * consumer_job_done and consumer_ack from any thread (completions go through
  * a mutex-protected queue that the consumer thread drains: the offset
- * tracker and rd_kafka_offsets_store are only used on the consumer thread,
+ * tracker and the commits are only used on the consumer thread,
  * or in consumer_close after that thread has stopped). The dispatcher's
  * callbacks run on the consumer thread (or in consumer_close).
  *
@@ -86,11 +88,11 @@ typedef struct consumer_stats {
         uint64_t revokes;                 /* partitions revoked or lost */
         uint64_t stores;                  /* offsets stored */
         uint64_t txn_commits, txn_aborts; /* exactly-once transactions */
-        uint64_t txn_skipped; /* consumed again, done by a committed one */
-        size_t inflight;      /* offsets in flight now */
-        int paused;           /* 1 while paused */
-        int64_t lag;          /* jobs of the owned partitions not yet read, from
-                                 the last statistics (consumer/lag.h); 0 before */
+        uint64_t skipped_committed;       /* consumed again, done by a commit */
+        size_t inflight;                  /* offsets in flight now */
+        int paused;                       /* 1 while paused */
+        int64_t lag; /* jobs of the owned partitions not yet read, from
+                        the last statistics (consumer/lag.h); 0 before */
 } consumer_stats_t;
 
 /* Creates the consumer and subscribes to the jobs topic; `producer` (for

@@ -1,5 +1,6 @@
 /* consumer/consumer_int.h — the consumer's state, shared by consumer.c
- * (poll, dispatch, offsets, rebalance) and txn.c (exactly-once: offsets
+ * (poll, dispatch, offsets, rebalance), commits.c (what the committed
+ * offsets say, the at-least-once commits) and txn.c (exactly-once: offsets
  * committed in the producer's transactions). Not an API. */
 #ifndef BITMON_CONSUMER_CONSUMER_INT_H
 #define BITMON_CONSUMER_CONSUMER_INT_H
@@ -12,15 +13,15 @@
 #include "consumer/offsets.h"
 #include "consumer/txnmeta.h"
 
-/* What the last committed transaction (or the group, at assignment) says
- * about a partition: where to rewind to after an abort, and which offsets
+/* What the last commit (or the group, at assignment) says about a
+ * partition: where an exactly-once abort rewinds to, and which offsets
  * above it are done already (skipped when consumed again). */
-typedef struct txn_part {
+typedef struct commit_part {
         int64_t pos; /* committed position; -1 = none (first offset seen) */
         char *meta;  /* its metadata (txnmeta.h), NULL = none */
         txnmeta_range_t *skip;
         size_t n_skip, skip_idx;
-} txn_part_t;
+} commit_part_t;
 
 typedef struct completion {
         int32_t part;
@@ -50,6 +51,16 @@ struct consumer {
         size_t qlen, qcap;
         consumer_stats_t stats;
 
+        /* committed state per partition id (commits.c); consumer thread
+         * only, or close */
+        commit_part_t *cparts;
+        size_t n_cparts;
+        /* at-least-once commits (commits.c) */
+        int64_t commit_interval_ms; /* kafka.auto.commit.interval.ms */
+        int64_t commit_last;        /* when the last one was sent */
+        int64_t commit_warned;      /* last "cannot commit" line */
+        bool commit_dirty;          /* something finished since */
+
         /* exactly-once (consumer/txn.c); consumer thread only, or close */
         bool eos;
         int txn_ms;
@@ -62,23 +73,39 @@ struct consumer {
         int64_t txn_warned;  /* last "commit retried" line */
         rd_kafka_topic_partition_list_t *txn_list; /* offsets of the commit
                                                     * under way */
-        txn_part_t *tparts;                        /* per partition id */
-        size_t n_tparts;
 };
 
 /* consumer.c */
 void consumer_offsets_apply(consumer_t *c);
 void consumer_stats_add(consumer_t *c, uint64_t *field, uint64_t n);
 
-/* txn.c (consumer thread, or close) */
+/* commits.c (consumer thread, or close) */
 /* Reads the committed positions and metadata of newly assigned
  * partitions. */
-void txn_assigned(consumer_t *c, const rd_kafka_topic_partition_list_t *parts);
+void commits_assigned(consumer_t *c,
+                      const rd_kafka_topic_partition_list_t *parts);
 /* Forgets a revoked partition. */
-void txn_forget(consumer_t *c, int32_t part);
-/* A message of the jobs topic was tracked: 1 when a committed transaction
- * already did it (the caller marks it done without dispatching). */
-int txn_consumed(consumer_t *c, int32_t part, int64_t off);
+void commits_forget(consumer_t *c, int32_t part);
+/* A message of the jobs topic was tracked: 1 when a commit says it is done
+ * (the caller marks it done without dispatching). */
+int commits_consumed(consumer_t *c, int32_t part, int64_t off);
+/* The committable positions of the tracked partitions, each with its done
+ * runs as metadata (caller destroys). */
+rd_kafka_topic_partition_list_t *commits_list(consumer_t *c);
+/* The list (from commits_list) committed: remember it. */
+void commits_committed(consumer_t *c, const rd_kafka_topic_partition_list_t *l);
+/* The last committed position of the partition (-1 = none), its skip runs
+ * armed again: where a rewind seeks. */
+int64_t commits_rewind(consumer_t *c, int32_t part);
+void commits_release(consumer_t *c);
+/* At-least-once: commits when something finished and
+ * kafka.auto.commit.interval.ms passed (async); commits now (sync). */
+void commits_tick(consumer_t *c);
+rd_kafka_resp_err_t commits_now(consumer_t *c);
+/* An async commit's outcome (offset_commit callback): logs a failure. */
+void commits_result(consumer_t *c, rd_kafka_resp_err_t err);
+
+/* txn.c (consumer thread, or close) */
 /* In the poll loop: commits when the transaction is due (txn_ms, size). */
 void txn_tick(consumer_t *c);
 /* Commits now, retrying until timeout_ms; aborts and rewinds when the

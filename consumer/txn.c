@@ -6,7 +6,7 @@
  * messages): it closes the producer's gate, waits until every message of
  * the transaction has its delivery report served (so every finished job's
  * completion is queued), applies the completions, adds the committable
- * positions (with the done runs above them, consumer/txnmeta.h) for the
+ * positions (with the done runs above them, consumer/commits.c) for the
  * group's current generation, commits, lets the dispatcher write the done
  * markers, and begins the next transaction. An abort rewinds every assigned
  * partition to its last committed position: the jobs of the aborted
@@ -26,144 +26,13 @@
 #define TXN_ATTEMPT_MS 1000 /* one commit attempt; retried after it */
 #define TXN_WARN_MS    5000 /* "commit retried" at most this often */
 
-static txn_part_t *tpart(consumer_t *c, int32_t part, bool create) {
-        if (part < 0 || part >= OFFSETS_MAX_PARTITION)
-                return NULL;
-        if ((size_t)part >= c->n_tparts) {
-                if (!create)
-                        return NULL;
-                size_t n      = (size_t)part + 1;
-                txn_part_t *t = realloc(c->tparts, n * sizeof(*t));
-                if (!t)
-                        return NULL;
-                for (size_t i = c->n_tparts; i < n; i++)
-                        t[i] = (txn_part_t){.pos = -1};
-                c->tparts   = t;
-                c->n_tparts = n;
-        }
-        return &c->tparts[part];
-}
-
-static void tpart_clear(txn_part_t *t) {
-        free(t->meta);
-        free(t->skip);
-        *t = (txn_part_t){.pos = -1};
-}
-
-/* (Re)arms the skip runs of the committed metadata: after an assignment
- * and after a rewind, the done offsets above the position come again. */
-static void tpart_rearm(txn_part_t *t) {
-        free(t->skip);
-        t->skip     = NULL;
-        t->n_skip   = 0;
-        t->skip_idx = 0;
-        if (t->meta && t->pos >= 0 &&
-            txnmeta_decode(t->meta, strlen(t->meta), t->pos, &t->skip,
-                           &t->n_skip) < 0)
-                LOG_WARN(FAC, "ignoring commit metadata that is not bitmon's "
-                              "(nothing skipped)");
-}
-
-/* Records what is committed for a partition (where an abort rewinds to);
- * with `arm`, also what to skip above it from now on (at assignment; after
- * a commit the skip runs still to come stay as they are: the commit's
- * metadata carries them on). */
-static void tpart_set(txn_part_t *t, int64_t pos, const char *meta, size_t len,
-                      bool arm) {
-        free(t->meta);
-        t->meta = NULL;
-        t->pos  = pos;
-        if (meta && len) {
-                t->meta = malloc(len + 1);
-                if (t->meta) {
-                        memcpy(t->meta, meta, len);
-                        t->meta[len] = '\0';
-                }
-        }
-        if (arm)
-                tpart_rearm(t);
-}
-
-void txn_forget(consumer_t *c, int32_t part) {
-        txn_part_t *t = tpart(c, part, false);
-        if (t)
-                tpart_clear(t);
-}
-
 void txn_release(consumer_t *c) {
-        for (size_t i = 0; i < c->n_tparts; i++)
-                tpart_clear(&c->tparts[i]);
-        free(c->tparts);
-        c->tparts   = NULL;
-        c->n_tparts = 0;
         if (c->txn_list)
                 rd_kafka_topic_partition_list_destroy(c->txn_list);
         c->txn_list = NULL;
 }
 
-void txn_assigned(consumer_t *c, const rd_kafka_topic_partition_list_t *parts) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_copy(parts);
-        rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, l, 10000);
-        if (err)
-                LOG_WARN(FAC,
-                         "cannot read the committed offsets of the assigned "
-                         "partitions (jobs done above them may be reported "
-                         "again): %s",
-                         rd_kafka_err2str(err));
-        for (int i = 0; i < l->cnt; i++) {
-                const rd_kafka_topic_partition_t *tp = &l->elems[i];
-                txn_part_t *t;
-                if (strcmp(tp->topic, c->topic_jobs) != 0 ||
-                    !(t = tpart(c, tp->partition, true)))
-                        continue;
-                tpart_set(t, err || tp->err || tp->offset < 0 ? -1 : tp->offset,
-                          tp->metadata, tp->metadata_size, true);
-                if (t->n_skip)
-                        LOG_INFO(FAC,
-                                 "partition assigned with jobs done above its "
-                                 "position partition=%" PRId32
-                                 " position=%" PRId64 " done_runs=%zu",
-                                 tp->partition, t->pos, t->n_skip);
-        }
-        rd_kafka_topic_partition_list_destroy(l);
-}
-
-int txn_consumed(consumer_t *c, int32_t part, int64_t off) {
-        txn_part_t *t = tpart(c, part, true);
-        if (!t)
-                return 0;
-        if (t->pos < 0) /* nothing committed: an abort rewinds to here */
-                t->pos = off;
-        return t->n_skip &&
-               txnmeta_contains(t->skip, t->n_skip, &t->skip_idx, off);
-}
-
 /* ---- the commit ---- */
-
-struct collect {
-        consumer_t *c;
-        rd_kafka_topic_partition_list_t *l;
-};
-
-static void collect_pos(int32_t part, int64_t pos, void *ctx) {
-        struct collect *col = ctx;
-        char meta[TXNMETA_MAX + 1];
-        const txn_part_t *t = tpart(col->c, part, false);
-        size_t len          = txnmeta_encode(
-                     col->c->offsets, part, t ? t->skip + t->skip_idx : NULL,
-            t ? t->n_skip - t->skip_idx : 0, meta, sizeof(meta));
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_add(col->l, col->c->topic_jobs, part);
-        tp->offset = pos;
-        if (len) {
-                tp->metadata = malloc(len);
-                if (tp->metadata) { /* freed with the list */
-                        memcpy(tp->metadata, meta, len);
-                        tp->metadata_size = len;
-                }
-        }
-}
 
 /* One attempt within timeout_ms: PRODUCER_TXN_*. */
 static int commit_once(consumer_t *c, int timeout_ms, char *errstr,
@@ -179,9 +48,7 @@ static int commit_once(consumer_t *c, int timeout_ms, char *errstr,
         }
         consumer_offsets_apply(c); /* every finished job of it is queued */
         if (!c->txn_list) {
-                struct collect col = {c, rd_kafka_topic_partition_list_new(8)};
-                offsets_foreach(c->offsets, collect_pos, &col);
-                c->txn_list  = col.l;
+                c->txn_list  = commits_list(c);
                 c->txn_dirty = false;
         }
         rd_kafka_consumer_group_metadata_t *cgmd =
@@ -211,12 +78,7 @@ static void txn_next(consumer_t *c) {
 
 static void committed(consumer_t *c) {
         rd_kafka_topic_partition_list_t *l = c->txn_list;
-        for (int i = 0; l && i < l->cnt; i++) {
-                txn_part_t *t = tpart(c, l->elems[i].partition, true);
-                if (t)
-                        tpart_set(t, l->elems[i].offset, l->elems[i].metadata,
-                                  l->elems[i].metadata_size, false);
-        }
+        commits_committed(c, l);
         consumer_stats_add(c, &c->stats.txn_commits, 1);
         consumer_stats_add(c, &c->stats.stores, l ? (uint64_t)l->cnt : 0);
         if (c->dispatch.on_txn_end)
@@ -241,7 +103,7 @@ static void rewind_all(consumer_t *c) {
         seek = rd_kafka_topic_partition_list_new(parts->cnt);
         for (int i = 0; i < parts->cnt; i++) {
                 const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-                txn_part_t *t;
+                int64_t pos;
                 if (strcmp(tp->topic, c->topic_jobs) != 0)
                         continue;
                 offsets_drop(c->offsets, tp->partition);
@@ -251,12 +113,10 @@ static void rewind_all(consumer_t *c) {
                                 c->dispatch.on_revoke(ids, n, c->dispatch.ctx);
                         n = 0;
                 }
-                if ((t = tpart(c, tp->partition, false)) && t->pos >= 0) {
+                if ((pos = commits_rewind(c, tp->partition)) >= 0)
                         rd_kafka_topic_partition_list_add(seek, tp->topic,
                                                           tp->partition)
-                            ->offset = t->pos;
-                        tpart_rearm(t);
-                }
+                            ->offset = pos;
         }
         if (n && c->dispatch.on_revoke)
                 c->dispatch.on_revoke(ids, n, c->dispatch.ctx);

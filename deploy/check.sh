@@ -15,7 +15,9 @@
 # each examples/values-*.yaml; for each render: core kinds pass
 # kubernetes-validate --strict, the custom resources their CRDs' own schema,
 # bitmon.conf passes `bitmon config --check`, and mounts, port, grace period,
-# replicas and user agree. Then the alerts (promtool check/test rules), the
+# replicas and user agree, and so do the worker pool (Deployment, or
+# StatefulSet: also rendered from the defaults) and what names it; a
+# StatefulSet's pods take their stable names as worker.id. Then the alerts (promtool check/test rules), the
 # dashboard's PromQL, the metric names against a live scrape
 # (deploy/planned-metrics.txt exempt), and the message schemas (docs/schema)
 # against tests/schema and the messages of the e2e and demo runs.
@@ -123,6 +125,17 @@ check_render() { # name render.yaml
         dump=$d/dump
         "$bin" config --dump --file "$conf" >"$dump" 2>/dev/null
         consistency "$n" "$r" "$dump" "$conf"
+        # The worker pool (Deployment or StatefulSet) and what names it.
+        kind=$(py workload "$r" 2>"$d.err")
+        check "deploy_${n}_workload_refs" $? "$(cat "$d.err")"
+        if [ "$kind" = StatefulSet ]; then
+                py stable-worker-id "$r" 2>"$d.err"
+                check "deploy_${n}_stable_worker_id" $? "$(cat "$d.err")"
+        fi
+        if [ "$(val producer.exactly_once "$dump")" = true ]; then
+                [ "$kind" = StatefulSet ]
+                check "deploy_${n}_txn_id_stable" $? "producer.exactly_once on a ${kind:-?}: the pods' names, their worker.id, change when they are replaced"
+        fi
 }
 consistency() { # name render dump conf: the old deploy/k8s checks, on a render
         local n=$1 r=$2 dump=$3 conf=$4 store port grace shut repl want
@@ -164,6 +177,9 @@ consistency() { # name render dump conf: the old deploy/k8s checks, on a render
 out=$("$HELM" lint --strict "$chart" 2>&1)
 check deploy_helm_lint $? "$out"
 check_render default "$tmp/default.yaml"
+render "$tmp/statefulset.yaml" "" --set workload.kind=StatefulSet
+check deploy_render_statefulset $? "$(cat "$tmp/statefulset.yaml.err")"
+check_render statefulset "$tmp/statefulset.yaml"
 for f in "$chart"/examples/values-*.yaml; do
         n=$(basename "$f" .yaml)
         n=${n#values-}
@@ -192,6 +208,16 @@ refuses keda_beyond_partitions "must not exceed topics.partitions" --set keda.en
 refuses keda_scale_down_too_fast "longer than shutdownTimeoutSeconds" --set keda.enabled=true,keda.scaleDownStabilizationSeconds=20
 refuses managed_key "managed by the chart" --set-string 'config.cache\.expected_replicas=9'
 refuses secret_in_config "looks like a secret" --set-string 'config.redis\.password=x'
+refuses nested_config "keys are flat" --set config.producer.exactly_once=true
+refuses worker_id_in_config "config.worker.id is set by the chart" --set-string 'config.worker\.id=bitmon'
+refuses workload_kind "workload.kind must be Deployment or StatefulSet" --set workload.kind=DaemonSet
+# however it is written; the message says why
+eos="exactly_once needs workload.kind=StatefulSet.*cannot fence its predecessor"
+for v in true yes On 1; do
+        refuses "exactly_once_${v,,}_deployment" "$eos" --set-string "config.producer\\.exactly_once=$v"
+done
+refuses exactly_once_bool_deployment_keda "$eos" --set keda.enabled=true,'config.producer\.exactly_once=true'
+refuses exactly_once_example_as_deployment "$eos" -f "$chart/examples/values-exactly-once.yaml" --set workload.kind=Deployment
 render "$tmp/rolled.yaml" "" --set-string 'config.workers\.threads=4'
 a=$(grep 'checksum/config' "$tmp/default.yaml")
 b=$(grep 'checksum/config' "$tmp/rolled.yaml")

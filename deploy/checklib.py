@@ -16,6 +16,15 @@ the deploy venv's python (PyYAML). Subcommands:
                               dashboards, one a line, sorted
   scrape-names METRICS        the series names of a /metrics scrape
   config RENDER OUTDIR        each ConfigMap's bitmon.conf as OUTDIR/N.conf
+  workload RENDER             the worker pool (one Deployment or StatefulSet)
+                              and what names it agree: its selector, the
+                              PodDisruptionBudget's, the ScaledObject's
+                              scaleTargetRef, the Service the ServiceMonitor
+                              selects (not a headless one); prints its kind
+  stable-worker-id RENDER     the worker pool is a StatefulSet whose pods
+                              take BITMON_WORKER_ID from their (stable) name,
+                              with a headless governing Service, Parallel
+                              pod management and rolling updates
   validate SCHEMA [--invalid] FILE.jsonl...
                               every line validates against SCHEMA (with
                               --invalid: every line is rejected); prints
@@ -222,6 +231,105 @@ def cmd_config(render, outdir):
         sys.exit("want one bitmon.conf ConfigMap in %s, found %d" % (render, n))
 
 
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def label_expr(e, labels):
+    op, key, values = e["operator"], e["key"], e.get("values", [])
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    sys.exit("unknown selector operator " + op)
+
+
+def worker_pool(render):
+    """The render's documents by kind, and its one worker pool."""
+    by_kind = {}
+    for d in docs(render):
+        by_kind.setdefault(d.get("kind"), []).append(d)
+    pools = [d for k in WORKLOAD_KINDS for d in by_kind.get(k, [])]
+    if len(pools) != 1:
+        sys.exit("want one Deployment or StatefulSet in %s, found %d" % (render, len(pools)))
+    return by_kind, pools[0]
+
+
+def cmd_workload(render):
+    by_kind, pool = worker_pool(render)
+    kind, name = pool["kind"], pool["metadata"]["name"]
+    pod = pool["spec"]["template"]
+    labels = pod["metadata"].get("labels", {})
+    bad = []
+    if not selects(pool["spec"]["selector"].get("matchLabels"), labels):
+        bad.append("the %s's selector does not select its pods" % kind)
+    for pdb in by_kind.get("PodDisruptionBudget", []):
+        if not selects(pdb["spec"]["selector"].get("matchLabels"), labels):
+            bad.append("PodDisruptionBudget %s does not select the pods" % pdb["metadata"]["name"])
+    for so in by_kind.get("ScaledObject", []):
+        ref = so["spec"]["scaleTargetRef"]
+        got = (ref.get("apiVersion", "apps/v1"), ref.get("kind", "Deployment"), ref.get("name"))
+        if got != ("apps/v1", kind, name):
+            bad.append("ScaledObject %s scales %s, not apps/v1 %s %s" %
+                       (so["metadata"]["name"], "/".join(map(str, got)), kind, name))
+    services = by_kind.get("Service", [])
+    for sm in by_kind.get("ServiceMonitor", []):
+        sel = sm["spec"]["selector"]
+        picked = []
+        for svc in services:
+            svc_labels = svc["metadata"].get("labels", {})
+            if not selects(sel.get("matchLabels"), svc_labels):
+                continue
+            if any(not label_expr(e, svc_labels) for e in sel.get("matchExpressions", [])):
+                continue
+            picked.append(svc)
+        ports = [e["port"] for e in sm["spec"]["endpoints"]]
+        if (len(picked) != 1 or picked[0]["spec"].get("clusterIP") == "None"
+                or not selects(picked[0]["spec"].get("selector"), labels)
+                or not set(ports) <= {p["name"] for p in picked[0]["spec"]["ports"]}):
+            bad.append("ServiceMonitor %s selects %s, want the one Service (not headless) "
+                       "of the pods with port(s) %s" %
+                       (sm["metadata"]["name"],
+                        [svc["metadata"]["name"] for svc in picked] or "no Service", ports))
+    print(kind)
+    if bad:
+        sys.exit("; ".join(bad))
+
+
+def cmd_stable_worker_id(render):
+    by_kind, pool = worker_pool(render)
+    if pool["kind"] != "StatefulSet":
+        sys.exit("the worker pool is a %s: its pods get new names when replaced" % pool["kind"])
+    spec = pool["spec"]
+    labels = spec["template"]["metadata"].get("labels", {})
+    bad = []
+    envs = [e for c in spec["template"]["spec"]["containers"] for e in c.get("env", [])
+            if e["name"] == "BITMON_WORKER_ID"]
+    refs = [e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in envs]
+    if refs != ["metadata.name"]:
+        bad.append("BITMON_WORKER_ID is not the pod's name (fieldRef metadata.name): %s" % envs)
+    gov = [svc for svc in by_kind.get("Service", [])
+           if svc["metadata"]["name"] == spec.get("serviceName")]
+    if (len(gov) != 1 or gov[0]["spec"].get("clusterIP") != "None"
+            or not selects(gov[0]["spec"].get("selector"), labels)):
+        bad.append("serviceName %r is not a headless Service of the pods in the render" %
+                   spec.get("serviceName"))
+    if spec.get("podManagementPolicy") != "Parallel":
+        bad.append("podManagementPolicy is %r, not Parallel" % spec.get("podManagementPolicy"))
+    upd = spec.get("updateStrategy", {})
+    if upd.get("type") != "RollingUpdate" or upd.get("rollingUpdate", {}).get("partition", 0):
+        bad.append("updateStrategy %s is not a RollingUpdate of every pod" % upd)
+    if bad:
+        sys.exit("; ".join(bad))
+
+
 def cmd_validate(schema_path, args):
     import jsonschema
     want_valid = True
@@ -256,7 +364,8 @@ def main(argv):
         return cmd_validate(argv[2], argv[3:])
     cmds = {"split": (cmd_split, 2), "crd-schema": (cmd_crd_schema, 2),
             "rules": (cmd_rules, 2), "dashboard-rules": (cmd_dashboard_rules, 2),
-            "scrape-names": (cmd_scrape_names, 1), "config": (cmd_config, 2)}
+            "scrape-names": (cmd_scrape_names, 1), "config": (cmd_config, 2),
+            "workload": (cmd_workload, 1), "stable-worker-id": (cmd_stable_worker_id, 1)}
     if len(argv) >= 2 and argv[1] == "metric-names":
         return cmd_metric_names(argv[2:])
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:

@@ -54,3 +54,9 @@ rd_kafka_conf_t *kconf_new(const char *bootstrap, const kconf_pairs_t *defaults,
         }
         return conf;
 }
+
+bool kconf_group_moved(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+               err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+               err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+}

@@ -9,6 +9,7 @@
 #define BITMON_PRODUCER_KCONF_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* librdkafka properties as key/value pairs, e.g. from the `kafka.*` keys of
@@ -29,5 +30,10 @@ rd_kafka_conf_t *kconf_new(const char *bootstrap, const kconf_pairs_t *defaults,
 /* Sets one property; 0 or -1 with "kafka.KEY: reason" in errstr. */
 int kconf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
               char *errstr, size_t errstr_size);
+
+/* An offset commit refused because the consumer group moved on (a
+ * rebalance under way, or this member's generation is over): the
+ * partitions' next owners resume from the last commit that landed. */
+bool kconf_group_moved(rd_kafka_resp_err_t err);
 
 #endif

@@ -27,11 +27,12 @@ struct producer {
         pthread_rwlock_t gate;   /* senders read, open/close write */
         pthread_mutex_t gate_mu; /* with gate_cv: waiting for the gate */
         pthread_cond_t gate_cv;
-        int gate_open;        /* under gate (write) */
-        atomic_llong epoch;   /* +1 per abort */
-        atomic_ullong sent;   /* messages of the open transaction */
-        atomic_ullong served; /* ... whose report was served */
-        int offsets_sent;     /* this transaction's offsets are added */
+        int gate_open;              /* under gate (write) */
+        atomic_llong epoch;         /* +1 per abort */
+        atomic_ullong sent;         /* messages of the open transaction */
+        atomic_ullong served;       /* ... whose report was served */
+        int offsets_sent;           /* this transaction's offsets are added */
+        rd_kafka_topic_t *zstd_rkt; /* opts.zstd_topic, held for its conf */
 };
 
 /* Delivery report: runs on the poll thread. */
@@ -45,7 +46,11 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                          rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?",
                          rd_kafka_err2str(rkm->err));
         if (ack) {
-                ack->fn(ack->ctx, ack->part, ack->off, rkm->err);
+                if (ack->part == PRODUCER_ACK_WHERE)
+                        ack->fn(ack->ctx, rkm->partition, rkm->offset,
+                                rkm->err);
+                else
+                        ack->fn(ack->ctx, ack->part, ack->off, rkm->err);
                 free(ack);
         }
         producer_t *p = opaque;
@@ -188,6 +193,29 @@ static int txn_init(producer_t *p, const producer_opts_t *opts, char *errstr,
         return producer_txn_begin(p, errstr, errstr_size) == 0 ? 0 : -1;
 }
 
+/* The logs topic's messages are compressed with zstd by this producer, not
+ * re-compressed by the broker: a topic handle made with that configuration
+ * and held for the producer's life is the one every send by name finds. */
+static int zstd_topic(producer_t *p, const char *topic, char *errstr,
+                      size_t errstr_size) {
+        if (!topic || !*topic)
+                return 0;
+        rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+        if (!tc ||
+            rd_kafka_topic_conf_set(tc, "compression.codec", "zstd", errstr,
+                                    errstr_size) != RD_KAFKA_CONF_OK) {
+                if (tc)
+                        rd_kafka_topic_conf_destroy(tc);
+                return -1;
+        }
+        if (!(p->zstd_rkt = rd_kafka_topic_new(p->rk, topic, tc))) {
+                snprintf(errstr, errstr_size, "cannot set up topic %s: %s",
+                         topic, rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        return 0;
+}
+
 producer_t *producer_new(const producer_opts_t *opts, char *errstr,
                          size_t errstr_size) {
         kconf_pairs_t defaults = {defaults_kv, 4};
@@ -222,6 +250,8 @@ producer_t *producer_new(const producer_opts_t *opts, char *errstr,
                 goto fail;
         }
         p->thread_started = 1;
+        if (zstd_topic(p, opts->zstd_topic, errstr, errstr_size) < 0)
+                goto fail;
         if (p->txn && txn_init(p, opts, errstr, errstr_size) < 0)
                 goto fail;
         return p;
@@ -280,6 +310,8 @@ void producer_destroy(producer_t *p) {
                 atomic_store(&p->stop, 1);
                 pthread_join(p->thread, NULL);
         }
+        if (p->zstd_rkt)
+                rd_kafka_topic_destroy(p->zstd_rkt);
         if (p->rk) {
                 rd_kafka_poll(p->rk, 0);
                 rd_kafka_destroy(p->rk);
@@ -461,11 +493,8 @@ static int txn_error(producer_t *p, rd_kafka_error_t *error, const char *what,
                 rc = PRODUCER_TXN_FATAL;
         } else if (rd_kafka_error_txn_requires_abort(error)) {
                 rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-                rc = code == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
-                             code == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
-                             code == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS
-                         ? PRODUCER_TXN_MOVED
-                         : PRODUCER_TXN_ABORT;
+                rc = kconf_group_moved(code) ? PRODUCER_TXN_MOVED
+                                             : PRODUCER_TXN_ABORT;
         } else {
                 rc = PRODUCER_TXN_RETRY;
         }

@@ -57,8 +57,10 @@ typedef struct producer_opts {
         kconf_pairs_t kafka;          /* `kafka.*` passthrough */
         int flush_timeout_ms;         /* producer_destroy's flush; 0 = 10000 */
         const char *transactional_id; /* NULL or "" = not transactional */
-        int txn_timeout_ms; /* transaction.timeout.ms (and the messages'
-                             * timeout); 0 = 60000 */
+        int txn_timeout_ms;     /* transaction.timeout.ms (and the messages'
+                                 * timeout); 0 = 60000 */
+        const char *zstd_topic; /* messages to this topic are compressed
+                                 * with zstd (topics.logs); NULL = none */
 } producer_opts_t;
 
 /* Called once per acknowledged message on the poll thread. It must not block
@@ -74,6 +76,11 @@ typedef struct producer_ack {
         int32_t part;
         int64_t off;
 } producer_ack_t;
+
+/* producer_ack_t.part for an ack that wants to know where its message went:
+ * fn then gets the produced message's partition and offset instead of
+ * part/off (the logs topic's segments, producer/logseg.h). */
+#define PRODUCER_ACK_WHERE (-2)
 
 typedef struct producer_header {
         const char *name;

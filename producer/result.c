@@ -271,6 +271,32 @@ static void add_step(jw_t *w, const result_step_t *s) {
         jw_close(w, '}');
 }
 
+/* log.full: where the copy of the whole log is (producer/logseg.h). */
+static void add_full(jw_t *w, const logseg_ref_t *r) {
+        if (!r) {
+                jw_str(w, "full", NULL);
+                return;
+        }
+        jw_open(w, "full", '{');
+        jw_str(w, "topic", r->topic);
+        jw_int(w, "partition", r->partition, INT64_MIN);
+        jw_open(w, "offsets", '[');
+        for (size_t i = 0; i < r->n; i++) {
+                char n[24];
+                jw_sep(w);
+                jw_raw(w, n,
+                       (size_t)snprintf(n, sizeof(n), "%lld",
+                                        (long long)r->offsets[i]));
+        }
+        jw_close(w, ']');
+        jw_int(w, "segments", (int64_t)r->n, INT64_MIN);
+        jw_int(w, "bytes", (int64_t)r->bytes, INT64_MIN);
+        jw_str(w, "sha256", r->sha256);
+        jw_bool(w, "truncated", r->truncated);
+        jw_str(w, "copy", r->copy);
+        jw_close(w, '}');
+}
+
 static void add_log(jw_t *w, const result_log_t *l) {
         if (!l) {
                 jw_str(w, "log", NULL);
@@ -289,6 +315,8 @@ static void add_log(jw_t *w, const result_log_t *l) {
                 add_step(w, &l->failed_steps[i]);
         jw_close(w, ']');
         jw_lines(w, "tail", l->tail, l->n_tail);
+        if (l->full_asked)
+                add_full(w, l->full);
         jw_close(w, '}');
 }
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "producer/logseg.h"
+
 #define RESULT_VERSION 1
 
 typedef enum {
@@ -63,7 +65,10 @@ typedef struct result_log {
         size_t n_failed_steps;
         const char *const *tail;
         size_t n_tail;
-        const char *unavailable; /* NULL = read (available) */
+        const char *unavailable;  /* NULL = read (available) */
+        bool full_asked;          /* log: full: write "full" (the copy in the
+                                   * logs topic, or null without one) */
+        const logseg_ref_t *full; /* NULL = "full": null */
 } result_log_t;
 
 typedef struct result_error {

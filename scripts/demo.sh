@@ -5,7 +5,9 @@
 # mix of jobs (success, failing step, aborted, on hold → running → success,
 # aborted with its log deleted (still `finished`, log unavailable), a
 # report-once job, a mistyped token, an unknown app), show the results as
-# they arrive, then SIGTERM bitmon and check that it exits cleanly.
+# they arrive, then SIGTERM bitmon and check that it exits cleanly. The
+# failing build's job asks for `log: full`: its whole log is read back from
+# the logs topic with `bitmon log` and checked against the result.
 # Exit 0 only if every job got exactly one terminal result and bitmon
 # stopped with status 0 within shutdown.timeout_s.
 #
@@ -86,6 +88,7 @@ export BITMON_REDIS_HOST=${BITMON_TEST_REDIS%:*} BITMON_REDIS_PORT=${BITMON_TEST
 export BITMON_REDIS_PREFIX="$run_id:"
 export BITMON_TOPICS_JOBS=$run_id.jobs BITMON_TOPICS_RESULTS=$run_id.results
 export BITMON_TOPICS_DLQ=$run_id.dlq BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=3
+export BITMON_TOPICS_LOGS=$run_id.logs
 export BITMON_CONSUMER_GROUP=$run_id
 export BITMON_TOKENS_STORE=dir:$tokens_dir
 export BITMON_TOKENS_FINGERPRINT_KEY_FILE=$keys_dir/fingerprint.key
@@ -146,8 +149,10 @@ app=d3e0000000000001
 say "enqueueing 8 jobs"
 {
         for b in 1 2 3 4 6; do
-                printf '{"v":1,"job_id":"%s-b%s","workspace":"ws-demo","app_slug":"%s","build_slug":"b00000000000000%s","attrs":{"demo":"%s"}}\n' \
-                        "$run_id" "$b" "$app" "$b" "$run_id"
+                full=
+                [ "$b" = 2 ] && full=',"log":"full"' # the failing build: its whole log
+                printf '{"v":1,"job_id":"%s-b%s","workspace":"ws-demo","app_slug":"%s","build_slug":"b00000000000000%s","attrs":{"demo":"%s"}%s}\n' \
+                        "$run_id" "$b" "$app" "$b" "$run_id" "$full"
         done
         printf '{"v":1,"job_id":"%s-once","workspace":"ws-demo","app_slug":"%s","build_slug":"b000000000000004","follow":false}\n' "$run_id" "$app"
         printf '{"v":1,"job_id":"%s-badtoken","workspace":"ws-broken","app_slug":"d3e0000000000002","build_slug":"b000000000000005"}\n' "$run_id"
@@ -169,6 +174,20 @@ while [ $((SECONDS - start)) -lt "$timeout_s" ]; do
 done
 sleep 1 # a duplicate would show up now
 kill "$tailh_pid" 2>/dev/null; wait "$tailh_pid" 2>/dev/null; tailh_pid=
+
+say "reading back the whole log of b2 (log: full) with bitmon log --job $run_id-b2"
+full_ok=0
+ref=$(jq -c --arg j "$run_id-b2" 'select(.job_id == $j and .event == "finished") | .log.full' "$tmp/results.jsonl" | tail -1)
+if "$BIN" log --job "$run_id-b2" >"$tmp/b2.log" 2>"$tmp/b2.err"; then
+        echo "    $ref" | cut -c1-200
+        echo "    ... its last lines:"
+        "$BIN" log --strip-ansi --job "$run_id-b2" 2>/dev/null | tail -4 | cut -c1-100 | sed 's/^/      /'
+        got=$(sha256sum <"$tmp/b2.log" | cut -c1-64)
+        [ "$got" = "$(jq -r .sha256 <<<"$ref")" ] && full_ok=1
+        echo "    $(wc -c <"$tmp/b2.log") bytes, sha256 $got: $([ $full_ok = 1 ] && echo "matches the result" || echo "${R}does not match$N")"
+else
+        echo "    ${R}bitmon log: $(cat "$tmp/b2.err")$N"
+fi
 
 say "stopping bitmon (SIGTERM, shutdown.timeout_s=$shutdown_s)"
 t0=$(date +%s%N)
@@ -201,6 +220,7 @@ done < <(jq -r .job_id "$tmp/jobs.jsonl")
 echo "    results: $(wc -l <"$tmp/results.jsonl") messages, $(terminal | wc -l) of $expected jobs ended"
 echo "    bitmon exit status $rc after ${ms} ms"
 [ "$rc" -eq 0 ] || ok=0
+[ "$full_ok" -eq 1 ] || ok=0
 [ "$ms" -le $((shutdown_s * 1000)) ] || ok=0
 grep -q '"level":"error"' "$tmp/bitmon.log" && {
         echo "    errors in the bitmon log:"
@@ -209,4 +229,4 @@ grep -q '"level":"error"' "$tmp/bitmon.log" && {
 art=${BITMON_TEST_ARTIFACTS:-$PWD/$BUILD/artifacts}/demo
 mkdir -p "$art" 2>/dev/null && cp "$tmp/jobs.jsonl" "$tmp/results.jsonl" "$art/" 2>/dev/null
 [ "$ok" -eq 1 ] || fail "see above (KEEP_TMP=1 keeps $tmp)"
-printf '%sdemo: OK — every job got exactly one terminal result; bitmon exited cleanly%s\n' "$G" "$N"
+printf '%sdemo: OK — every job got exactly one terminal result; the log: full job'"'"'s log came back whole; bitmon exited cleanly%s\n' "$G" "$N"

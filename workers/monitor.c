@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cache/buildcache.h"
+#include "cache/logref.h"
 #include "cache/preflight.h"
 #include "common/log.h"
 #include "workers/monitor_int.h"
@@ -434,6 +435,8 @@ static void seam_payload_free(void *ctx, watch_req_kind_t kind, void *payload) {
         int i;
         if (kind == WATCH_REQ_RAW_LOG && (i = fallback_find(t, payload)) >= 0)
                 t->fallback[i] = t->fallback[--t->n_fallback];
+        if (kind == WATCH_REQ_RAW_LOG)
+                logcopy_refs_drop(t->refs, payload);
         watch_bitrise_payload_free(kind, payload);
 }
 
@@ -486,6 +489,23 @@ static void monitor_on_ack(void *ctx, int32_t part, int64_t off,
         free(a);
 }
 
+/* A `log: full` job's copy, findable by build and job (cache/logref.h). */
+static void logref_record(monitor_thread_t *t, const monitor_job_t *mj,
+                          const logseg_ref_t *full) {
+        char e[160];
+        cJSON *o   = logseg_ref_to_json(full);
+        char *json = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (json &&
+            cache_logref_put(t->rc, mj->job->app_slug, mj->job->build_slug,
+                             mj->job->job_id, json, t->m->o.logcopy.ref_ttl_s,
+                             e, sizeof(e)) < 0 &&
+            cache_redis_is_up(t->rc))
+                LOG_WARN(FAC, "cannot record the log copy of job %s: %s",
+                         mj->job->job_id, e);
+        free(json);
+}
+
 static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
                         const void *build, const void *log,
                         const watch_error_t *err) {
@@ -493,9 +513,10 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
         monitor_t *m        = t->m;
         monitor_job_t *mj   = job;
         char e[256], key[80];
-        int archived = log && fallback_find(t, log) < 0;
-        char *json   = monitor_result_json(mj, ev, last, build, log, archived,
-                                           err, t->worker, e, sizeof(e));
+        int archived             = log && fallback_find(t, log) < 0;
+        const logseg_ref_t *full = logcopy_refs_get(t->refs, log);
+        char *json = monitor_result_json(mj, ev, last, build, log, archived,
+                                         full, err, t->worker, e, sizeof(e));
         if (!json) {
                 LOG_ERROR(FAC, "cannot encode the result of job %s: %s",
                           mj->job->job_id, e);
@@ -530,6 +551,8 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
                 return -1;
         }
         metrics_counter_inc(m->results[ev]);
+        if (ev == WATCH_EV_FINISHED && full && mj->job->log == JOB_LOG_FULL)
+                logref_record(t, mj, full);
         if (ev == WATCH_EV_FINISHED)
                 monitor_observe_detection(m, build);
         if (ev == WATCH_EV_ERROR && err && (unsigned)err->code < MONITOR_N_ERRS)
@@ -592,6 +615,7 @@ static void thread_free(monitor_thread_t *t) {
                 tokenstore_destroy(t->ts);
         cache_redis_destroy(t->rc);
         free(t->fallback);
+        logcopy_refs_destroy(t->refs);
         OPENSSL_cleanse(t->fp_memo, sizeof(t->fp_memo));
         free(t);
 }
@@ -613,10 +637,16 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         }
         int n = atomic_fetch_add(&m->threads, 1);
         snprintf(t->worker, sizeof(t->worker), "%s/w%d", m->o.worker_id, n);
-        t->m                  = m;
-        t->wb.client          = m->o.client;
-        t->wb.logparse        = m->o.logparse;
-        t->wb.clock           = m->clock;
+        t->m           = m;
+        t->wb.client   = m->o.client;
+        t->wb.logparse = m->o.logparse;
+        t->wb.clock    = m->clock;
+        t->wb.copy     = &m->o.logcopy;
+        if (!(t->refs = logcopy_refs_new())) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        t->wb.refs            = t->refs;
         cache_redis_opts_t ro = m->o.redis;
         ro.name               = t->worker;
         ro.on_state           = monitor_redis_state;
@@ -737,6 +767,22 @@ static void monitor_metrics_register(monitor_t *m) {
         m->status_refused = metrics_counter(
             mx, "bitmon_status_refused_total",
             "Status events not sent: too many results waiting.", NULL);
+        m->o.logcopy.stored = metrics_counter(
+            mx, "bitmon_log_copies_total",
+            "Whole logs of log: full watches copied to the logs topic, by "
+            "result (failed: a segment refused or lost; the log is read "
+            "again).",
+            "result", "stored", NULL);
+        m->o.logcopy.failed = metrics_counter(
+            mx, "bitmon_log_copies_total",
+            "Whole logs of log: full watches copied to the logs topic, by "
+            "result (failed: a segment refused or lost; the log is read "
+            "again).",
+            "result", "failed", NULL);
+        m->o.logcopy.bytes = metrics_counter(
+            mx, "bitmon_log_copy_bytes_total",
+            "Raw log bytes stored in the logs topic (before compression).",
+            NULL);
         metrics_gauge_fn(mx, "bitmon_results_waiting",
                          "Results waiting for room in the producer queue.",
                          monitor_waiting_fn, m, NULL);

@@ -46,6 +46,7 @@
 #include "common/job.h"
 #include "producer/producer.h"
 #include "workers/loop.h"
+#include "workers/logcopy.h"
 #include "workers/watch.h"
 
 typedef struct monitor monitor_t;
@@ -71,6 +72,8 @@ typedef struct monitor_opts {
                                * webhook counts as delivering for this long */
         producer_t *producer; /* borrowed */
         const char *topic_results; /* topics.results */
+        logcopy_opts_t logcopy;    /* `log: full` copies to topics.logs
+                                    * (producer NULL = none) */
         consumer_t *consumer;      /* borrowed: consumer_ack, job_done */
         const char *worker_id;     /* worker.id, e.g. the pod name */
         int exactly_once;   /* producer.exactly_once: done markers are written

@@ -30,8 +30,9 @@ typedef struct monitor_thread {
         tokenstore_t *ts; /* own (redis store) or m->dir_ts */
         int own_ts;
         watch_bitrise_t wb;
-        pubq_t *pq;      /* results waiting for room in the producer's queue */
-        void **fallback; /* log_fallback payloads (not archived) */
+        pubq_t *pq; /* results waiting for room in the producer's queue */
+        logcopy_refs_t *refs; /* `log: full` copies by RAW_LOG payload */
+        void **fallback;      /* log_fallback payloads (not archived) */
         size_t n_fallback, cap_fallback;
 } monitor_thread_t;
 
@@ -91,13 +92,16 @@ char *monitor_build_to_json(const bitrise_build_t *b);
 
 /* The result JSON for one event of mj (DESIGN "Result"); malloc'ed, or
  * NULL with errstr. `final` marks the last `status` of a follow=false job;
- * log_archived says whether lp came from the archived raw log. err: the
+ * log_archived says whether lp came from the archived raw log; full: the
+ * copy of that log in the logs topic (a `log: full` job's log.full, null
+ * when NULL; ignored for other jobs). err: the
  * error of an error event; on a finished event without lp, why the log is
  * unavailable (err->log_gone). */
 char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           const bitrise_build_t *b, const logparse_t *lp,
-                          int log_archived, const watch_error_t *err,
-                          const char *worker, char *errstr, size_t errstr_size);
+                          int log_archived, const logseg_ref_t *full,
+                          const watch_error_t *err, const char *worker,
+                          char *errstr, size_t errstr_size);
 
 /* monitor_txn.c: remembers a job whose terminal result is in the open
  * transaction (exactly-once); monitor_txn_end marks it done. Any thread. */

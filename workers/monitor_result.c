@@ -118,9 +118,9 @@ static size_t log_fill(const logparse_t *lp, int archived, result_log_t *rl,
 
 char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           const bitrise_build_t *b, const logparse_t *lp,
-                          int log_archived, const watch_error_t *err,
-                          const char *worker, char *errstr,
-                          size_t errstr_size) {
+                          int log_archived, const logseg_ref_t *full,
+                          const watch_error_t *err, const char *worker,
+                          char *errstr, size_t errstr_size) {
         const job_t *j = mj->job;
         result_build_t rb;
         result_log_t rl;
@@ -146,7 +146,9 @@ char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
         if (ev == WATCH_EV_FINISHED && j->log != JOB_LOG_NONE) {
                 if (lp) {
                         log_fill(lp, log_archived, &rl, steps);
-                        r.log = &rl;
+                        rl.full_asked = j->log == JOB_LOG_FULL;
+                        rl.full       = full;
+                        r.log         = &rl;
                 } else if (err && watch_log_gone_name(err->log_gone)) {
                         rl = (result_log_t){
                             .archived    = err->log_archived != 0,

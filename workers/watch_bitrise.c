@@ -12,7 +12,10 @@ typedef struct wb_req { /* one request in flight: watch_request_t.handle */
         loop_t *loop;
         srvclock_t *clock;
         bitrise_req_t *br;
-        logparse_t *lp; /* RAW_LOG only */
+        logparse_t *lp;       /* RAW_LOG only */
+        logcopy_t *copy;      /* RAW_LOG for log: full, may be NULL */
+        logcopy_refs_t *refs; /* where the copy's reference goes */
+        long http_status;     /* of the finished transfer, while settling */
         watch_request_t *wreq;
 } wb_req_t;
 
@@ -109,6 +112,7 @@ void *watch_bitrise_log_fallback(const watch_bitrise_t *wb,
 }
 
 static void wb_req_free(wb_req_t *r) {
+        logcopy_destroy(r->copy);
         bitrise_req_destroy(r->br);
         logparse_destroy(r->lp);
         free(r);
@@ -147,6 +151,41 @@ static int wb_take_payload(wb_req_t *r, bitrise_result_t *res,
         return 0;
 }
 
+/* Hands ans to the watch and frees r. */
+static void wb_answer(wb_req_t *r, watch_answer_t *ans) {
+        watch_request_t *wreq = r->wreq;
+        watch_req_kind_t kind = wreq->kind;
+        logcopy_refs_t *refs  = r->refs;
+        wb_req_free(r);
+        wreq->handle = NULL;
+        wreq->cb(wreq->cb_arg, ans); /* may free wreq */
+        if (kind == WATCH_REQ_RAW_LOG && ans->payload)
+                logcopy_refs_drop(refs, ans->payload);
+        watch_bitrise_payload_free(kind, ans->payload);
+}
+
+/* The copy of a `log: full` raw log is stored (rc 0) or failed. */
+static void wb_copied(void *arg, int rc, const char *msg) {
+        wb_req_t *r        = arg;
+        char m[320]        = "";
+        logseg_ref_t *ref  = rc == 0 ? logcopy_ref_take(r->copy) : NULL;
+        watch_answer_t ans = {.cls            = WATCH_ANS_OK,
+                              .http_status    = r->http_status,
+                              .retry_after_ms = -1};
+        if (ref && logcopy_refs_put(r->refs, r->lp, ref) == 0) {
+                ans.payload = r->lp;
+                r->lp       = NULL;
+        } else {
+                snprintf(m, sizeof(m),
+                         "cannot store the log of build %s in the logs "
+                         "topic: %s",
+                         r->wreq->build_slug, rc == 0 ? "out of memory" : msg);
+                ans.cls     = WATCH_ANS_TRANSIENT;
+                ans.message = m;
+        }
+        wb_answer(r, &ans);
+}
+
 static void wb_done(void *arg, CURL *easy, CURLcode code) {
         wb_req_t *r           = arg;
         watch_request_t *wreq = r->wreq;
@@ -154,6 +193,14 @@ static void wb_done(void *arg, CURL *easy, CURLcode code) {
         bitrise_result_t res;
         (void)easy;
         bitrise_req_finish(r->br, code, &res);
+        if (kind == WATCH_REQ_RAW_LOG && r->copy &&
+            code != LOOP_HTTP_CANCELLED && res.cls == BITRISE_OK) {
+                /* answered once every segment is stored */
+                r->http_status = res.http_status;
+                bitrise_result_release(&res);
+                logcopy_settle(r->copy, r->lp, wb_copied, r);
+                return;
+        }
         if (res.server_date_ms && kind != WATCH_REQ_RAW_LOG)
                 srvclock_sample(r->clock, res.server_date_ms,
                                 loop_now_ms(r->loop));
@@ -171,10 +218,7 @@ static void wb_done(void *arg, CURL *easy, CURLcode code) {
                 snprintf(res.message, sizeof(res.message),
                          "cannot keep the answer: out of memory");
         }
-        wb_req_free(r);
-        wreq->handle = NULL;
-        wreq->cb(wreq->cb_arg, &ans); /* may free wreq */
-        watch_bitrise_payload_free(kind, ans.payload);
+        wb_answer(r, &ans);
         bitrise_result_release(&res);
 }
 
@@ -225,10 +269,18 @@ int watch_bitrise_request_start(const watch_bitrise_t *wb, loop_t *loop,
         r->loop  = loop;
         r->clock = wb->clock;
         r->wreq  = req;
+        r->refs  = wb->refs;
         r->br    = wb_req_make(wb, r, req, errstr, errstr_size);
         if (!r->br) {
                 wb_req_free(r);
                 return LOOP_ERR_STATE;
+        }
+        if (req->kind == WATCH_REQ_RAW_LOG && req->log == WATCH_LOG_FULL &&
+            wb->copy && wb->copy->producer && wb->refs &&
+            !(r->copy = logcopy_start(wb->copy, loop, r->br, req->app_slug,
+                                      req->build_slug, errstr, errstr_size))) {
+                wb_req_free(r);
+                return LOOP_ERR_OOM;
         }
         int rc = loop_http_add(loop, bitrise_req_easy(r->br), wb_done, r);
         if (rc != 0) {

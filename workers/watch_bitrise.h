@@ -5,7 +5,8 @@
  * watch_answer_t whose payload is the client's own struct:
  *   BUILD     bitrise_build_t *      (free: watch_bitrise_payload_free)
  *   LOG_INFO  bitrise_log_info_t *   (holds the raw log URL: never logged)
- *   RAW_LOG   logparse_t *, finished (failed steps, tail, sha256, counts)
+ *   RAW_LOG   logparse_t *, finished (failed steps, tail, sha256, counts);
+ *             for WATCH_LOG_FULL also a copy in the logs topic (logcopy.h)
  *   BUILD_LIST watch_list_t * whose items hold bitrise_build_t *
  * A seams implementation calls these from its request_start, request_cancel
  * and payload_free with its own per-thread watch_bitrise_t.
@@ -18,6 +19,7 @@
 #include "bitrise/client.h"
 #include "bitrise/logparse.h"
 #include "bitrise/srvclock.h"
+#include "workers/logcopy.h"
 #include "workers/loop.h"
 #include "workers/watch.h"
 
@@ -26,6 +28,13 @@ typedef struct watch_bitrise {
         logparse_opts_t logparse;       /* caps for each raw log */
         srvclock_t *clock; /* borrowed, shared; fed with each API answer's
                             * Date; may be NULL */
+        /* `log: full` (issue 13): a RAW_LOG request asked with
+         * WATCH_LOG_FULL is copied to the logs topic while it streams and
+         * answers only once the copy is stored (a failed copy answers
+         * TRANSIENT); the copy's reference is kept in refs under the
+         * answer's payload. NULL copy (or copy->producer) = no copies. */
+        const logcopy_opts_t *copy; /* borrowed */
+        logcopy_refs_t *refs;       /* the thread's, borrowed */
 } watch_bitrise_t;
 
 /* Starts req on loop. Returns 0 (req->cb will run once, later), or < 0 with

@@ -101,6 +101,7 @@ bitmon_env() { # run id: topics, group and redis prefix of this run
         export BITMON_REDIS_HOST=${BITMON_TEST_REDIS%:*} BITMON_REDIS_PORT=${BITMON_TEST_REDIS##*:}
         export BITMON_REDIS_PREFIX="$run:"
         export BITMON_TOPICS_JOBS=$run.jobs BITMON_TOPICS_RESULTS=$run.results BITMON_TOPICS_DLQ=$run.dlq
+        export BITMON_TOPICS_LOGS=$run.logs
         export BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=${BITMON_TOPICS_PARTITIONS:-6}
         export BITMON_CONSUMER_GROUP=$run BITMON_WORKERS_THREADS=${BITMON_WORKERS_THREADS:-2}
         export BITMON_TOKENS_STORE=dir:$tmp/tokens BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fp.key
@@ -188,6 +189,22 @@ check_one_terminal_each() { # test-name jobs-file: every job of the file ended e
         else
                 bad "$1" "$missing of $(wc -l <<<"$want") jobs without a terminal result; duplicates: ${dups:-none}"
         fi
+}
+
+check_results_right() { # test-name: every terminal result agrees with $tmp/scenario.json
+        local wrong
+        wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
+                ([$s[0].apps[].builds[]] | map({(.slug): .status}) | add) as $st |
+                select(.event != "status" or .final == true) |
+                select(.event != "finished" or .build.status != $st[.build_slug]) |
+                "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
+        [ -z "$wrong" ] && ok "$1" || bad "$1" "$(head -3 <<<"$wrong" | tr '\n' '|')"
+}
+
+done_markers_delete() { # → how many: this run's done markers deleted (Redis state lost)
+        local h=${BITMON_TEST_REDIS%:*} p=${BITMON_TEST_REDIS##*:}
+        redis-cli -h "$h" -p "$p" --scan --pattern "$run:done:*" | wc -l
+        redis-cli -h "$h" -p "$p" --scan --pattern "$run:done:*" | xargs -r -n 100 redis-cli -h "$h" -p "$p" del >/dev/null
 }
 
 # A scenario with one app (slug $2) of N builds b<16 hex> in workspace $3 for

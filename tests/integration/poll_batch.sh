@@ -51,12 +51,7 @@ T=$((SECONDS - t0))
 check_one_terminal_each poll_batch_every_job_ends "$tmp/jobs.jsonl"
 
 # Each terminal result is `finished` with the scenario's status.
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ([$s[0].apps[].builds[]] | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok poll_batch_results_right || bad poll_batch_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right poll_batch_results_right
 jq -se '[.[] | select((.job_id // "") | endswith("-old")) | select(.event == "finished")] |
         length == 1 and .[0].build.status == 2' "$tmp/results.jsonl" >/dev/null &&
         ok poll_batch_missing_build_followed ||

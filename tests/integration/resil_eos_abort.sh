@@ -41,11 +41,6 @@ note "t=$((SECONDS - t0)) s: $(terminal_counts | wc -l) of $n jobs ended; p2 abo
         ok "resil_eos_abort_rewound ($open results aborted, $aborts aborts)" ||
         bad resil_eos_abort_rewound "open $open, aborts $aborts: $(grep -E 'abort|lost' "$tmp/bitmon-p2.log" | tail -2 | cut -c1-200)"
 check_one_terminal_each resil_eos_abort_exactly_once "$tmp/jobs.jsonl"
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok resil_eos_abort_results_right || bad resil_eos_abort_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right resil_eos_abort_results_right
 for p in p1 p2; do bitmon_term $p; [ "$term_rc" = 0 ] || bad resil_eos_abort_sigterm "$p exit $term_rc"; done
 exit "$failed"

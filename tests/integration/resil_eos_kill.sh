@@ -13,7 +13,7 @@
 # finish, so they complete out of order: committed positions stay behind
 # jobs already done, and the done markers of the run are deleted after the
 # kill (Redis state lost): only the commits' metadata (consumer/txnmeta.h)
-# keeps those from being reported again (bitmon_txn_skipped > 0 required).
+# keeps those from being reported again (bitmon_jobs_skipped_committed > 0 required).
 . "$(dirname "$0")/lib.sh"
 lib_init resil_eos_kill
 A=a11e00000000f001
@@ -39,9 +39,7 @@ kill -KILL "${BM_PID[p2]}"
 wait "${BM_PID[p2]}" 2>/dev/null
 note "t=$((SECONDS - t0)) s: kill -9 p2 (it watched $w2 jobs, $open terminal results in its open transaction); $(terminal_counts | wc -l) jobs ended so far"
 [ "$w2" -gt 0 ] || bad resil_eos_kill_mid_run "p2 watched nothing when killed"
-rcli() { redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" "$@"; }
-marks=$(rcli --scan --pattern "$run:done:*" | wc -l)
-rcli --scan --pattern "$run:done:*" | xargs -r -n 100 redis-cli -h "${BITMON_TEST_REDIS%:*}" -p "${BITMON_TEST_REDIS##*:}" del >/dev/null
+marks=$(done_markers_delete)
 note "deleted $marks done markers (Redis state lost)"
 sleep 2
 bitmon_start p2 "${kx[@]}"
@@ -50,12 +48,7 @@ wait_terminal "$n" 60
 sleep 3 # a duplicate would come after the last first result
 note "t=$((SECONDS - t0)) s: $(terminal_counts | wc -l) of $n jobs ended"
 check_one_terminal_each resil_eos_kill_exactly_once "$tmp/jobs.jsonl"
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok resil_eos_kill_results_right || bad resil_eos_kill_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right resil_eos_kill_results_right
 extra=$(jq -r 'select(.event != "status" or .final == true) | .job_id' "$tmp/uncommitted.jsonl" |
         sort | uniq -c | awk '$1 > 1 {d += $1 - 1} END {print d + 0}')
 aborts=$(bitmon_metric p1 bitmon_txn_aborts)
@@ -64,7 +57,7 @@ note "read_uncommitted saw $extra extra terminal results (aborted with the kille
 [ "$extra" -gt 0 ] && ok "resil_eos_kill_hit_open_txn ($extra aborted results)" ||
         bad resil_eos_kill_hit_open_txn "the kill caught no open transaction with results: the test proved nothing"
 grep -q '"transactional producer ready' "$tmp/bitmon-p2.log" || bad resil_eos_kill_txn "p2 never said its producer was transactional"
-skipped=$(($(bitmon_metric p1 bitmon_txn_skipped) + $(bitmon_metric p2 bitmon_txn_skipped)))
+skipped=$(($(bitmon_metric p1 bitmon_jobs_skipped_committed) + $(bitmon_metric p2 bitmon_jobs_skipped_committed)))
 runs=$(cat "$tmp"/bitmon-p*.log | grep -c 'jobs done above its position')
 note "redelivered jobs skipped by the commits' metadata: $skipped ($runs assignments carried done runs)"
 [ "$skipped" -gt 0 ] && ok "resil_eos_kill_metadata_skips ($skipped)" ||

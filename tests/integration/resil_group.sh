@@ -68,11 +68,6 @@ else
         bad resil_group_no_job_lost "$ended of $n ended; e.g. missing $missing"
 fi
 # Every terminal result is the build's finish with its scenario status.
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok resil_group_results_right || bad resil_group_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right resil_group_results_right
 for p in p1 p2 p3; do bitmon_term $p; [ "$term_rc" = 0 ] || bad resil_group_sigterm "$p exit $term_rc"; done
 exit "$failed"

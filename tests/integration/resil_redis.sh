@@ -91,12 +91,7 @@ note "t=$((SECONDS - t0)) s: degraded $deg, $b1 budget keys, /readyz \"$body\""
 
 wait_terminal "$n" 30
 check_one_terminal_each resil_redis_all_jobs_end "$tmp/jobs.jsonl"
-wrong=$(jq -r --slurpfile s "$tmp/scenario.json" '
-        ($s[0].apps[0].builds | map({(.slug): .status}) | add) as $st |
-        select(.event != "status" or .final == true) |
-        select(.event != "finished" or .build.status != $st[.build_slug]) |
-        "\(.job_id) \(.event) \(.error.code // .build.status)"' "$tmp/results.jsonl")
-[ -z "$wrong" ] && ok resil_redis_results_right || bad resil_redis_results_right "$(head -3 <<<"$wrong" | tr '\n' '|')"
+check_results_right resil_redis_results_right
 dm=$(redis-cli -p "$rport" --scan --pattern "$run:done:*" | wc -l)
 note "done markers in the restarted Redis: $dm (jobs that ended after the restart)"
 for p in p1 p2; do bitmon_term $p; [ "$term_rc" = 0 ] || bad resil_redis_sigterm "$p exit $term_rc"; done

@@ -256,6 +256,39 @@ fail:
         return -1;
 }
 
+/* log.file: the raw log is a file's bytes (a real captured log), read once
+ * at load; relative paths from $BITMON_SHARED (else the working dir). */
+static int log_file_opt(const cJSON *j, sim_logspec_t *l, char *errstr,
+                        size_t errstr_size) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "file");
+        char path[1024];
+        if (!f)
+                return 0;
+        if (!cJSON_IsString(f))
+                ERR("log.file must be a string");
+        const char *root = getenv("BITMON_SHARED");
+        snprintf(path, sizeof(path), "%s%s%s",
+                 f->valuestring[0] != '/' && root ? root : "",
+                 f->valuestring[0] != '/' && root ? "/" : "", f->valuestring);
+        FILE *fp   = fopen(path, "rb");
+        char *data = NULL;
+        long n     = -1;
+        if (fp && fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
+            fseek(fp, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1)) &&
+            fread(data, 1, (size_t)n, fp) == (size_t)n) {
+                fclose(fp);
+                l->file_data = data;
+                l->file_len  = n;
+                return 0;
+        }
+        if (fp)
+                fclose(fp);
+        free(data);
+        ERR("log.file %s: cannot read it", path);
+fail:
+        return -1;
+}
+
 static int logspec_from_json(const cJSON *j, sim_build_t *b, char *errstr,
                              size_t errstr_size) {
         double d;
@@ -270,6 +303,8 @@ static int logspec_from_json(const cJSON *j, sim_build_t *b, char *errstr,
                 goto decide;
         if (!cJSON_IsObject(j))
                 ERR("build %s: log must be an object", b->slug);
+        if (log_file_opt(j, l, errstr, errstr_size) < 0)
+                goto fail;
         if (num_opt(j, "bytes", &d) == 1) {
                 if (d < 0 || d > 1e12)
                         ERR("build %s: log.bytes out of range", b->slug);
@@ -783,8 +818,13 @@ void sim_release(sim_t *sim) {
         memset(&sim->extra, 0, sizeof(sim->extra));
         EVP_MAC_CTX_free(sim->raw_mac);
         sim->raw_mac = NULL;
-        for (size_t i = 0; i < sim->n_apps; i++)
+        for (size_t i = 0; i < sim->n_apps; i++) {
+                for (size_t k = 0; k < sim->apps[i].n_builds; k++)
+                        free((void *)(uintptr_t)sim->apps[i]
+                                 .builds[k]
+                                 .log.file_data);
                 free(sim->apps[i].builds);
+        }
         free(sim->apps);
         for (size_t i = 0; i < sim->n_tokens; i++)
                 sim_token_destroy(sim->tokens[i]);

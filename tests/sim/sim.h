@@ -142,6 +142,11 @@ typedef struct sim_logspec {
         char failing_title[SIM_STR_MAX];
         uint64_t seed;
         int abort_cut; /* aborted builds: 1 = log ends mid-step */
+        /* "file": the raw log is that file's bytes, as they are (a real
+         * captured log); owned by the scenario's explicit build, NULL =
+         * generated */
+        const char *file_data;
+        int64_t file_len;
 } sim_logspec_t;
 
 typedef struct sim_build {

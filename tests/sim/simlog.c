@@ -41,6 +41,8 @@ typedef struct layout_key {
         uint64_t seed;
         int steps, failing_step, exit_code, abort_cut, final_status;
         char failing_title[SIM_STR_MAX];
+        const char *file_data; /* a file's bytes instead (log.file) */
+        int64_t file_len;
 } layout_key_t;
 
 typedef struct step_info {
@@ -415,6 +417,22 @@ static void lay_out_body(sim_loglayout_t *l, int n_run, int cut_step,
         l->size = off;
 }
 
+/* The log is a file's bytes (a real captured log), served as they are:
+ * one static segment; the steps are the generated plan's (for chunks'
+ * timing), not the file's. */
+static sim_loglayout_t *layout_file(sim_loglayout_t *l, const layout_key_t *k) {
+        if (!(l->text = malloc((size_t)k->file_len + 1))) {
+                sim_loglayout_release(l);
+                return NULL;
+        }
+        memcpy(l->text, k->file_data, (size_t)k->file_len);
+        l->segs[0] = (seg_t){.off = 0, .len = k->file_len, .step = -1};
+        l->n_segs  = 1;
+        l->size    = k->file_len;
+        l->lines   = count_lines(l->text, (size_t)k->file_len);
+        return l;
+}
+
 static sim_loglayout_t *layout_new(const layout_key_t *k) {
         int n_steps = k->steps < 1               ? 1
                       : k->steps > SIM_MAX_STEPS ? SIM_MAX_STEPS
@@ -438,6 +456,8 @@ static sim_loglayout_t *layout_new(const layout_key_t *k) {
         l->n_steps      = n_steps;
         l->final_status = k->final_status;
         plan_steps(l, k, k->running_ms > 0 ? k->running_ms : 1000);
+        if (k->file_data)
+                return layout_file(l, k);
         n_run = k->failing_step >= 0 ? k->failing_step + 1 : n_steps;
         if (k->abort_cut) {
                 cut_step = (int)(sim_hash(l->seed, 9) % (uint64_t)n_steps);
@@ -480,6 +500,8 @@ static void layout_key_make(layout_key_t *k, const sim_build_t *b,
         k->final_status = b->final_status;
         snprintf(k->failing_title, sizeof(k->failing_title), "%s",
                  b->log.failing_title);
+        k->file_data = b->log.file_data;
+        k->file_len  = b->log.file_len;
 }
 
 static uint64_t layout_key_hash(const layout_key_t *k) {

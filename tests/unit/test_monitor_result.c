@@ -57,8 +57,8 @@ static cJSON *result(monitor_job_t *mj, watch_event_t ev, int last,
                      const bitrise_build_t *b, const logparse_t *lp,
                      const watch_error_t *e) {
         char err[200];
-        char *json = monitor_result_json(mj, ev, last, b, lp, 1, e, "pod/w0",
-                                         err, sizeof(err));
+        char *json = monitor_result_json(mj, ev, last, b, lp, 1, NULL, e,
+                                         "pod/w0", err, sizeof(err));
         T_ASSERTF(json != NULL, "%s", err);
         cJSON *o = json ? cJSON_Parse(json) : NULL;
         free(json);
@@ -193,7 +193,7 @@ static void test_error(void) {
         cJSON_Delete(o);
         char err[100];
         T_ASSERT(monitor_result_json(mj, WATCH_EV_ERROR, 1, NULL, NULL, 0, NULL,
-                                     "w", err, sizeof(err)) == NULL);
+                                     NULL, "w", err, sizeof(err)) == NULL);
         monitor_job_free(mj);
 }
 

@@ -118,6 +118,46 @@ static void test_result_finished_event(void) {
                            "\"failed_steps\":[],\"tail\":[]}," TAIL_JSON);
 }
 
+/* log: full: log.full references the copy in the logs topic (null
+ * without one); not written for other jobs. */
+static void test_result_full_log(void) {
+        int64_t offs[3]  = {7, 12, 30};
+        char topic[]     = "bitmon.logs";
+        logseg_ref_t ref = {.topic     = topic,
+                            .partition = 4,
+                            .offsets   = offs,
+                            .n         = 3,
+                            .bytes     = 1234,
+                            .sha256    = "ab12",
+                            .truncated = 0,
+                            .copy      = "00ff00ff00ff00ff"};
+        result_log_t log = {.archived   = true,
+                            .bytes      = 1234,
+                            .lines      = 56,
+                            .sha256     = "ab12",
+                            .full_asked = true,
+                            .full       = &ref};
+        result_t r = {JOBF, .event = RESULT_EVENT_FINISHED, .build = &build,
+                      .log = &log};
+#define LOG_HEAD                                                               \
+        "\"log\":{\"available\":true,\"unavailable\":null,\"archived\":true,"  \
+        "\"bytes\":1234,\"lines\":56,\"truncated\":false,\"sha256\":"          \
+        "\"ab12\",\"failed_steps\":[],\"tail\":[]"
+        check(&r,
+              JOB_JSON "\"event\":\"finished\"," BUILD_JSON LOG_HEAD
+                       ",\"full\":{\"topic\":\"bitmon.logs\",\"partition\":4,"
+                       "\"offsets\":[7,12,30],\"segments\":3,\"bytes\":1234,"
+                       "\"sha256\":\"ab12\",\"truncated\":false,\"copy\":"
+                       "\"00ff00ff00ff00ff\"}}," TAIL_JSON);
+        log.full = NULL;
+        check(&r, JOB_JSON "\"event\":\"finished\"," BUILD_JSON LOG_HEAD
+                           ",\"full\":null}," TAIL_JSON);
+        log.full_asked = false;
+        check(&r, JOB_JSON "\"event\":\"finished\"," BUILD_JSON LOG_HEAD
+                           "}," TAIL_JSON);
+#undef LOG_HEAD
+}
+
 static void test_result_error_event(void) {
         result_error_t e = result_error_make(RESULT_ERR_TOKEN_INVALID);
         e.message        = "custom";
@@ -236,6 +276,7 @@ static void test_result_escaping_matches_cjson(void) {
 int main(void) {
         T_RUN(test_result_status_event);
         T_RUN(test_result_finished_event);
+        T_RUN(test_result_full_log);
         T_RUN(test_result_error_event);
         T_RUN(test_result_rejects);
         T_RUN(test_result_error_table);

@@ -42,6 +42,9 @@ job="{{ include "bitmon.fullname" . }}",namespace="{{ .Release.Namespace }}"
 
 {{/* Values that cannot work together: fail the render. */}}
 {{- define "bitmon.validate" -}}
+{{- if not (has .Values.workload.kind (list "Deployment" "StatefulSet")) -}}
+{{- fail (printf "workload.kind must be Deployment or StatefulSet, not %q" (toString .Values.workload.kind)) -}}
+{{- end -}}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.shutdownTimeoutSeconds) -}}
 {{- fail "terminationGracePeriodSeconds must be larger than shutdownTimeoutSeconds" -}}
 {{- end -}}
@@ -59,14 +62,24 @@ job="{{ include "bitmon.fullname" . }}",namespace="{{ .Release.Namespace }}"
 {{- if and .Values.redis.tls.certKey (not .Values.redis.tls.keyKey) -}}
 {{- fail "redis.tls.certKey needs redis.tls.keyKey" -}}
 {{- end -}}
-{{- $managed := list "kafka.bootstrap.servers" "consumer.group" "topics.jobs" "topics.results" "topics.dlq" "topics.partitions" "redis.host" "redis.port" "redis.user" "redis.tls" "redis.tls_ca_file" "redis.tls_cert_file" "redis.tls_key_file" "redis.tls_server_name" "tokens.store" "tokens.fingerprint_key_file" "cache.expected_replicas" "http.listen" "webhook.listen" "shutdown.timeout_s" "kafka.security.protocol" "kafka.sasl.mechanism" "kafka.sasl.username" "kafka.ssl.ca.location" -}}
+{{- $managed := list "kafka.bootstrap.servers" "consumer.group" "topics.jobs" "topics.results" "topics.dlq" "topics.logs" "topics.partitions" "redis.host" "redis.port" "redis.user" "redis.tls" "redis.tls_ca_file" "redis.tls_cert_file" "redis.tls_key_file" "redis.tls_server_name" "tokens.store" "tokens.fingerprint_key_file" "cache.expected_replicas" "http.listen" "webhook.listen" "shutdown.timeout_s" "kafka.security.protocol" "kafka.sasl.mechanism" "kafka.sasl.username" "kafka.ssl.ca.location" -}}
 {{- range $k, $v := .Values.config -}}
+{{- if or (kindIs "map" $v) (kindIs "slice" $v) -}}
+{{- fail (printf "config.%s is not a string, number or boolean: bitmon.conf keys are flat (`producer.exactly_once: true`; with --set escape the dots: config.producer\\.exactly_once=true)" $k) -}}
+{{- end -}}
+{{- if eq $k "worker.id" -}}
+{{- fail "config.worker.id is set by the chart: BITMON_WORKER_ID is each pod's name, unique in the group" -}}
+{{- end -}}
 {{- if has $k $managed -}}
 {{- fail (printf "config.%s is managed by the chart: set it through its own values section" $k) -}}
 {{- end -}}
 {{- if or (contains "password" $k) (contains "secret" $k) -}}
 {{- fail (printf "config.%s looks like a secret: give it through a Secret (see values.yaml)" $k) -}}
 {{- end -}}
+{{- end -}}
+{{- $eos := get (.Values.config | default dict) "producer.exactly_once" | toString | trim | trimAll "\"" | lower -}}
+{{- if and (has $eos (list "true" "yes" "on" "1")) (ne .Values.workload.kind "StatefulSet") -}}
+{{- fail "config.producer.exactly_once needs workload.kind=StatefulSet: the transactional.id is bitmon/<consumer.group>/<worker.id> and worker.id is the pod name, which only a StatefulSet keeps for the pod that replaces another; under a Deployment the new pod cannot fence its predecessor, whose open transaction holds read_committed readers until producer.txn_timeout_ms" -}}
 {{- end -}}
 {{- end -}}
 
