@@ -39,10 +39,10 @@ struct cache_budget {
         override_t *overrides; /* sorted by workspace */
         size_t n_overrides;
         atomic_bool degraded;
-        atomic_bool met; /* budget:epoch marked (cache_budget_meet) */
-        _Atomic int64_t
-            shared_ok;        /* last answer of the shared state, mono ms */
-        pthread_mutex_t lock; /* guards table */
+        atomic_bool met;           /* budget:epoch marked (cache_budget_meet) */
+        _Atomic int64_t shared_ok; /* last shared answer, mono ms */
+        _Atomic int64_t local_at;  /* last local answer, mono ms */
+        pthread_mutex_t lock;      /* guards table */
         local_entry_t *table[LOCAL_BUCKETS];
 };
 
@@ -165,15 +165,16 @@ void cache_budget_limits(const cache_budget_t *b, const char *workspace,
 }
 
 bool cache_budget_degraded(const cache_budget_t *b) {
-        return atomic_load(&b->degraded);
+        return atomic_load(&b->degraded) &&
+               time_mono_ms() - atomic_load(&b->local_at) <
+                   BUDGET_LOCAL_IDLE_MS;
 }
 
 static void local_empty(cache_budget_t *b);
 
 static void set_degraded(cache_budget_t *b, bool on, const cache_fp_t *fp,
                          const char *why) {
-        if (!on)
-                atomic_store(&b->shared_ok, time_mono_ms());
+        atomic_store(on ? &b->local_at : &b->shared_ok, time_mono_ms());
         bool was = atomic_exchange(&b->degraded, on);
         if (was == on)
                 return;

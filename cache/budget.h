@@ -43,6 +43,7 @@
 
 #define BUDGET_SHARED_GRACE_MS 2000
 #define BUDGET_SHARED_RETRY_MS 250
+#define BUDGET_LOCAL_IDLE_MS   5000
 
 typedef struct cache_budget_override {
         const char *workspace;
@@ -115,7 +116,9 @@ int cache_budget_on_headers(cache_budget_t *b, cache_redis_t *rc,
                             const char *reset);
 
 /* True when the most recent answer (of any thread) came from the local
- * fallback; for logs, metrics and /readyz. Any thread. */
+ * fallback, within the last BUDGET_LOCAL_IDLE_MS (a process that has not
+ * asked since is not using a local budget, whatever it used last); for
+ * metrics and /readyz. Any thread. */
 bool cache_budget_degraded(const cache_budget_t *b);
 
 /* Once per process, at its first contact with Redis: marks that Redis as

@@ -382,6 +382,13 @@ void cache_redis_destroy(cache_redis_t *rc) {
         free(rc);
 }
 
+bool cache_redis_probe(cache_redis_t *rc) {
+        char why[256];
+        if (rc && !rc->c)
+                (void)ensure_connected(rc, why, sizeof(why));
+        return cache_redis_is_up(rc);
+}
+
 bool cache_redis_is_up(const cache_redis_t *rc) {
         return rc && rc->c != NULL;
 }

@@ -95,6 +95,12 @@ void cache_redis_destroy(cache_redis_t *rc);
 /* True when the last command (or connect) succeeded. */
 bool cache_redis_is_up(const cache_redis_t *rc);
 
+/* When down and the backoff interval has run out, tries to connect now, as
+ * the next command would; otherwise does nothing. For a connection that may
+ * sit idle: without a probe it stays down, and counted below, until its next
+ * command. Returns cache_redis_is_up. */
+bool cache_redis_probe(cache_redis_t *rc);
+
 /* Number of cache_redis_t objects in this process that are down now. */
 int cache_redis_down_count(void);
 

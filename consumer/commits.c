@@ -95,6 +95,11 @@ void commits_release(consumer_t *c) {
 
 void commits_assigned(consumer_t *c,
                       const rd_kafka_topic_partition_list_t *parts) {
+        /* Leaving the group: nothing more is consumed, and the blocking
+         * read would spend the shutdown's time (a rebalance while we leave
+         * still assigns). */
+        if (c->closing)
+                return;
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_copy(parts);
         rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, l, 10000);

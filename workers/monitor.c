@@ -605,9 +605,28 @@ static void monitor_redis_state(void *opaque, bool up, const char *reason) {
                 health_set(m->o.health, "redis", HEALTH_OK, NULL);
 }
 
+/* A connection idle while Redis was away (a thread without watches, the
+ * done markers while nothing finishes) would stay down, and the process
+ * degraded, until its next command: each thread probes its own every
+ * second, thread 0 also the done markers' unless an ack is using it. */
+#define MONITOR_REDIS_PROBE_MS 1000
+
+static void redis_probe(void *arg) {
+        monitor_thread_t *t = arg;
+        monitor_t *m        = t->m;
+        (void)cache_redis_probe(t->rc);
+        if (t->index == 0 && pthread_mutex_trylock(&m->ack_lock) == 0) {
+                (void)cache_redis_probe(m->ack_rc);
+                pthread_mutex_unlock(&m->ack_lock);
+        }
+        loop_timer_start(t->redis_probe, MONITOR_REDIS_PROBE_MS, redis_probe,
+                         t);
+}
+
 static void thread_free(monitor_thread_t *t) {
         if (!t)
                 return;
+        loop_timer_free(t->redis_probe);
         long lost = (long)pubq_destroy(t->pq); /* acks may still run */
         if (lost)
                 atomic_fetch_add(&t->m->results_abandoned, lost);
@@ -637,6 +656,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         }
         int n = atomic_fetch_add(&m->threads, 1);
         snprintf(t->worker, sizeof(t->worker), "%s/w%d", m->o.worker_id, n);
+        t->index       = n;
         t->m           = m;
         t->wb.client   = m->o.client;
         t->wb.logparse = m->o.logparse;
@@ -656,6 +676,12 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         /* The writes nobody waits for leave once per loop turn. */
         cache_redis_defer_writes(t->rc, true);
         loop_before_poll(loop, monitor_redis_flush, t);
+        if (!(t->redis_probe = loop_timer_new(loop))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        loop_timer_start(t->redis_probe, MONITOR_REDIS_PROBE_MS, redis_probe,
+                         t);
         pubq_opts_t po = {.loop     = loop,
                           .producer = m->o.producer,
                           .topic    = m->o.topic_results,

@@ -27,7 +27,9 @@ typedef struct monitor_thread {
         fp_memo_t fp_memo[FP_MEMO_SLOTS];
         char worker[160]; /* "<worker.id>/w<N>": results, lease owner */
         cache_redis_t *rc;
-        tokenstore_t *ts; /* own (redis store) or m->dir_ts */
+        int index;                 /* N of "/w<N>" */
+        loop_timer_t *redis_probe; /* reconnects idle connections */
+        tokenstore_t *ts;          /* own (redis store) or m->dir_ts */
         int own_ts;
         watch_bitrise_t wb;
         pubq_t *pq; /* results waiting for room in the producer's queue */

@@ -201,6 +201,15 @@ check_results_right() { # test-name: every terminal result agrees with $tmp/scen
         [ -z "$wrong" ] && ok "$1" || bad "$1" "$(head -3 <<<"$wrong" | tr '\n' '|')"
 }
 
+check_metadata_skips() { # test-name: redeliveries were skipped by the commits' done runs
+        local skipped runs
+        skipped=$(($(bitmon_metric p1 bitmon_jobs_skipped_committed) + $(bitmon_metric p2 bitmon_jobs_skipped_committed)))
+        runs=$(cat "$tmp"/bitmon-p*.log | grep -c 'jobs done above its position')
+        note "redelivered jobs skipped by the commits' metadata: $skipped ($runs assignments carried done runs)"
+        [ "$skipped" -gt 0 ] && ok "$1 ($skipped)" ||
+                bad "$1" "no redelivered job was skipped by a commit's done runs: the out-of-order case was not exercised"
+}
+
 done_markers_delete() { # → how many: this run's done markers deleted (Redis state lost)
         local h=${BITMON_TEST_REDIS%:*} p=${BITMON_TEST_REDIS##*:}
         redis-cli -h "$h" -p "$p" --scan --pattern "$run:done:*" | wc -l
