@@ -57,6 +57,7 @@ struct cache_redis {
         } unread[MAX_UNREAD];
         int nunread;
         bool defer; /* cache_redis_defer_writes */
+        int64_t heard_ms; /* monotonic: the last reply read */
 };
 
 static atomic_int down_count;
@@ -254,6 +255,7 @@ static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
                 goto fail;
         rc->c          = c;
         rc->backoff_ms = 0;
+        rc->heard_ms   = time_mono_ms();
         set_state(rc, true, NULL);
         return CACHE_OK;
 fail:
@@ -384,8 +386,14 @@ void cache_redis_destroy(cache_redis_t *rc) {
 
 bool cache_redis_probe(cache_redis_t *rc) {
         char why[256];
-        if (rc && !rc->c)
+        redisReply *r = NULL;
+        if (!rc)
+                return false;
+        if (!rc->c)
                 (void)ensure_connected(rc, why, sizeof(why));
+        else if (time_mono_ms() - rc->heard_ms >= CACHE_REDIS_PROBE_IDLE_MS &&
+                 cache_redis_cmd(rc, &r, why, sizeof(why), "PING") == 0)
+                freeReplyObject(r);
         return cache_redis_is_up(rc);
 }
 
@@ -428,7 +436,8 @@ static int finish(cache_redis_t *rc, redisReply *r, redisReply **out,
                 }
                 return CACHE_E_REPLY;
         }
-        *out = r;
+        *out         = r;
+        rc->heard_ms = time_mono_ms();
         return CACHE_OK;
 }
 
@@ -451,6 +460,8 @@ static int read_unread(cache_redis_t *rc, char *errstr, size_t errstr_size) {
                 }
                 freeReplyObject(r);
         }
+        if (rc->nunread)
+                rc->heard_ms = time_mono_ms();
         rc->nunread = 0;
         return CACHE_OK;
 }

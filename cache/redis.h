@@ -95,10 +95,15 @@ void cache_redis_destroy(cache_redis_t *rc);
 /* True when the last command (or connect) succeeded. */
 bool cache_redis_is_up(const cache_redis_t *rc);
 
-/* When down and the backoff interval has run out, tries to connect now, as
- * the next command would; otherwise does nothing. For a connection that may
- * sit idle: without a probe it stays down, and counted below, until its next
- * command. Returns cache_redis_is_up. */
+/* For a connection that may sit idle, called about once a second. When
+ * down and the backoff interval has run out, tries to connect now, as the
+ * next command would (else it stays down, and counted below, until its
+ * next command). When up but nothing was heard from Redis for
+ * CACHE_REDIS_PROBE_IDLE_MS, a PING: a server that restarted or closed the
+ * connection is found now, not by the next command (which would be lost),
+ * and the replies of fire-and-forget commands are read. Returns
+ * cache_redis_is_up. */
+#define CACHE_REDIS_PROBE_IDLE_MS 1000
 bool cache_redis_probe(cache_redis_t *rc);
 
 /* Number of cache_redis_t objects in this process that are down now. */

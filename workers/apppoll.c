@@ -204,6 +204,11 @@ static void ap_unpark(watch_t *w, int solo) {
         }
 }
 
+int apppoll_will_call(const watch_t *w) {
+        const app_group_t *g = w->grp;
+        return g && (g->in_flight || loop_timer_armed(g->timer));
+}
+
 void apppoll_unpark(watch_t *w) {
         if (w->parked) {
                 w->parked = 0;

@@ -43,6 +43,10 @@ void apppoll_leave(watch_t *w);
  * for it (the watch is parked until then), 0 when it must look itself. */
 int apppoll_defer(watch_t *w);
 
+/* 1 when the watch's group will look for it: a call in flight, or its
+ * timer armed. */
+int apppoll_will_call(const watch_t *w);
+
 /* The watch stops waiting for its group (a hint: it looks itself now). */
 void apppoll_unpark(watch_t *w);
 

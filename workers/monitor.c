@@ -459,6 +459,44 @@ static void *seam_log_fallback(void *ctx, const void *log_info) {
 /* ---- publishing -----------------------------------------------------------
  */
 
+void monitor_remark_if_due(monitor_t *m) {
+        char e[160]   = "";
+        size_t failed = 0, n = m->n_recent;
+        if (!n || !atomic_exchange(&m->remark_due, 0))
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (cache_done_mark(m->ack_rc, m->recent[i], m->o.done_ttl_s, e,
+                                    sizeof(e)) < 0)
+                        failed++;
+        if (failed) /* down again: its next return brings them */
+                LOG_WARN(FAC,
+                         "cannot write the recent done markers again "
+                         "count=%zu failed=%zu: %s",
+                         n, failed, e);
+        else
+                LOG_INFO(FAC,
+                         "recent done markers written again after "
+                         "redis came back count=%zu",
+                         n);
+}
+
+int monitor_mark_done(monitor_t *m, const char *job_id, char *errstr,
+                      size_t errstr_size) {
+        if (!m->recent &&
+            !(m->recent = calloc(MONITOR_RECENT_DONE, sizeof(*m->recent)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CACHE_E_ARG;
+        }
+        snprintf(m->recent[m->recent_at], sizeof(*m->recent), "%s", job_id);
+        m->recent_at = (m->recent_at + 1) % MONITOR_RECENT_DONE;
+        if (m->n_recent < MONITOR_RECENT_DONE)
+                m->n_recent++;
+        int rc = cache_done_mark(m->ack_rc, job_id, m->o.done_ttl_s, errstr,
+                                 errstr_size);
+        monitor_remark_if_due(m); /* the mark may have reconnected */
+        return rc;
+}
+
 /* On the producer's poll thread: the result is stored (or definitively
  * not). Done marker first, then the offset: a crash in between re-reads
  * the job and skips it. */
@@ -473,8 +511,7 @@ static void monitor_on_ack(void *ctx, int32_t part, int64_t off,
                 monitor_pending_add(m, a->job_id);
         } else if (!err) {
                 pthread_mutex_lock(&m->ack_lock);
-                int rc = cache_done_mark(m->ack_rc, a->job_id, m->o.done_ttl_s,
-                                         e, sizeof(e));
+                int rc = monitor_mark_done(m, a->job_id, e, sizeof(e));
                 pthread_mutex_unlock(&m->ack_lock);
                 if (rc < 0) {
                         metrics_counter_inc(m->done_marks_failed);
@@ -617,10 +654,21 @@ static void redis_probe(void *arg) {
         (void)cache_redis_probe(t->rc);
         if (t->index == 0 && pthread_mutex_trylock(&m->ack_lock) == 0) {
                 (void)cache_redis_probe(m->ack_rc);
+                monitor_remark_if_due(m);
                 pthread_mutex_unlock(&m->ack_lock);
         }
         loop_timer_start(t->redis_probe, MONITOR_REDIS_PROBE_MS, redis_probe,
                          t);
+}
+
+/* The done markers' connection: on its return the recent marks are due
+ * again (written by whoever holds ack_lock next, not from inside the
+ * command that reconnected). */
+static void monitor_ack_redis_state(void *opaque, bool up, const char *reason) {
+        monitor_t *m = opaque;
+        monitor_redis_state(m, up, reason);
+        if (up)
+                atomic_store(&m->remark_due, 1);
 }
 
 static void thread_free(monitor_thread_t *t) {
@@ -839,7 +887,7 @@ monitor_t *monitor_new(const monitor_opts_t *opts, char *errstr,
                 goto fail;
         cache_redis_opts_t ro = opts->redis;
         ro.name               = "done-markers";
-        ro.on_state           = monitor_redis_state;
+        ro.on_state           = monitor_ack_redis_state;
         ro.opaque             = m;
         if (!(m->ack_rc = cache_redis_new(&ro, errstr, errstr_size)))
                 goto fail;
@@ -861,6 +909,7 @@ void monitor_destroy(monitor_t *m) {
         tokenstore_destroy(m->dir_ts);
         cache_redis_destroy(m->ack_rc);
         free(m->pending);
+        free(m->recent);
         srvclock_destroy(m->clock);
         pthread_mutex_destroy(&m->ack_lock);
         OPENSSL_cleanse(m->fp_key, sizeof(m->fp_key));

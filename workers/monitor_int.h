@@ -59,6 +59,10 @@ struct monitor {
                                           * marked done once it commits
                                           * (under ack_lock) */
         size_t n_pending, cap_pending;
+        char (*recent)[JOB_ID_MAX + 1]; /* done markers written lately, a
+                                         * ring (monitor_mark_done) */
+        size_t recent_at, n_recent;
+        atomic_int remark_due;         /* ack_rc came back: write them again */
         atomic_int threads;            /* worker thread numbering */
         atomic_int detached;           /* consumer gone: acks stop there */
         metrics_counter_t *results[3]; /* by event */
@@ -104,6 +108,18 @@ char *monitor_result_json(const monitor_job_t *mj, watch_event_t ev, int final,
                           int log_archived, const logseg_ref_t *full,
                           const watch_error_t *err, const char *worker,
                           char *errstr, size_t errstr_size);
+
+/* Writes the done marker of a job whose terminal result is stored, and
+ * remembers it among the newest MONITOR_RECENT_DONE: when the markers'
+ * connection comes back after a failure (a Redis restarted empty lost
+ * them; marks tried while it was away failed), those are written again.
+ * With ack_lock held. CACHE_OK or the cache error, with errstr. */
+#define MONITOR_RECENT_DONE 8192
+int monitor_mark_done(monitor_t *m, const char *job_id, char *errstr,
+                      size_t errstr_size);
+
+/* The same replay when due, without a new mark (the probe); ack_lock held. */
+void monitor_remark_if_due(monitor_t *m);
 
 /* monitor_txn.c: remembers a job whose terminal result is in the open
  * transaction (exactly-once); monitor_txn_end marks it done. Any thread. */

@@ -38,8 +38,7 @@ void monitor_txn_end(monitor_t *m, int committed) {
                 return;
         pthread_mutex_lock(&m->ack_lock);
         for (size_t i = 0; committed && i < m->n_pending; i++)
-                if (cache_done_mark(m->ack_rc, m->pending[i], m->o.done_ttl_s,
-                                    e, sizeof(e)) < 0)
+                if (monitor_mark_done(m, m->pending[i], e, sizeof(e)) < 0)
                         failed++;
         m->n_pending = 0;
         pthread_mutex_unlock(&m->ack_lock);

@@ -839,6 +839,35 @@ void watch_look_now(watch_t *w) {
         watch_due_now(w);
 }
 
+int watch_stalled(const watch_t *w) {
+        if (w->in_flight || w->waiting == WATCH_WAIT_QUEUED)
+                return 0;
+        if (w->parked)
+                return !apppoll_will_call(w);
+        return w->next_at == WATCH_NEVER || !loop_timer_armed(w->timer);
+}
+
+void watch_describe(const watch_t *w, char *buf, size_t size) {
+        int64_t now = watch_now(w);
+        snprintf(
+            buf, size,
+            "stage=%d state=%d known=%d in_flight=%d waiting=%d "
+            "parked=%d solo=%d rate_wait=%d lease_held=%d attempts=%d "
+            "next_in_ms=%lld timer=%d group=%d group_calls=%d jobs=%zu",
+            (int)w->stage, (int)w->state, w->known, w->in_flight, w->waiting,
+            w->parked, w->solo, w->rate_wait, w->lease_held, w->attempts,
+            w->next_at == WATCH_NEVER ? -1LL : (long long)(w->next_at - now),
+            loop_timer_armed(w->timer), w->grp != NULL, apppoll_will_call(w),
+            w->nsubs);
+}
+
+void watch_restart(watch_t *w) {
+        apppoll_unpark(w);
+        w->solo      = 1;
+        w->rate_wait = 0;
+        watch_due_now(w);
+}
+
 void watch_due_now(watch_t *w) {
         watch_schedule(w, 0);
         watch_settle(w);

@@ -90,6 +90,7 @@ struct watch_table {
         watch_t *wait_head, *wait_tail; /* due watches waiting for a slot */
         _Atomic long *counter;          /* watch_table_count_into */
         struct apppoll *ap;             /* app groups (apppoll.c) */
+        loop_timer_t *check;            /* watch_table_check */
 };
 
 /* watch.c: after any change, free the watch when no job is left, else arm
@@ -112,6 +113,17 @@ void watch_feed_build(watch_t *w, watch_answer_t *ans);
 
 /* watch.c: the watch's own look at its build is due now (unparked). */
 void watch_due_now(watch_t *w);
+
+/* watch.c: 1 when nothing will step the watch again: not in flight, not
+ * in line, and neither its timer nor (parked) its group's call is due.
+ * Never, unless the machine has a defect; watch_table_check looks. */
+int watch_stalled(const watch_t *w);
+
+/* watch.c: one line on the watch's state, for such a log line. */
+void watch_describe(const watch_t *w, char *buf, size_t size);
+
+/* watch.c: a stalled watch looks at its build itself, now. */
+void watch_restart(watch_t *w);
 
 /* watch.c: an interval with the table's jitter. */
 int64_t watch_jittered(const watch_table_t *tbl, int64_t ms);

@@ -8,9 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "workers/apppoll.h"
 #include "workers/pool.h"
 #include "workers/watch_int.h"
+
+/* Every WATCH_CHECK_MS the table looks for stalled watches
+ * (watch_stalled): a defect of the machine that would leave its jobs
+ * without a result until the process stops. It is logged with the watch's
+ * state, and the watch looks at its build again. */
+#define WATCH_CHECK_MS 10000
+
+static void watch_table_check(void *arg) {
+        watch_table_t *tbl = arg;
+        for (size_t i = 0; i < tbl->nbuckets; i++)
+                for (watch_t *w = tbl->buckets[i], *next; w; w = next) {
+                        next = w->hnext;
+                        if (!watch_stalled(w))
+                                continue;
+                        char st[400];
+                        watch_describe(w, st, sizeof(st));
+                        LOG_ERROR(WATCH_FAC,
+                                  "watch stalled (a defect), looking again "
+                                  "app=%s build=%s: %s",
+                                  w->app_slug, w->build_slug, st);
+                        watch_restart(w); /* may free w; next is kept */
+                }
+        loop_timer_start(tbl->check, WATCH_CHECK_MS, watch_table_check, tbl);
+}
 
 watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
                                const watch_seams_t *seams) {
@@ -24,11 +49,14 @@ watch_table_t *watch_table_new(loop_t *loop, const watch_opts_t *opts,
         watch_opts_defaults(&tbl->opts);
         tbl->nbuckets = 256;
         tbl->buckets  = calloc(tbl->nbuckets, sizeof(*tbl->buckets));
-        if (!tbl->buckets || apppoll_init(tbl) != 0) {
+        if (!tbl->buckets || apppoll_init(tbl) != 0 ||
+            !(tbl->check = loop_timer_new(loop))) {
+                apppoll_release(tbl);
                 free(tbl->buckets);
                 free(tbl);
                 return NULL;
         }
+        loop_timer_start(tbl->check, WATCH_CHECK_MS, watch_table_check, tbl);
         return tbl;
 }
 
@@ -239,6 +267,7 @@ void watch_table_destroy(watch_table_t *tbl) {
         if (!tbl)
                 return;
         watch_table_drop(tbl, NULL, NULL);
+        loop_timer_free(tbl->check);
         apppoll_release(tbl);
         free(tbl->buckets);
         free(tbl);

@@ -272,6 +272,36 @@ static void test_redis_noscript_reload_and_restart(void) {
         tredis_stop(&t);
 }
 
+/* An idle connection to a server that restarted: the probe's PING finds it
+ * (down once, with the reason), and a later probe is back up, with no
+ * command of ours lost to the dead connection. A connection heard from
+ * lately is left alone (no PING). */
+static void test_redis_probe_finds_restart(void) {
+        tredis_t t;
+        char err[256];
+        redisReply *r = NULL;
+        T_EQ_INT(tredis_start(&t, true), 0);
+        cache_redis_t *rc = connect_to(&t, "itest:");
+        T_ASSERT(rc && cache_redis_is_up(rc));
+        int downs0 = state_downs, ups0 = state_ups;
+        tredis_kill(&t);
+        T_ASSERT(cache_redis_probe(rc)); /* heard from just now: no PING */
+        T_EQ_INT(state_downs, downs0);
+        T_EQ_INT(tredis_restart(&t), 0);
+        t_sleep_ms(CACHE_REDIS_PROBE_IDLE_MS + 50);
+        T_ASSERT(!cache_redis_probe(rc)); /* the PING meets the old socket */
+        T_EQ_INT(state_downs, downs0 + 1);
+        int64_t until = time_mono_ms() + 2000 * (int64_t)t_scale();
+        while (!cache_redis_probe(rc) && time_mono_ms() < until)
+                t_sleep_ms(20);
+        T_ASSERT(cache_redis_is_up(rc));
+        T_EQ_INT(state_ups, ups0 + 1);
+        T_EQ_INT(cache_redis_cmd(rc, &r, err, sizeof(err), "SET k v"), 0);
+        freeReplyObject(r);
+        cache_redis_destroy(rc);
+        tredis_stop(&t);
+}
+
 static long long get_int(cache_redis_t *rc, const char *key) {
         char err[256];
         redisReply *r = NULL;
@@ -362,6 +392,7 @@ int main(void) {
         T_RUN(test_redis_basic_and_prefix);
         T_RUN(test_redis_auth_never_logged);
         T_RUN(test_redis_down_fails_fast_with_backoff);
+        T_RUN(test_redis_probe_finds_restart);
         T_RUN(test_redis_command_timeout_bounded);
         T_RUN(test_redis_noscript_reload_and_restart);
         T_RUN(test_redis_send_without_waiting);

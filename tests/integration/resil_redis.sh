@@ -7,7 +7,8 @@
 #   - after the restart (same port, empty) the processes recover by
 #     themselves: degraded back to 0, shared budget keys ({P}budget:*)
 #     written again;
-#   - every job gets its terminal result, the right one.
+#   - every job gets its terminal result, the right one;
+#   - the done markers the restart lost are back (written again).
 . "$(dirname "$0")/../../scripts/stack.sh" # pick_port (before lib.sh: its die/note win)
 . "$(dirname "$0")/lib.sh"
 lib_init resil_redis
@@ -44,6 +45,8 @@ for _ in $(seq 50); do [ "$(budget_keys)" -ge 1 ] && break; sleep 0.1; done
 b0=$(budget_keys)
 [ "$b0" -ge 1 ] || bad resil_redis_budget_keys "no budget key before the kill"
 
+wait_terminal 10 20 # some markers for the restart to lose
+terminal_counts | awk '{print $2}' >"$tmp/ended-before.txt"
 kill -KILL "$redis_pid"
 wait "$redis_pid" 2>/dev/null
 e0=$(terminal_counts | wc -l)
@@ -93,6 +96,15 @@ wait_terminal "$n" 30
 check_one_terminal_each resil_redis_all_jobs_end "$tmp/jobs.jsonl"
 check_results_right resil_redis_results_right
 dm=$(redis-cli -p "$rport" --scan --pattern "$run:done:*" | wc -l)
-note "done markers in the restarted Redis: $dm (jobs that ended after the restart)"
+# The markers the restart lost are written again by the processes that
+# wrote them (their recent marks, when the connection comes back).
+back=0 nb=$(wc -l <"$tmp/ended-before.txt")
+while read -r id; do
+        [ "$(redis-cli -p "$rport" exists "$run:done:$id")" = 1 ] && back=$((back + 1))
+done <"$tmp/ended-before.txt"
+note "done markers in the restarted Redis: $dm; of the $nb jobs that ended before the kill: $back"
+[ "$nb" -ge 1 ] && [ "$back" = "$nb" ] &&
+        ok "resil_redis_marks_written_again ($back of $nb lost markers back)" ||
+        bad resil_redis_marks_written_again "$back of the $nb markers of jobs that ended before the kill are back"
 for p in p1 p2; do bitmon_term $p; [ "$term_rc" = 0 ] || bad resil_redis_sigterm "$p exit $term_rc"; done
 exit "$failed"
