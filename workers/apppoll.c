@@ -795,9 +795,11 @@ static void ap_on_answer(void *arg, watch_answer_t *ans) {
         } else {
                 ap_on_failure(g, ans);
         }
-        g->busy = 0;
+        g->busy            = 0;
+        watch_table_t *tbl = g->tbl;
         if (g->n == 0)
                 ap_free(g);
         else if (g->n == 1 && g->members->parked)
                 ap_unpark(g->members, 1);
+        watch_line_admit(tbl); /* the call's slot is free */
 }

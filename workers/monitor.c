@@ -46,7 +46,7 @@ monitor_job_t *monitor_job_new(job_t *job, int32_t partition, int64_t offset) {
                 job_destroy(job);
                 return NULL;
         }
-        *mj = (monitor_job_t){job, partition, offset, PRODUCER_EPOCH_ANY};
+        *mj = (monitor_job_t){job, partition, offset, PRODUCER_EPOCH_ANY, 0};
         return mj;
 }
 
@@ -328,7 +328,9 @@ static int seam_done_check(void *ctx, void *job) {
         monitor_thread_t *t = ctx;
         monitor_job_t *mj   = job;
         char err[160];
-        return cache_done_check(t->rc, mj->job->job_id, err, sizeof(err));
+        int done = cache_done_check(t->rc, mj->job->job_id, err, sizeof(err));
+        mj->recheck = done < 0;
+        return done;
 }
 
 static void seam_done_check_many(void *ctx, void *const *jobs, size_t n,
@@ -343,6 +345,8 @@ static void seam_done_check_many(void *ctx, void *const *jobs, size_t n,
                 cache_done_check_many(t->rc, ids, k, out + at, err,
                                       sizeof(err));
         }
+        for (size_t i = 0; i < n; i++)
+                ((monitor_job_t *)jobs[i])->recheck = out[i] < 0;
 }
 
 /* ---- requests -------------------------------------------------------------
@@ -550,6 +554,12 @@ static int seam_publish(void *ctx, void *job, watch_event_t ev, int last,
         monitor_t *m        = t->m;
         monitor_job_t *mj   = job;
         char e[256], key[80];
+        /* Taken while Redis was down: a redelivery whose first run may have
+         * reported it meanwhile (its marker written again on Redis's
+         * return, docs/redis-keys.md). */
+        if (last && mj->recheck &&
+            cache_done_check(t->rc, mj->job->job_id, e, sizeof(e)) == 1)
+                return WATCH_PUBLISH_SKIPPED;
         int archived             = log && fallback_find(t, log) < 0;
         const logseg_ref_t *full = logcopy_refs_get(t->refs, log);
         char *json = monitor_result_json(mj, ev, last, build, log, archived,

@@ -43,6 +43,8 @@ struct monitor_job {
         int32_t partition;
         int64_t offset;
         int64_t epoch; /* the producer's transaction epoch when consumed */
+        int recheck;   /* its done marker could not be read when it came:
+                        * read again before its terminal result */
 };
 
 #define MONITOR_N_CLASSES (WATCH_ANS_CANCELLED + 1)

@@ -118,14 +118,15 @@ static void watch_sub_publish(watch_t *w, watch_sub_t *sub, watch_event_t ev,
                               const watch_error_t *err) {
         const watch_seams_t *s = &w->tbl->seams;
         int rc = s->publish(s->ctx, sub->job, ev, last, w->build, log, err);
-        if (rc != 0)
+        if (rc < 0)
                 LOG_WARN(WATCH_FAC,
                          "cannot publish event app=%s build=%s event=%d",
                          w->app_slug, w->build_slug, (int)ev);
         if (last)
                 s->job_done(s->ctx, sub->job,
-                            rc == 0 ? WATCH_JOB_PUBLISHED
-                                    : WATCH_JOB_PUBLISH_FAILED);
+                            rc == 0  ? WATCH_JOB_PUBLISHED
+                            : rc > 0 ? WATCH_JOB_SKIPPED
+                                     : WATCH_JOB_PUBLISH_FAILED);
 }
 
 void watch_sub_unlink(watch_t *w, watch_sub_t **pp) {
@@ -338,7 +339,7 @@ static void watch_line_unlink(watch_t *w) {
 /* Lets waiting watches out of the line for the free slots: their timers
  * fire at once and they step from there (never from inside a callback of
  * another watch). */
-static void watch_line_admit(watch_table_t *tbl) {
+void watch_line_admit(watch_table_t *tbl) {
         while (tbl->wait_head && watch_slot_free(tbl)) {
                 watch_t *w = tbl->wait_head;
                 watch_line_unlink(w);

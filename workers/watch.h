@@ -215,6 +215,8 @@ typedef enum {
                                    * already published (a redelivery) */
 } watch_job_end_t;
 
+#define WATCH_PUBLISH_SKIPPED 1 /* seams.publish: already reported */
+
 /* Every call runs on the loop thread with `ctx` = watch_seams_t.ctx. The
  * synchronous ones return quickly (a Redis round trip at most). */
 typedef struct watch_seams {
@@ -311,7 +313,10 @@ typedef struct watch_seams {
          * unavailable (log NULL, err->log_gone says why). `last` is 1 when this
          * event ends the job (every terminal event, and the one `status` report
          * of a follow=0 job): acknowledge the job's offset when that one is
-         * delivered. Returns 0 or < 0 (not handed over). */
+         * delivered. Returns 0, < 0 (not handed over), or, for a `last`
+         * event, WATCH_PUBLISH_SKIPPED: not published because the job's
+         * terminal result is known to be out already (the job then ends
+         * SKIPPED). */
         int (*publish)(void *ctx, void *job, watch_event_t ev, int last,
                        const void *build, const void *log,
                        const watch_error_t *err);

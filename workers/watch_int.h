@@ -125,6 +125,10 @@ void watch_describe(const watch_t *w, char *buf, size_t size);
 /* watch.c: a stalled watch looks at its build itself, now. */
 void watch_restart(watch_t *w);
 
+/* watch.c: lets watches waiting in line for a request slot out for the
+ * free slots (after any request of the table ended). */
+void watch_line_admit(watch_table_t *tbl);
+
 /* watch.c: an interval with the table's jitter. */
 int64_t watch_jittered(const watch_table_t *tbl, int64_t ms);
 

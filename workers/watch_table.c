@@ -34,6 +34,7 @@ static void watch_table_check(void *arg) {
                                   w->app_slug, w->build_slug, st);
                         watch_restart(w); /* may free w; next is kept */
                 }
+        watch_line_admit(tbl); /* a slot left free would be a defect too */
         loop_timer_start(tbl->check, WATCH_CHECK_MS, watch_table_check, tbl);
 }
 

@@ -68,6 +68,7 @@ typedef struct scenario {
         int preflight;      /* build_preflight (with the combined seams) */
         int already_done;   /* done_check answers 1 */
         int many;     /* jobs join with watch_table_add_many, done_check_many */
+        int reported_meanwhile; /* publish refuses the last event: skipped */
         int fallback; /* log_fallback makes a log from the chunks */
         step_t steps[12];
         jobspec_t jobs[3];
@@ -381,6 +382,10 @@ static int f_publish(void *ctx, void *job, watch_event_t ev, int last,
         fake_t *f     = ctx;
         fake_job_t *j = job;
         char s[96];
+        if (last && f->sc->reported_meanwhile) {
+                cat(j->log, sizeof(j->log), "not-published");
+                return WATCH_PUBLISH_SKIPPED;
+        }
         if (ev == WATCH_EV_STATUS)
                 snprintf(s, sizeof(s), "status:%s", f_state(build));
         else if (ev == WATCH_EV_FINISHED && !log && err)
@@ -626,6 +631,11 @@ static const scenario_t scenarios[] = {
     {.name  = "log=none ends at the finish, no log calls",
      .steps = {B_RUN, B_DONE},
      .jobs  = {FOLLOW("a", WATCH_LOG_NONE, "status:run finished:done! done")},
+     .want_requests = 2},
+    {.name = "terminal result found reported meanwhile: skipped, not published",
+     .reported_meanwhile = 1,
+     .steps              = {B_RUN, B_DONE},
+     .jobs = {FOLLOW("a", WATCH_LOG_NONE, "status:run not-published skipped")},
      .want_requests = 2},
     {.name          = "follow=false on a running build: one status report",
      .steps         = {B_RUN},
