@@ -57,10 +57,16 @@ struct cache_redis {
         } unread[MAX_UNREAD];
         int nunread;
         bool defer; /* cache_redis_defer_writes */
-        int64_t heard_ms; /* monotonic: the last reply read */
+        int64_t heard_ms;  /* monotonic: the last reply read */
+        unsigned connects; /* `connects` when this one last connected or
+                            * failed to */
 };
 
 static atomic_int down_count;
+/* Bumped by every connect that succeeds: a connection that is down and
+ * sees it moved tries at once instead of waiting out its backoff (Redis is
+ * back for one connection of the process, so for all of them). */
+static atomic_uint connects;
 
 int cache_redis_down_count(void) {
         return atomic_load(&down_count);
@@ -104,7 +110,8 @@ static void schedule_retry(cache_redis_t *rc) {
 
 static void drop(cache_redis_t *rc, const char *why) {
         snprintf(rc->last_err, sizeof(rc->last_err), "%s", why);
-        rc->nunread = 0; /* their replies are gone with the connection */
+        rc->nunread  = 0; /* their replies are gone with the connection */
+        rc->connects = atomic_load(&connects);
         if (rc->c) {
                 redisFree(rc->c);
                 rc->c = NULL;
@@ -255,6 +262,7 @@ static int try_connect(cache_redis_t *rc, char *errstr, size_t errstr_size) {
                 goto fail;
         rc->c          = c;
         rc->backoff_ms = 0;
+        rc->connects   = atomic_fetch_add(&connects, 1) + 1;
         rc->heard_ms   = time_mono_ms();
         set_state(rc, true, NULL);
         return CACHE_OK;
@@ -262,6 +270,7 @@ fail:
         if (c)
                 redisFree(c);
         snprintf(rc->last_err, sizeof(rc->last_err), "%s", errstr);
+        rc->connects = atomic_load(&connects);
         schedule_retry(rc);
         set_state(rc, false, rc->last_err);
         return CACHE_E_DOWN;
@@ -273,7 +282,8 @@ static int ensure_connected(cache_redis_t *rc, char *errstr,
         if (rc->c)
                 return CACHE_OK;
         int64_t now = time_mono_ms();
-        if (now < rc->next_attempt_ms) {
+        if (now < rc->next_attempt_ms &&
+            atomic_load(&connects) == rc->connects) {
                 snprintf(errstr, errstr_size,
                          "redis %s:%d down (%s), next attempt in %lld ms",
                          rc->host, rc->port, rc->last_err,

@@ -7,10 +7,11 @@
  * every command is synchronous but bounded by a short timeout; when Redis is
  * unreachable the calls fail fast with CACHE_E_DOWN and the connection is
  * retried at most once per backoff interval (exponential, with jitter), so an
- * event loop that calls us never stalls on a dead server. Callers then fall
- * back to local state. Lua scripts are loaded with SCRIPT LOAD and run with
- * EVALSHA; a NOSCRIPT answer (Redis restarted or flushed) reloads and retries
- * once.
+ * event loop that calls us never stalls on a dead server — or at once, when
+ * another connection of the process has connected since (Redis is back).
+ * Callers then fall back to local state. Lua scripts are loaded with SCRIPT
+ * LOAD and run with EVALSHA; a NOSCRIPT answer (Redis restarted or flushed)
+ * reloads and retries once.
  *
  * A failed connect (refused, unresolvable host, bad certificate, wrong
  * password) is logged once, on the transition to down, with its reason.

@@ -324,6 +324,11 @@ static void seam_cache_release(void *ctx, const char *app, const char *build) {
                                        sizeof(err));
 }
 
+static void seam_stalled(void *ctx) {
+        monitor_thread_t *t = ctx;
+        metrics_counter_inc(t->m->stalled);
+}
+
 static int seam_done_check(void *ctx, void *job) {
         monitor_thread_t *t = ctx;
         monitor_job_t *mj   = job;
@@ -779,6 +784,7 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
             .log_fallback           = seam_log_fallback,
             .done_check             = seam_done_check,
             .done_check_many        = seam_done_check_many,
+            .stalled                = seam_stalled,
         };
         monitor_apps_seams(seams);
         return 0;
@@ -845,6 +851,11 @@ static void monitor_metrics_register(monitor_t *m) {
         m->done_marks_failed = metrics_counter(
             mx, "bitmon_done_marks_failed_total",
             "Done markers that could not be written (Redis down).", NULL);
+        m->stalled = metrics_counter(
+            mx, "bitmon_watches_stalled_total",
+            "Watches found with nothing to step them again (a defect; each "
+            "was made to look again and its error logged).",
+            NULL);
         m->pub_retries = metrics_counter(
             mx, "bitmon_publish_retries_total",
             "Results offered to a full producer queue (they wait).", NULL);

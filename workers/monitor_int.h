@@ -72,7 +72,7 @@ struct monitor {
         metrics_counter_t *logs_gone[WATCH_LOG_GONE__COUNT]; /* by why */
         metrics_counter_t *requests[MONITOR_N_CLASSES];
         metrics_counter_t *budget_waits, *skipped, *dropped, *pub_failed;
-        metrics_counter_t *done_marks_failed;
+        metrics_counter_t *done_marks_failed, *stalled;
         /* issue 9: requests by endpoint, list calls, hints, detection */
         metrics_counter_t *endpoint[WATCH_REQ_BUILD_LIST + 1];
         metrics_counter_t *list_ok, *list_failed;

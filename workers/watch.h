@@ -343,6 +343,9 @@ typedef struct watch_seams {
          * May be NULL. */
         void (*hint_seen)(void *ctx, const char *workspace,
                           const char *app_slug, int routed);
+        /* The table found a stalled watch (a defect; it was restarted).
+         * May be NULL. */
+        void (*stalled)(void *ctx);
         /* ---- the app poller and the schedule (apppoll.h, schedule.h) ---
          * All may be NULL. */
         /* Facts of a BUILD payload (times, workflow). */

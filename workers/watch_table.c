@@ -32,6 +32,8 @@ static void watch_table_check(void *arg) {
                                   "watch stalled (a defect), looking again "
                                   "app=%s build=%s: %s",
                                   w->app_slug, w->build_slug, st);
+                        if (tbl->seams.stalled)
+                                tbl->seams.stalled(tbl->seams.ctx);
                         watch_restart(w); /* may free w; next is kept */
                 }
         watch_line_admit(tbl); /* a slot left free would be a defect too */

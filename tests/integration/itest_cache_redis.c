@@ -302,6 +302,41 @@ static void test_redis_probe_finds_restart(void) {
         tredis_stop(&t);
 }
 
+/* Redis back for one connection of the process is back for all: a
+ * connection deep in its backoff tries at once after another connected. */
+static void test_redis_back_for_all(void) {
+        tredis_t t;
+        char err[256];
+        redisReply *r = NULL;
+        T_EQ_INT(tredis_start(&t, true), 0);
+        cache_redis_opts_t o = tredis_opts(&t);
+        o.backoff_min_ms     = 50;
+        o.backoff_max_ms     = 50;
+        cache_redis_t *quick = cache_redis_new(&o, err, sizeof(err));
+        o.backoff_min_ms     = 60000;
+        o.backoff_max_ms     = 60000;
+        cache_redis_t *slow  = cache_redis_new(&o, err, sizeof(err));
+        T_ASSERT(quick && slow);
+        tredis_kill(&t);
+        T_EQ_INT(cache_redis_cmd(slow, &r, err, sizeof(err), "PING"),
+                 CACHE_E_DOWN);
+        T_EQ_INT(cache_redis_cmd(slow, &r, err, sizeof(err), "PING"),
+                 CACHE_E_DOWN);
+        T_ASSERTF(next_attempt_in(err) > 30000, "slow: %s", err);
+        T_EQ_INT(tredis_restart(&t), 0);
+        int64_t until = time_mono_ms() + 2000 * (int64_t)t_scale();
+        while (cache_redis_cmd(quick, &r, err, sizeof(err), "PING") != 0 &&
+               time_mono_ms() < until)
+                t_sleep_ms(20);
+        freeReplyObject(r);
+        T_ASSERT(cache_redis_is_up(quick));
+        T_EQ_INT(cache_redis_cmd(slow, &r, err, sizeof(err), "PING"), 0);
+        freeReplyObject(r);
+        cache_redis_destroy(quick);
+        cache_redis_destroy(slow);
+        tredis_stop(&t);
+}
+
 static long long get_int(cache_redis_t *rc, const char *key) {
         char err[256];
         redisReply *r = NULL;
@@ -393,6 +428,7 @@ int main(void) {
         T_RUN(test_redis_auth_never_logged);
         T_RUN(test_redis_down_fails_fast_with_backoff);
         T_RUN(test_redis_probe_finds_restart);
+        T_RUN(test_redis_back_for_all);
         T_RUN(test_redis_command_timeout_bounded);
         T_RUN(test_redis_noscript_reload_and_restart);
         T_RUN(test_redis_send_without_waiting);
