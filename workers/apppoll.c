@@ -514,10 +514,18 @@ static void ap_rate_wait(app_group_t *g, int on) {
                         w->rate_wait = on;
 }
 
-/* Hands a build to its parked member; the member may leave the group. */
+/* A member takes a list answer for its build when it waits for the group
+ * (parked), or idles until its own next look (not in flight, not in line):
+ * the list is as fresh as its own GET would be, and a build that finished
+ * far from its expected end is seen now instead of at that look. */
+static int ap_takes(const watch_t *w) {
+        return w->parked || (!w->in_flight && w->waiting == WATCH_WAIT_NONE);
+}
+
+/* Hands a build to its member; the member may leave the group. */
 static void ap_feed(app_group_t *g, const char *build, watch_answer_t *ans) {
         watch_t *w = watch_table_find(g->tbl, g->workspace, g->app, build);
-        if (!w || w->grp != g || !w->parked || w->seen_round == g->round) {
+        if (!w || w->grp != g || !ap_takes(w) || w->seen_round == g->round) {
                 if (ans->payload && g->tbl->seams.payload_free)
                         g->tbl->seams.payload_free(
                             g->tbl->seams.ctx, WATCH_REQ_BUILD, ans->payload);
@@ -527,6 +535,7 @@ static void ap_feed(app_group_t *g, const char *build, watch_answer_t *ans) {
         w->seen_round = g->round;
         w->rate_wait  = 0;
         w->attempts   = 0;
+        w->solo       = 0; /* the list shows it: it may park again */
         watch_feed_build(w, ans);
 }
 

@@ -7,7 +7,8 @@
  * own; the group makes one `GET /apps/{app}/builds?after=...` (newest first,
  * following `next` up to opts.list_max_pages while parked builds are still
  * missing) and hands each parked watch its build from the answer exactly as
- * its own GET would have (status events, finish → log). A build the answer
+ * its own GET would have (status events, finish → log); a member idle until
+ * its own next look takes the answer for its build too. A build the answer
  * does not show is never concluded upon: that watch looks at it with its own
  * GET (and its 401/403/404 verdicts), then parks again. When the list call
  * fails, every parked watch falls back to its own GET; 401 and 403 are
