@@ -56,7 +56,7 @@ struct cache_redis {
                 int slot;
         } unread[MAX_UNREAD];
         int nunread;
-        bool defer; /* cache_redis_defer_writes */
+        bool defer;        /* cache_redis_defer_writes */
         int64_t heard_ms;  /* monotonic: the last reply read */
         unsigned connects; /* `connects` when this one last connected or
                             * failed to */

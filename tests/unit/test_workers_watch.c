@@ -67,9 +67,9 @@ typedef struct scenario {
         int checked;        /* budget_take_checked instead of budget_take */
         int preflight;      /* build_preflight (with the combined seams) */
         int already_done;   /* done_check answers 1 */
-        int many;     /* jobs join with watch_table_add_many, done_check_many */
+        int many; /* jobs join with watch_table_add_many, done_check_many */
         int reported_meanwhile; /* publish refuses the last event: skipped */
-        int fallback; /* log_fallback makes a log from the chunks */
+        int fallback;           /* log_fallback makes a log from the chunks */
         step_t steps[12];
         jobspec_t jobs[3];
         int want_requests;
