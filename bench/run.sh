@@ -37,12 +37,19 @@
 # paths in the first thousands; 500 left the first run paying for it),
 # BENCH_RATE (latency phase jobs/s, 100), BENCH_LAT_JOBS (2000),
 # BENCH_SCALE ("10000 50000"), BENCH_SCALE_CPU_S (60), BENCH_SCALE_RATE
-# (jobs/s while the watches are set up; 0 = all at once), BENCH_THREADS
+# (jobs/s while the watches are set up; 0 = all at once), BENCH_SCALE_POLL_S
+# (poll.running_s of the scale phase, 30), BENCH_THREADS
 # (workers.threads, 2), BENCH_PERF=FILE records a perf profile of bitmon
 # during the throughput/latency runs (BENCH_PERF_ARGS e.g. "-g"),
 # BENCH_DUMP_DIR=DIR writes each latency run's per-job figures there
-# ("i sent_ms latency_ms"), BENCH_EOS (1), BENCH_EOS_TXN_MS
-# (producer.txn_ms of the exactly-once process, 100), KEEP_TMP=1 keeps logs.
+# ("i sent_ms latency_ms"), BENCH_SYSCALLS=1 counts bitmon's syscalls and
+# task switches per job during each load (perf stat tracepoints; other
+# events: BENCH_SYSCALL_EVENTS="syscalls:sys_enter_recvfrom,..."), BENCH_EOS (1), BENCH_EOS_TXN_MS
+# (producer.txn_ms of the exactly-once process, 100), BENCH_AB=DIR runs
+# DIR/bitmon (e.g. build-base, a build of main) as the second process
+# instead, at-least-once, tagged `_base_` (lines `throughput_base_...`,
+# summed up by `base_cost:`): before/after in one session on the same
+# builds. KEEP_TMP=1 keeps logs.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -65,9 +72,15 @@ lat_jobs=${BENCH_LAT_JOBS:-2000}
 scales=${BENCH_SCALE:-10000 50000}
 scale_cpu_s=${BENCH_SCALE_CPU_S:-60}
 scale_rate=${BENCH_SCALE_RATE:-0}
+scale_poll_s=${BENCH_SCALE_POLL_S:-30}
 threads=${BENCH_THREADS:-2}
 eos=${BENCH_EOS:-1}
 eos_txn_ms=${BENCH_EOS_TXN_MS:-100}
+ab=${BENCH_AB:-} other=eos # BENCH_AB=DIR: the second process is DIR/bitmon, at-least-once
+if [ -n "$ab" ]; then
+        [ -x "$PWD/$ab/bitmon" ] || { echo "bench: $ab/bitmon missing" >&2; exit 1; }
+        eos=1 other=base
+fi
 apps=500 # both scenarios: 500 generated apps x 100 builds
 
 failed=0
@@ -136,7 +149,7 @@ start_bitmon() { # run-id poll_running_s
         export BITMON_TOPICS_DLQ=$run.dlq BITMON_TOPICS_REPLICATION=1 BITMON_TOPICS_PARTITIONS=4
         export BITMON_TOPICS_LOGS=$run.logs
         export BITMON_CONSUMER_GROUP=$run BITMON_WORKER_ID=$run
-        export BITMON_WORKERS_THREADS=$threads BITMON_WORKERS_MAX_WATCHES=60000
+        export BITMON_WORKERS_THREADS=$threads BITMON_WORKERS_MAX_WATCHES=${max_watches:-60000}
         export BITMON_TOKENS_STORE=dir:$tmp/tokens BITMON_TOKENS_FINGERPRINT_KEY_FILE=$tmp/fp.key
         export BITMON_BITRISE_BASE_URL=$sim_root/v0.1 BITMON_HTTP_LISTEN=127.0.0.1:0
         export BITMON_POLL_RUNNING_S=$2 BITMON_POLL_ON_HOLD_S=$2
@@ -164,6 +177,10 @@ start_bitmon() { # run-id poll_running_s
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 watches() { curl -s "127.0.0.1:$http_port/metrics" | awk '$1 == "bitmon_watches" {print $2}'; }
+requests() { # Bitrise requests made so far (every class)
+        curl -s "127.0.0.1:$http_port/metrics" |
+                awk '$1 ~ /^bitmon_bitrise_requests_total/ {n += $2} END {printf "%d\n", n}'
+}
 tck=$(getconf CLK_TCK)
 
 redis_cmds() {
@@ -183,7 +200,12 @@ cpu_all() {
 load() { # tag first count rate [extra args]
         local tag=$1 first=$2 n=$3 rate=$4
         shift 4
-        local c0 c1 r0 r1
+        local c0 c1 r0 r1 sc_pid=
+        if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then # syscalls and task switches of bitmon
+                perf stat -x, -e "${BENCH_SYSCALL_EVENTS:-raw_syscalls:sys_enter,context-switches}" -p "$run_pid" \
+                        -o "$tmp/syscalls.txt" 2>/dev/null &
+                sc_pid=$!
+        fi
         c0=$(cpu_all)
         r0=$(redis_cmds)
         "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
@@ -191,6 +213,13 @@ load() { # tag first count rate [extra args]
         local rc=$?
         c1=$(cpu_all)
         r1=$(redis_cmds)
+        if [ -n "$sc_pid" ]; then
+                kill -INT "$sc_pid" && wait "$sc_pid"
+                awk -F, -v n="$n" -v tag="$tag" '$3 == "raw_syscalls:sys_enter" {$3 = "syscalls"}
+                        $3 == "context-switches" {$3 = "cswitches"}
+                        NF >= 3 && $1 ~ /^[0-9]+$/ && $1 > 0 {sub(/^syscalls:sys_enter_/, "", $3); l = l sprintf(" %s_per_job=%.1f", $3, $1 / n)}
+                        END {print tag ":" l}' "$tmp/syscalls.txt"
+        fi
         awk -v a="$c0" -v b="$c1" -v t="$tck" -v n="$n" -v tag="$tag" -v r=$((r1 - r0)) 'BEGIN {
                 split(a, x, " "); split(b, y, " ")
                 printf "%s: cpu_s bitmon=%.2f sim=%.2f redis=%.2f kafka=%.2f; bitmon_cpu_us_per_job=%.0f redis_cmds_per_job=%.1f\n",
@@ -228,7 +257,13 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
         # at-least-once run it is paired with (its own Redis prefix: no
         # build is served from a cache), so both modes do the same work.
         take "$warmup"
-        if [ "$eos" = 1 ]; then
+        if [ -n "$ab" ]; then
+                bin_keep=$BIN BIN=$PWD/$ab/bitmon
+                start_bitmon "bench-base-$$-$RANDOM" 15
+                BIN=$bin_keep
+                keep_mode eos
+                load warmup_base "$first" "$warmup" 0 >/dev/null || echo "bench: base warmup incomplete"
+        elif [ "$eos" = 1 ]; then
                 BITMON_PRODUCER_EXACTLY_ONCE=true BITMON_PRODUCER_TXN_MS=$eos_txn_ms \
                         start_bitmon "bench-eos-$$-$RANDOM" 15
                 keep_mode eos
@@ -252,7 +287,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                                 loads "throughput_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                                 [ "$eos" = 1 ] || continue
                                 use_mode eos # the same builds
-                                loads "throughput_eos_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
+                                loads "throughput_${other}_${ms}ms_run$r" "$first" "$jobs" 0 || failed=1
                         done
                 done
         fi
@@ -264,7 +299,7 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                                 [ "$m" = alo ] || [ "$eos" = 1 ] || continue
                                 use_mode "$m"
                                 tag=latency_${ms}ms_at_${lat_rate}_per_s
-                                [ "$m" = alo ] || tag=latency_eos_${ms}ms_at_${lat_rate}_per_s
+                                [ "$m" = alo ] || tag=latency_${other}_${ms}ms_at_${lat_rate}_per_s
                                 loads "$tag" "$first" "$lat_jobs" "$lat_rate" \
                                         ${BENCH_DUMP_DIR:+-D "$BENCH_DUMP_DIR/$tag.txt"} || failed=1
                         done
@@ -282,21 +317,21 @@ if [[ " $phases " == *" throughput "* || " $phases " == *" latency "* ]]; then
                 stop_other
                 # the exactly-once figures against the at-least-once ones of
                 # the same session: mean jobs/s and p50/p99 latency
-                awk '
+                awk -v o="$other" '
                 function v(line, k,   m) { return match(line, " " k "=[0-9.]+") ? substr(line, RSTART + length(k) + 2, RLENGTH - length(k) - 2) + 0 : -1 }
-                $1 ~ /^throughput_(eos_)?[0-9]+ms_run[0-9]+:$/ && / jobs_per_s=/ {
-                        t = $1; e = (t ~ /_eos_/); sub(/^throughput_(eos_)?/, "", t); sub(/ms_run.*/, "", t)
+                $1 ~ "^throughput_(" o "_)?[0-9]+ms_run[0-9]+:$" && / jobs_per_s=/ {
+                        t = $1; e = (t ~ "_" o "_"); sub("^throughput_(" o "_)?", "", t); sub(/ms_run.*/, "", t)
                         sum[e, t] += v($0, "jobs_per_s"); cnt[e, t]++; ms[t] = 1 }
-                $1 ~ /^latency_(eos_)?[0-9]+ms_at_/ && / lat_ms_p50=/ {
-                        t = $1; e = (t ~ /_eos_/); sub(/^latency_(eos_)?/, "", t); sub(/ms_at_.*/, "", t)
+                $1 ~ "^latency_(" o "_)?[0-9]+ms_at_" && / lat_ms_p50=/ {
+                        t = $1; e = (t ~ "_" o "_"); sub("^latency_(" o "_)?", "", t); sub(/ms_at_.*/, "", t)
                         p50[e, t] = v($0, "lat_ms_p50"); p99[e, t] = v($0, "p99"); lms[t] = 1 }
                 END {
-                        line = "eos_cost:"
+                        line = o "_cost:"
                         for (t in ms) if (cnt[0, t] && cnt[1, t]) {
                                 a = sum[0, t] / cnt[0, t]; b = sum[1, t] / cnt[1, t]
-                                line = line sprintf(" throughput_%sms_alo=%.0f eos=%.0f ratio=%.2f", t, a, b, b / a) }
+                                line = line sprintf(" throughput_%sms_alo=%.0f %s=%.0f ratio=%.2f", t, a, o, b, b / a) }
                         for (t in lms) if (((0, t) in p50) && ((1, t) in p50))
-                                line = line sprintf(" latency_%sms_p50_alo=%.1f eos=%.1f p99_alo=%.1f eos=%.1f", t, p50[0, t], p50[1, t], p99[0, t], p99[1, t])
+                                line = line sprintf(" latency_%sms_p50_alo=%.1f %s=%.1f p99_alo=%.1f %s=%.1f", t, p50[0, t], o, p50[1, t], p99[0, t], o, p99[1, t])
                         print line }' "$tmp/loads.txt"
         fi
         stop_bitmon
@@ -343,14 +378,19 @@ if [[ " $phases " == *" logs "* ]]; then
 fi
 
 if [[ " $phases " == *" scale "* ]]; then
-        start_sim "$PWD/tests/scenarios/bench_running.json"
         for n in $scales; do
-                start_bitmon "bench-$$-$RANDOM" 30
+                # 500 generated apps of 100 running builds, more beyond 50,000
+                scale_apps=$(((n + 99) / 100 > apps ? (n + 99) / 100 : apps))
+                sed "s/\"apps\": $apps,/\"apps\": $scale_apps,/" \
+                        tests/scenarios/bench_running.json >"$tmp/bench_running.json"
+                start_sim "$tmp/bench_running.json"
+                max_watches=$((n + 10000 > 60000 ? n + 10000 : 60000))
+                start_bitmon "bench-$$-$RANDOM" "$scale_poll_s"
                 sleep 1
                 rss0=$(rss_kb "$run_pid")
                 t0=$SECONDS
                 "$LOAD" -b "$BITMON_TEST_KAFKA" -j "$jobs_topic" -r "$results_topic" -s "$sim_root" \
-                        -w ws-bench -a "$apps" -o 0 -n "$n" -R "$scale_rate" -T 300 -t "scale_$n" -N ||
+                        -w ws-bench -a "$scale_apps" -o 0 -n "$n" -R "$scale_rate" -T 300 -t "scale_$n" -N ||
                         die "scale_$n: producing failed"
                 while [ "$(watches)" != "$n" ] && [ $((SECONDS - t0)) -lt 300 ]; do sleep 1; done
                 w=$(watches)
@@ -360,17 +400,23 @@ if [[ " $phases " == *" scale "* ]]; then
                 rss1=$(rss_kb "$run_pid")
                 fds=$(ls "/proc/$run_pid/fd" | wc -l)
                 c0=$(cpu_ticks "$run_pid")
+                q0=$(requests)
                 sleep "$scale_cpu_s"
                 c1=$(cpu_ticks "$run_pid")
+                q1=$(requests)
                 rss2=$(rss_kb "$run_pid")
+                # cpu_us_per_poll: per watch and poll period (one watch
+                # looked at once, by its app's list call or its own GET);
+                # cpu_us_per_request: per Bitrise request actually made
                 awk -v n="$n" -v w="$w" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" \
-                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" -v f="$fds" 'BEGIN {
-                        printf "scale_%d: watches=%s established_s=%d fds=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f\n",
-                                n, w, e, f, r0, r1, s, r2, (r1 - r0) * 1024 / n, 100 * c / t / s,
-                                (c / t) * 1e6 / (n * s / 30) }'
+                        -v c=$((c1 - c0)) -v t="$tck" -v s="$scale_cpu_s" -v e="$est_s" -v f="$fds" \
+                        -v p="$scale_poll_s" -v q=$((q1 - q0)) 'BEGIN {
+                        printf "scale_%d: watches=%s established_s=%d fds=%d rss_base_kb=%d rss_kb=%d rss_after_%ds_kb=%d bytes_per_watch=%.0f bytes_per_watch_after=%.0f cpu_pct=%.1f cpu_us_per_poll=%.0f requests=%d cpu_us_per_request=%.0f\n",
+                                n, w, e, f, r0, r1, s, r2, (r1 - r0) * 1024 / n, (r2 - r0) * 1024 / n, 100 * c / t / s,
+                                (c / t) * 1e6 / (n * s / p), q, q ? (c / t) * 1e6 / q : 0 }'
                 stop_bitmon
+                stop_sim
         done
-        stop_sim
 fi
 echo "bench: done $(date -u +%FT%TZ) load:$(uptime | sed 's/.*load average://')"
 [ "$failed" -eq 0 ] || echo "bench: FAILED: a run did not complete (see above)"

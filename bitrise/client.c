@@ -153,6 +153,8 @@ static void slug_short(const char *slug, char *out, size_t size) {
                 snprintf(out, size, "%.8s\xe2\x80\xa6", slug);
 }
 
+#define RAW_LOG_READ_BYTES (64L * 1024)
+
 /* ---- libcurl callbacks ------------------------------------------------- */
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
@@ -234,8 +236,12 @@ static int easy_setup(bitrise_req_t *req, int with_auth) {
         SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
         SET(CURLOPT_FOLLOWLOCATION, raw ? 1L : 0L);
         SET(CURLOPT_MAXREDIRS, 3L);
-        if (raw)
+        if (raw) {
                 SET(CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
+                /* A log arrives in 64 KiB reads rather than 16 KiB ones
+                 * (a 100 KB log: 2 recv calls and parser feeds, not 7). */
+                SET(CURLOPT_BUFFERSIZE, RAW_LOG_READ_BYTES);
+        }
         SET(CURLOPT_HEADERFUNCTION, on_header);
         SET(CURLOPT_HEADERDATA, req);
         SET(CURLOPT_WRITEFUNCTION, on_body);

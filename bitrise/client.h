@@ -150,6 +150,10 @@ typedef struct bitrise_build {
         char *abort_reason;
         char *machine_type; /* machine_type_id */
         char *stack;        /* stack_identifier */
+        /* The parser puts every string above into this one block (and
+         * bitrise_build_release frees only it); NULL when each string is
+         * its own allocation (a struct filled by hand). */
+        char *strs;
 } bitrise_build_t;
 
 /* A build is finished exactly when status != 0. */

@@ -124,15 +124,60 @@ static const cJSON *data_object(const cJSON *root) {
 void bitrise_build_release(bitrise_build_t *b) {
         if (!b)
                 return;
-        free(b->slug);
-        free(b->status_text);
-        free(b->workflow);
-        free(b->branch);
-        free(b->commit_hash);
-        free(b->abort_reason);
-        free(b->machine_type);
-        free(b->stack);
+        if (b->strs) {
+                free(b->strs);
+        } else {
+                free(b->slug);
+                free(b->status_text);
+                free(b->workflow);
+                free(b->branch);
+                free(b->commit_hash);
+                free(b->abort_reason);
+                free(b->machine_type);
+                free(b->stack);
+        }
         memset(b, 0, sizeof(*b));
+}
+
+/* The build's strings into one block (b->strs): a watch holds its build
+ * for as long as it runs, and eight small allocations cost ~150 bytes more
+ * than one. -1 on allocation failure (nothing set). */
+static int build_strings(const cJSON *d, bitrise_build_t *b) {
+        static const char *const keys[] = {"slug",
+                                           "status_text",
+                                           "triggered_workflow",
+                                           "branch",
+                                           "commit_hash",
+                                           "abort_reason",
+                                           "machine_type_id",
+                                           "stack_identifier"};
+        char **dst[] = {&b->slug,         &b->status_text, &b->workflow,
+                        &b->branch,       &b->commit_hash, &b->abort_reason,
+                        &b->machine_type, &b->stack};
+        const char *v[8];
+        size_t len[8], total = 0;
+        for (size_t i = 0; i < 8; i++) {
+                v[i] = field_str(d, keys[i]);
+                /* Older answers name the machine "stack_config_type". */
+                if (!v[i] && dst[i] == &b->machine_type)
+                        v[i] = field_str(d, "stack_config_type");
+                len[i] = v[i] ? strlen(v[i]) + 1 : 0;
+                total += len[i];
+        }
+        if (!total)
+                return 0;
+        char *p = malloc(total);
+        if (!p)
+                return -1;
+        b->strs = p;
+        for (size_t i = 0; i < 8; i++) {
+                if (!v[i])
+                        continue;
+                memcpy(p, v[i], len[i]);
+                *dst[i] = p;
+                p += len[i];
+        }
+        return 0;
 }
 
 static int build_fill(const cJSON *d, bitrise_build_t *b) {
@@ -154,20 +199,7 @@ static int build_fill(const cJSON *d, bitrise_build_t *b) {
             b->started_at && b->finished_at && b->finished_at >= b->started_at
                 ? (double)(b->finished_at - b->started_at) / 1000.0
                 : -1;
-        if (field_dup(d, "slug", &b->slug) ||
-            field_dup(d, "status_text", &b->status_text) ||
-            field_dup(d, "triggered_workflow", &b->workflow) ||
-            field_dup(d, "branch", &b->branch) ||
-            field_dup(d, "commit_hash", &b->commit_hash) ||
-            field_dup(d, "abort_reason", &b->abort_reason) ||
-            field_dup(d, "machine_type_id", &b->machine_type) ||
-            field_dup(d, "stack_identifier", &b->stack))
-                return -1;
-        /* Older answers name the machine "stack_config_type". */
-        if (!b->machine_type &&
-            field_dup(d, "stack_config_type", &b->machine_type))
-                return -1;
-        return 0;
+        return build_strings(d, b);
 }
 
 int bitrise_build_parse(const char *body, size_t len, bitrise_build_t *out,

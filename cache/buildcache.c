@@ -2,6 +2,7 @@
 #include "cache/buildcache.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/timeutil.h"
@@ -323,6 +324,56 @@ int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,
         const char *argv[] = {"SET", key, at, "EX", ex};
         return cache_redis_send_argv(rc, "done marker", 5, argv, NULL, errstr,
                                      errstr_size);
+}
+
+int cache_done_check_many(cache_redis_t *rc, const char *const *job_ids,
+                          size_t n, int *out, char *errstr,
+                          size_t errstr_size) {
+        enum { KEY_MAX = 512 };
+        if (n == 0)
+                return CACHE_OK;
+        const char **argv = malloc((n + 1) * sizeof(*argv));
+        size_t *argvlen   = malloc((n + 1) * sizeof(*argvlen));
+        char *keys        = malloc(n * KEY_MAX);
+        int argc = 1, err = CACHE_OK;
+        redisReply *r = NULL;
+        if (!argv || !argvlen || !keys) {
+                snprintf(errstr, errstr_size, "out of memory");
+                err = CACHE_E_ARG;
+                goto out;
+        }
+        argv[0]    = "MGET";
+        argvlen[0] = 4;
+        for (size_t i = 0; i < n; i++) {
+                char *key = keys + i * KEY_MAX;
+                out[i] =
+                    done_key(rc, key, KEY_MAX, job_ids[i], errstr, errstr_size);
+                if (out[i] != CACHE_OK)
+                        continue; /* CACHE_E_ARG, not asked */
+                argv[argc]      = key;
+                argvlen[argc++] = strlen(key);
+        }
+        if (argc == 1)
+                goto out;
+        err = cache_redis_cmd_argv(rc, &r, errstr, errstr_size, argc, argv,
+                                   argvlen);
+        if (!err &&
+            (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)argc - 1)) {
+                snprintf(errstr, errstr_size, "redis: odd MGET reply");
+                err = CACHE_E_REPLY;
+        }
+        for (size_t i = 0, j = 0; i < n; i++) {
+                if (out[i] != CACHE_OK)
+                        continue;
+                out[i] = err ? err : r->element[j]->type != REDIS_REPLY_NIL;
+                j++;
+        }
+out:
+        freeReplyObject(r);
+        free(argv);
+        free(argvlen);
+        free(keys);
+        return err;
 }
 
 int cache_done_check(cache_redis_t *rc, const char *job_id, char *errstr,

@@ -97,6 +97,11 @@ int cache_done_mark(cache_redis_t *rc, const char *job_id, int ttl_s,
                     char *errstr, size_t errstr_size);
 
 /* Returns 1 when job_id is marked done, 0 when not, < 0 on error. */
+/* cache_done_check for n jobs in one MGET: out[i] = 1 (done), 0, or < 0
+ * (every out[i] the error when Redis cannot answer, or an invalid id's
+ * CACHE_E_ARG). Returns CACHE_OK or the error. */
+int cache_done_check_many(cache_redis_t *rc, const char *const *job_ids,
+                          size_t n, int *out, char *errstr, size_t errstr_size);
 int cache_done_check(cache_redis_t *rc, const char *job_id, char *errstr,
                      size_t errstr_size);
 

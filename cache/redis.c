@@ -17,14 +17,17 @@
 #include <openssl/crypto.h>
 
 #include "cache/redis_tls.h"
+#include <hiredis/sds.h>
+
 #include "cache/resolve.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
 
 #define MAX_SCRIPTS 8
-#define MAX_UNREAD  64   /* sent commands whose replies are still unread */
-#define MAX_SECRET  1024 /* redis.password_file: bytes read at most */
+#define MAX_UNREAD  64 /* sent commands whose replies are still unread */
+#define MAX_DEFER   (64 * 1024) /* deferred bytes written at once beyond */
+#define MAX_SECRET  1024        /* redis.password_file: bytes read at most */
 
 struct cache_redis {
         redisContext *c; /* NULL while down */
@@ -53,6 +56,7 @@ struct cache_redis {
                 int slot;
         } unread[MAX_UNREAD];
         int nunread;
+        bool defer;        /* cache_redis_defer_writes */
         int64_t heard_ms;  /* monotonic: the last reply read */
         unsigned connects; /* `connects` when this one last connected or
                             * failed to */
@@ -370,6 +374,8 @@ cache_redis_t *cache_redis_new(const cache_redis_opts_t *opts, char *errstr,
 void cache_redis_destroy(cache_redis_t *rc) {
         if (!rc)
                 return;
+        char err[192];
+        cache_redis_flush(rc, err, sizeof(err)); /* deferred writes */
         if (rc->c)
                 redisFree(rc->c);
         if (!rc->up)
@@ -540,6 +546,18 @@ static int send_argv(cache_redis_t *rc, const char *what, int slot, int argc,
         rc->unread[rc->nunread].what = what;
         rc->unread[rc->nunread].slot = slot;
         rc->nunread++;
+        if (rc->defer && sdslen(rc->c->obuf) < MAX_DEFER)
+                return CACHE_OK; /* cache_redis_flush or the next command */
+        return flush(rc, errstr, errstr_size);
+}
+
+void cache_redis_defer_writes(cache_redis_t *rc, bool on) {
+        rc->defer = on;
+}
+
+int cache_redis_flush(cache_redis_t *rc, char *errstr, size_t errstr_size) {
+        if (!rc->c || sdslen(rc->c->obuf) == 0)
+                return CACHE_OK;
         return flush(rc, errstr, errstr_size);
 }
 

@@ -150,6 +150,18 @@ int cache_redis_eval_send(cache_redis_t *rc, const cache_script_t *script,
                           const size_t *argvlen, char *errstr,
                           size_t errstr_size);
 
+/* With on, the fire-and-forget forms only queue their command (up to 64 KiB
+ * of them): it goes out with the next command waited for, in the same
+ * write, or at cache_redis_flush — which the owner must then call before
+ * its thread sleeps (an event loop: once per turn), or the writes wait.
+ * cache_redis_destroy flushes. Off by default. */
+void cache_redis_defer_writes(cache_redis_t *rc, bool on);
+
+/* Writes the queued commands now (without waiting for replies). CACHE_OK
+ * when nothing is queued; a failed write drops the connection (as any
+ * command would) and the queued commands are lost. */
+int cache_redis_flush(cache_redis_t *rc, char *errstr, size_t errstr_size);
+
 /* Builds "<prefix><formatted>" into buf. Returns the length, or -1 when it
  * does not fit. */
 int cache_redis_key(const cache_redis_t *rc, char *buf, size_t size,

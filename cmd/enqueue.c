@@ -115,21 +115,22 @@ static char *job_from_flags(const enqueue_opts_t *o) {
                      .follow     = o->follow != 0,
                      .log        = JOB_LOG_SUMMARY,
                      .deadline_s = o->deadline_s};
-        char genid[64];
+        char genid[64], id[JOB_ID_MAX + 1], ws[JOB_WORKSPACE_MAX + 1];
+        char app[JOB_SLUG_MAX + 1], build[JOB_SLUG_MAX + 1];
         char *attrs = o->attrs ? cJSON_PrintUnformatted(o->attrs) : NULL;
         if (!o->job_id)
                 snprintf(genid, sizeof(genid), "bitmon-%llx-%08llx",
                          (unsigned long long)time_wall_ms(),
                          (unsigned long long)(rand_u64() & 0xffffffffULL));
         /* Overlong values are cut here and then named by job_parse. */
-        snprintf(job.job_id, sizeof(job.job_id), "%s",
-                 o->job_id ? o->job_id : genid);
-        snprintf(job.workspace, sizeof(job.workspace), "%s",
-                 o->workspace ? o->workspace : "");
-        snprintf(job.app_slug, sizeof(job.app_slug), "%s",
-                 o->app ? o->app : "");
-        snprintf(job.build_slug, sizeof(job.build_slug), "%s",
-                 o->build ? o->build : "");
+        snprintf(id, sizeof(id), "%s", o->job_id ? o->job_id : genid);
+        snprintf(ws, sizeof(ws), "%s", o->workspace ? o->workspace : "");
+        snprintf(app, sizeof(app), "%s", o->app ? o->app : "");
+        snprintf(build, sizeof(build), "%s", o->build ? o->build : "");
+        job.job_id     = id;
+        job.workspace  = ws;
+        job.app_slug   = app;
+        job.build_slug = build;
         if (o->log && job_log_parse(o->log, &job.log) < 0) {
                 fprintf(stderr, "bitmon enqueue: --log: expected none, "
                                 "summary or full\n");

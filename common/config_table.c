@@ -65,7 +65,7 @@ INT("workers.max_in_flight", "512", 1, 1000000, "Bitrise requests in flight per 
 STR_CK("bitrise.base_url", "https://api.bitrise.io/v0.1", check_url, "Bitrise API base URL"),
 STR("bitrise.ca_file", "", "CA bundle for TLS to Bitrise; empty = the system store"),
 INT("bitrise.max_host_connections", "0", 0, 100000, "open connections per worker thread to one Bitrise host (API, log storage); 0 = unlimited (requests in flight stay below workers.max_in_flight); a limit below it queues requests inside libcurl, which cost CPU in the benchmark"),
-INT("bitrise.max_connections", "0", 0, 100000, "connections each worker thread keeps open for reuse; 0 = libcurl's default (4 x transfers); a small cache closes and reopens connections under load"),
+INT("bitrise.max_connections", "1024", 0, 100000, "connections each worker thread keeps open for reuse; 0 = libcurl's default (4 x the transfers in the multi, so it shrinks as they end and the next burst connects again); a small cache closes and reopens connections under load"),
 INT("bitrise.connect_timeout_ms", "5000", 100, 600000, "TCP + TLS connect timeout"),
 INT("bitrise.timeout_ms", "30000", 1000, 3600000, "whole-request timeout of an API call (not the raw log download)"),
 INT("bitrise.low_speed_time_s", "30", 1, 3600, "abort a transfer that moves no data for this long"),

@@ -117,7 +117,8 @@ int job_hint_parse(const char *s, job_hint_t *out) {
 void job_destroy(job_t *job) {
         if (!job)
                 return;
-        free(job->attrs_json);
+        if (!job->attrs_in_strs)
+                free(job->attrs_json);
         free(job);
 }
 
@@ -211,21 +212,29 @@ static int get_slug(const cJSON *obj, const char *name, char *dst, char *errstr,
         return 0;
 }
 
-static int check_ids(const cJSON *obj, job_t *job, char *errstr,
+/* The strings of a job while it is parsed (job_pack moves them into it). */
+typedef struct job_strs {
+        char job_id[JOB_ID_MAX + 1];
+        char workspace[JOB_WORKSPACE_MAX + 1];
+        char app_slug[JOB_SLUG_MAX + 1];
+        char build_slug[JOB_SLUG_MAX + 1];
+} job_strs_t;
+
+static int check_ids(const cJSON *obj, job_strs_t *ids, char *errstr,
                      size_t errstr_size) {
-        if (get_str(obj, "job_id", JOB_ID_MAX, job->job_id, errstr,
+        if (get_str(obj, "job_id", JOB_ID_MAX, ids->job_id, errstr,
                     errstr_size) < 0 ||
-            get_str(obj, "workspace", JOB_WORKSPACE_MAX, job->workspace, errstr,
+            get_str(obj, "workspace", JOB_WORKSPACE_MAX, ids->workspace, errstr,
                     errstr_size) < 0)
                 return -1;
-        if (!job_workspace_valid(job->workspace)) {
+        if (!job_workspace_valid(ids->workspace)) {
                 snprintf(errstr, errstr_size,
                          "workspace: only A-Z a-z 0-9 . _ - allowed, "
                          "not starting with '.'");
                 return -1;
         }
-        if (get_slug(obj, "app_slug", job->app_slug, errstr, errstr_size) < 0 ||
-            get_slug(obj, "build_slug", job->build_slug, errstr, errstr_size) <
+        if (get_slug(obj, "app_slug", ids->app_slug, errstr, errstr_size) < 0 ||
+            get_slug(obj, "build_slug", ids->build_slug, errstr, errstr_size) <
                 0)
                 return -1;
         return 0;
@@ -294,7 +303,7 @@ static int check_attrs(const cJSON *obj, job_t *job, char *errstr,
  * build status and receive time (ignored when malformed: a hint is only a
  * hint). */
 static int check_hint(const cJSON *obj, const cJSON *hint, job_t *job,
-                      char *errstr, size_t errstr_size) {
+                      job_strs_t *ids, char *errstr, size_t errstr_size) {
         if (!cJSON_IsString(hint) ||
             job_hint_parse(hint->valuestring, &job->hint) < 0) {
                 snprintf(errstr, errstr_size,
@@ -302,17 +311,17 @@ static int check_hint(const cJSON *obj, const cJSON *hint, job_t *job,
                 return -1;
         }
         job->kind = JOB_KIND_HINT;
-        if (get_str(obj, "workspace", JOB_WORKSPACE_MAX, job->workspace, errstr,
+        if (get_str(obj, "workspace", JOB_WORKSPACE_MAX, ids->workspace, errstr,
                     errstr_size) < 0)
                 return -1;
-        if (!job_workspace_valid(job->workspace)) {
+        if (!job_workspace_valid(ids->workspace)) {
                 snprintf(errstr, errstr_size,
                          "workspace: only A-Z a-z 0-9 . _ - allowed, "
                          "not starting with '.'");
                 return -1;
         }
-        if (get_slug(obj, "app_slug", job->app_slug, errstr, errstr_size) < 0 ||
-            get_slug(obj, "build_slug", job->build_slug, errstr, errstr_size) <
+        if (get_slug(obj, "app_slug", ids->app_slug, errstr, errstr_size) < 0 ||
+            get_slug(obj, "build_slug", ids->build_slug, errstr, errstr_size) <
                 0)
                 return -1;
         int64_t v;
@@ -354,6 +363,37 @@ static void check_key(const void *key, size_t key_len, job_t *job) {
         job_key(job, want, sizeof(want));
         job->key_mismatch =
             key && (key_len != strlen(want) || memcmp(key, want, key_len) != 0);
+}
+
+/* The parsed job, its strings moved into its own allocation (it may move:
+ * the returned job replaces job); NULL when out of memory (job freed). */
+static job_t *job_pack(job_t *job, const job_strs_t *ids) {
+        char *attrs        = job->attrs_json;
+        const char *src[5] = {ids->job_id, ids->workspace, ids->app_slug,
+                              ids->build_slug, attrs};
+        size_t len[5], total = 0;
+        for (int i = 0; i < 5; i++)
+                total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+        job_t *p = realloc(job, sizeof(*job) + total);
+        if (!p) {
+                job_destroy(job);
+                return NULL;
+        }
+        const char **dst[4] = {&p->job_id, &p->workspace, &p->app_slug,
+                               &p->build_slug};
+        char *at            = p->strs;
+        for (int i = 0; i < 4; i++) {
+                memcpy(at, src[i], len[i]);
+                *dst[i] = at;
+                at += len[i];
+        }
+        if (attrs) {
+                memcpy(at, attrs, len[4]);
+                free(attrs);
+                p->attrs_json    = at;
+                p->attrs_in_strs = true;
+        }
+        return p;
 }
 
 static void limits_fill(const job_limits_t *in, job_limits_t *out) {
@@ -420,6 +460,7 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
         cJSON *root = NULL;
         job_t *job  = NULL;
         int err     = JOB_ERR_INVALID;
+        job_strs_t ids;
 
         *jobp = NULL;
         limits_fill(limits, &lim);
@@ -432,6 +473,11 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
+        memset(&ids, 0, sizeof(ids));
+        job->job_id       = ids.job_id;
+        job->workspace    = ids.workspace;
+        job->app_slug     = ids.app_slug;
+        job->build_slug   = ids.build_slug;
         job->follow       = true;
         job->log          = JOB_LOG_SUMMARY;
         job->deadline_s   = lim.deadline_default_s;
@@ -439,26 +485,26 @@ int job_parse(const void *payload, size_t len, const void *key, size_t key_len,
         if (hint && !cJSON_IsNull(hint)) {
                 if (check_version(root, job, errstr, errstr_size) < 0)
                         goto out;
-                err = check_hint(root, hint, job, errstr, errstr_size);
+                err = check_hint(root, hint, job, &ids, errstr, errstr_size);
                 if (err < 0)
                         goto out;
-                check_key(key, key_len, job);
-                *jobp = job;
-                job   = NULL;
-                goto out;
+        } else {
+                if (check_version(root, job, errstr, errstr_size) < 0 ||
+                    check_ids(root, &ids, errstr, errstr_size) < 0 ||
+                    check_options(root, &lim, job, errstr, errstr_size) < 0)
+                        goto out;
+                err = check_attrs(root, job, errstr, errstr_size);
+                if (err == JOB_ERR_OOM)
+                        snprintf(errstr, errstr_size, "out of memory");
+                if (err < 0)
+                        goto out;
         }
-        if (check_version(root, job, errstr, errstr_size) < 0 ||
-            check_ids(root, job, errstr, errstr_size) < 0 ||
-            check_options(root, &lim, job, errstr, errstr_size) < 0)
-                goto out;
-        err = check_attrs(root, job, errstr, errstr_size);
-        if (err == JOB_ERR_OOM)
-                snprintf(errstr, errstr_size, "out of memory");
-        if (err < 0)
-                goto out;
         check_key(key, key_len, job);
-        *jobp = job;
-        job   = NULL;
+        if (!(*jobp = job_pack(job, &ids))) {
+                err = JOB_ERR_OOM;
+                snprintf(errstr, errstr_size, "out of memory");
+        }
+        job = NULL;
 out:
         cJSON_Delete(root);
         job_destroy(job);

@@ -59,15 +59,21 @@ typedef struct job {
         job_hint_t hint;
         int hint_build_status;
         int64_t hint_received_ms;
-        char job_id[JOB_ID_MAX + 1];
-        char workspace[JOB_WORKSPACE_MAX + 1];
-        char app_slug[JOB_SLUG_MAX + 1];
-        char build_slug[JOB_SLUG_MAX + 1];
+        /* At most JOB_ID_MAX, JOB_WORKSPACE_MAX, JOB_SLUG_MAX bytes. A
+         * parsed job holds them in its own allocation (strs; a watch holds
+         * its job as long as it runs); a job made by hand points them at
+         * storage of its own. */
+        const char *job_id;
+        const char *workspace;
+        const char *app_slug;
+        const char *build_slug;
         bool follow;        /* default true */
         job_log_t log;      /* default JOB_LOG_SUMMARY */
         int64_t deadline_s; /* > 0; default from job_limits_t */
         char *attrs_json;  /* owned; compact JSON object text, "{}" if absent */
         bool key_mismatch; /* the message key was not <app_slug>/<build_slug> */
+        bool attrs_in_strs; /* attrs_json lives in strs (job_destroy) */
+        char strs[];        /* job_parse: the strings above */
 } job_t;
 
 /* Limits from the configuration (job.max_bytes, deadlines). */

@@ -124,9 +124,13 @@ static void *poll_main(void *arg) {
  * Streams, kcat -X partitioner=murmur2_random...) does. librdkafka's own
  * default (consistent_random, crc32) would put a webhook hint on another
  * partition than the jobs of its build that a Java service produced
- * (docs/webhooks.md "Partitioning"). kafka.partitioner overrides it. */
+ * (docs/webhooks.md "Partitioning"). kafka.partitioner overrides it.
+ * linger.ms 20: with 5, a broker slower than 5 requests x 5 ms kept the
+ * idempotent producer at its 5 requests in flight, and librdkafka 2.0's
+ * broker thread then polls with timeout 0 until an answer comes (31,000
+ * polls/s, 30 per job at 1,500 results/s: docs/benchmarks.md "Issue 12"). */
 static const char *const defaults_kv[] = {
-    "linger.ms", "5",      "message.timeout.ms", "0",
+    "linger.ms", "20",     "message.timeout.ms", "0",
     "client.id", "bitmon", "partitioner",        "murmur2_random",
 };
 

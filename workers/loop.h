@@ -108,7 +108,8 @@ int loop_http_add(loop_t *loop, CURL *easy, loop_http_cb_t *cb, void *arg);
  * header). Returns 0, or LOOP_ERR_STATE when easy is not in this loop. */
 int loop_http_cancel(loop_t *loop, CURL *easy);
 
-/* A one-shot timer, unarmed. NULL on allocation failure. About 200 bytes. */
+/* A one-shot timer, unarmed. NULL on allocation failure. About 80 bytes
+ * (a node of the loop's timer heap). */
 loop_timer_t *loop_timer_new(loop_t *loop);
 
 /* Arms (or re-arms) the timer: cb(arg) runs once, ms from now (ms <= 0: on
@@ -126,6 +127,11 @@ int loop_timer_armed(const loop_timer_t *t);
 /* Disarms and frees (also from its own callback). Also allowed from any
  * thread after the loop thread has exited. NULL is a no-op. */
 void loop_timer_free(loop_timer_t *t);
+
+/* fn(arg) runs on every turn of the loop, just before it waits for I/O
+ * (e.g. to write what was queued during the turn), also while the loop
+ * stops, until removed (fn NULL) or the loop's end; one per loop. */
+void loop_before_poll(loop_t *loop, loop_fn_t *fn, void *arg);
 
 /* The loop's clock: monotonic milliseconds, cached once per loop turn. */
 int64_t loop_now_ms(const loop_t *loop);

@@ -338,6 +338,22 @@ static int seam_done_check(void *ctx, void *job) {
         return done;
 }
 
+static void seam_done_check_many(void *ctx, void *const *jobs, size_t n,
+                                 int *out) {
+        monitor_thread_t *t = ctx;
+        const char *ids[256];
+        char err[160];
+        for (size_t at = 0; at < n; at += 256) {
+                size_t k = n - at < 256 ? n - at : 256;
+                for (size_t i = 0; i < k; i++)
+                        ids[i] = ((monitor_job_t *)jobs[at + i])->job->job_id;
+                cache_done_check_many(t->rc, ids, k, out + at, err,
+                                      sizeof(err));
+        }
+        for (size_t i = 0; i < n; i++)
+                ((monitor_job_t *)jobs[i])->recheck = out[i] < 0;
+}
+
 /* ---- requests -------------------------------------------------------------
  */
 
@@ -686,6 +702,13 @@ static void thread_free(monitor_thread_t *t) {
         free(t);
 }
 
+static void monitor_redis_flush(void *arg) {
+        monitor_thread_t *t = arg;
+        char err[192];
+        if (cache_redis_flush(t->rc, err, sizeof(err)) != CACHE_OK)
+                LOG_WARN(FAC, "cannot write to redis: %s", err);
+}
+
 int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
                        char *errstr, size_t errstr_size) {
         monitor_t *m        = ud;
@@ -713,6 +736,9 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
         ro.opaque             = m;
         if (!(t->rc = cache_redis_new(&ro, errstr, errstr_size)))
                 goto fail;
+        /* The writes nobody waits for leave once per loop turn. */
+        cache_redis_defer_writes(t->rc, true);
+        loop_before_poll(loop, monitor_redis_flush, t);
         if (!(t->redis_probe = loop_timer_new(loop))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
@@ -757,18 +783,20 @@ int monitor_seams_init(loop_t *loop, void *ud, watch_seams_t *seams,
             .job_done               = seam_job_done,
             .log_fallback           = seam_log_fallback,
             .done_check             = seam_done_check,
+            .done_check_many        = seam_done_check_many,
             .stalled                = seam_stalled,
         };
         monitor_apps_seams(seams);
         return 0;
 fail:
+        loop_before_poll(loop, NULL, NULL);
         thread_free(t);
         return -1;
 }
 
 void monitor_seams_release(loop_t *loop, void *ud, watch_seams_t *seams) {
-        (void)loop;
         (void)ud;
+        loop_before_poll(loop, NULL, NULL);
         thread_free(seams->ctx);
         seams->ctx = NULL;
 }

@@ -271,23 +271,30 @@ static void watch_start(watch_t *w, watch_req_kind_t kind, const char *tok) {
         for (watch_sub_t *sub = w->subs; sub; sub = sub->next)
                 if (sub->log == WATCH_LOG_FULL)
                         mode = WATCH_LOG_FULL;
-        w->req       = (watch_request_t){.kind       = kind,
-                                         .token      = tok,
-                                         .fp         = tok ? w->fp : NULL,
-                                         .app_slug   = w->app_slug,
-                                         .build_slug = w->build_slug,
-                                         .log_info   = w->log_info,
-                                         .log        = mode,
-                                         .cb         = watch_on_answer,
-                                         .cb_arg     = w};
-        w->rate_wait = 0;
-        int rc =
-            s->request_start(s->ctx, w->tbl->loop, &w->req, err, sizeof(err));
-        w->req.token = NULL;
+        /* Allocated per request: an idle watch (most of them) holds none. */
+        watch_request_t *req = malloc(sizeof(*req));
+        w->rate_wait         = 0;
+        if (!req) {
+                watch_transient(w, "cannot start request: out of memory");
+                return;
+        }
+        *req   = (watch_request_t){.kind       = kind,
+                                   .token      = tok,
+                                   .fp         = tok ? w->fp : NULL,
+                                   .app_slug   = w->app_slug,
+                                   .build_slug = w->build_slug,
+                                   .log_info   = w->log_info,
+                                   .log        = mode,
+                                   .cb         = watch_on_answer,
+                                   .cb_arg     = w};
+        int rc = s->request_start(s->ctx, w->tbl->loop, req, err, sizeof(err));
+        req->token = NULL;
         if (rc != 0) {
+                free(req);
                 watch_transient(w, err[0] ? err : "cannot start request");
                 return;
         }
+        w->req       = req;
         w->in_flight = 1;
         w->tbl->in_flight++;
 }
@@ -678,8 +685,10 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
         watch_t *w             = arg;
         const watch_seams_t *s = &w->tbl->seams;
         watch_table_t *tbl     = w->tbl;
-        watch_req_kind_t kind  = w->req.kind;
-        w->in_flight           = 0;
+        watch_req_kind_t kind  = w->req->kind;
+        free(w->req);
+        w->req       = NULL;
+        w->in_flight = 0;
         tbl->in_flight--;
         if (ans->cls == WATCH_ANS_CANCELLED) {
                 /* The loop stops; the table is dropped in on_thread_stop. */
@@ -767,7 +776,8 @@ static void watch_free(watch_t *w) {
         if (w->in_flight) {
                 tbl->in_flight--;
                 if (s->request_cancel)
-                        s->request_cancel(s->ctx, &w->req);
+                        s->request_cancel(s->ctx, w->req);
+                free(w->req);
         }
         if (w->lease_held && s->cache_release)
                 s->cache_release(s->ctx, w->app_slug, w->build_slug);
@@ -776,7 +786,6 @@ static void watch_free(watch_t *w) {
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
         loop_timer_free(w->timer);
         watch_table_unlink(tbl, w);
-        free(w->key);
         free(w);
         watch_line_admit(tbl);
 }

@@ -299,8 +299,8 @@ typedef struct watch_seams {
         /* Starts req on loop (e.g. a bitrise_req_t added with
          * loop_http_add). Later req->cb(req->cb_arg, &answer) runs exactly
          * once, on the loop thread, never from inside request_start — unless
-         * request_cancel ran first; req lives in the watch, which the
-         * callback may free: do not touch req after calling it. Returns 0,
+         * request_cancel ran first; the callback frees req (and may free
+         * the watch): do not touch req after calling it. Returns 0,
          * or < 0 with errstr (counted as a transient failure). */
         int (*request_start)(void *ctx, loop_t *loop, watch_request_t *req,
                              char *errstr, size_t errstr_size);
@@ -333,6 +333,11 @@ typedef struct watch_seams {
          * published. 0 or < 0 (unknown: Redis down) = watch it. May be
          * NULL. */
         int (*done_check)(void *ctx, void *job);
+        /* The same for n jobs at once (one round trip): out[i] as
+         * done_check's answer for jobs[i]. May be NULL (done_check is
+         * asked per job). */
+        void (*done_check_many)(void *ctx, void *const *jobs, size_t n,
+                                int *out);
         /* A webhook hint for a build of (workspace, app) reached this table
          * (watch_table_hint); routed = 1 when a watch of the build is here.
          * May be NULL. */
@@ -451,6 +456,11 @@ void watch_table_destroy(watch_table_t *tbl);
  * job_done(PUBLISHED) — its one report. Returns 0 (job_done will be called),
  * or < 0 on allocation failure (it will not; the job is still the caller's). */
 int watch_table_add(watch_table_t *tbl, const watch_job_t *job);
+
+/* watch_table_add for n jobs, their done markers asked at once
+ * (seams->done_check_many); rcs[i] is watch_table_add's return for jobs[i]. */
+void watch_table_add_many(watch_table_t *tbl, const watch_job_t *jobs, size_t n,
+                          int *rcs);
 
 /* Drops the jobs for which pred(job, arg) is true (revoked partitions):
  * job_done(DROPPED), nothing published. Returns how many. */

@@ -35,42 +35,45 @@ typedef struct watch_sub { /* one job subscribed to a watch */
 
 enum { WATCH_WAIT_NONE = 0, WATCH_WAIT_QUEUED, WATCH_WAIT_ADMITTED };
 
+/* One per watched build, for as long as a job follows it (250,000 of them
+ * in a process): flags are bytes and the key lives at the end. */
 typedef struct watch {
         watch_table_t *tbl;
         struct watch *hnext; /* bucket chain */
         uint64_t hash;
-        char *key; /* "workspace\0app\0build\0", owned */
         size_t key_len;
         const char *workspace, *app_slug, *build_slug; /* into key */
         watch_sub_t *subs;
         size_t nsubs;
         loop_timer_t *timer;
-        watch_stage_t stage;
-        int64_t next_at; /* loop ms of the next step */
-        int in_flight;   /* req is started */
-        int waiting;     /* WATCH_WAIT_*: in line for a request slot */
+        int64_t next_at;                     /* loop ms of the next step */
         struct watch *wait_next, *wait_prev; /* the line (tbl->wait_*) */
-        watch_request_t req;
-        int attempts;     /* transient failures in a row */
-        int rate_wait;    /* waiting for budget or a 429 block */
-        int lease_held;   /* build cache refresh lease */
-        int known;        /* state is known */
-        int valid_cached; /* the last validity_get said VALID */
-        watch_state_t state;
-        void *build;    /* latest BUILD payload */
-        void *log_info; /* LOG_INFO payload for the raw log */
+        watch_request_t *req; /* while in_flight (request_start's) */
+        void *build;          /* latest BUILD payload */
+        void *log_info;       /* LOG_INFO payload for the raw log */
         int64_t log_since;
+        int attempts; /* transient failures in a row */
         int raw_tries;
-        int log_first; /* the next /log answer is its first (archive lag) */
-        char fp[WATCH_FP_MAX];
+        unsigned char stage;        /* watch_stage_t */
+        unsigned char state;        /* watch_state_t */
+        unsigned char in_flight;    /* req is started */
+        unsigned char waiting;      /* WATCH_WAIT_*: in line for a slot */
+        unsigned char rate_wait;    /* waiting for budget or a 429 block */
+        unsigned char lease_held;   /* build cache refresh lease */
+        unsigned char known;        /* state is known */
+        unsigned char valid_cached; /* the last validity_get said VALID */
+        unsigned char log_first;    /* the next /log answer is its first
+                                     * (archive lag) */
         /* The app group (apppoll.c). */
+        unsigned char parked; /* waits for its group's list call */
+        unsigned char solo;   /* its next look is its own GET (list miss,
+                               * failed list call, hint) */
+        unsigned char fresh;  /* its next look skips the build cache (hint) */
+        uint32_t seen_round;  /* the group's round that showed its build */
         struct app_group *grp;
         struct watch *gnext, *gprev;
-        int parked;          /* waits for its group's list call */
-        int solo;            /* its next look is its own GET (list miss,
-                              * failed list call, hint) */
-        int fresh;           /* its next look skips the build cache (hint) */
-        uint32_t seen_round; /* the group's round that showed its build */
+        char fp[WATCH_FP_MAX];
+        char key[]; /* "workspace\0app\0build\0" */
 } watch_t;
 
 struct watch_table {

@@ -100,18 +100,18 @@ void watch_table_unlink(watch_table_t *tbl, watch_t *w) {
         tbl->nwatches--;
 }
 
-static watch_t *watch_create(watch_table_t *tbl, char *key, size_t len,
+static watch_t *watch_create(watch_table_t *tbl, const char *key, size_t len,
                              uint64_t hash) {
-        watch_t *w = calloc(1, sizeof(*w));
+        watch_t *w = calloc(1, sizeof(*w) + len);
         if (!w || !(w->timer = loop_timer_new(tbl->loop))) {
                 free(w);
                 return NULL;
         }
+        memcpy(w->key, key, len);
         w->tbl        = tbl;
-        w->key        = key;
         w->key_len    = len;
         w->hash       = hash;
-        w->workspace  = key;
+        w->workspace  = w->key;
         w->app_slug   = w->workspace + strlen(w->workspace) + 1;
         w->build_slug = w->app_slug + strlen(w->app_slug) + 1;
         w->stage      = WATCH_STAGE_BUILD;
@@ -164,9 +164,11 @@ int watch_table_hint(watch_table_t *tbl, const char *workspace, const char *app,
         return 1;
 }
 
-int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
+/* watch_table_add once its done marker was asked: done = 1 ends it. */
+static int watch_table_add_checked(watch_table_t *tbl, const watch_job_t *job,
+                                   int done) {
         const watch_seams_t *s = &tbl->seams;
-        if (s->done_check && s->done_check(s->ctx, job->job) == 1) {
+        if (done == 1) {
                 s->job_done(s->ctx, job->job, WATCH_JOB_SKIPPED);
                 return 0;
         }
@@ -181,13 +183,12 @@ int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
         }
         uint64_t hash = pool_hash(key, len);
         watch_t *w    = watch_lookup(tbl, key, len, hash);
-        if (w) {
-                free(key);
-        } else if (!(w = watch_create(tbl, key, len, hash))) {
+        if (!w && !(w = watch_create(tbl, key, len, hash))) {
                 free(key);
                 free(sub);
                 return -1;
         }
+        free(key);
         sub->job         = job->job;
         sub->follow      = job->follow;
         sub->log         = job->log;
@@ -204,6 +205,37 @@ int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
         watch_greet(w, sub);
         watch_settle(w);
         return 0;
+}
+
+int watch_table_add(watch_table_t *tbl, const watch_job_t *job) {
+        const watch_seams_t *s = &tbl->seams;
+        return watch_table_add_checked(
+            tbl, job, s->done_check ? s->done_check(s->ctx, job->job) : 0);
+}
+
+#define WATCH_DONE_BATCH 256 /* done markers asked in one command */
+
+void watch_table_add_many(watch_table_t *tbl, const watch_job_t *jobs, size_t n,
+                          int *rcs) {
+        const watch_seams_t *s = &tbl->seams;
+        void *handles[WATCH_DONE_BATCH];
+        int done[WATCH_DONE_BATCH];
+        for (size_t at = 0; at < n; at += WATCH_DONE_BATCH) {
+                size_t k =
+                    n - at < WATCH_DONE_BATCH ? n - at : WATCH_DONE_BATCH;
+                if (!s->done_check_many) {
+                        for (size_t i = 0; i < k; i++)
+                                rcs[at + i] =
+                                    watch_table_add(tbl, &jobs[at + i]);
+                        continue;
+                }
+                for (size_t i = 0; i < k; i++)
+                        handles[i] = jobs[at + i].job;
+                s->done_check_many(s->ctx, handles, k, done);
+                for (size_t i = 0; i < k; i++)
+                        rcs[at + i] = watch_table_add_checked(
+                            tbl, &jobs[at + i], done[i]);
+        }
 }
 
 size_t watch_table_drop(watch_table_t *tbl, int (*pred)(void *job, void *arg),

@@ -10,10 +10,20 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 
+/* Jobs posted to a loop together join its table together, from a post of
+ * its own behind them (workers_intake): their done markers are asked in one
+ * round trip. */
+#define WORKERS_INTAKE_MAX 1024
+
+typedef struct workers_submission workers_submission_t;
+
 typedef struct workers_thread { /* one per loop, loop_ctx */
         workers_t *w;
         watch_seams_t seams;
         watch_table_t *tbl;
+        int intake_posted; /* workers_intake is queued */
+        workers_submission_t *pending[WORKERS_INTAKE_MAX];
+        size_t npending;
 } workers_thread_t;
 
 struct workers {
@@ -71,11 +81,14 @@ static int workers_thread_start(loop_t *loop, void *ud, char *errstr,
         return 0;
 }
 
+static void workers_intake(void *arg);
+
 static void workers_thread_stop(loop_t *loop, void *ud) {
         workers_t *w        = ud;
         workers_thread_t *t = loop_ctx(loop);
         if (!t)
                 return;
+        workers_intake(t);
         size_t n = watch_table_jobs(t->tbl);
         if (n)
                 LOG_INFO("workers",
@@ -116,38 +129,72 @@ int workers_start(workers_t *w, char *errstr, size_t errstr_size) {
         return pool_start(w->pool, errstr, errstr_size);
 }
 
+/* The jobs posted since the last turn join the table, in posting order;
+ * also before anything else that looks at the table (hints, drops, stop). */
+static void workers_intake(void *arg) {
+        workers_thread_t *t = arg;
+        size_t n            = t->npending;
+        watch_job_t jobs[WORKERS_INTAKE_MAX];
+        int rcs[WORKERS_INTAKE_MAX];
+        t->intake_posted = 0;
+        if (!n)
+                return;
+        t->npending = 0;
+        for (size_t i = 0; i < n; i++) {
+                workers_submission_t *s = t->pending[i];
+                jobs[i]                 = (watch_job_t){.job         = s->job,
+                                                        .workspace   = s->workspace,
+                                                        .app_slug    = s->app_slug,
+                                                        .build_slug  = s->build_slug,
+                                                        .follow      = s->follow,
+                                                        .log         = s->log,
+                                                        .deadline_ms = s->deadline_ms};
+        }
+        watch_table_add_many(t->tbl, jobs, n, rcs);
+        for (size_t i = 0; i < n; i++) {
+                workers_submission_t *s = t->pending[i];
+                if (rcs[i] != 0) {
+                        /* Accepted by workers_submit, so it must end: hand
+                         * it back (its offset is not stored; it comes
+                         * again). */
+                        LOG_WARN("workers", "cannot take job app=%s build=%s",
+                                 s->app_slug, s->build_slug);
+                        t->seams.job_done(t->seams.ctx, s->job,
+                                          WATCH_JOB_DROPPED);
+                }
+                free(s);
+        }
+}
+
 static void workers_submission_run(void *arg) {
         workers_submission_t *s = arg;
         workers_thread_t *t     = loop_ctx(s->loop);
-        watch_job_t job         = {.job         = s->job,
-                                   .workspace   = s->workspace,
-                                   .app_slug    = s->app_slug,
-                                   .build_slug  = s->build_slug,
-                                   .follow      = s->follow,
-                                   .log         = s->log,
-                                   .deadline_ms = s->deadline_ms};
-        if (!s->job) { /* a hint */
-                if (t)
-                        watch_table_hint(t->tbl, s->workspace, s->app_slug,
-                                         s->build_slug, s->hint_finished);
-                free(s);
-                return;
-        }
         if (!t) {
                 /* Only when the worker failed to start (then it runs its
                  * queued posts on the way out and bitmon exits). */
-                LOG_ERROR("workers",
-                          "worker not running, job lost "
-                          "app=%s build=%s",
-                          s->app_slug, s->build_slug);
-        } else if (watch_table_add(t->tbl, &job) != 0) {
-                /* Accepted by workers_submit, so it must end: hand it
-                 * back (its offset is not stored; it comes again). */
-                LOG_WARN("workers", "cannot take job app=%s build=%s",
-                         s->app_slug, s->build_slug);
-                t->seams.job_done(t->seams.ctx, s->job, WATCH_JOB_DROPPED);
+                if (s->job)
+                        LOG_ERROR("workers",
+                                  "worker not running, job lost "
+                                  "app=%s build=%s",
+                                  s->app_slug, s->build_slug);
+                free(s);
+                return;
         }
-        free(s);
+        if (!s->job) { /* a hint */
+                workers_intake(t);
+                watch_table_hint(t->tbl, s->workspace, s->app_slug,
+                                 s->build_slug, s->hint_finished);
+                free(s);
+                return;
+        }
+        if (t->npending == WORKERS_INTAKE_MAX)
+                workers_intake(t);
+        t->pending[t->npending++] = s;
+        if (!t->intake_posted) {
+                t->intake_posted = 1;
+                if (loop_post(s->loop, workers_intake, t) != 0)
+                        workers_intake(t); /* the loop stops: now */
+        }
 }
 
 /* Copies the job's strings and posts it to the worker of its build. */
@@ -213,6 +260,8 @@ static void workers_drop_run(void *arg) {
         workers_drop_post_t *d = arg;
         workers_latch_t *l     = d->latch;
         workers_thread_t *t    = loop_ctx(d->loop);
+        if (t)
+                workers_intake(t);
         size_t n = t ? watch_table_drop(t->tbl, l->pred, l->arg) : 0;
         free(d);
         pthread_mutex_lock(&l->lock);

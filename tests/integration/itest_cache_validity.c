@@ -377,6 +377,28 @@ static void test_done_markers(void) {
         long_id[sizeof(long_id) - 1] = '\0';
         T_EQ_INT(cache_done_mark(a, long_id, 0, err, sizeof(err)), CACHE_E_ARG);
         T_EQ_INT(cache_done_check(a, "", err, sizeof(err)), CACHE_E_ARG);
+        /* Many at once: one MGET, an invalid id answered without asking. */
+        const char *ids[] = {job, "job-other", "", "job-short"};
+        int out[4]        = {9, 9, 9, 9};
+        T_EQ_INT(cache_done_check_many(b, ids, 4, out, err, sizeof(err)), 0);
+        T_EQ_INT(out[0], 1);
+        T_EQ_INT(out[1], 0);
+        T_EQ_INT(out[2], CACHE_E_ARG);
+        T_EQ_INT(out[3], 1);
+        T_EQ_INT(cache_done_check_many(b, ids + 2, 1, out, err, sizeof(err)),
+                 0);
+        T_EQ_INT(out[0], CACHE_E_ARG);
+        /* Deferred writes leave at cache_redis_flush (or with the next
+         * command waited for), not before. */
+        cache_redis_defer_writes(a, true);
+        T_EQ_INT(cache_done_mark(a, "job-deferred", 0, err, sizeof(err)), 0);
+        T_EQ_INT(cache_done_check(b, "job-deferred", err, sizeof(err)), 0);
+        T_EQ_INT(cache_redis_flush(a, err, sizeof(err)), 0);
+        T_EQ_INT(cache_done_check(a, "job-other", err, sizeof(err)), 0);
+        T_EQ_INT(cache_done_check(b, "job-deferred", err, sizeof(err)), 1);
+        T_EQ_INT(cache_done_mark(a, "job-deferred-2", 0, err, sizeof(err)), 0);
+        T_EQ_INT(cache_done_check(a, "job-deferred-2", err, sizeof(err)), 1);
+        T_EQ_INT(cache_redis_flush(a, err, sizeof(err)), 0); /* nothing */
         cache_redis_destroy(a);
         cache_redis_destroy(b);
 }

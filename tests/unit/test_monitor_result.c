@@ -66,11 +66,11 @@ static cJSON *result(monitor_job_t *mj, watch_event_t ev, int last,
 }
 
 static monitor_job_t *sample_job(job_log_t log) {
-        job_t *j = calloc(1, sizeof(*j));
-        snprintf(j->job_id, sizeof(j->job_id), "job-1");
-        snprintf(j->workspace, sizeof(j->workspace), "ws-acme");
-        snprintf(j->app_slug, sizeof(j->app_slug), "669403bffbe35909");
-        snprintf(j->build_slug, sizeof(j->build_slug), "3247e2920496e846");
+        job_t *j      = calloc(1, sizeof(*j));
+        j->job_id     = "job-1";
+        j->workspace  = "ws-acme";
+        j->app_slug   = "669403bffbe35909";
+        j->build_slug = "3247e2920496e846";
         j->attrs_json = strdup("{\"trace\":\"t1\"}");
         j->log        = log;
         return monitor_job_new(j, 3, 42);

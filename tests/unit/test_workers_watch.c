@@ -63,10 +63,11 @@ typedef struct scenario {
         watch_validity_t validity;
         int64_t budget[4]; /* successive budget_take answers, then 0 */
         int cache;
-        int cache_combined;     /* the one-round-trip cache seams only */
-        int checked;            /* budget_take_checked instead of budget_take */
-        int preflight;          /* build_preflight (with the combined seams) */
-        int already_done;       /* done_check answers 1 */
+        int cache_combined; /* the one-round-trip cache seams only */
+        int checked;        /* budget_take_checked instead of budget_take */
+        int preflight;      /* build_preflight (with the combined seams) */
+        int already_done;   /* done_check answers 1 */
+        int many; /* jobs join with watch_table_add_many, done_check_many */
         int reported_meanwhile; /* publish refuses the last event: skipped */
         int fallback;           /* log_fallback makes a log from the chunks */
         step_t steps[12];
@@ -426,6 +427,15 @@ static int f_done_check(void *ctx, void *job) {
         return f->sc->already_done;
 }
 
+static void f_done_check_many(void *ctx, void *const *jobs, size_t n,
+                              int *out) {
+        fake_t *f = ctx;
+        (void)jobs;
+        for (size_t i = 0; i < n; i++)
+                out[i] = f->sc->already_done;
+        cat(f->calls, sizeof(f->calls), "done-many");
+}
+
 static void *f_log_fallback(void *ctx, const void *log_info) {
         fake_t *f           = ctx;
         const payload_t *li = log_info;
@@ -452,6 +462,8 @@ static watch_seams_t fake_seams(fake_t *f) {
         };
         if (f->sc->preflight)
                 s.build_preflight = f_build_preflight;
+        if (f->sc->many)
+                s.done_check_many = f_done_check_many;
         if (f->sc->checked) { /* validity_get stays for cache hits */
                 s.budget_take         = NULL;
                 s.budget_take_checked = f_budget_take_checked;
@@ -507,8 +519,28 @@ static void f_setup(void *arg) {
         fake_t *f       = arg;
         watch_seams_t s = fake_seams(f);
         f->tbl          = watch_table_new(f->loop, &f->opts, &s);
-        for (int i = 0; i < 3 && f->sc->jobs[i].id; i++)
-                f_add_job(f, &f->sc->jobs[i]);
+        watch_job_t wj[3];
+        int n = 0, rcs[3];
+        for (; n < 3 && f->sc->jobs[n].id && !f->sc->many; n++)
+                f_add_job(f, &f->sc->jobs[n]);
+        for (; n < 3 && f->sc->jobs[n].id; n++) { /* many: all at once */
+                const jobspec_t *js = &f->sc->jobs[n];
+                fake_job_t *j       = &f->jobs[f->njobs++];
+                j->id               = js->id;
+                wj[n]               = (watch_job_t){.job         = j,
+                                                    .workspace   = "ws-1",
+                                                    .app_slug    = "669403bffbe35909",
+                                                    .build_slug  = "1a2b3c4d5e6f7a8b",
+                                                    .follow      = js->follow,
+                                                    .log         = js->log,
+                                                    .deadline_ms = js->deadline_ms};
+        }
+        if (f->sc->many) {
+                watch_table_add_many(f->tbl, wj, (size_t)n, rcs);
+                for (int i = 0; i < n; i++)
+                        if (rcs[i] != 0)
+                                cat(f->errors, sizeof(f->errors), "add-failed");
+        }
         atomic_store(&f->ready, 1);
 }
 
@@ -737,6 +769,20 @@ static const scenario_t scenarios[] = {
      .already_done  = 1,
      .jobs          = {FOLLOW("a", 1, "skipped")},
      .want_requests = 0},
+    {.name          = "jobs joining together ask their done markers at once",
+     .many          = 1,
+     .steps         = {B_RUN, B_DONE, L_READY, RAW_OK},
+     .jobs          = {FOLLOW("a", WATCH_LOG_SUMMARY,
+                              "status:run finished:done+log! done"),
+                       ONCE("c", WATCH_LOG_NONE, "status:run! done")},
+     .want_requests = 4,
+     .want_calls    = "done-many"},
+    {.name          = "redelivered jobs already done, asked together: skipped",
+     .already_done  = 1,
+     .many          = 1,
+     .jobs          = {FOLLOW("a", 1, "skipped"), ONCE("b", 1, "skipped")},
+     .want_requests = 0,
+     .want_calls    = "done-many"},
     {.name          = "build cache hit: no Bitrise call",
      .cache         = CACHE_HIT_DONE,
      .jobs          = {FOLLOW("a", WATCH_LOG_NONE, "finished:done! done")},
