@@ -167,8 +167,16 @@ storage_copy() { # kd
 
 # ---------------------------------------------------------------- the broker
 
-# Kafka's Uuid: 16 random bytes, URL-safe base64 without padding.
-kafka_uuid() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# Kafka's Uuid: 16 random bytes, URL-safe base64 without padding. Like
+# Kafka's own Uuid.randomUuid, never one that starts with '-': StorageTool
+# would read "-t -Abc…" as an unknown option and the format fail (1 run in 64).
+kafka_uuid() {
+        local u=-
+        while [ "${u#-}" != "$u" ]; do
+                u=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+        done
+        printf '%s\n' "$u"
+}
 
 props_write() { # kd bport cport
         local kd=$1 bport=$2 cport=$3
