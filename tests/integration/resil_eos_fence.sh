@@ -34,6 +34,9 @@ line=$(grep -m1 '"msg":"fenced: a newer producer took this transactional.id over
 note "p1 exit status $rc1 after $((SECONDS - t0)) s; its line: ${line:0:220}"
 [ "$rc1" != none ] && [ "$rc1" != 0 ] && [ -n "$line" ] && ok "resil_eos_fence_first_exits (status $rc1, fenced line)" ||
         bad resil_eos_fence_first_exits "status $rc1, line '${line:0:200}'"
+# p1 is fenced as the twin's init_transactions completes, so the twin may log
+# "started" a moment after p1 has gone
+for _ in $(seq $((100 * scale))); do grep -q '"msg":"started"' "$tmp/bitmon-twin.log" && break; sleep 0.1; done
 grep -q '"msg":"started"' "$tmp/bitmon-twin.log" && kill -0 "$twin" 2>/dev/null &&
         ok resil_eos_fence_twin_runs || bad resil_eos_fence_twin_runs "$(tail -3 "$tmp/bitmon-twin.log")"
 wait_terminal "$n" 60
