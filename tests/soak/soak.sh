@@ -131,6 +131,14 @@ bscale=${SOAK_BITMON_BUDGET_SCALE:-1}
 export BITMON_TOPICS_PARTITIONS=12 BITMON_BUDGET_RATE=$((brate * bscale)) BITMON_BUDGET_BURST=$((bburst * bscale))
 bitmon_env "$run_id"
 export BITMON_CACHE_EXPECTED_REPLICAS=3
+# 35 % of the simulator's answers fail (5xx or truncated), independently: a
+# job's look ends upstream_unavailable after poll.retry_budget + 1 failures
+# in a row, 0.35^9 = 8e-5 at the default of 8, which tens of thousands of
+# requests reach about once per full soak (a whole build's jobs counted
+# wrong, seen at 21:17 on 2026-12-04). 16 (0.35^17 = 2e-8) tells that
+# designed ending apart from a lost or wrong one; BITMON_POLL_RETRY_BUDGET
+# still overrides it.
+export BITMON_POLL_RETRY_BUDGET=${BITMON_POLL_RETRY_BUDGET:-16}
 # A kill is noticed after the session timeout; 6 s (resil_group.sh) lost
 # live members' sessions on this loaded 2-core machine (a heartbeat late by
 # a second), so 10 s.
