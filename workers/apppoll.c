@@ -252,7 +252,7 @@ int apppoll_join(watch_t *w) {
         size_t len;
         if (!tbl->ap)
                 return -1;
-        char *key = ap_key(w->workspace, w->app_slug, &len);
+        char *key = ap_key(watch_workspace(w), watch_app(w), &len);
         if (!key)
                 return -1;
         uint64_t hash  = pool_hash(key, len);
@@ -401,7 +401,7 @@ void apppoll_finished(watch_t *w) {
         s->build_facts(s->ctx, w->build, &f);
         if (!f.workflow || !f.started_ms || f.finished_ms <= f.started_ms)
                 return;
-        s->history_add(s->ctx, w->app_slug, f.workflow, w->build_slug,
+        s->history_add(s->ctx, watch_app(w), f.workflow, watch_build(w),
                        f.finished_ms - f.started_ms);
         if (w->grp) /* read it again next time */
                 for (int i = 0; i < AP_HIST_WF; i++)
@@ -433,7 +433,7 @@ void apppoll_log_answer(watch_t *w, int archived) {
         LOG_DEBUG(AP_FAC,
                   "first log answer build=%s archived=%d after_ms=%" PRId64
                   " lag_estimate_ms=%.0f",
-                  w->build_slug, archived, fin && rate > 0 ? now - fin : -1,
+                  watch_build(w), archived, fin && rate > 0 ? now - fin : -1,
                   w->tbl->log_lag.est_ms);
 }
 
@@ -550,7 +550,7 @@ static void ap_round_end(app_group_t *g, int64_t made) {
                         LOG_DEBUG(AP_FAC,
                                   "build not in the list, looking at it alone "
                                   "app=%s build=%s",
-                                  g->app, w->build_slug);
+                                  g->app, watch_build(w));
                         ap_unpark(w, 1);
                 }
         }
@@ -604,7 +604,7 @@ static int ap_shared(app_group_t *g) {
         }
         for (watch_t *w = g->members; w && i < n; w = w->gnext)
                 if (w->parked)
-                        slugs[i++] = w->build_slug;
+                        slugs[i++] = watch_build(w);
         /* Another's answer is as good as ours if it is no older than the
          * interval we would wait between our own calls, and newer than
          * the list we used last (else a jittered turn could take the same

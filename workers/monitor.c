@@ -101,6 +101,9 @@ static fp_memo_t *fp_memo_slot(monitor_thread_t *t, const char *ws) {
         return &t->fp_memo[h % FP_MEMO_SLOTS];
 }
 
+_Static_assert(WATCH_FP_MAX >= CACHE_FP_ID_LEN + 1,
+               "a watch holds a whole fingerprint id");
+
 /* The fingerprint of tok into fp, from the memo when tok is the one it
  * holds for ws. 0 or -1. */
 static int token_fp(monitor_thread_t *t, const char *ws, const char *tok,

@@ -121,7 +121,7 @@ static void watch_sub_publish(watch_t *w, watch_sub_t *sub, watch_event_t ev,
         if (rc < 0)
                 LOG_WARN(WATCH_FAC,
                          "cannot publish event app=%s build=%s event=%d",
-                         w->app_slug, w->build_slug, (int)ev);
+                         watch_app(w), watch_build(w), (int)ev);
         if (last)
                 s->job_done(s->ctx, sub->job,
                             rc == 0  ? WATCH_JOB_PUBLISHED
@@ -171,7 +171,7 @@ static void watch_fail(watch_t *w, watch_errcode_t code, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         LOG_INFO(WATCH_FAC, "watch failed: %s app=%s build=%s jobs=%zu code=%s",
-                 msg, w->app_slug, w->build_slug, w->nsubs,
+                 msg, watch_app(w), watch_build(w), (size_t)w->nsubs,
                  watch_errcode_name(code));
         watch_error_t err = {.code = code, .message = msg};
         watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_ERROR, NULL, &err);
@@ -183,11 +183,12 @@ static void watch_transient(watch_t *w, const char *why) {
         w->attempts++;
         if (w->attempts > o->retry_max) {
                 watch_fail(w, WATCH_ERR_UPSTREAM_UNAVAILABLE,
-                           "%s (gave up after %d attempts)", why, w->attempts);
+                           "%s (gave up after %d attempts)", why,
+                           (int)w->attempts);
                 return;
         }
         LOG_DEBUG(WATCH_FAC, "retrying: %s app=%s build=%s attempt=%d", why,
-                  w->app_slug, w->build_slug, w->attempts);
+                  watch_app(w), watch_build(w), w->attempts);
         watch_schedule(w, watch_backoff_ms(o, w->attempts));
 }
 
@@ -198,7 +199,7 @@ static void watch_transient(watch_t *w, const char *why) {
 static int watch_token(watch_t *w, char *tok, size_t tok_size) {
         const watch_seams_t *s = &w->tbl->seams;
         char err[256]          = "";
-        int rc = s->token_get(s->ctx, w->workspace, tok, tok_size, w->fp,
+        int rc = s->token_get(s->ctx, watch_workspace(w), tok, tok_size, w->fp,
                               sizeof(w->fp), err, sizeof(err));
         if (rc == 0)
                 return 1;
@@ -207,7 +208,7 @@ static int watch_token(watch_t *w, char *tok, size_t tok_size) {
                 watch_fail(w, WATCH_ERR_TOKEN_MISSING,
                            "no token stored for workspace %s: connect it "
                            "with bitmon connect --workspace %s",
-                           w->workspace, w->workspace);
+                           watch_workspace(w), watch_workspace(w));
         else
                 watch_transient(w, err[0] ? err : "cannot read token");
         return 0;
@@ -220,12 +221,12 @@ static int watch_verdict(watch_t *w, watch_validity_t v) {
         if (v == WATCH_VALIDITY_INVALID)
                 watch_fail(w, WATCH_ERR_TOKEN_INVALID,
                            "token of workspace %s was rejected (401, cached)",
-                           w->workspace);
+                           watch_workspace(w));
         else if (v == WATCH_VALIDITY_INSUFFICIENT_ROLE)
                 watch_fail(w, WATCH_ERR_INSUFFICIENT_ROLE,
                            "token of workspace %s has a role below "
                            "Developer for app %s (403, cached)",
-                           w->workspace, w->app_slug);
+                           watch_workspace(w), watch_app(w));
         else
                 return 1;
         return 0;
@@ -233,7 +234,7 @@ static int watch_verdict(watch_t *w, watch_validity_t v) {
 
 static watch_validity_t watch_validity(watch_t *w) {
         const watch_seams_t *s = &w->tbl->seams;
-        return s->validity_get ? s->validity_get(s->ctx, w->fp, w->app_slug)
+        return s->validity_get ? s->validity_get(s->ctx, w->fp, watch_app(w))
                                : WATCH_VALIDITY_UNKNOWN;
 }
 
@@ -245,15 +246,16 @@ static int watch_admit(watch_t *w) {
         int64_t wait           = 0;
         if (s->budget_take_checked) {
                 watch_validity_t v = WATCH_VALIDITY_UNKNOWN;
-                wait = s->budget_take_checked(s->ctx, w->fp, w->workspace,
-                                              w->app_slug, &v);
+                wait = s->budget_take_checked(s->ctx, w->fp, watch_workspace(w),
+                                              watch_app(w), &v);
                 if (!watch_verdict(w, v))
                         return 0;
         } else {
                 if (!watch_verdict(w, watch_validity(w)))
                         return 0;
                 if (s->budget_take)
-                        wait = s->budget_take(s->ctx, w->fp, w->workspace);
+                        wait =
+                            s->budget_take(s->ctx, w->fp, watch_workspace(w));
         }
         if (wait <= 0)
                 return 1;
@@ -281,8 +283,8 @@ static void watch_start(watch_t *w, watch_req_kind_t kind, const char *tok) {
         *req   = (watch_request_t){.kind       = kind,
                                    .token      = tok,
                                    .fp         = tok ? w->fp : NULL,
-                                   .app_slug   = w->app_slug,
-                                   .build_slug = w->build_slug,
+                                   .app_slug   = watch_app(w),
+                                   .build_slug = watch_build(w),
                                    .log_info   = w->log_info,
                                    .log        = mode,
                                    .cb         = watch_on_answer,
@@ -355,11 +357,11 @@ static int watch_cache_lookup(watch_t *w, watch_answer_t *ans, int *lease) {
         const watch_seams_t *s = &w->tbl->seams;
         int lease_ms           = w->tbl->opts.lease_ms;
         if (s->cache_get_lease)
-                return s->cache_get_lease(s->ctx, w->app_slug, w->build_slug,
+                return s->cache_get_lease(s->ctx, watch_app(w), watch_build(w),
                                           lease_ms, ans, lease);
-        int hit = s->cache_get(s->ctx, w->app_slug, w->build_slug, ans);
+        int hit = s->cache_get(s->ctx, watch_app(w), watch_build(w), ans);
         if (hit == 0 && s->cache_lease)
-                *lease = s->cache_lease(s->ctx, w->app_slug, w->build_slug,
+                *lease = s->cache_lease(s->ctx, watch_app(w), watch_build(w),
                                         lease_ms);
         return hit;
 }
@@ -387,11 +389,11 @@ static int watch_preflight(watch_t *w) {
         watch_validity_t v     = WATCH_VALIDITY_UNKNOWN;
         int lease              = -1;
         int64_t wait           = 0;
-        if (s->build_preflight(s->ctx, w->app_slug, w->build_slug, w->fp,
-                               w->workspace, w->tbl->opts.lease_ms, &ans,
+        if (s->build_preflight(s->ctx, watch_app(w), watch_build(w), w->fp,
+                               watch_workspace(w), w->tbl->opts.lease_ms, &ans,
                                &lease, &v, &wait) == 1) {
                 LOG_DEBUG(WATCH_FAC, "build from the cache app=%s build=%s",
-                          w->app_slug, w->build_slug);
+                          watch_app(w), watch_build(w));
                 watch_serve_cached(w, &ans, v);
                 return 0;
         }
@@ -431,7 +433,7 @@ static int watch_lookup_admit(watch_t *w) {
         if (watch_admit(w))
                 return 1;
         if (w->lease_held && s->cache_release)
-                s->cache_release(s->ctx, w->app_slug, w->build_slug);
+                s->cache_release(s->ctx, watch_app(w), watch_build(w));
         w->lease_held = 0;
         return 0;
 }
@@ -537,7 +539,7 @@ static void watch_log_gone(watch_t *w, watch_log_gone_t why, int archived,
         va_end(ap);
         LOG_INFO(WATCH_FAC,
                  "log unavailable: %s app=%s build=%s jobs=%zu why=%s", msg,
-                 w->app_slug, w->build_slug, w->nsubs,
+                 watch_app(w), watch_build(w), (size_t)w->nsubs,
                  watch_log_gone_name(why));
         watch_error_t gone = {
             .message = msg, .log_gone = why, .log_archived = archived};
@@ -554,14 +556,14 @@ static void watch_log_give_up(watch_t *w, const char *why) {
                 LOG_INFO(WATCH_FAC,
                          "log not archived in time, reporting its chunks "
                          "app=%s build=%s",
-                         w->app_slug, w->build_slug);
+                         watch_app(w), watch_build(w));
                 watch_finish(w, WATCH_SUBS_ALL, WATCH_EV_FINISHED, log, NULL);
                 watch_payload_free(w, WATCH_REQ_RAW_LOG, &log);
                 return;
         }
         watch_log_gone(w, WATCH_LOG_GONE_NOT_ARCHIVED, 0,
                        "log of build %s not archived within %.1f s: %s",
-                       w->build_slug, w->tbl->opts.log_archive_ms / 1000.0,
+                       watch_build(w), w->tbl->opts.log_archive_ms / 1000.0,
                        why);
 }
 
@@ -595,7 +597,7 @@ static void watch_on_log_info(watch_t *w, watch_answer_t *ans) {
                 watch_log_gone(w, WATCH_LOG_GONE_DELETED, 1,
                                "log of build %s is archived without a "
                                "download link (deleted)",
-                               w->build_slug);
+                               watch_build(w));
                 return;
         }
         watch_log_wait(w, "not archived yet");
@@ -608,7 +610,7 @@ static void watch_raw_log_retry(watch_t *w, const watch_answer_t *ans) {
         if (++w->raw_tries > w->tbl->opts.raw_log_retries) {
                 watch_log_gone(w, WATCH_LOG_GONE_DOWNLOAD_FAILED, 1,
                                "cannot download the log of build %s: %s",
-                               w->build_slug, why);
+                               watch_build(w), why);
                 return;
         }
         w->stage = WATCH_STAGE_LOG_INFO;
@@ -668,16 +670,16 @@ static void watch_cache_after(watch_t *w, const watch_answer_t *ans) {
             ans->build_on_hold ? WATCH_STATE_ON_HOLD : WATCH_STATE_RUNNING;
         int ttl_ms = store ? (int)watch_interval_ms(w, st) : 0;
         if (store && w->lease_held && s->cache_store_release) {
-                s->cache_store_release(s->ctx, w->app_slug, w->build_slug,
+                s->cache_store_release(s->ctx, watch_app(w), watch_build(w),
                                        ans->payload, ttl_ms);
                 w->lease_held = 0;
                 return;
         }
         if (store && s->cache_store)
-                s->cache_store(s->ctx, w->app_slug, w->build_slug, ans->payload,
-                               ttl_ms);
+                s->cache_store(s->ctx, watch_app(w), watch_build(w),
+                               ans->payload, ttl_ms);
         if (w->lease_held && s->cache_release)
-                s->cache_release(s->ctx, w->app_slug, w->build_slug);
+                s->cache_release(s->ctx, watch_app(w), watch_build(w));
         w->lease_held = 0;
 }
 
@@ -702,7 +704,7 @@ static void watch_on_answer(void *arg, watch_answer_t *ans) {
         if (kind != WATCH_REQ_RAW_LOG && s->validity_record &&
             ((hs >= 200 && hs < 300 && !w->valid_cached) || hs == 401 ||
              hs == 403))
-                s->validity_record(s->ctx, w->fp, w->app_slug, hs);
+                s->validity_record(s->ctx, w->fp, watch_app(w), hs);
         if (kind == WATCH_REQ_BUILD)
                 watch_cache_after(w, ans);
         if (ans->cls != WATCH_ANS_OK) {
@@ -780,7 +782,7 @@ static void watch_free(watch_t *w) {
                 free(w->req);
         }
         if (w->lease_held && s->cache_release)
-                s->cache_release(s->ctx, w->app_slug, w->build_slug);
+                s->cache_release(s->ctx, watch_app(w), watch_build(w));
         apppoll_leave(w);
         watch_payload_free(w, WATCH_REQ_BUILD, &w->build);
         watch_payload_free(w, WATCH_REQ_LOG_INFO, &w->log_info);
@@ -856,10 +858,10 @@ void watch_describe(const watch_t *w, char *buf, size_t size) {
             "parked=%d solo=%d rate_wait=%d lease_held=%d attempts=%d "
             "next_in_ms=%lld timer=%d group=%d group_calls=%d jobs=%zu",
             (int)w->stage, (int)w->state, w->known, w->in_flight, w->waiting,
-            w->parked, w->solo, w->rate_wait, w->lease_held, w->attempts,
+            w->parked, w->solo, w->rate_wait, w->lease_held, (int)w->attempts,
             w->next_at == WATCH_NEVER ? -1LL : (long long)(w->next_at - now),
             loop_timer_armed(w->timer), w->grp != NULL, apppoll_will_call(w),
-            w->nsubs);
+            (size_t)w->nsubs);
 }
 
 void watch_restart(watch_t *w) {

@@ -204,7 +204,7 @@ typedef enum {
 } watch_validity_t;
 
 #define WATCH_TOKEN_MAX 4096
-#define WATCH_FP_MAX    32
+#define WATCH_FP_MAX    17
 
 /* How a job left its watch (seams->job_done). */
 typedef enum {

@@ -36,15 +36,13 @@ typedef struct watch_sub { /* one job subscribed to a watch */
 enum { WATCH_WAIT_NONE = 0, WATCH_WAIT_QUEUED, WATCH_WAIT_ADMITTED };
 
 /* One per watched build, for as long as a job follows it (250,000 of them
- * in a process): flags are bytes and the key lives at the end. */
+ * in a process): pointers first, then the narrow fields and the flags,
+ * and the key at the end of the same allocation (watch_create allocates
+ * offsetof(watch_t, key) + the key's length). */
 typedef struct watch {
         watch_table_t *tbl;
         struct watch *hnext; /* bucket chain */
-        uint64_t hash;
-        size_t key_len;
-        const char *workspace, *app_slug, *build_slug; /* into key */
         watch_sub_t *subs;
-        size_t nsubs;
         loop_timer_t *timer;
         int64_t next_at;                     /* loop ms of the next step */
         struct watch *wait_next, *wait_prev; /* the line (tbl->wait_*) */
@@ -52,29 +50,46 @@ typedef struct watch {
         void *build;          /* latest BUILD payload */
         void *log_info;       /* LOG_INFO payload for the raw log */
         int64_t log_since;
-        int attempts; /* transient failures in a row */
-        int raw_tries;
-        unsigned char stage;        /* watch_stage_t */
-        unsigned char state;        /* watch_state_t */
-        unsigned char in_flight;    /* req is started */
-        unsigned char waiting;      /* WATCH_WAIT_*: in line for a slot */
-        unsigned char rate_wait;    /* waiting for budget or a 429 block */
-        unsigned char lease_held;   /* build cache refresh lease */
-        unsigned char known;        /* state is known */
-        unsigned char valid_cached; /* the last validity_get said VALID */
-        unsigned char log_first;    /* the next /log answer is its first
-                                     * (archive lag) */
-        /* The app group (apppoll.c). */
-        unsigned char parked; /* waits for its group's list call */
-        unsigned char solo;   /* its next look is its own GET (list miss,
-                               * failed list call, hint) */
-        unsigned char fresh;  /* its next look skips the build cache (hint) */
-        uint32_t seen_round;  /* the group's round that showed its build */
         struct app_group *grp;
         struct watch *gnext, *gprev;
+        uint32_t hash; /* of the key (watch_table.c) */
+        uint32_t nsubs;
+        uint32_t seen_round; /* the group's round that showed its build */
+        uint16_t key_len;    /* bounded by JOB_WORKSPACE_MAX, JOB_SLUG_MAX */
+        uint16_t app_off, build_off; /* into key */
+        uint16_t attempts;           /* transient failures in a row */
+        uint16_t raw_tries;
+        /* Flags, two bytes in all. */
+        unsigned stage : 2;        /* watch_stage_t */
+        unsigned state : 2;        /* watch_state_t */
+        unsigned waiting : 2;      /* WATCH_WAIT_*: in line for a slot */
+        unsigned in_flight : 1;    /* req is started */
+        unsigned rate_wait : 1;    /* waiting for budget or a 429 block */
+        unsigned lease_held : 1;   /* build cache refresh lease */
+        unsigned known : 1;        /* state is known */
+        unsigned valid_cached : 1; /* the last validity_get said VALID */
+        unsigned log_first : 1;    /* the next /log answer is its first
+                                    * (archive lag) */
+        /* The app group (apppoll.c). */
+        unsigned parked : 1; /* waits for its group's list call */
+        unsigned solo : 1;   /* its next look is its own GET (list miss,
+                              * failed list call, hint) */
+        unsigned fresh : 1;  /* its next look skips the build cache (hint) */
         char fp[WATCH_FP_MAX];
         char key[]; /* "workspace\0app\0build\0" */
 } watch_t;
+
+static inline const char *watch_workspace(const watch_t *w) {
+        return w->key;
+}
+
+static inline const char *watch_app(const watch_t *w) {
+        return w->key + w->app_off;
+}
+
+static inline const char *watch_build(const watch_t *w) {
+        return w->key + w->build_off;
+}
 
 struct watch_table {
         loop_t *loop;

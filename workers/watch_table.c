@@ -5,6 +5,7 @@
 #include "workers/watch.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static void watch_table_check(void *arg) {
                         LOG_ERROR(WATCH_FAC,
                                   "watch stalled (a defect), looking again "
                                   "app=%s build=%s: %s",
-                                  w->app_slug, w->build_slug, st);
+                                  watch_app(w), watch_build(w), st);
                         if (tbl->seams.stalled)
                                 tbl->seams.stalled(tbl->seams.ctx);
                         watch_restart(w); /* may free w; next is kept */
@@ -83,7 +84,7 @@ static void watch_table_grow(watch_table_t *tbl) {
 }
 
 static watch_t *watch_lookup(watch_table_t *tbl, const char *key, size_t len,
-                             uint64_t hash) {
+                             uint32_t hash) {
         for (watch_t *w = tbl->buckets[hash & (tbl->nbuckets - 1)]; w;
              w          = w->hnext)
                 if (w->hash == hash && w->key_len == len &&
@@ -101,22 +102,21 @@ void watch_table_unlink(watch_table_t *tbl, watch_t *w) {
 }
 
 static watch_t *watch_create(watch_table_t *tbl, const char *key, size_t len,
-                             uint64_t hash) {
-        watch_t *w = calloc(1, sizeof(*w) + len);
+                             uint32_t hash) {
+        watch_t *w = calloc(1, offsetof(watch_t, key) + len);
         if (!w || !(w->timer = loop_timer_new(tbl->loop))) {
                 free(w);
                 return NULL;
         }
         memcpy(w->key, key, len);
-        w->tbl        = tbl;
-        w->key_len    = len;
-        w->hash       = hash;
-        w->workspace  = w->key;
-        w->app_slug   = w->workspace + strlen(w->workspace) + 1;
-        w->build_slug = w->app_slug + strlen(w->app_slug) + 1;
-        w->stage      = WATCH_STAGE_BUILD;
-        w->next_at    = loop_now_ms(tbl->loop); /* first step: next turn */
-        apppoll_join(w);                        /* on failure it polls alone */
+        w->tbl       = tbl;
+        w->key_len   = (uint16_t)len;
+        w->hash      = hash;
+        w->app_off   = (uint16_t)(strlen(key) + 1);
+        w->build_off = (uint16_t)(w->app_off + strlen(key + w->app_off) + 1);
+        w->stage     = WATCH_STAGE_BUILD;
+        w->next_at   = loop_now_ms(tbl->loop); /* first step: next turn */
+        apppoll_join(w);                       /* on failure it polls alone */
         if (tbl->nwatches >= tbl->nbuckets)
                 watch_table_grow(tbl);
         size_t b        = hash & (tbl->nbuckets - 1);
@@ -140,13 +140,18 @@ static char *watch_key_new(const char *workspace, const char *app,
         return key;
 }
 
+/* The key's hash as the watch keeps it (32 bits). */
+static uint32_t watch_key_hash(const char *key, size_t len) {
+        return (uint32_t)pool_hash(key, len);
+}
+
 watch_t *watch_table_find(watch_table_t *tbl, const char *workspace,
                           const char *app, const char *build) {
         size_t len;
         char *key = watch_key_new(workspace, app, build, &len);
         if (!key)
                 return NULL;
-        watch_t *w = watch_lookup(tbl, key, len, pool_hash(key, len));
+        watch_t *w = watch_lookup(tbl, key, len, watch_key_hash(key, len));
         free(key);
         return w;
 }
@@ -176,12 +181,12 @@ static int watch_table_add_checked(watch_table_t *tbl, const watch_job_t *job,
         char *key =
             watch_key_new(job->workspace, job->app_slug, job->build_slug, &len);
         watch_sub_t *sub = calloc(1, sizeof(*sub));
-        if (!key || !sub) {
+        if (!key || !sub || len > UINT16_MAX) { /* jobs are far shorter */
                 free(key);
                 free(sub);
                 return -1;
         }
-        uint64_t hash = pool_hash(key, len);
+        uint32_t hash = watch_key_hash(key, len);
         watch_t *w    = watch_lookup(tbl, key, len, hash);
         if (!w && !(w = watch_create(tbl, key, len, hash))) {
                 free(key);
