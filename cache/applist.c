@@ -10,11 +10,18 @@
 #define HIST_TTL_MS (14LL * 24 * 3600 * 1000)
 #define SEEN_TTL_MS (2LL * 24 * 3600 * 1000)
 
-/* KEYS: marker, lease, build keys... ARGV: after_s, owner, lease_ms,
- * max_age_ms -> {1, age_ms, json|'' ...} (a list covering after_s made
- * age_ms <= max_age_ms ago is shared) or {0, taken}. The marker is
- * "<after_s>:<ms>". */
+/* KEYS: marker, lease, need, build keys... ARGV: after_s, owner, lease_ms,
+ * max_age_ms, need_ttl_ms -> {1, age_ms, json|'' ...} (a list covering
+ * after_s made age_ms <= max_age_ms ago is shared) or {0, taken, after}
+ * (the `after` to call with: the oldest any caller needed within
+ * need_ttl_ms, so that its answer covers theirs too). The marker is
+ * "<after_s>:<ms>", the need "<after_s>". */
 static const char preflight_src[] =
+    "local need = tonumber(redis.call('GET', KEYS[3]) or '')\n"
+    "if not need or tonumber(ARGV[1]) <= need then\n"
+    "  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[5])\n"
+    "  need = tonumber(ARGV[1])\n"
+    "end\n"
     "local m = redis.call('GET', KEYS[1])\n"
     "if m then\n"
     "  local a, t = string.match(m, '^(%d+):(%d+)$')\n"
@@ -24,23 +31,23 @@ static const char preflight_src[] =
     "  if a and tonumber(a) <= tonumber(ARGV[1]) and\n"
     "     ms - tonumber(t) <= tonumber(ARGV[4]) then\n"
     "    local out = {1, ms - tonumber(t)}\n"
-    "    for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' "
+    "    for i = 4, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' "
     "end\n"
     "    return out\n"
     "  end\n"
     "end\n"
     "if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then\n"
-    "  return {0, 1}\n"
+    "  return {0, 1, need}\n"
     "end\n"
-    "return {0, 0}\n";
+    "return {0, 0, need}\n";
 static const cache_script_t preflight_script = {"applist_preflight",
                                                 preflight_src};
 
-/* KEYS: marker, lease, build keys... ARGV: after_s, ttl_ms, mark, release,
- * owner, jsons... */
+/* KEYS: marker, lease, need, build keys... ARGV: after_s, ttl_ms, mark,
+ * release, owner, jsons... */
 static const char store_src[] =
-    "for i = 3, #KEYS do\n"
-    "  redis.call('SET', KEYS[i], ARGV[i + 3], 'PX', ARGV[2])\n"
+    "for i = 4, #KEYS do\n"
+    "  redis.call('SET', KEYS[i], ARGV[i + 2], 'PX', ARGV[2])\n"
     "end\n"
     "if ARGV[3] == '1' then\n"
     "  local now = redis.call('TIME')\n"
@@ -82,7 +89,10 @@ static int bad_arg(char *errstr, size_t errstr_size, const char *what) {
         return CACHE_E_ARG;
 }
 
-/* The n + 2 keys of a list script into one block: marker, lease, builds. */
+#define LIST_KEYS 3 /* before the builds' keys: marker, lease, need */
+
+/* The n + LIST_KEYS keys of a list script into one block: marker, lease,
+ * need, builds. */
 static char **list_keys(cache_redis_t *rc, const char *app,
                         const char *const *builds, size_t n, char *errstr,
                         size_t errstr_size, int *err) {
@@ -93,22 +103,24 @@ static char **list_keys(cache_redis_t *rc, const char *app,
                         "invalid app slug or too many builds");
                 return NULL;
         }
-        char **keys = malloc((n + 2) * (sizeof(char *) + KEY_MAX));
+        char **keys = malloc((n + LIST_KEYS) * (sizeof(char *) + KEY_MAX));
         if (!keys) {
                 *err = CACHE_E_IO;
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        char *blk = (char *)(keys + n + 2);
-        for (size_t i = 0; i < n + 2; i++)
+        char *blk = (char *)(keys + n + LIST_KEYS);
+        for (size_t i = 0; i < n + LIST_KEYS; i++)
                 keys[i] = blk + i * KEY_MAX;
         int bad =
             cache_redis_key(rc, keys[0], KEY_MAX, "applist:%s", app) < 0 ||
-            cache_redis_key(rc, keys[1], KEY_MAX, "applist:%s:lease", app) < 0;
+            cache_redis_key(rc, keys[1], KEY_MAX, "applist:%s:lease", app) <
+                0 ||
+            cache_redis_key(rc, keys[2], KEY_MAX, "applist:%s:after", app) < 0;
         for (size_t i = 0; i < n && !bad; i++)
                 bad = !name_ok(builds[i], 0) ||
-                      cache_redis_key(rc, keys[i + 2], KEY_MAX, "build:%s:%s",
-                                      app, builds[i]) < 0;
+                      cache_redis_key(rc, keys[i + LIST_KEYS], KEY_MAX,
+                                      "build:%s:%s", app, builds[i]) < 0;
         if (bad) {
                 free(keys);
                 bad_arg(errstr, errstr_size,
@@ -119,34 +131,39 @@ static char **list_keys(cache_redis_t *rc, const char *app,
         return keys;
 }
 
-int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
-                            const char *const *builds, size_t n,
-                            const char *owner, int lease_ms, int max_age_ms,
-                            buf_t *jsons, int64_t *age_ms, int *lease,
-                            char *errstr, size_t errstr_size) {
+int cache_applist_preflight(cache_redis_t *rc, const char *app,
+                            int64_t *after_s, const char *const *builds,
+                            size_t n, const char *owner, int lease_ms,
+                            int max_age_ms, int need_ttl_ms, buf_t *jsons,
+                            int64_t *age_ms, int *lease, char *errstr,
+                            size_t errstr_size) {
         int err;
-        char after[32], lms[16], age[16];
+        char after[32], lms[16], age[16], nttl[16];
         redisReply *r = NULL;
         if (!name_ok(owner, 1) || lease_ms <= 0)
                 return bad_arg(errstr, errstr_size,
                                "invalid lease owner or length");
         char **keys = list_keys(rc, app, builds, n, errstr, errstr_size, &err);
-        const char **argv = keys ? malloc((n + 6) * sizeof(*argv)) : NULL;
+        const char **argv =
+            keys ? malloc((n + LIST_KEYS + 5) * sizeof(*argv)) : NULL;
         if (!argv) {
                 free(keys);
                 return keys ? CACHE_E_IO : err;
         }
-        snprintf(after, sizeof(after), "%" PRId64, after_s > 0 ? after_s : 0);
+        snprintf(after, sizeof(after), "%" PRId64, *after_s > 0 ? *after_s : 0);
         snprintf(lms, sizeof(lms), "%d", lease_ms);
         snprintf(age, sizeof(age), "%d", max_age_ms > 0 ? max_age_ms : 0);
-        for (size_t i = 0; i < n + 2; i++)
-                argv[i] = keys[i];
-        argv[n + 2] = after;
-        argv[n + 3] = owner;
-        argv[n + 4] = lms;
-        argv[n + 5] = age;
-        err = cache_redis_eval(rc, &preflight_script, (int)n + 2, (int)n + 6,
-                               argv, NULL, &r, errstr, errstr_size);
+        snprintf(nttl, sizeof(nttl), "%d", need_ttl_ms > 0 ? need_ttl_ms : 1);
+        size_t k = 0;
+        for (size_t i = 0; i < n + LIST_KEYS; i++)
+                argv[k++] = keys[i];
+        argv[k++] = after;
+        argv[k++] = owner;
+        argv[k++] = lms;
+        argv[k++] = age;
+        argv[k++] = nttl;
+        err = cache_redis_eval(rc, &preflight_script, (int)(n + LIST_KEYS),
+                               (int)k, argv, NULL, &r, errstr, errstr_size);
         free(argv);
         free(keys);
         if (err)
@@ -167,10 +184,13 @@ int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
                                     buf_append(&jsons[i], v->str, v->len))
                                         buf_reset(&jsons[i]);
                         }
-                } else if (r->element[0]->integer == 0 && r->elements == 2 &&
-                           r->element[1]->type == REDIS_REPLY_INTEGER) {
+                } else if (r->element[0]->integer == 0 && r->elements == 3 &&
+                           r->element[1]->type == REDIS_REPLY_INTEGER &&
+                           r->element[2]->type == REDIS_REPLY_INTEGER) {
                         rc_    = 0;
                         *lease = r->element[1]->integer == 1;
+                        if (r->element[2]->integer < *after_s)
+                                *after_s = r->element[2]->integer;
                 }
         }
         if (rc_ == CACHE_E_REPLY)
@@ -191,8 +211,9 @@ int cache_applist_store_send(cache_redis_t *rc, const char *app,
         if (!name_ok(owner, 1) || (ttl_ms <= 0 && (n || mark)))
                 return bad_arg(errstr, errstr_size, "invalid owner or ttl");
         char **keys = list_keys(rc, app, builds, n, errstr, errstr_size, &err);
-        const char **argv = keys ? malloc((2 * n + 7) * sizeof(*argv)) : NULL;
-        size_t *argl      = argv ? malloc((2 * n + 7) * sizeof(*argl)) : NULL;
+        size_t argc = 2 * n + LIST_KEYS + 5;
+        const char **argv = keys ? malloc(argc * sizeof(*argv)) : NULL;
+        size_t *argl      = argv ? malloc(argc * sizeof(*argl)) : NULL;
         if (!argl) {
                 free(argv);
                 free(keys);
@@ -201,7 +222,7 @@ int cache_applist_store_send(cache_redis_t *rc, const char *app,
         snprintf(after, sizeof(after), "%" PRId64, after_s > 0 ? after_s : 0);
         snprintf(ttl, sizeof(ttl), "%d", ttl_ms > 0 ? ttl_ms : 1);
         size_t k = 0;
-        for (size_t i = 0; i < n + 2; i++)
+        for (size_t i = 0; i < n + LIST_KEYS; i++)
                 argv[k++] = keys[i];
         argv[k++] = after;
         argv[k++] = ttl;
@@ -214,8 +235,8 @@ int cache_applist_store_send(cache_redis_t *rc, const char *app,
                 argv[k]   = jsons[i];
                 argl[k++] = lens[i];
         }
-        err = cache_redis_eval_send(rc, &store_script, (int)n + 2, (int)k, argv,
-                                    argl, errstr, errstr_size);
+        err = cache_redis_eval_send(rc, &store_script, (int)(n + LIST_KEYS),
+                                    (int)k, argv, argl, errstr, errstr_size);
         free(argl);
         free(argv);
         free(keys);

@@ -8,6 +8,10 @@
  *                          TIME, ms), for one interval (SET PX); its builds
  *                          are in the build cache (build:<app>:<build>)
  *   applist:<app>:lease    who is making the list call now (SET NX PX)
+ *   applist:<app>:after    the oldest `after` a preflight asked for within
+ *                          need_ttl_ms (each caller lists from there, so
+ *                          one call covers the builds of every process
+ *                          and loop that follows the app)
  *   hist:<app>:<wf>        running times (ms) of the newest finished builds
  *                          of a workflow (LIST, newest first, at most
  *                          CACHE_HIST_MAX, 14 days); wf = 16 hex digits of
@@ -30,17 +34,20 @@
 #define CACHE_HIST_MAX    20
 #define CACHE_APPLIST_MAX 400 /* builds per preflight or store */
 
-/* Before a list call for app whose parked builds need `after` <= after_s:
+/* Before a list call for app whose parked builds need `after` <= *after_s:
  * when another process listed it within max_age_ms (marker), returns 1,
  * sets *age_ms to that list's age and appends the cached JSON of builds[i]
  * to jsons[i] (nothing where it is not cached); else returns 0 with *lease = 1
- * (taken for lease_ms by owner) or 0 (held by another). < 0: CACHE_E_* (Redis
- * down: call anyway). */
-int cache_applist_preflight(cache_redis_t *rc, const char *app, int64_t after_s,
-                            const char *const *builds, size_t n,
-                            const char *owner, int lease_ms, int max_age_ms,
-                            buf_t *jsons, int64_t *age_ms, int *lease,
-                            char *errstr, size_t errstr_size);
+ * (taken for lease_ms by owner) or 0 (held by another), and *after_s
+ * lowered to the oldest `after` any caller asked for within need_ttl_ms:
+ * the call to make, whose marker then covers them all. < 0: CACHE_E_*
+ * (Redis down: call anyway). */
+int cache_applist_preflight(cache_redis_t *rc, const char *app,
+                            int64_t *after_s, const char *const *builds,
+                            size_t n, const char *owner, int lease_ms,
+                            int max_age_ms, int need_ttl_ms, buf_t *jsons,
+                            int64_t *age_ms, int *lease, char *errstr,
+                            size_t errstr_size);
 
 /* After our own list call, without waiting for the answer: stores the n
  * builds' JSON in the build cache for ttl_ms; mark = 1 sets the marker

@@ -616,13 +616,16 @@ static int ap_shared(app_group_t *g) {
                 age = now - g->made_at - 1;
         if (age < 0)
                 age = 0; /* nothing to share, but the lease still counts */
-        int hit = s->list_preflight(
-            s->ctx, g->app, g->after_s, slugs, n, g->tbl->opts.lease_ms,
-            age > INT32_MAX ? INT32_MAX : (int)age, anss, &aged, &lease);
+        /* Our `after` stays known to the others for poll.max_s, and ours
+         * may come back lowered to theirs. */
+        int hit = s->list_preflight(s->ctx, g->app, &g->after_s, slugs, n,
+                                    g->tbl->opts.lease_ms,
+                                    age > INT32_MAX ? INT32_MAX : (int)age,
+                                    g->tbl->opts.max_ms, anss, &aged, &lease);
         LOG_DEBUG(AP_FAC,
                   "list preflight app=%s max_age_ms=%" PRId64
-                  " hit=%d age_ms=%" PRId64 " lease=%d",
-                  g->app, age, hit, aged, lease);
+                  " hit=%d age_ms=%" PRId64 " lease=%d after=%" PRId64,
+                  g->app, age, hit, aged, lease, g->after_s);
         if (hit == 1) {
                 g->round++;
                 for (i = 0; i < n; i++)

@@ -32,9 +32,9 @@ static int json_answer(const buf_t *b, watch_answer_t *ans) {
         return 1;
 }
 
-static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
+static int seam_list_preflight(void *ctx, const char *app, int64_t *after_s,
                                const char *const *builds, size_t n,
-                               int lease_ms, int max_age_ms,
+                               int lease_ms, int max_age_ms, int need_ttl_ms,
                                watch_answer_t *answers, int64_t *age_ms,
                                int *lease) {
         monitor_thread_t *t = ctx;
@@ -47,9 +47,9 @@ static int seam_list_preflight(void *ctx, const char *app, int64_t after_s,
                 return 0;
         for (size_t i = 0; i < n; i++)
                 buf_init(&jsons[i], CACHE_BUILD_MAX_JSON);
-        int rc = cache_applist_preflight(t->rc, app, after_s, builds, n,
-                                         t->worker, lease_ms, max_age_ms, jsons,
-                                         age_ms, lease, err, sizeof(err));
+        int rc = cache_applist_preflight(
+            t->rc, app, after_s, builds, n, t->worker, lease_ms, max_age_ms,
+            need_ttl_ms, jsons, age_ms, lease, err, sizeof(err));
         if (rc < 0 && rc != CACHE_E_DOWN)
                 LOG_WARN(FAC, "list preflight failed app=%s: %s", app, err);
         for (size_t i = 0; i < n; i++) {

@@ -353,15 +353,18 @@ typedef struct watch_seams {
                             watch_build_facts_t *out);
         /* Cluster-wide sharing of one list call per app and interval:
          * another process listed the app within max_age_ms with an `after`
-         * no later than after_s: returns 1, sets *age_ms to that list's age
+         * no later than *after_s: returns 1, sets *age_ms to that list's age
          * and fills answers[i] (BUILD answers, payload NULL where build i
          * was not in that list). Else returns 0
          * with *lease = 1 (ours: call, then list_store), 0 (another process
-         * is calling: look again shortly) or -1 (unknown: call anyway). */
-        int (*list_preflight)(void *ctx, const char *app_slug, int64_t after_s,
+         * is calling: look again shortly) or -1 (unknown: call anyway), and
+         * *after_s lowered to the oldest `after` another caller needed
+         * within need_ttl_ms (call with it: the answer then serves them). */
+        int (*list_preflight)(void *ctx, const char *app_slug, int64_t *after_s,
                               const char *const *builds, size_t n, int lease_ms,
-                              int max_age_ms, watch_answer_t *answers,
-                              int64_t *age_ms, int *lease);
+                              int max_age_ms, int need_ttl_ms,
+                              watch_answer_t *answers, int64_t *age_ms,
+                              int *lease);
         /* After our own list call: shares the builds of page (may be NULL)
          * for ttl_ms; mark = 1 also marks the app listed with after_s for
          * ttl_ms (the round is complete); release = 1 releases our lease. */
