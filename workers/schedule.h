@@ -60,7 +60,7 @@ int sched_urgent(const watch_opts_t *o, const sched_build_t *b, int64_t now_ms);
  * first /log answer of each build: up by q steps when it was not archived
  * yet though asked at (or after) the estimate, down by 1 - q when it was
  * archived though asked at (or before) it; other answers say nothing. */
-#define SCHED_LAG_Q      0.75
+#define SCHED_LAG_Q      0.9
 #define SCHED_LAG_MAX_MS (10 * 60 * 1000)
 
 typedef struct sched_lag {

@@ -77,8 +77,8 @@ static void test_sched_urgent(void) {
 }
 
 /* Lags uniform in [1, 5] s, each build's first /log asked when the
- * estimate says: the estimate settles near the 75th percentile (4 s), so
- * about three first asks in four find the log archived. */
+ * estimate says: the estimate settles near the 90th percentile (4.6 s),
+ * so about nine first asks in ten find the log archived. */
 static void test_sched_lag(void) {
         sched_lag_t l = {0};
         int64_t fin   = 1000000000000;
@@ -95,8 +95,9 @@ static void test_sched_lag(void) {
                         n++;
                 }
         }
-        T_ASSERT(l.est_ms > 3000 && l.est_ms < 5000);
-        T_ASSERT(archived * 100 > n * 60 && archived * 100 < n * 90);
+        T_ASSERTF(l.est_ms > 4200 && l.est_ms < 5000, "est %.0f", l.est_ms);
+        T_ASSERTF(archived * 100 > n * 82 && archived * 100 < n * 97,
+                  "%d of %d archived", archived, n);
         /* The wait is what is left of it, in local ms. */
         sched_lag_t four = {.est_ms = 4000};
         T_ASSERT(sched_lag_wait_ms(&four, fin, fin + 1000, 1) == 3000);
