@@ -27,10 +27,9 @@ static void pre(cache_redis_t *rc, const char *owner, int64_t after,
         buf_reset(&p->json);
         p->after = after;
         p->lease = -1;
-        p->rc    = cache_applist_preflight(rc, "app", &p->after, builds, 1,
-                                           owner, 5000, 60000, need_ttl_ms,
-                                           &p->json, &p->age, &p->lease, err,
-                                           sizeof(err));
+        p->rc = cache_applist_preflight(rc, "app", &p->after, builds, 1, owner,
+                                        5000, 60000, need_ttl_ms, &p->json,
+                                        &p->age, &p->lease, err, sizeof(err));
         if (p->rc < 0)
                 fprintf(stderr, "  preflight: %s\n", err);
 }
@@ -41,7 +40,7 @@ static void store(cache_redis_t *rc, const char *owner, int64_t after,
                   const char *build) {
         char err[256];
         const char *builds[] = {build}, *jsons[] = {"{\"s\":0}"};
-        size_t lens[]        = {7};
+        size_t lens[] = {7};
         T_EQ_INT(cache_applist_store_send(rc, "app", after, builds, jsons, lens,
                                           1, 60000, 1, 1, owner, err,
                                           sizeof(err)),
@@ -97,7 +96,7 @@ static void test_applist_need_lowers_and_expires(void) {
         char prefix[64];
         t_prefix(prefix, sizeof(prefix), "al2");
         cache_redis_t *a = conn(&srv, prefix);
-        pre_t p = {0};
+        pre_t p          = {0};
         T_ASSERT(a);
         buf_init(&p.json, 4096);
 
