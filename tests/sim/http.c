@@ -81,6 +81,7 @@ typedef struct req {
         fault_t fault;
         int status_5xx, slow_bps;
         bool throttled;
+        bool in_flight; /* counted in sim->api_in_flight */
         char auth_err[80];
         sim_reply_t quota_reply; /* 429 prepared in the decision step */
 } req_t;
@@ -436,6 +437,9 @@ static int64_t decide(sim_server_t *srv, struct MHD_Connection *c, req_t *q,
         pthread_mutex_lock(&sim->lock);
         sim->ep_requests[q->ep]++;
         if (api) {
+                q->in_flight = true;
+                if (++sim->api_in_flight > sim->api_in_flight_max)
+                        sim->api_in_flight_max = sim->api_in_flight;
                 const char *hdr = MHD_lookup_connection_value(
                     c, MHD_HEADER_KIND, "Authorization");
                 q->tok = authenticate(sim, hdr, now, q->auth_err,
@@ -592,10 +596,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-        req_t *q = *con_cls;
-        (void)cls, (void)c, (void)toe;
+        sim_server_t *srv = cls;
+        req_t *q          = *con_cls;
+        (void)c, (void)toe;
         if (!q)
                 return;
+        if (q->in_flight) {
+                pthread_mutex_lock(&srv->sim->lock);
+                srv->sim->api_in_flight--;
+                pthread_mutex_unlock(&srv->sim->lock);
+        }
         buf_release(&q->upload);
         reply_release(&q->quota_reply);
         free(q);

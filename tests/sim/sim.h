@@ -267,6 +267,9 @@ typedef struct sim {
         uint64_t ep_requests[SIM_EP_COUNT];
         uint64_t invalid_token_requests, revoked_token_requests,
             expired_token_requests, missing_token_requests;
+        /* API requests received and not yet answered (latency included),
+         * and the most at once since the last stats reset. */
+        uint64_t api_in_flight, api_in_flight_max;
         unsigned char raw_key[32]; /* signs raw log URLs */
         /* EVP_MAC_CTX: HMAC-SHA256 keyed with raw_key, never used itself:
          * each signature works on a copy (cheaper than HMAC()'s fetches) */

@@ -71,6 +71,7 @@ void sim_stats_reset(sim_t *sim) {
         memset(sim->ep_requests, 0, sizeof(sim->ep_requests));
         sim->invalid_token_requests = sim->revoked_token_requests = 0;
         sim->expired_token_requests = sim->missing_token_requests = 0;
+        sim->api_in_flight_max = sim->api_in_flight;
         for (size_t i = 0; i < sim->n_tokens; i++) {
                 sim_token_t *t = sim->tokens[i];
                 t->requests = t->throttled = t->max_window_count = 0;
@@ -124,6 +125,8 @@ cJSON *sim_stats_json(sim_t *sim) {
                                 (double)sim->expired_token_requests);
         cJSON_AddNumberToObject(o, "missing_token_requests",
                                 (double)sim->missing_token_requests);
+        cJSON_AddNumberToObject(o, "api_in_flight_max",
+                                (double)sim->api_in_flight_max);
         toks = cJSON_AddArrayToObject(o, "tokens");
         for (size_t i = 0; i < sim->n_tokens; i++) {
                 const sim_token_t *t = sim->tokens[i];
