@@ -60,7 +60,7 @@ INT("job.max_deadline_s", "86400", 60, 2592000, "upper bound on a job's deadline
 INT("workers.threads", "2", 1, 256, "worker threads, each with its own event loop"),
 INT("workers.max_watches", "20000", 1, 10000000, "watches per process before the consumer pauses intake"),
 INT("workers.resume_watches", "0", 0, 10000000, "intake resumes when watches fall to this many; 0 = 90% of workers.max_watches"),
-INT("workers.max_in_flight", "512", 1, 1000000, "Bitrise requests in flight per worker thread; due watches and app list calls beyond it wait in line"),
+INT("workers.max_in_flight", "512", 1, 1000000, "Bitrise requests in flight per worker thread; due watches beyond it wait in line"),
 
 STR_CK("bitrise.base_url", "https://api.bitrise.io/v0.1", check_url, "Bitrise API base URL"),
 STR("bitrise.ca_file", "", "CA bundle for TLS to Bitrise; empty = the system store"),

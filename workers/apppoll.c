@@ -44,9 +44,6 @@ typedef struct app_group {
         int64_t made_at;   /* loop ms the newest list we used was made */
         int64_t born_at;   /* loop ms the group was made */
         int busy;          /* inside a callback: not freed there */
-        int queued;        /* in line for a request slot (apppoll_t) */
-        int admitted;      /* let out of it: counted in tbl->admitted */
-        struct app_group *qnext;
         /* The call in progress: request, pages so far, the lease. */
         watch_request_t req;
         int in_flight, lease_held, attempts;
@@ -64,7 +61,6 @@ typedef struct apppoll {
         app_group_t **buckets;
         size_t nbuckets; /* power of two */
         size_t n;
-        app_group_t *qhead, *qtail; /* due groups waiting for a slot */
 } apppoll_t;
 
 static void ap_on_timer(void *arg);
@@ -164,27 +160,10 @@ static app_group_t *ap_create(watch_table_t *tbl, char *key, size_t len,
         return g;
 }
 
-static void ap_unqueue(apppoll_t *ap, app_group_t *g) {
-        app_group_t **pp = &ap->qhead, *prev = NULL;
-        while (*pp != g) {
-                prev = *pp;
-                pp   = &(*pp)->qnext;
-        }
-        *pp = g->qnext;
-        if (ap->qtail == g)
-                ap->qtail = prev;
-        g->qnext  = NULL;
-        g->queued = 0;
-}
-
 static void ap_free(app_group_t *g) {
         watch_table_t *tbl     = g->tbl;
         const watch_seams_t *s = &tbl->seams;
         apppoll_t *ap          = tbl->ap;
-        if (g->queued)
-                ap_unqueue(ap, g);
-        if (g->admitted)
-                tbl->admitted--;
         if (g->in_flight) {
                 tbl->in_flight--;
                 if (s->request_cancel)
@@ -227,8 +206,7 @@ static void ap_unpark(watch_t *w, int solo) {
 
 int apppoll_will_call(const watch_t *w) {
         const app_group_t *g = w->grp;
-        return g && (g->in_flight || g->queued || g->admitted ||
-                     loop_timer_armed(g->timer));
+        return g && (g->in_flight || loop_timer_armed(g->timer));
 }
 
 void apppoll_unpark(watch_t *w) {
@@ -243,7 +221,7 @@ void apppoll_unpark(watch_t *w) {
  * themselves. */
 static void ap_arm(app_group_t *g) {
         if (g->in_flight || g->next_at == WATCH_NEVER) {
-                if (g->timer && !g->admitted) /* its slot goes with it */
+                if (g->timer)
                         loop_timer_stop(g->timer);
                 return;
         }
@@ -737,22 +715,11 @@ static int ap_start(app_group_t *g, const char *next) {
         return 0;
 }
 
-/* The call is due but every request slot of the table is taken (at scale,
- * thousands of groups come due together: their answers in flight at once
- * would hold tens of KB each): in line until apppoll_admit. */
-static void ap_enqueue(app_group_t *g) {
-        apppoll_t *ap = g->tbl->ap;
-        g->queued     = 1;
-        g->qnext      = NULL;
-        if (ap->qtail)
-                ap->qtail->qnext = g;
-        else
-                ap->qhead = g;
-        ap->qtail = g;
-}
-
-/* A round: the shared answer, else our own call. May free g. */
-static void ap_round(app_group_t *g) {
+static void ap_on_timer(void *arg) {
+        app_group_t *g = arg;
+        g->next_at     = WATCH_NEVER;
+        if (g->in_flight || g->nparked == 0)
+                return;
         g->busy      = 1;
         g->after_s   = ap_after_s(g);
         g->called_at = ap_now(g);
@@ -763,40 +730,6 @@ static void ap_round(app_group_t *g) {
         g->busy = 0;
         if (g->n == 0)
                 ap_free(g);
-}
-
-static void ap_on_timer(void *arg) {
-        app_group_t *g     = arg;
-        watch_table_t *tbl = g->tbl;
-        int admitted       = g->admitted;
-        g->next_at         = WATCH_NEVER;
-        if (admitted) {
-                g->admitted = 0;
-                tbl->admitted--;
-        }
-        if (!g->in_flight && !g->queued && g->nparked > 0) {
-                if (watch_slot_free(tbl))
-                        ap_round(g);
-                else
-                        ap_enqueue(g);
-        }
-        if (admitted)
-                watch_line_admit(tbl); /* the slot it held, if unused */
-}
-
-/* As watch_line_admit does for watches: a slot is held for each group let
- * out, and its call starts from its timer, at once (never from inside
- * another's callback). */
-void apppoll_admit(watch_table_t *tbl) {
-        apppoll_t *ap = tbl->ap;
-        while (ap && ap->qhead && watch_slot_free(tbl)) {
-                app_group_t *g = ap->qhead;
-                ap_unqueue(ap, g);
-                g->admitted = 1;
-                tbl->admitted++;
-                g->next_at = ap_now(g);
-                loop_timer_start(g->timer, 0, ap_on_timer, g);
-        }
 }
 
 /* A page arrived: share it, hand out its builds, then the next page or

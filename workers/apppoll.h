@@ -44,14 +44,9 @@ void apppoll_leave(watch_t *w);
  * for it (the watch is parked until then), 0 when it must look itself. */
 int apppoll_defer(watch_t *w);
 
-/* 1 when the watch's group will look for it: a call in flight, its timer
- * armed, or in line for a request slot. */
+/* 1 when the watch's group will look for it: a call in flight, or its
+ * timer armed. */
 int apppoll_will_call(const watch_t *w);
-
-/* Groups whose call is due wait in line, like watches, while the table's
- * request slots (opts.max_in_flight) are taken: lets them out for the free
- * slots (watch_line_admit does, before the watches). */
-void apppoll_admit(watch_table_t *tbl);
 
 /* The watch stops waiting for its group (a hint: it looks itself now). */
 void apppoll_unpark(watch_t *w);

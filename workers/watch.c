@@ -306,7 +306,9 @@ static void watch_on_timer(void *arg);
 
 /* ---- the line for request slots ---------------------------------------- */
 
-int watch_slot_free(const watch_table_t *tbl) {
+/* A slot is free when the requests in flight and the watches already let
+ * out of the line stay below opts.max_in_flight. */
+static int watch_slot_free(const watch_table_t *tbl) {
         return tbl->in_flight + tbl->admitted < (size_t)tbl->opts.max_in_flight;
 }
 
@@ -340,7 +342,6 @@ static void watch_line_unlink(watch_t *w) {
  * fire at once and they step from there (never from inside a callback of
  * another watch). */
 void watch_line_admit(watch_table_t *tbl) {
-        apppoll_admit(tbl); /* list calls first: each serves many watches */
         while (tbl->wait_head && watch_slot_free(tbl)) {
                 watch_t *w = tbl->wait_head;
                 watch_line_unlink(w);

@@ -140,12 +140,8 @@ void watch_describe(const watch_t *w, char *buf, size_t size);
 /* watch.c: a stalled watch looks at its build itself, now. */
 void watch_restart(watch_t *w);
 
-/* watch.c: a request slot is free: the requests in flight and the watches
- * already let out of the line stay below opts.max_in_flight. */
-int watch_slot_free(const watch_table_t *tbl);
-
-/* watch.c: lets app groups, then watches, waiting in line for a request
- * slot out for the free slots (after any request of the table ended). */
+/* watch.c: lets watches waiting in line for a request slot out for the
+ * free slots (after any request of the table ended). */
 void watch_line_admit(watch_table_t *tbl);
 
 /* watch.c: an interval with the table's jitter. */
